@@ -1,0 +1,57 @@
+"""The source of truth: load and validate `inventory/` into one immutable `Inventory`.
+
+    from dcops.model import load_inventory
+    inv = load_inventory()            # the shipped inventory; raises InventoryInvalid
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import DEFAULT_INVENTORY, PROJECT_ROOT
+from . import checks
+from .errors import InventoryInvalid, Loc, Problem
+from .loader import SourceMap, load_raw
+from .schema import *  # noqa: F401,F403  (the schema is the model's public surface)
+from .schema import Inventory
+
+PROFILES_DIR = PROJECT_ROOT / "monitors" / "profiles"
+PLATFORMS_DIR = PROJECT_ROOT / "network_configs" / "platforms"
+
+
+@dataclass(frozen=True)
+class Validation:
+    inventory: Inventory | None
+    sources: SourceMap
+    errors: list[Problem]
+    warnings: list[Problem]
+    #: the inventory as loaded when its only errors are over-capacity findings
+    capacity_view: Inventory | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.inventory is not None
+
+
+def validate(path: Path | str | None = None, *, profiles_dir: Path = PROFILES_DIR,
+             platforms_dir: Path = PLATFORMS_DIR) -> Validation:
+    """Every problem in the inventory in one pass: schema, references, addressing, capacity."""
+    loaded = load_raw(Path(path) if path else DEFAULT_INVENTORY)
+    problems = sorted(loaded.problems + checks.run(loaded, Path(profiles_dir), Path(platforms_dir)))
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity != "error"]
+    inventory = None if errors else Inventory.model_validate(dict(loaded.inventory))
+    # The capacity report is still worth printing when capacity is the only problem.
+    partial = loaded.inventory if errors and all(e.kind == "capacity" for e in errors) else inventory
+    return Validation(inventory, loaded.sources, errors, warnings, partial)
+
+
+def load_inventory(path: Path | str | None = None, **dirs) -> Inventory:
+    """The validated inventory, or InventoryInvalid listing every error as file:line: message."""
+    result = validate(path, **dirs)
+    if not result.ok:
+        raise InventoryInvalid(result.errors)
+    return result.inventory
+
+
+__all__ = ["Inventory", "InventoryInvalid", "Loc", "Problem", "Validation", "load_inventory", "validate"]
