@@ -1,0 +1,306 @@
+"""SNMP profiles: YAML data files saying what to poll per device type, with names, types, scaling, units.
+
+A profile compiles (once) into a flat request plan — scalar OIDs to GET and table columns to
+walk — and an evaluator turning the raw varbinds into samples. The poll loop never looks at MIBs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from ruamel.yaml import YAML
+
+from . import PROFILES_DIR
+
+OID_RE = r"^[0-2](\.\d+)+$"
+Oid = str
+
+
+class ProfileError(ValueError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Select(_Strict):
+    """Pick rows of a self-describing table by their description (and optionally unit) column."""
+
+    column: Oid = Field(pattern=OID_RE)
+    rows: dict[str, str] = {}  # description -> label value
+    match_prefix: str | None = None  # or: every row whose description starts with this
+    unit_column: Oid | None = Field(default=None, pattern=OID_RE)
+    unit_equals: str | None = None
+    label: str = "sensor"
+
+
+class Metric(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    oid: Oid | None = Field(default=None, pattern=OID_RE)  # scalar: GET
+    walk: Oid | None = Field(default=None, pattern=OID_RE)  # table column: GETBULK walk
+    type: Literal["gauge", "counter", "enum"] = "gauge"
+    bits: Literal[32, 64] = 64  # counters only: where they wrap
+    scale: float = 1.0
+    unit: str = ""
+    help: str = ""
+    states: dict[int, str] = {}
+    index: str = "index"  # label name for the row index of a walked column
+    labels_from: dict[str, Oid] = {}  # extra label columns sharing the row index
+    label_map: dict[str, dict[str, str]] = {}  # label -> {raw value -> nicer value}
+    const_labels: dict[str, str] = {}
+    absent_values: tuple[int, ...] = ()  # sentinels meaning "no reading"
+    divisor_column: Oid | None = Field(default=None, pattern=OID_RE)
+    select: Select | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Metric":
+        if (self.oid is None) == (self.walk is None):
+            raise ValueError("a metric needs exactly one of 'oid' (scalar) or 'walk' (column)")
+        if self.type == "enum" and not self.states:
+            raise ValueError("an enum metric needs 'states'")
+        if self.walk is None and (self.select or self.divisor_column or self.labels_from):
+            raise ValueError("select / divisor_column / labels_from only apply to walked columns")
+        return self
+
+
+class TrapDef(_Strict):
+    event: str
+    severity: Literal["critical", "warning", "info"] = "warning"
+    clears: str | None = None
+
+
+class Profile(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    kind: Literal["ups", "cooling", "sensor", "interface", "pdu", "other"]
+    description: str = ""
+    uptime_oid: Oid = Field(default="1.3.6.1.2.1.1.3.0", pattern=OID_RE)
+    info: dict[str, Oid] = {}
+    labels: dict[str, Oid] = {}  # label columns shared by all walked metrics (e.g. ifName)
+    label_map: dict[str, dict[str, str]] = {}  # label -> {raw value -> nicer value}, all metrics
+    metrics: tuple[Metric, ...] = Field(min_length=1)
+    traps: dict[str, TrapDef] = {}
+
+    @field_validator("traps")
+    @classmethod
+    def _trap_oids(cls, v: dict[str, TrapDef]) -> dict[str, TrapDef]:
+        import re
+        for oid in v:
+            if not re.match(OID_RE, oid):
+                raise ValueError(f"trap key {oid!r} is not an OID")
+        return v
+
+    # ---- compiled request plan
+    @property
+    def scalar_oids(self) -> list[str]:
+        out = [self.uptime_oid, *self.info.values()]
+        out += [m.oid for m in self.metrics if m.oid]
+        return list(dict.fromkeys(out))
+
+    @property
+    def walk_oids(self) -> list[str]:
+        out: list[str] = []
+        for m in self.metrics:
+            if m.walk:
+                out.append(m.walk)
+                out += m.labels_from.values()
+                if m.divisor_column:
+                    out.append(m.divisor_column)
+                if m.select:
+                    out.append(m.select.column)
+                    if m.select.unit_column:
+                        out.append(m.select.unit_column)
+        if any(m.walk for m in self.metrics):
+            out += self.labels.values()
+        return list(dict.fromkeys(out))
+
+
+def _yaml():
+    y = YAML(typ="safe")
+    return y
+
+
+def load_profile(path: Path) -> Profile:
+    try:
+        data = _yaml().load(path.read_text(encoding="utf-8"))
+    except Exception as e:  # noqa: BLE001 - any YAML error becomes a one-line reason
+        raise ProfileError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: a profile is a mapping")
+    data = {k: v for k, v in data.items()}
+    # YAML may read OIDs such as 1.3 as floats only if short; keep keys as strings.
+    if "traps" in data and data["traps"]:
+        data["traps"] = {str(k): v for k, v in data["traps"].items()}
+    try:
+        prof = Profile.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise ProfileError(f"{path}: {loc}: {first['msg']}") from e
+    if prof.name != path.stem:
+        raise ProfileError(f"{path}: profile name {prof.name!r} must match the file name {path.stem!r}")
+    return prof
+
+
+@lru_cache(maxsize=8)
+def _load_dir(directory: Path) -> dict[str, Profile]:
+    return {p.stem: load_profile(p) for p in sorted(directory.glob("*.yaml"))}
+
+
+def load_profiles(directory: Path | None = None) -> dict[str, Profile]:
+    return dict(_load_dir(Path(directory or PROFILES_DIR).resolve()))
+
+
+def get_profile(name: str, directory: Path | None = None) -> Profile:
+    profiles = load_profiles(directory)
+    if name not in profiles:
+        raise ProfileError(f"unknown SNMP profile {name!r} (known: {', '.join(sorted(profiles))})")
+    return profiles[name]
+
+
+# ---------------------------------------------------------------- evaluation
+
+class _Absent:
+    """noSuchObject / noSuchInstance / endOfMibView: the value does not exist (never zero)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
+
+
+@dataclass(slots=True)
+class Sample:
+    metric: str
+    labels: dict[str, str]
+    value: float
+    type: str = "gauge"
+    unit: str = ""
+    state: str | None = None  # enum metrics: the state name
+    raw: int | None = None  # counters: the raw counter, for rate computation
+    bits: int = 64
+
+    @property
+    def key(self) -> tuple:
+        return (self.metric, tuple(sorted(self.labels.items())))
+
+
+@dataclass(slots=True)
+class Evaluated:
+    samples: list[Sample] = field(default_factory=list)
+    info: dict[str, str] = field(default_factory=dict)
+    uptime_ticks: int | None = None
+
+
+def as_text(v) -> str:
+    if isinstance(v, bytes | bytearray):
+        return bytes(v).decode("utf-8", errors="replace")
+    return str(v)
+
+
+def _num(v) -> int | float | None:
+    if v is ABSENT or v is None:
+        return None
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int | float):
+        return v
+    if isinstance(v, bytes | bytearray | str):  # some agents send numbers as strings
+        try:
+            return float(as_text(v).strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _column(varbinds: dict[str, object], col: str) -> dict[str, object]:
+    """Rows of one column: index suffix -> value (absent values dropped)."""
+    prefix = col + "."
+    n = len(prefix)
+    return {oid[n:]: v for oid, v in varbinds.items() if oid.startswith(prefix) and v is not ABSENT}
+
+
+def evaluate(profile: Profile, varbinds: dict[str, object]) -> Evaluated:
+    out = Evaluated()
+    up = _num(varbinds.get(profile.uptime_oid))
+    out.uptime_ticks = int(up) if up is not None else None
+    for key, oid in profile.info.items():
+        v = varbinds.get(oid)
+        if v is not None and v is not ABSENT:
+            out.info[key] = as_text(v)
+    shared = {name: _column(varbinds, col) for name, col in profile.labels.items()}
+    for m in profile.metrics:
+        if m.oid:
+            _emit(out, m, varbinds.get(m.oid), dict(m.const_labels))
+            continue
+        rows = _column(varbinds, m.walk)
+        if not rows:
+            continue
+        extra = {name: _column(varbinds, col) for name, col in m.labels_from.items()}
+        div = _column(varbinds, m.divisor_column) if m.divisor_column else {}
+        sel = _select_rows(m.select, varbinds) if m.select else None
+        for idx, raw in rows.items():
+            labels = {m.index: idx, **m.const_labels}
+            if sel is not None:
+                if idx not in sel:
+                    continue
+                labels[m.select.label] = sel[idx]
+            for name, col in shared.items():
+                if idx in col:
+                    labels[name] = as_text(col[idx]).strip()
+            for name, col in extra.items():
+                if idx in col:
+                    labels[name] = as_text(col[idx]).strip()
+            for lname, mapping in (*profile.label_map.items(), *m.label_map.items()):
+                if lname in labels and labels[lname] in mapping:
+                    labels[lname] = mapping[labels[lname]]
+            divisor = _num(div.get(idx)) if div else None
+            _emit(out, m, raw, labels, divisor)
+    return out
+
+
+def _select_rows(sel: Select, varbinds: dict[str, object]) -> dict[str, str]:
+    desc = _column(varbinds, sel.column)
+    units = _column(varbinds, sel.unit_column) if sel.unit_column else {}
+    chosen: dict[str, str] = {}
+    taken: set[str] = set()
+    for idx, d in desc.items():
+        text = as_text(d).strip()
+        if sel.unit_equals is not None and as_text(units.get(idx, b"")).strip() != sel.unit_equals:
+            continue
+        if text in sel.rows:
+            label = sel.rows[text]
+        elif sel.match_prefix and text.startswith(sel.match_prefix):
+            label = text[len(sel.match_prefix):].strip().lower().replace(" ", "_")
+        else:
+            continue
+        if label in taken:  # the same reading in two units: keep the first
+            continue
+        taken.add(label)
+        chosen[idx] = label
+    return chosen
+
+
+def _emit(out: Evaluated, m: Metric, raw, labels: dict[str, str], divisor: float | None = None) -> None:
+    v = _num(raw)
+    if v is None:
+        return
+    if m.absent_values and int(v) in m.absent_values:
+        return
+    if m.type == "counter":
+        out.samples.append(Sample(m.name, labels, float(v) * m.scale, "counter", m.unit, raw=int(v), bits=m.bits))
+        return
+    value = float(v)
+    if divisor:
+        value /= divisor
+    if m.type == "enum":
+        state = m.states.get(int(v), f"unknown_{int(v)}")
+        out.samples.append(Sample(m.name, labels, value, "enum", m.unit, state=state))
+        return
+    out.samples.append(Sample(m.name, labels, value * m.scale, "gauge", m.unit))

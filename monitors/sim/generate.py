@@ -1,0 +1,165 @@
+"""Writes the site's simulated-agent recordings (snmprec) next to this script.
+
+Run `python monitors/sim/generate.py` after editing; the .snmprec files are committed so a
+review shows exactly what the simulated UPS, cooling, sensors and link balancer answer.
+Conventions (snmpsim): `numeric` makes counters move at `rate` per second, `writecache`
+makes a value settable by SNMP SET (fault injection: UPS on battery, leak, line down).
+"""
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SYS = "1.3.6.1.2.1.1"
+
+
+def system(descr: str, object_id: str, name: str, location: str) -> list[str]:
+    return [
+        f"{SYS}.1.0|4|{descr}",
+        f"{SYS}.2.0|6|{object_id}",
+        f"{SYS}.3.0|67:numeric|rate=100,initial=1234500",  # sysUpTime in centiseconds
+        f"{SYS}.4.0|4|noc@kiengiang.gov.vn",
+        f"{SYS}.5.0|4|{name}",
+        f"{SYS}.6.0|4|{location}",
+    ]
+
+
+def wc(tag: int, value) -> str:
+    return f"{tag}:writecache|value={value}"
+
+
+def ups_rfc1628() -> list[str]:
+    u = "1.3.6.1.2.1.33.1"
+    rows = system("Galaxy VS 80kVA UPS - Network Management Card (UPS-MIB)", "1.3.6.1.2.1.33",
+                  "ups-80kva", "Phòng máy chủ tầng 2")
+    rows += [
+        f"{u}.1.1.0|4|Schneider Electric", f"{u}.1.2.0|4|Galaxy VS 80kVA", f"{u}.1.3.0|4|v3.1",
+        f"{u}.2.1.0|{wc(2, 2)}",  # upsBatteryStatus normal
+        f"{u}.2.2.0|{wc(2, 0)}",  # upsSecondsOnBattery
+        f"{u}.2.3.0|{wc(2, 45)}",  # upsEstimatedMinutesRemaining
+        f"{u}.2.4.0|{wc(2, 100)}",  # upsEstimatedChargeRemaining
+        f"{u}.2.5.0|2:numeric|function=sin,rate=0.01,scale=4,offset=5460",  # 546.0 V DC
+        f"{u}.2.7.0|{wc(2, 24)}",
+        f"{u}.3.1.0|65|3", f"{u}.3.2.0|2|3",
+    ]
+    for ph in (1, 2, 3):
+        rows += [f"{u}.3.3.1.1.{ph}|2|{ph}",
+                 f"{u}.3.3.1.2.{ph}|2:numeric|function=sin,rate=0.05,scale=2,offset=500",
+                 f"{u}.3.3.1.3.{ph}|2:numeric|function=sin,rate=0.02,scale=3,offset={229 + ph}"]
+    rows += [f"{u}.4.1.0|{wc(2, 3)}", f"{u}.4.2.0|2|500", f"{u}.4.3.0|2|3"]  # upsOutputSource normal
+    loads = {1: 41, 2: 38, 3: 44}
+    for ph in (1, 2, 3):
+        rows += [f"{u}.4.4.1.1.{ph}|2|{ph}", f"{u}.4.4.1.2.{ph}|2|230",
+                 f"{u}.4.4.1.3.{ph}|2|{loads[ph] * 1160 // 100}",
+                 f"{u}.4.4.1.4.{ph}|2|{loads[ph] * 26667 // 100}",
+                 f"{u}.4.4.1.5.{ph}|{wc(2, loads[ph])}"]
+    rows += [f"{u}.6.1.0|{wc(66, 0)}"]
+    return rows
+
+
+def apc_ups() -> list[str]:
+    a = "1.3.6.1.4.1.318.1.1.1"
+    rows = system("APC Web/SNMP Management Card (MB:v4.5.1 PF:v7.1.2 AN1:apc_hw21_su_7.1.2.bin MN:AP9641)",
+                  "1.3.6.1.4.1.318.1.3.27", "ups-rack", "Phòng mạng")
+    rows += [
+        f"{a}.1.1.1.0|4|Smart-UPS SRT 10000", f"{a}.1.2.1.0|4|UPS 16.5",
+        f"{a}.2.1.1.0|{wc(2, 2)}", f"{a}.2.1.2.0|{wc(67, 0)}",
+        f"{a}.2.2.1.0|{wc(66, 100)}", f"{a}.2.2.2.0|66|27", f"{a}.2.2.3.0|{wc(67, 186000)}",
+        f"{a}.2.2.4.0|2|1",
+        f"{a}.3.2.1.0|66|229", f"{a}.3.2.4.0|66|50",
+        f"{a}.4.1.1.0|{wc(2, 2)}", f"{a}.4.2.1.0|66|230", f"{a}.4.2.2.0|66|50",
+        f"{a}.4.2.3.0|{wc(66, 35)}", f"{a}.4.2.4.0|66|15",
+    ]
+    return rows
+
+
+def liebert() -> list[str]:
+    e = "1.3.6.1.4.1.476.1.42.3.4"
+    rows = system("Liebert PEX 40kW - Vertiv IntelliSlot Unity", "1.3.6.1.4.1.476.1.42",
+                  "crac-1", "Phòng máy chủ tầng 2")
+    ids = {1: f"{e}.1.1.1", 2: f"{e}.1.1.2"}  # return air, supply air
+    temps = {1: (27, 32, 16), 2: (18, 24, 12)}
+    for i in (1, 2):
+        rows += [f"{e}.1.3.3.1.1.{i}|66|{i}", f"{e}.1.3.3.1.2.{i}|6|{ids[i]}",
+                 f"{e}.1.3.3.1.3.{i}|{wc(2, temps[i][0])}",
+                 f"{e}.1.3.3.1.4.{i}|2|{temps[i][1]}", f"{e}.1.3.3.1.5.{i}|2|{temps[i][2]}"]
+    rows += [f"{e}.2.2.3.1.1.1|66|1", f"{e}.2.2.3.1.2.1|6|{e}.2.1.1",
+             f"{e}.2.2.3.1.3.1|{wc(2, 48)}", f"{e}.2.2.3.1.4.1|2|60", f"{e}.2.2.3.1.5.1|2|40"]
+    rows += [f"{e}.3.1.0|2|1", f"{e}.3.2.0|{wc(2, 1)}", f"{e}.3.7.0|{wc(2, 1)}"]
+    rows += ["1.3.6.1.4.1.476.1.42.3.2.2.0|" + wc(66, 0)]
+    return rows
+
+
+def apc_inrow() -> list[str]:
+    c = "1.3.6.1.4.1.318.1.1.27.1.4"
+    rows = system("APC Web/SNMP Management Card (MB:v4.1.0 PF:v6.8.8 MN:ACRD301S) InRow RD",
+                  "1.3.6.1.4.1.318.1.3.14.8", "inrow-1", "Dãy rack A")
+    rows.append("1.3.6.1.4.1.318.1.1.27.1.1.0|2|1")
+    analog = [("Supply Temperature", 182, "C", 10), ("Return Temperature", 295, "C", 10),
+              ("Room Temperature", 236, "C", 10), ("Humidity", 465, "%RH", 10),
+              ("Maximum Rack Inlet Temperature", 221, "C", 10),
+              ("Fan 1", 2900, "rpm", 1), ("Fan 2", 2880, "rpm", 1), ("Compressor Speed", 480, "Hz", 10)]
+    for i, (d, v, unit, sc) in enumerate(analog, 1):
+        rows += [f"{c}.1.2.1.1.1.{i}|2|{i}", f"{c}.1.2.1.2.1.{i}|4|{d}",
+                 f"{c}.1.2.1.3.1.{i}|{wc(2, v) if d.endswith('Temperature') and 'Rack' not in d else '2|' + str(v)}",
+                 f"{c}.1.2.1.4.1.{i}|4|{unit}", f"{c}.1.2.1.5.1.{i}|2|{sc}"]
+    discrete = [("Mode", "Active", 6), ("Alarm Relay 1", "Open", 0), ("Alarm Relay 2", "Open", 0)]
+    for i, (d, text, v) in enumerate(discrete, 1):
+        rows += [f"{c}.2.2.1.1.1.{i}|2|{i}", f"{c}.2.2.1.2.1.{i}|4|{d}", f"{c}.2.2.1.3.1.{i}|4|{text}",
+                 f"{c}.2.2.1.4.1.{i}|{wc(2, v) if d.startswith('Alarm') else '2|' + str(v)}"]
+    return rows
+
+
+def netbotz() -> list[str]:
+    n = "1.3.6.1.4.1.318.1.1.10"
+    rows = system("APC Web/SNMP Management Card (MB:v4.2.9 PF:v2.3.2.1 MN:NBRK0250A) NetBotz 250",
+                  "1.3.6.1.4.1.318.1.3.8.5", "netbotz-1", "Phòng máy chủ tầng 2")
+    probes = [("Nóng-Rack-A3", 262, 48), ("Lạnh-Rack-A3", 205, 52), ("Phòng-UPS", 251, 45)]
+    for i, (name, t, h) in enumerate(probes, 1):
+        rows += [f"{n}.5.1.1.1.1.{i}|2|{i}", f"{n}.5.1.1.1.3.{i}|4|{name}",
+                 f"{n}.5.1.1.1.5.{i}|{wc(2, t)}", f"{n}.5.1.1.1.6.{i}|2|320",
+                 f"{n}.5.1.1.1.7.{i}|2|160", f"{n}.5.1.1.1.8.{i}|{wc(2, h)}"]
+    contacts = [("Rò rỉ nước sàn nâng", 1), ("Cửa phòng máy", 1)]
+    for i, (name, state) in enumerate(contacts, 1):
+        rows += [f"{n}.4.3.2.1.2.0.{i}|2|{i}", f"{n}.4.3.2.1.3.0.{i}|4|{name}",
+                 f"{n}.4.3.2.1.5.0.{i}|2|2", f"{n}.4.3.2.1.7.0.{i}|{wc(2, state)}"]
+    return rows
+
+
+def if_mib() -> list[str]:
+    rows = system("Link balancer - dual 300 Mbps leased lines", "1.3.6.1.4.1.8072.3.2.10",
+                  "lb-1", "Phòng mạng")
+    # ifIndex: 1 = VNPT leased line, 2 = Viettel leased line, 3 = LAN
+    ifs = {1: ("wan1", "VNPT 300M", 300, 9_000_000, 4_000_000),  # bytes/s in, out (~240 / 107 Mbit/s)
+           2: ("wan2", "Viettel 300M", 300, 5_000_000, 2_500_000),
+           3: ("lan1", "LAN", 10000, 6_000_000, 13_000_000)}
+    t, x = "1.3.6.1.2.1.2.2.1", "1.3.6.1.2.1.31.1.1.1"
+    rows.append(f"1.3.6.1.2.1.2.1.0|2|{len(ifs)}")
+    for i, (name, alias, mbps, rin, rout) in ifs.items():
+        rows += [f"{t}.1.{i}|2|{i}", f"{t}.2.{i}|4|{name}", f"{t}.3.{i}|2|6",
+                 f"{t}.5.{i}|66|{min(mbps * 1_000_000, 4294967295)}",
+                 f"{t}.7.{i}|2|1", f"{t}.8.{i}|{wc(2, 1)}",
+                 f"{t}.10.{i}|65:numeric|rate={rin},wrap=1,initial=4000000000",  # wraps within a minute
+                 f"{t}.13.{i}|65|0", f"{t}.14.{i}|65:numeric|rate=0.01", f"{t}.16.{i}|65:numeric|rate={rout},wrap=1",
+                 f"{t}.19.{i}|65|0", f"{t}.20.{i}|65|0",
+                 f"{x}.1.{i}|4|{name}",
+                 f"{x}.6.{i}|70:numeric|rate={rin},initial=81234567890",
+                 f"{x}.10.{i}|70:numeric|rate={rout},initial=41234567890",
+                 f"{x}.15.{i}|66|{mbps}", f"{x}.18.{i}|4|{alias}"]
+    return rows
+
+
+RECORDINGS = {"ups-rfc1628": ups_rfc1628, "apc-ups": apc_ups, "liebert-cooling": liebert,
+              "apc-inrow": apc_inrow, "apc-netbotz": netbotz, "if-mib": if_mib}
+
+
+def _key(line: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in line.split("|", 1)[0].split("."))
+
+
+def main() -> None:
+    for name, fn in RECORDINGS.items():
+        lines = sorted(fn(), key=_key)
+        (HERE / f"{name}.snmprec").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
