@@ -38,6 +38,13 @@ class Select(_Strict):
     label: str = "sensor"
 
 
+class Fallback(_Strict):
+    """Another OID for the same reading, used when the preferred one is absent (older firmware)."""
+
+    oid: Oid = Field(pattern=OID_RE)
+    scale: float = 1.0
+
+
 class Metric(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     oid: Oid | None = Field(default=None, pattern=OID_RE)  # scalar: GET
@@ -53,6 +60,9 @@ class Metric(_Strict):
     label_map: dict[str, dict[str, str]] = {}  # label -> {raw value -> nicer value}
     const_labels: dict[str, str] = {}
     absent_values: tuple[int, ...] = ()  # sentinels meaning "no reading"
+    valid_min: float | None = None  # a scaled value outside [valid_min, valid_max] is no reading
+    valid_max: float | None = None
+    fallback: Fallback | None = None  # scalars only
     divisor_column: Oid | None = Field(default=None, pattern=OID_RE)
     select: Select | None = None
 
@@ -97,7 +107,11 @@ class Profile(_Strict):
     @property
     def scalar_oids(self) -> list[str]:
         out = [self.uptime_oid, *self.info.values()]
-        out += [m.oid for m in self.metrics if m.oid]
+        for m in self.metrics:
+            if m.oid:
+                out.append(m.oid)
+                if m.fallback:
+                    out.append(m.fallback.oid)
         return list(dict.fromkeys(out))
 
     @property
@@ -237,7 +251,12 @@ def evaluate(profile: Profile, varbinds: dict[str, object]) -> Evaluated:
     shared = {name: _column(varbinds, col) for name, col in profile.labels.items()}
     for m in profile.metrics:
         if m.oid:
-            _emit(out, m, varbinds.get(m.oid), dict(m.const_labels))
+            raw = varbinds.get(m.oid)
+            if (raw is None or raw is ABSENT) and m.fallback:
+                raw = varbinds.get(m.fallback.oid)
+                if raw is not None and raw is not ABSENT and _num(raw) is not None:
+                    raw = _num(raw) * m.fallback.scale / m.scale
+            _emit(out, m, raw, dict(m.const_labels))
             continue
         rows = _column(varbinds, m.walk)
         if not rows:
@@ -299,8 +318,12 @@ def _emit(out: Evaluated, m: Metric, raw, labels: dict[str, str], divisor: float
     value = float(v)
     if divisor:
         value /= divisor
+    if m.type != "enum":
+        value *= m.scale
+    if (m.valid_min is not None and value < m.valid_min) or (m.valid_max is not None and value > m.valid_max):
+        return
     if m.type == "enum":
         state = m.states.get(int(v), f"unknown_{int(v)}")
         out.samples.append(Sample(m.name, labels, value, "enum", m.unit, state=state))
         return
-    out.samples.append(Sample(m.name, labels, value * m.scale, "gauge", m.unit))
+    out.samples.append(Sample(m.name, labels, value, "gauge", m.unit))
