@@ -28,3 +28,7 @@ for _mod in CONSUMERS:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -30,7 +30,8 @@ class _Collector:
     def ref(self, known: Iterable[str], target_section: str, value: str | None, what: str,
             section: str, key, *path) -> None:
         """Report a dangling reference unless the target exists or failed its own schema check."""
-        if value is None or value in known or (target_section, value) in self.broken:
+        if value is None or value in known or (target_section, value) in self.broken \
+                or (target_section, "*") in self.broken:
             return
         self.error(self.at(section, key, *path), f"unknown {what} '{value}'")
 

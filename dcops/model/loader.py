@@ -152,6 +152,25 @@ def _pydantic_problems(err: ValidationError, file: str, node: Any) -> list[Probl
     return out
 
 
+_TOP_KEY = re.compile(r"^([a-z_]+):")
+_ITEM_NAME = re.compile(r"^\s*-\s*(?:\{\s*)?name:\s*['\"]?([^,'\"}\s]+)")
+
+
+def _names_in_unparsed(path: Path) -> set[tuple[str, str]]:
+    """Best-effort (section, name) pairs of a file that did not parse, so that references to
+    what it defines are not reported as unknown on top of its syntax error."""
+    found: set[tuple[str, str]] = set()
+    section = ""
+    for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
+        if m := _TOP_KEY.match(line):
+            section = m.group(1)
+            if section in MAP_SECTIONS:
+                found.add((section, "*"))
+        elif (m := _ITEM_NAME.match(line)) and section:
+            found.add((section, m.group(1)))
+    return found
+
+
 def load_raw(root: Path) -> Loaded:
     """Parse and schema-check every file; semantic checks come after (see checks.py)."""
     problems: list[Problem] = []
@@ -165,9 +184,13 @@ def load_raw(root: Path) -> Loaded:
                       frozenset(), root)
 
     merged: dict[str, Any] = {}
+    unreadable = False
+    broken: set[tuple[str, str]] = set()
     for path in files:
         data = _read(path, problems)
         if data is None:
+            unreadable = True
+            broken |= _names_in_unparsed(path)
             continue
         for key, value in data.items():
             key_line = data.lc.key(key)[0] + 1
@@ -201,10 +224,10 @@ def load_raw(root: Path) -> Loaded:
                 problems.append(Problem(loc, f"unknown section '{key}' (known: {known})"))
 
     for key in REQUIRED:
-        if key not in merged and key not in sources.section_loc:
+        # a section may sit in a file that did not parse; that file's error says enough
+        if not unreadable and key not in merged and key not in sources.section_loc:
             problems.append(Problem(Loc(str(root), 0), f"missing required section '{key}'"))
 
-    broken: set[tuple[str, str]] = set()
     built: dict[str, Any] = {}
     for key, value in merged.items():
         adapter = _ADAPTERS[key]
