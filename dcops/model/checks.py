@@ -18,14 +18,19 @@ class _Collector:
         self.broken = loaded.broken
         self.problems: list[Problem] = []
 
-    def error(self, loc: Loc, msg: str, kind: str = "") -> None:
-        self.problems.append(Problem(loc, msg, "error", kind))
+    def error(self, where: "Loc | tuple", msg: str, kind: str = "") -> None:
+        self.problems.append(Problem(self._resolve(where), msg, "error", kind))
 
-    def warn(self, loc: Loc, msg: str) -> None:
-        self.problems.append(Problem(loc, msg, "warning"))
+    def warn(self, where: "Loc | tuple", msg: str) -> None:
+        self.problems.append(Problem(self._resolve(where), msg, "warning"))
 
-    def at(self, section: str, key, *path) -> Loc:
-        return self.sources.at(section, key, *path)
+    def _resolve(self, where: "Loc | tuple") -> Loc:
+        # Places are (section, key, *path) until a problem needs them: finding a line costs a parse.
+        return where if isinstance(where, Loc) else self.sources.at(*where)
+
+    @staticmethod
+    def at(section: str, key, *path) -> tuple:
+        return (section, key, *path)
 
     def ref(self, known: Iterable[str], target_section: str, value: str | None, what: str,
             section: str, key, *path) -> None:
@@ -143,7 +148,7 @@ def _addressing(inv: Inventory, c: _Collector) -> None:
 
     owners: dict[ipaddress.IPv4Address, str] = {}
 
-    def claim(ip, who: str, loc: Loc) -> None:
+    def claim(ip, who: str, loc: tuple) -> None:
         if ip in owners:
             c.error(loc, f"duplicate IP {ip} ({who}; already used by {owners[ip]})")
         else:
@@ -153,7 +158,7 @@ def _addressing(inv: Inventory, c: _Collector) -> None:
         if z.gateway is not None:
             owners.setdefault(z.gateway, f"gateway of zone {z.name}")
 
-    def in_mgmt(ip, who: str, loc: Loc) -> None:
+    def in_mgmt(ip, who: str, loc: tuple) -> None:
         if mgmt_nets and not any(ip in n for n in mgmt_nets):
             c.error(loc, f"{who} {ip} is not in a management zone ({', '.join(map(str, mgmt_nets))})")
 
