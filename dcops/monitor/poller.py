@@ -69,6 +69,11 @@ class Poller:
         ev = evaluate(prof, vb)
         poll = DevicePoll(t.name, t.profile, ts, True, samples=ev.samples, info=ev.info,
                           duration=time.monotonic() - start, requests=s.requests - before)
+        if t.lines:  # leased lines: every sample of their interface carries the line name
+            for smp in ev.samples:
+                line = t.lines.get(smp.labels.get("ifName", ""))
+                if line:
+                    smp.labels["line"] = line
         poll.restarted = self.rates.restarted(t.name, ev.uptime_ticks, ts)
         self._add_rates(t, poll)
         return poll
@@ -98,8 +103,6 @@ class Poller:
                 denom = bw * 1e6 if bw else speeds.get(smp.labels.get("ifIndex", ""))
                 if denom:
                     lab = dict(smp.labels)
-                    if name in t.lines:
-                        lab["line"] = t.lines[name]
                     direction = "in" if "_in_" in smp.metric else "out"
                     rated.append(Sample(f"if_{direction}_utilisation_ratio", lab, r * 8 / denom, "gauge", "ratio"))
         poll.samples.extend(rated)

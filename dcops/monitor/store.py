@@ -1,0 +1,226 @@
+"""SQLite history and state (WAL): samples, 5-minute and hourly rollups, device status, alerts, users.
+
+One writer (the monitor) and any number of readers (dashboard, CLI) share the file. Raw samples
+are kept `raw_days`, 5-minute rollups `rollup5_days`, hourly rollups `rollup1h_days`; `maintain()`
+rolls up before it deletes, so a 30-day plot reads 5-minute points and a year reads hourly ones.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS series (
+  id INTEGER PRIMARY KEY, device TEXT NOT NULL, metric TEXT NOT NULL, labels TEXT NOT NULL,
+  unit TEXT NOT NULL DEFAULT '', UNIQUE(device, metric, labels));
+CREATE TABLE IF NOT EXISTS samples (
+  series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+  PRIMARY KEY(series_id, ts)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup_5m (
+  series_id INTEGER NOT NULL, ts INTEGER NOT NULL, avg REAL, min REAL, max REAL, n INTEGER,
+  PRIMARY KEY(series_id, ts)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup_1h (
+  series_id INTEGER NOT NULL, ts INTEGER NOT NULL, avg REAL, min REAL, max REAL, n INTEGER,
+  PRIMARY KEY(series_id, ts)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS latest (
+  series_id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, value REAL NOT NULL, state TEXT);
+CREATE TABLE IF NOT EXISTS devices (
+  name TEXT PRIMARY KEY, profile TEXT, kind TEXT, display_name TEXT, reachable INTEGER,
+  error TEXT, last_poll REAL, last_ok REAL, info TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS alerts (
+  id INTEGER PRIMARY KEY, rule TEXT NOT NULL, device TEXT NOT NULL, labels TEXT NOT NULL,
+  state TEXT NOT NULL, severity TEXT NOT NULL, since REAL, fired_at REAL, resolved_at REAL,
+  clear_since REAL, value REAL, summary_vi TEXT, summary_en TEXT,
+  acked_by TEXT, acked_at REAL, notified_fire INTEGER DEFAULT 0, notified_resolve INTEGER DEFAULT 0,
+  source TEXT NOT NULL DEFAULT 'poll');
+CREATE INDEX IF NOT EXISTS alerts_open ON alerts(state) WHERE state != 'resolved';
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY, ts REAL NOT NULL, kind TEXT NOT NULL, device TEXT, text TEXT);
+CREATE TABLE IF NOT EXISTS users (
+  name TEXT PRIMARY KEY, role TEXT NOT NULL CHECK(role IN ('viewer','admin')), pw_hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+  token TEXT PRIMARY KEY, user TEXT NOT NULL, expires REAL NOT NULL, csrf TEXT NOT NULL);
+"""
+
+
+@dataclass
+class Point:
+    ts: float
+    value: float
+    min: float | None = None
+    max: float | None = None
+
+
+class Store:
+    def __init__(self, path: str | Path, raw_days: float = 2, rollup5_days: float = 35,
+                 rollup1h_days: float = 400) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.raw_days, self.rollup5_days, self.rollup1h_days = raw_days, rollup5_days, rollup1h_days
+        self._local = threading.local()
+        self._series: dict[tuple, int] = {}
+        self.db().conn.executescript(SCHEMA)
+
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=15, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=15000")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return _Tx(conn)
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ---------------------------------------------------------------- samples
+    def _series_id(self, db, device: str, metric: str, labels: dict, unit: str) -> int:
+        lab = json.dumps(labels, sort_keys=True, ensure_ascii=False)
+        key = (device, metric, lab)
+        sid = self._series.get(key)
+        if sid is None:
+            db.execute("INSERT OR IGNORE INTO series(device, metric, labels, unit) VALUES (?,?,?,?)",
+                       (device, metric, lab, unit))
+            sid = db.execute("SELECT id FROM series WHERE device=? AND metric=? AND labels=?", key).fetchone()[0]
+            self._series[key] = sid
+        return sid
+
+    def write_poll(self, poll, display_name: str = "", kind: str = "") -> None:
+        """Store one DevicePoll: status, latest values and history (counters only as rates)."""
+        ts = int(poll.ts)
+        with self.db() as db:
+            db.execute(
+                "INSERT INTO devices(name, profile, kind, display_name, reachable, error, last_poll, last_ok, info)"
+                " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET profile=excluded.profile,"
+                " kind=excluded.kind, display_name=excluded.display_name, reachable=excluded.reachable,"
+                " error=excluded.error, last_poll=excluded.last_poll,"
+                " last_ok=COALESCE(excluded.last_ok, devices.last_ok),"
+                " info=CASE WHEN excluded.reachable THEN excluded.info ELSE devices.info END",
+                (poll.device, poll.profile, kind, display_name or poll.device, int(poll.reachable), poll.error,
+                 poll.ts, poll.ts if poll.reachable else None, json.dumps(poll.info, ensure_ascii=False)))
+            rows, latest = [], []
+            for s in poll.samples:
+                if s.type == "counter":
+                    continue
+                sid = self._series_id(db, poll.device, s.metric, s.labels, s.unit)
+                rows.append((sid, ts, s.value))
+                latest.append((sid, ts, s.value, s.state))
+            db.executemany("INSERT OR REPLACE INTO samples(series_id, ts, value) VALUES (?,?,?)", rows)
+            db.executemany("INSERT OR REPLACE INTO latest(series_id, ts, value, state) VALUES (?,?,?,?)", latest)
+
+    def series(self, device: str | None = None, metric: str | None = None) -> list[dict]:
+        q, args = "SELECT * FROM series WHERE 1=1", []
+        if device:
+            q += " AND device=?"
+            args.append(device)
+        if metric:
+            q += " AND metric=?"
+            args.append(metric)
+        with self.db() as db:
+            return [dict(r, labels=json.loads(r["labels"])) for r in db.execute(q + " ORDER BY metric, labels", args)]
+
+    def latest(self, device: str, max_age: float | None = None) -> list[dict]:
+        q = ("SELECT s.metric, s.labels, s.unit, l.ts, l.value, l.state FROM latest l JOIN series s ON s.id = l.series_id"
+             " WHERE s.device=?")
+        args: list = [device]
+        if max_age is not None:
+            q += " AND l.ts >= ?"
+            args.append(time.time() - max_age)
+        with self.db() as db:
+            return [dict(r, labels=json.loads(r["labels"])) for r in db.execute(q + " ORDER BY s.metric, s.labels", args)]
+
+    def history(self, series_id: int, since: float, until: float | None = None) -> list[Point]:
+        """Points of a series, from the finest table that still covers `since`."""
+        until = until or time.time()
+        age = time.time() - since
+        with self.db() as db:
+            if age <= self.raw_days * 86400:
+                rows = db.execute("SELECT ts, value FROM samples WHERE series_id=? AND ts BETWEEN ? AND ? ORDER BY ts",
+                                  (series_id, since, until)).fetchall()
+                return [Point(r[0], r[1]) for r in rows]
+            table = "rollup_5m" if age <= self.rollup5_days * 86400 else "rollup_1h"
+            rows = db.execute(f"SELECT ts, avg, min, max FROM {table} WHERE series_id=? AND ts BETWEEN ? AND ?"
+                              " ORDER BY ts", (series_id, since, until)).fetchall()
+            pts = [Point(r[0], r[1], r[2], r[3]) for r in rows]
+            # Raw points not yet rolled up (the last few minutes).
+            last = pts[-1].ts if pts else since
+            step = 300 if table == "rollup_5m" else 3600
+            raw = db.execute("SELECT ts, value FROM samples WHERE series_id=? AND ts >= ? ORDER BY ts",
+                             (series_id, last + step)).fetchall()
+            return pts + [Point(r[0], r[1]) for r in raw]
+
+    def maintain(self, now: float | None = None) -> dict:
+        """Roll up complete buckets, then apply retention. Idempotent; run every few minutes."""
+        now = now or time.time()
+        out = {}
+        with self.db() as db:
+            for table, step, src, val in (("rollup_5m", 300, "samples", "value"), ("rollup_1h", 3600, "rollup_5m", "avg")):
+                done = db.execute(f"SELECT COALESCE(MAX(ts), 0) FROM {table}").fetchone()[0]
+                upto = int(now // step * step)  # only complete buckets
+                agg_min = "min" if src != "samples" else "value"
+                agg_max = "max" if src != "samples" else "value"
+                cur = db.execute(
+                    f"INSERT OR REPLACE INTO {table}(series_id, ts, avg, min, max, n)"
+                    f" SELECT series_id, (ts / {step}) * {step} AS b, AVG({val}), MIN({agg_min}), MAX({agg_max}), COUNT(*)"
+                    f" FROM {src} WHERE ts >= ? AND ts < ? GROUP BY series_id, b", (done, upto))
+                out[table] = cur.rowcount
+            for table, days in (("samples", self.raw_days), ("rollup_5m", self.rollup5_days),
+                                ("rollup_1h", self.rollup1h_days)):
+                cur = db.execute(f"DELETE FROM {table} WHERE ts < ?", (now - days * 86400,))
+                out[f"deleted_{table}"] = cur.rowcount
+            db.execute("DELETE FROM sessions WHERE expires < ?", (now,))
+            db.execute("DELETE FROM events WHERE ts < ?", (now - self.rollup5_days * 86400,))
+        return out
+
+    # ---------------------------------------------------------------- devices, events
+    def devices(self) -> list[dict]:
+        with self.db() as db:
+            return [dict(r, info=json.loads(r["info"] or "{}")) for r in db.execute("SELECT * FROM devices ORDER BY name")]
+
+    def register_device(self, name: str, profile: str, kind: str, display_name: str) -> None:
+        with self.db() as db:
+            db.execute("INSERT INTO devices(name, profile, kind, display_name, reachable) VALUES (?,?,?,?,NULL)"
+                       " ON CONFLICT(name) DO UPDATE SET profile=excluded.profile, kind=excluded.kind,"
+                       " display_name=excluded.display_name", (name, profile, kind, display_name))
+
+    def event(self, kind: str, device: str | None, text: str) -> None:
+        with self.db() as db:
+            db.execute("INSERT INTO events(ts, kind, device, text) VALUES (?,?,?,?)", (time.time(), kind, device, text))
+
+    def events(self, limit: int = 50) -> list[dict]:
+        with self.db() as db:
+            return [dict(r) for r in db.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+class _Tx:
+    """`with store.db() as db:` runs one transaction (BEGIN IMMEDIATE … COMMIT/ROLLBACK)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.depth = 0
+
+    def __enter__(self) -> sqlite3.Connection:
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.depth = 1
+        return self.conn
+
+    def __exit__(self, exc_type, *_a) -> None:
+        if self.depth:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def execute(self, *a):
+        return self.conn.execute(*a)
+
+    def executescript(self, s):
+        return self.conn.executescript(s)
