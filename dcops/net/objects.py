@@ -1,0 +1,90 @@
+"""Address and service objects: hand-written definitions plus objects generated from the inventory.
+
+Generated names (all upper case, `-` → `_`):
+  ZONE_<ZONE>            the zone's subnet
+  SYS_<SYSTEM>           every VM of an information system
+  SYS_<SYSTEM>_<ZONE>    the system's VMs in one zone
+  PUBLIC_<ZONE>          VMs of public systems in a zone
+  DEV_<KIND>             data-plane addresses of network devices of a kind (DEV_WAF, DEV_ANTISPAM, ...)
+  SITE_NTP / SITE_SYSLOG / SITE_DNS   the site's infrastructure servers
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from dcops.model import Inventory
+
+from .paths import DEFINITIONS_DIR
+
+
+def obj_name(*parts: str) -> str:
+    return "_".join(p.upper().replace("-", "_").replace(".", "_") for p in parts)
+
+
+@dataclass
+class Definitions:
+    networks: dict[str, list[str]]               # name → CIDRs (sorted, deterministic)
+    services: dict[str, list[tuple[int, str]]]   # name → (port, protocol)
+    #: where each hand-written object is defined: name → (file, line); generated ones are absent
+    origin: dict[str, tuple[str, int]] = field(default_factory=dict)
+    generated: set[str] = field(default_factory=set)
+
+    def naming_dict(self) -> dict:
+        """The aerleon naming-definitions object."""
+        return {
+            "networks": {n: {"values": [{"address": a} for a in addrs] or [{"address": "192.0.2.255/32"}]}
+                         for n, addrs in self.networks.items()},
+            "services": {n: [{"port": p, "protocol": proto} for p, proto in ports]
+                         for n, ports in self.services.items()},
+        }
+
+
+def from_inventory(inv: Inventory) -> dict[str, list[str]]:
+    nets: dict[str, set[str]] = {}
+
+    def add(name: str, addr) -> None:
+        nets.setdefault(name, set()).add(str(addr))
+
+    for z in inv.zones:
+        add(obj_name("zone", z.name), z.subnet)
+    public = {s.name for s in inv.systems if s.public}
+    for vm in inv.vms:
+        add(obj_name("sys", vm.system), f"{vm.ip}/32")
+        add(obj_name("sys", vm.system, vm.zone), f"{vm.ip}/32")
+        if vm.system in public:
+            add(obj_name("public", vm.zone), f"{vm.ip}/32")
+    for d in inv.network_devices:
+        for i in d.interfaces:
+            if d.kind.value not in ("firewall", "link_balancer", "core_switch", "router"):
+                add(obj_name("dev", d.kind.value), f"{i.address.ip}/32")
+    for what, servers in (("ntp", inv.site.ntp_servers), ("syslog", inv.site.syslog_servers),
+                          ("dns", inv.site.dns_servers)):
+        for s in servers:
+            add(obj_name("site", what), f"{s}/32")
+    return {k: sorted(v, key=_addr_key) for k, v in sorted(nets.items())}
+
+
+def _addr_key(cidr: str):
+    import ipaddress
+    n = ipaddress.ip_network(cidr, strict=False)
+    return (n.version, int(n.network_address), n.prefixlen)
+
+
+def load(inv: Inventory, folder: Path = DEFINITIONS_DIR) -> Definitions:
+    generated = from_inventory(inv)
+    networks = dict(generated)
+    services: dict[str, list[tuple[int, str]]] = {}
+    origin: dict[str, tuple[str, int]] = {}
+    yaml = YAML(typ="rt")
+    for path in sorted(folder.glob("*.yaml")):
+        data = yaml.load(path.read_text(encoding="utf-8")) or {}
+        for name, entries in (data.get("services") or {}).items():
+            origin[name] = (str(path), data["services"].lc.key(name)[0] + 1)
+            services[name] = [(int(e["port"]), str(e["protocol"])) for e in entries]
+        for name, body in (data.get("networks") or {}).items():
+            origin[name] = (str(path), data["networks"].lc.key(name)[0] + 1)
+            networks[name] = [str(v["address"]) for v in body.get("values", [])]
+    return Definitions(networks, dict(sorted(services.items())), origin, set(generated))

@@ -1,0 +1,86 @@
+"""Platforms are data: `network_configs/platforms/<name>/platform.yaml` + Jinja2 templates.
+
+platform.yaml names, per device kind, the template and whether the security
+policy is rendered into it; the aerleon generator and how a local zone pair
+becomes its target options; and the driver that pushes it — a NAPALM driver
+(core name like ``eos``, or a module path of a third-party driver such as
+``dcops.net.drivers.linux_nft``) or a Netmiko device_type with its commands.
+Adding a platform adds a folder; no code changes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from .paths import PLATFORMS_DIR
+
+
+class PlatformError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class KindTemplate:
+    template: str
+    policy: bool
+    extras: dict[str, str]  # output suffix → template
+
+
+@dataclass(frozen=True)
+class Platform:
+    name: str
+    folder: Path
+    description: str
+    extension: str
+    kinds: dict[str, KindTemplate]
+    generator: str | None
+    layout: str                   # "zone-pairs" or "single"
+    options: str                  # aerleon target options; {ingress}/{egress} filled per zone pair
+    default_deny_options: str | None
+    driver: dict[str, Any]
+    lab_capable: bool
+
+    def for_kind(self, kind: str) -> KindTemplate:
+        if kind in self.kinds:
+            return self.kinds[kind]
+        if "default" in self.kinds:
+            return self.kinds["default"]
+        raise PlatformError(f"platform {self.name} has no template for device kind '{kind}' "
+                            f"(add it under templates: in {self.folder / 'platform.yaml'})")
+
+
+@lru_cache(maxsize=None)
+def load(name: str, root: Path = PLATFORMS_DIR) -> Platform:
+    folder = root / name
+    spec_file = folder / "platform.yaml"
+    if not spec_file.is_file():
+        raise PlatformError(f"unknown platform '{name}': {spec_file} not found")
+    spec = YAML(typ="safe").load(spec_file.read_text(encoding="utf-8")) or {}
+    try:
+        kinds = {
+            k: KindTemplate(v["template"], bool(v.get("policy", False)), dict(v.get("extras") or {}))
+            for k, v in spec["templates"].items()
+        }
+        pol = spec.get("policy") or {}
+        platform = Platform(
+            name=name, folder=folder, description=spec.get("description", name),
+            extension=spec["extension"], kinds=kinds, generator=pol.get("generator"),
+            layout=pol.get("layout", "single"), options=pol.get("options", ""),
+            default_deny_options=pol.get("default_deny_options"),
+            driver=dict(spec["driver"]), lab_capable=bool(spec.get("lab_capable", False)),
+        )
+    except (KeyError, TypeError) as e:
+        raise PlatformError(f"{spec_file}: missing or malformed key {e}") from e
+    for kt in kinds.values():
+        for t in (kt.template, *kt.extras.values()):
+            if not (folder / t).is_file():
+                raise PlatformError(f"{spec_file}: template {t} not found in {folder}")
+    return platform
+
+
+def available(root: Path = PLATFORMS_DIR) -> list[str]:
+    return sorted(p.parent.name for p in root.glob("*/platform.yaml"))

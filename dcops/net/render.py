@@ -1,0 +1,239 @@
+"""Render device configurations: Jinja2 base template per platform + aerleon policy per device.
+
+Deterministic: same inventory, policy and templates → byte-identical output.
+Secrets never appear: templates emit `${secret:<ref>}` placeholders that the
+pusher resolves at push time.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+from absl import logging as absl_logging
+from aerleon import api as aerleon_api
+from aerleon.lib import naming
+from ruamel.yaml import YAML
+
+from dcops.model import Inventory, NetworkDevice, ZoneKind
+
+from . import objects, platforms
+from . import policy as policy_mod
+from .paths import NETWORK_CONFIGS, POLICY_DIR
+from .topology import Topology
+
+absl_logging.set_verbosity(absl_logging.ERROR)
+logging.getLogger("absl").setLevel(logging.ERROR)
+
+
+class RenderError(RuntimeError):
+    pass
+
+
+@dataclass
+class Rendered:
+    device: str
+    platform: str
+    files: dict[str, str]      # file name → text; the first one is the device configuration
+    seconds: float = 0.0
+
+    @property
+    def config_name(self) -> str:
+        return next(iter(self.files))
+
+    @property
+    def config(self) -> str:
+        return self.files[self.config_name]
+
+
+@dataclass
+class RenderContext:
+    inv: Inventory
+    policy: policy_mod.Policy
+    defs: objects.Definitions
+    common: dict
+    topology: Topology
+    _naming: naming.Naming | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, inv: Inventory, policy_dir: Path = POLICY_DIR, topology: Topology | None = None) -> "RenderContext":
+        pol = policy_mod.load(policy_dir)
+        defs = objects.load(inv, policy_dir / "definitions")
+        common = YAML(typ="safe").load((NETWORK_CONFIGS / "common.yaml").read_text(encoding="utf-8"))
+        return cls(inv, pol, defs, common, topology or Topology(inv))
+
+    @property
+    def naming(self) -> naming.Naming:
+        if self._naming is None:
+            n = naming.Naming()
+            n.ParseDefinitionsObject(self.defs.naming_dict(), "")
+            self._naming = n
+        return self._naming
+
+
+def secret(ref: str) -> str:
+    return "${secret:" + ref + "}"
+
+
+def _env(folder: Path) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+    env.filters["netmask"] = lambda cidr: str(ipaddress.ip_network(str(cidr), strict=False).netmask)
+    env.filters["network"] = lambda cidr: str(ipaddress.ip_network(str(cidr), strict=False).network_address)
+    env.filters["xml"] = lambda s: (str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                                    .replace('"', "&quot;"))
+    env.globals["secret"] = secret
+    return env
+
+
+# ---------------------------------------------------------------- policy per device
+
+def _constrain(ctx: RenderContext, term: dict, src: str, dst: str) -> dict:
+    """A zone-pair term only matches traffic between those zones: add the zone objects it lacks."""
+    body = dict(term)
+    for key, zone in (("source-address", src), ("destination-address", dst)):
+        if key in body:
+            continue
+        z = ctx.inv.zone(zone)
+        if z.kind is not ZoneKind.internet:
+            body[key] = objects.obj_name("zone", zone)
+    return body
+
+
+def policy_filters(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platform) -> list[dict]:
+    pairs: dict[tuple[str, str], list[dict]] = {}
+    deny: list[dict] = []
+    for flt in ctx.policy.filters:
+        fpairs = flt.pairs()
+        for s, d in fpairs:
+            if policy_mod.ANY in (s, d):
+                deny.extend(dict(t.body) for t in flt.terms)
+                continue
+            hop = ctx.topology.hop_on(dev, s, d)
+            if hop is None:
+                continue
+            for t in flt.terms:
+                body = _constrain(ctx, t.body, s, d)
+                if len(fpairs) > 1:
+                    body["name"] = f"{t.name}-{s}-{d}"
+                body.setdefault("comment", flt.comment)
+                pairs.setdefault((hop.ingress, hop.egress), []).append(body)
+    if plat.layout == "single":
+        terms = [t for _, ts in pairs.items() for t in ts] + deny
+        return [{"header": {"targets": {plat.generator: plat.options}, "comment": f"dcops policy for {dev.name}"},
+                 "terms": terms}] if terms else []
+    out = [{"header": {"targets": {plat.generator: plat.options.format(ingress=i, egress=e)},
+                       "comment": f"{i} to {e}"}, "terms": ts} for (i, e), ts in pairs.items()]
+    if deny and plat.default_deny_options:
+        out.append({"header": {"targets": {plat.generator: plat.default_deny_options}, "comment": "default deny"},
+                    "terms": deny})
+    return out
+
+
+def render_policy(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platform) -> str:
+    filters = policy_filters(ctx, dev, plat)
+    if not filters:
+        return ""
+    try:
+        out = aerleon_api.Generate([{"filename": dev.name, "filters": filters}], ctx.naming)
+    except Exception as e:  # aerleon raises many types; say which device and why
+        raise RenderError(f"{dev.name}: aerleon ({plat.generator}) failed: {e}") from e
+    if not out:
+        raise RenderError(f"{dev.name}: aerleon produced no output")
+    text = next(iter(out.values()))
+    if plat.generator == "paloalto":
+        text = _panos_vsys(text)
+    return text.strip("\n") + "\n"
+
+
+def _panos_vsys(xml_text: str) -> str:
+    """Only the vsys1 contents of aerleon's PAN-OS XML; the device template wraps them."""
+    root = ET.fromstring(xml_text)
+    vsys = root.find(".//vsys/entry[@name='vsys1']")
+    if vsys is None:
+        raise RenderError("aerleon PAN-OS output has no vsys1")
+    parts = []
+    for child in vsys:
+        ET.indent(child, space="  ")
+        parts.append(ET.tostring(child, encoding="unicode").rstrip())
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- device context
+
+def device_context(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platform) -> dict:
+    topo = ctx.topology
+    zones = {z.name: z for z in ctx.inv.zones}
+    mgmt_nets = [str(z.subnet) for z in ctx.inv.zones if z.kind is ZoneKind.mgmt and z.name in
+                 {n for d in topo.devices for i in d.interfaces for n in [i.zone]} | {"mgmt"}]
+    interfaces = []
+    for i in dev.interfaces:
+        interfaces.append({
+            "name": i.name, "zone": zones[i.zone], "vlan": i.vlan, "address": str(i.address),
+            "ip": str(i.address.ip), "netmask": str(i.address.netmask), "prefixlen": i.address.network.prefixlen,
+            "network": str(i.address.network),
+        })
+    group = topo.group_of(dev)
+    peers = [d for d in topo.members(group) if d.name != dev.name] if dev.ha_group else []
+    lines = [ll for ll in ctx.inv.leased_lines if ll.device == dev.name]
+    return {
+        "device": dev, "site": ctx.inv.site, "platform": plat, "interfaces": interfaces,
+        "zones": [zones[z] for z in topo.attached.get(group, ()) if z in zones],
+        "routes": topo.routes(dev), "ha": {"group": dev.ha_group, "peers": peers},
+        "snmp": dev.snmp, "mgmt_networks": sorted(set(mgmt_nets)), "common": ctx.common,
+        "leased_lines": lines, "banner": ctx.common.get("banner", ""),
+    }
+
+
+def render_device(ctx: RenderContext, dev: NetworkDevice) -> Rendered:
+    t0 = time.perf_counter()
+    if not dev.platform:
+        raise RenderError(f"{dev.name} has no platform (inventoried only, not configured by dcops)")
+    plat = platforms.load(dev.platform)
+    kt = plat.for_kind(dev.kind.value)
+    env = _env(plat.folder)
+    context = device_context(ctx, dev, plat)
+    context["policy"] = render_policy(ctx, dev, plat) if kt.policy else ""
+    try:
+        files = {f"{dev.name}.{plat.extension}": env.get_template(kt.template).render(context)}
+        for suffix, tmpl in sorted(kt.extras.items()):
+            files[f"{dev.name}.{suffix}"] = env.get_template(tmpl).render(context)
+    except jinja2.TemplateError as e:
+        raise RenderError(f"{dev.name}: template error in {plat.name}/{kt.template}: {e}") from e
+    return Rendered(dev.name, plat.name, files, time.perf_counter() - t0)
+
+
+def configured_devices(inv: Inventory) -> list[NetworkDevice]:
+    return [d for d in inv.network_devices if d.platform]
+
+
+def render_all(ctx: RenderContext, names: list[str] | None = None) -> list[Rendered]:
+    devices = configured_devices(ctx.inv)
+    if names:
+        known = {d.name: d for d in ctx.inv.network_devices}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise RenderError(f"unknown device(s): {', '.join(missing)}")
+        devices = [known[n] for n in names]
+    return [render_device(ctx, d) for d in devices]
+
+
+def write_all(rendered: list[Rendered], out: Path) -> list[Path]:
+    """Write every file atomically (temp + rename); nothing is written if any render failed before."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for r in rendered:
+        for name, text in r.files.items():
+            path = out / name
+            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, path)
+            written.append(path)
+    return written

@@ -1,0 +1,17 @@
+import os
+import secrets
+
+import pytest
+
+from dcops.lab import Lab, can_run
+
+
+@pytest.fixture
+def lab():
+    if not can_run():
+        pytest.skip("needs root, network namespaces and OpenSSH server")
+    lb = Lab(f"dcn{secrets.token_hex(2)}-")
+    try:
+        yield lb
+    finally:
+        lb.down()
