@@ -1,0 +1,260 @@
+"""Every compliance rule both ways: passes with evidence, fails (or is missing) without, and says what is missing."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from dcops import PROJECT_ROOT
+from dcops.cli import app
+from dcops.compliance.assess import assess, messages
+from dcops.compliance.evidence import COLLECTORS, Context
+from dcops.model import load_inventory
+
+AS_OF = dt.date(2026, 11, 23)
+CONTROLS = {c["id"]: c for c in yaml.safe_load((PROJECT_ROOT / "dcops/compliance/controls.yaml").read_text())["controls"]}
+
+
+@pytest.fixture(scope="module")
+def inv():
+    return load_inventory()
+
+
+@pytest.fixture
+def ctx(inv, tmp_path: Path) -> Context:
+    return Context(inv, AS_OF, tmp_path / "drills", tmp_path / "plan-dr.json", tmp_path / "policy",
+                   tmp_path / "monitors")
+
+
+def run(ctx: Context, control_id: str, system: str):
+    control = CONTROLS[control_id]
+    return COLLECTORS[control["evidence"]](ctx, ctx.inventory.system(system), control)
+
+
+def text(ev, lang="en") -> str:
+    return messages()[lang][ev.message].format(**ev.args)
+
+
+def drill_record(ctx: Context, name: str, systems: list[str], when: str, passed: bool) -> Path:
+    ctx.drills_dir.mkdir(parents=True, exist_ok=True)
+    path = ctx.drills_dir / f"{name}-{when}-{'ok' if passed else 'bad'}.json"
+    path.write_text(json.dumps({"drill": name, "systems": systems, "finished_at": f"{when}T09:30:00+07:00",
+                                "passed": passed}))
+    return path
+
+
+# ---------------------------------------------------------------- backup + restore drill
+
+def test_restore_drill_missing(ctx) -> None:
+    ev = run(ctx, "backup-restore-drill", "qlvb")
+    assert ev.status == "missing" and "No backup-restore drill record" in text(ev)
+
+
+def test_restore_drill_pass(ctx) -> None:
+    path = drill_record(ctx, "backup-restore", ["qlvb"], "2026-06-02", True)
+    ev = run(ctx, "backup-restore-drill", "qlvb")
+    assert ev.status == "pass" and ev.source == str(path) and "2026-06-02" in text(ev)
+    # a drill of another system is no evidence for this one
+    assert run(ctx, "backup-restore-drill", "mail").status == "missing"
+
+
+def test_restore_drill_too_old(ctx) -> None:
+    drill_record(ctx, "backup-restore", ["qlvb"], "2025-10-01", True)
+    ev = run(ctx, "backup-restore-drill", "qlvb")
+    assert ev.status == "fail" and "older than 12 months" in text(ev)
+
+
+def test_restore_drill_failed(ctx) -> None:
+    drill_record(ctx, "backup-restore", ["qlvb"], "2026-09-01", False)
+    ev = run(ctx, "backup-restore-drill", "qlvb")
+    assert ev.status == "fail" and "failed" in text(ev)
+
+
+def test_restore_drill_needs_backup_policy(ctx, inv) -> None:
+    stripped = inv.model_copy(update={"vms": tuple(v.model_copy(update={"backup_policy": None}) if v.system == "gis"
+                                                   else v for v in inv.vms)})
+    ctx.inventory = stripped
+    drill_record(ctx, "backup-restore", ["gis"], "2026-06-02", True)
+    ev = run(ctx, "backup-restore-drill", "gis")
+    assert ev.status == "fail" and text(ev) == "The system's VMs have no backup policy"
+
+
+# ---------------------------------------------------------------- DR coverage
+
+def test_dr_plan_missing(ctx) -> None:
+    ev = run(ctx, "dr-coverage", "qlvb")
+    assert ev.status == "missing" and "dcops plan --stack dr --json" in text(ev)
+
+
+def test_dr_plan_covers_and_misses(ctx) -> None:
+    ctx.dr_plan.write_text(json.dumps({"stack": "dr", "resources": [
+        {"type": "openstack:compute/instance:Instance", "name": "qlvb-db-01",
+         "inputs": {"metadata": {"system": "qlvb", "security_level": "3"}}}]}))
+    assert run(ctx, "dr-coverage", "qlvb").status == "pass"
+    ev = run(ctx, "dr-coverage", "mail")
+    assert ev.status == "fail" and text(ev) == "System NOT declared in the DR stack"
+
+
+# ---------------------------------------------------------------- firewall policy
+
+def write_policy(ctx: Context, filters: list[dict]) -> None:
+    ctx.policy_dir.mkdir(parents=True, exist_ok=True)
+    (ctx.policy_dir / "site.yaml").write_text(yaml.safe_dump({"filters": filters}))
+
+
+ALLOW = {"header": {"zones": {"from": "app", "to": "db"}}, "terms": [{"name": "x", "protocol": "tcp", "action": "accept"}]}
+WEB = {"header": {"zones": {"from": "public", "to": "dmz"}}, "terms": [{"name": "w", "action": "accept"}]}
+DENY = {"header": {"zones": {"from": "any", "to": "any"}}, "terms": [{"name": "default-deny", "action": "deny"}]}
+
+
+def test_firewall_policy_pass(ctx) -> None:
+    write_policy(ctx, [ALLOW, WEB, DENY])
+    assert run(ctx, "firewall-default-deny", "qlvb").status == "pass"  # zones dmz, app, db
+
+
+def test_firewall_policy_without_default_deny(ctx) -> None:
+    write_policy(ctx, [ALLOW, WEB])
+    ev = run(ctx, "firewall-default-deny", "qlvb")
+    assert ev.status == "fail" and "default-deny" in text(ev)
+
+
+def test_firewall_policy_deny_that_matches_something_is_not_default(ctx) -> None:
+    narrow = {"header": {"zones": {"from": "any", "to": "any"}},
+              "terms": [{"name": "d", "protocol": "tcp", "action": "deny"}]}
+    write_policy(ctx, [ALLOW, WEB, narrow])
+    assert run(ctx, "firewall-default-deny", "qlvb").status == "fail"
+
+
+def test_firewall_policy_zone_not_covered(ctx) -> None:
+    write_policy(ctx, [ALLOW, DENY])
+    ev = run(ctx, "firewall-default-deny", "qlvb")
+    assert ev.status == "fail" and text(ev) == "Zones not covered by the policy: dmz"
+
+
+def test_firewall_policy_missing(ctx) -> None:
+    assert run(ctx, "firewall-default-deny", "qlvb").status == "missing"
+
+
+def test_shipped_policy_closes_with_default_deny(inv) -> None:
+    ctx = Context(inv, AS_OF, Path("/nonexistent"), Path("/nonexistent"), PROJECT_ROOT / "network_configs" / "policy",
+                  PROJECT_ROOT / "monitors")
+    assert run(ctx, "firewall-default-deny", "portal").status == "pass"
+
+
+# ---------------------------------------------------------------- monitoring
+
+def write_monitors(ctx: Context, profiles: list[str], rules: list[str] | None) -> None:
+    (ctx.monitors_dir / "profiles").mkdir(parents=True, exist_ok=True)
+    for p in profiles:
+        (ctx.monitors_dir / "profiles" / f"{p}.yaml").write_text("{}\n")
+    if rules is not None:
+        (ctx.monitors_dir / "alerts.yaml").write_text(yaml.safe_dump({"rules": [{"name": r} for r in rules]}))
+
+
+def test_monitoring_pass(ctx, inv) -> None:
+    write_monitors(ctx, sorted({f.snmp.profile for f in inv.facility if f.snmp}), ["ups_on_battery"])
+    assert run(ctx, "monitoring", "qlvb").status == "pass"
+
+
+def test_monitoring_gap(ctx) -> None:
+    write_monitors(ctx, ["ups-rfc1628"], ["ups_on_battery"])
+    ev = run(ctx, "monitoring", "qlvb")
+    assert ev.status == "fail" and "kg-crac-01" in text(ev) and "kg-ups-01" not in text(ev)
+
+
+def test_monitoring_missing(ctx) -> None:
+    write_monitors(ctx, ["ups-rfc1628"], None)
+    assert run(ctx, "monitoring", "qlvb").status == "missing"
+
+
+# ---------------------------------------------------------------- the four layers
+
+def with_protection(ctx: Context, system: str, **changes) -> None:
+    inv = ctx.inventory
+    systems = tuple(s.model_copy(update={"protection": s.protection.model_copy(update=changes)})
+                    if s.name == system else s for s in inv.systems)
+    ctx.inventory = inv.model_copy(update={"systems": systems})
+
+
+@pytest.mark.parametrize("control,flag", [("layer1-self-protection", "owner_self_protection"),
+                                          ("layer2-soc", "soc_monitoring"),
+                                          ("layer4-national", "national_monitoring_connected")])
+def test_layers_both_ways(ctx, control, flag) -> None:
+    with_protection(ctx, "qlvb", **{flag: True})
+    assert run(ctx, control, "qlvb").status == "pass"
+    with_protection(ctx, "qlvb", **{flag: False})
+    ev = run(ctx, control, "qlvb")
+    assert ev.status == "fail" and text(ev) == "Not in place"
+
+
+def test_assessment_both_ways(ctx) -> None:
+    with_protection(ctx, "qlvb", last_independent_assessment=dt.date(2026, 3, 2))
+    assert run(ctx, "layer3-assessment", "qlvb").status == "pass"
+    with_protection(ctx, "qlvb", last_independent_assessment=dt.date(2025, 5, 18))
+    ev = run(ctx, "layer3-assessment", "qlvb")
+    assert ev.status == "fail" and "554 days ago" in text(ev)
+    with_protection(ctx, "qlvb", last_independent_assessment=None)
+    assert run(ctx, "layer3-assessment", "qlvb").status == "missing"
+
+
+def test_incident_drill_both_ways(ctx) -> None:
+    with_protection(ctx, "qlvb", last_incident_response_drill=dt.date(2026, 6, 20))
+    assert run(ctx, "incident-response-drill", "qlvb").status == "pass"
+    with_protection(ctx, "qlvb", last_incident_response_drill=dt.date(2025, 12, 30))
+    ev = run(ctx, "incident-response-drill", "qlvb")
+    assert ev.status == "fail" and "none this year" in text(ev)
+    with_protection(ctx, "qlvb", last_incident_response_drill=None)
+    assert run(ctx, "incident-response-drill", "qlvb").status == "missing"
+    # a drill record is evidence too
+    drill_record(ctx, "incident-response", ["qlvb"], "2026-10-10", True)
+    assert run(dataclasses.replace(ctx), "incident-response-drill", "qlvb").status == "pass"
+
+
+# ---------------------------------------------------------------- the whole assessment
+
+def test_directive14_flags_2021(ctx) -> None:
+    a = assess(ctx.inventory, ctx)
+    b2021, b2026 = a.budgets
+    assert (b2021.year, b2021.total, b2021.security) == (2021, 19000, 1050)
+    assert round(100 * b2021.share, 1) == 5.5 and not b2021.ok
+    assert b2026.ok
+    assert not a.ok
+
+
+def test_levels_decide_the_controls(ctx) -> None:
+    a = assess(ctx.inventory, ctx)
+    level1 = {f.control for f in a.for_system("du-lich")}
+    level3 = {f.control for f in a.for_system("qlvb")}
+    assert level1 == {"firewall-default-deny", "layer1-self-protection"}
+    assert {"dr-coverage", "layer3-assessment", "layer4-national", "incident-response-drill"} <= level3
+
+
+def test_missing_evidence_is_never_a_pass(ctx) -> None:
+    a = assess(ctx.inventory, ctx)  # empty evidence folders
+    for f in a.findings:
+        if f.control in ("backup-restore-drill", "dr-coverage", "firewall-default-deny", "monitoring"):
+            assert f.evidence.status in ("missing", "fail")
+
+
+def test_cli_json_html_both_languages(tmp_path: Path) -> None:
+    runner = CliRunner()
+    html = tmp_path / "report.html"
+    res = runner.invoke(app, ["compliance", "--json", "--as-of", "2026-11-23", "--html", str(html),
+                              "--drills", str(tmp_path / "none"), "--dr-plan", str(tmp_path / "none.json")])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["lang"] == "vi" and doc["directive14"][0]["ok"] is False
+    qlvb = next(s for s in doc["systems"] if s["name"] == "qlvb")
+    restore = next(c for c in qlvb["controls"] if c["id"] == "backup-restore-drill")
+    assert restore["status"] == "missing" and restore["message"].startswith("Chưa có biên bản")
+    page = html.read_text(encoding="utf-8")
+    assert "Báo cáo tuân thủ" in page and "Chỉ thị 14/CT-TTg" in page and "5.5 %" in page
+    res = runner.invoke(app, ["compliance", "--lang", "en", "--html", str(html), "--as-of", "2026-11-23"])
+    assert res.exit_code == 0 and "Information-security compliance report" in html.read_text(encoding="utf-8")
+    assert runner.invoke(app, ["compliance", "--lang", "fr"]).exit_code == 2
+    assert runner.invoke(app, ["compliance", "--strict", "--as-of", "2026-11-23"]).exit_code == 3
