@@ -32,7 +32,7 @@ class DevicePoll:
 
 def _rate_name(metric: str) -> str:
     base = metric[:-len("_total")] if metric.endswith("_total") else metric
-    return base + "_per_second" if not base.endswith("_octets") else base.replace("_octets", "_bytes_per_second")
+    return base + "_per_second"
 
 
 class Poller:

@@ -28,6 +28,8 @@ RECORDINGS_DIR = MONITORS_DIR / "sim"
 SIM_USER = "dcops-noc"
 SIM_AUTH_KEY = "sim-auth-key-not-secret"
 SIM_PRIV_KEY = "sim-priv-key-not-secret"
+#: Engine id the simulator's trap senders use (a v3 trap receiver must know the sender's engine id).
+SIM_TRAP_ENGINE_ID = "0x80001f8880dc0b5e4e00000001"
 
 
 @dataclass

@@ -110,11 +110,10 @@ class Store:
                  poll.ts, poll.ts if poll.reachable else None, json.dumps(poll.info, ensure_ascii=False)))
             rows, latest = [], []
             for s in poll.samples:
-                if s.type == "counter":
-                    continue
                 sid = self._series_id(db, poll.device, s.metric, s.labels, s.unit)
-                rows.append((sid, ts, s.value))
                 latest.append((sid, ts, s.value, s.state))
+                if s.type != "counter":  # counters are kept as rates; the raw value only for /metrics
+                    rows.append((sid, ts, s.value))
             db.executemany("INSERT OR REPLACE INTO samples(series_id, ts, value) VALUES (?,?,?)", rows)
             db.executemany("INSERT OR REPLACE INTO latest(series_id, ts, value, state) VALUES (?,?,?,?)", latest)
 
@@ -129,15 +128,22 @@ class Store:
         with self.db() as db:
             return [dict(r, labels=json.loads(r["labels"])) for r in db.execute(q + " ORDER BY metric, labels", args)]
 
-    def latest(self, device: str, max_age: float | None = None) -> list[dict]:
-        q = ("SELECT s.metric, s.labels, s.unit, l.ts, l.value, l.state FROM latest l JOIN series s ON s.id = l.series_id"
-             " WHERE s.device=?")
-        args: list = [device]
+    def latest(self, device: str | None = None, max_age: float | None = None, current: bool = False) -> list[dict]:
+        """Last value of each series; current=True: only values of the device's last successful poll."""
+        q = ("SELECT s.id, s.device, s.metric, s.labels, s.unit, l.ts, l.value, l.state FROM latest l"
+             " JOIN series s ON s.id = l.series_id JOIN devices d ON d.name = s.device WHERE 1=1")
+        args: list = []
+        if device is not None:
+            q += " AND s.device=?"
+            args.append(device)
+        if current:
+            q += " AND d.reachable=1 AND l.ts >= CAST(d.last_ok AS INTEGER)"
         if max_age is not None:
             q += " AND l.ts >= ?"
             args.append(time.time() - max_age)
         with self.db() as db:
-            return [dict(r, labels=json.loads(r["labels"])) for r in db.execute(q + " ORDER BY s.metric, s.labels", args)]
+            return [dict(r, labels=json.loads(r["labels"]))
+                    for r in db.execute(q + " ORDER BY s.device, s.metric, s.labels", args)]
 
     def history(self, series_id: int, since: float, until: float | None = None) -> list[Point]:
         """Points of a series, from the finest table that still covers `since`."""

@@ -29,11 +29,11 @@ CASES = {
                                             "cooling_compressor_state"}),
     "stulz_wib8000": ("stulz-cooling", {"cooling_air_temperature_celsius", "cooling_humidity_ratio"}),
     "apc_netbotz": ("apc-netbotz", {"env_temperature_celsius", "env_humidity_ratio", "env_contact_alarm"}),
-    "pepwave": ("if-mib", {"if_oper_status", "if_in_octets_total", "if_speed_bits_per_second"}),
-    "fortigate_60f": ("if-mib", {"if_oper_status", "if_in_octets_total"}),
-    "panos": ("if-mib", {"if_oper_status", "if_in_octets_total"}),
-    "asa": ("if-mib", {"if_oper_status", "if_in_octets_total"}),
-    "iosxe": ("if-mib", {"if_oper_status", "if_in_octets_total", "if_in_errors_total"}),
+    "pepwave": ("if-mib", {"if_oper_status", "if_in_bytes_total", "if_speed_bits_per_second"}),
+    "fortigate_60f": ("if-mib", {"if_oper_status", "if_in_bytes_total"}),
+    "panos": ("if-mib", {"if_oper_status", "if_in_bytes_total"}),
+    "asa": ("if-mib", {"if_oper_status", "if_in_bytes_total"}),
+    "iosxe": ("if-mib", {"if_oper_status", "if_in_bytes_total", "if_in_errors_total"}),
 }
 
 PLAUSIBLE = {"celsius": (-20, 80), "ratio": (0, 1.5), "volts": (0, 1000), "hertz": (0, 500), "seconds": (0, 10**7)}

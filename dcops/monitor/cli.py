@@ -1,0 +1,292 @@
+"""CLI verbs: `dcops monitor`, `dcops snmp probe|sim`, `dcops dashboard`, `dcops dashboard-user`."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(msg: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/] {msg}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _inventory(path: Optional[Path]):
+    import dcops
+    from dcops.model import load_inventory
+    try:
+        return load_inventory(path or dcops.DEFAULT_INVENTORY)
+    except Exception as e:  # noqa: BLE001 - InventoryInvalid and friends: one line
+        _fail(f"inventory: {str(e).splitlines()[0]}", 2)
+
+
+def _targets(inventory: Optional[Path], sim: Optional[Path]):
+    from .sim import read_targets
+    from .targets import SecretError, apply_sim, targets_from_inventory
+    inv = _inventory(inventory)
+    try:
+        if sim:
+            if not sim.exists():
+                _fail(f"simulator targets file {sim} does not exist (start `dcops snmp sim` first)", 2)
+            return apply_sim(targets_from_inventory(inv, resolve=False), read_targets(sim)), inv
+        return targets_from_inventory(inv), inv
+    except SecretError as e:
+        _fail(str(e), 2)
+
+
+def monitor(
+    inventory: Optional[Path] = typer.Option(None, help="Inventory folder (default: the shipped one)."),
+    sim: Optional[Path] = typer.Option(None, help="Simulator targets file: poll the simulated agents instead "
+                                                  "of inventory addresses."),
+    db: Optional[Path] = typer.Option(None, help="SQLite database (default $DCOPS_STATE_DIR/monitor.db)."),
+    interval: float = typer.Option(30.0, help="Poll interval, seconds."),
+    timeout: float = typer.Option(2.0, help="Per-request timeout, seconds."),
+    retries: int = typer.Option(1, help="Retries per request."),
+    concurrency: int = typer.Option(64, help="Devices polled at once."),
+    trap_port: int = typer.Option(1162, help="UDP port of the trap receiver (0: disabled)."),
+    trap_host: str = typer.Option("127.0.0.1", help="Address of the trap receiver."),
+    metrics_port: int = typer.Option(9116, help="TCP port of /metrics (0: disabled)."),
+    metrics_host: str = typer.Option("127.0.0.1", help="Address of /metrics."),
+    rules: Optional[Path] = typer.Option(None, help="Alert rules YAML (default monitors/alerts.yaml)."),
+    once: bool = typer.Option(False, help="Poll every device once, store, evaluate alerts, and exit."),
+    as_json: bool = typer.Option(False, "--json", help="With --once: print the poll results as JSON."),
+) -> None:
+    """Poll the facility over SNMP, receive traps, raise alerts, keep history, serve /metrics."""
+    from .alerts import RulesError, load_rules
+    from .service import MonitorConfig, MonitorService, default_db
+    from .sim import SIM_AUTH_KEY, SIM_PRIV_KEY, SIM_TRAP_ENGINE_ID, SIM_USER
+    from .targets import resolve_secret
+    from .traps import TrapUser
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    targets, inv = _targets(inventory, sim)
+    if not targets:
+        _fail("no device to poll (no SNMP settings in the inventory, or none simulated)", 2)
+    try:
+        ruleset = load_rules(rules)
+    except RulesError as e:
+        _fail(str(e), 2)
+    communities = tuple({t.creds.community for t in targets if t.creds.version == "2c" and t.creds.community})
+    users: dict = {}
+    for t in targets:
+        c = t.creds
+        if c.version == "3" and c.user and c.auth_key and c.priv_key:
+            users[(c.user, c.auth_key, c.priv_key, c.auth_protocol, c.priv_protocol)] = True
+    trap_users = [TrapUser(u, a, p, ap, pp) for (u, a, p, ap, pp) in users]
+    if sim:
+        trap_users.append(TrapUser(SIM_USER, SIM_AUTH_KEY, SIM_PRIV_KEY, engine_ids=(SIM_TRAP_ENGINE_ID,)))
+    cfg = MonitorConfig(
+        targets=targets, db=db or default_db(), interval=interval, timeout=timeout, retries=retries,
+        concurrency=concurrency, trap_host=trap_host, trap_port=trap_port or None,
+        trap_communities=communities, trap_users=tuple(trap_users), metrics_host=metrics_host,
+        metrics_port=metrics_port or None, rules=ruleset)
+    _ = resolve_secret  # secrets were resolved with the targets
+    try:
+        svc = MonitorService(cfg)
+    except OSError as e:
+        _fail(f"cannot open {cfg.db}: {e}", 2)
+
+    async def main():
+        if once:
+            polls = await svc.poller.poll_all()
+            await svc.on_cycle(polls)
+            return polls
+        err.print(f"monitoring {len(targets)} devices every {interval:g} s; db {cfg.db}; "
+                  f"traps udp/{trap_port or 'off'}; /metrics tcp/{metrics_port or 'off'}", highlight=False)
+        await svc.run()
+        return []
+
+    try:
+        polls = asyncio.run(main())
+    except OSError as e:
+        _fail(f"cannot bind: {e}", 2)
+    if once:
+        down = [p for p in polls if not p.reachable]
+        if as_json:
+            print(json.dumps([_poll_json(p) for p in polls], ensure_ascii=False, indent=2))
+        else:
+            tab = Table("device", "profile", "status", "samples", "ms")
+            for p in polls:
+                tab.add_row(p.device, p.profile, "[green]ok[/]" if p.reachable else f"[red]{p.error}[/]",
+                            str(len(p.samples)), f"{p.duration * 1000:.0f}")
+            console.print(tab)
+        if down:
+            raise typer.Exit(1)
+
+
+def _poll_json(p) -> dict:
+    return {"device": p.device, "profile": p.profile, "reachable": p.reachable, "error": p.error,
+            "ts": p.ts, "duration_s": round(p.duration, 4), "info": p.info,
+            "samples": [{"metric": s.metric, "labels": s.labels, "value": s.value, "unit": s.unit,
+                         **({"state": s.state} if s.state is not None else {})} for s in p.samples]}
+
+
+snmp_app = typer.Typer(help="SNMP tools: probe one device, run the simulated facility.", no_args_is_help=True)
+
+
+def _secret_arg(v: Optional[str]) -> Optional[str]:
+    """A secret given as env:VAR is read from the environment (keeps keys out of `ps`)."""
+    if v and v.startswith("env:"):
+        val = os.environ.get(v[4:])
+        if val is None:
+            _fail(f"{v} is not set", 2)
+        return val
+    return v
+
+
+@snmp_app.command("probe")
+def probe(
+    host: str = typer.Argument(..., help="HOST or HOST:PORT (default port 161)."),
+    profile: str = typer.Option(..., help="Profile name (monitors/profiles/<name>.yaml)."),
+    community: Optional[str] = typer.Option(None, help="v2c community (or env:VAR)."),
+    user: Optional[str] = typer.Option(None, help="SNMPv3 user (authPriv)."),
+    auth_key: Optional[str] = typer.Option(None, help="v3 auth passphrase (or env:VAR)."),
+    priv_key: Optional[str] = typer.Option(None, help="v3 privacy passphrase (or env:VAR)."),
+    auth_proto: str = typer.Option("SHA256", help="MD5|SHA|SHA224|SHA256|SHA384|SHA512"),
+    priv_proto: str = typer.Option("AES", help="DES|AES|AES192|AES256"),
+    context: Optional[str] = typer.Option(None, help="v3 context name."),
+    timeout: float = typer.Option(2.0), retries: int = typer.Option(1),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """One poll of one device with a profile: values with units."""
+    from .alerts import format_value
+    from .poller import Poller
+    from .profiles import ProfileError, get_profile
+    from .snmp_client import _AUTH, _PRIV, Credentials
+    from .targets import Target
+
+    if ":" in host:
+        h, _, p = host.rpartition(":")
+        if not p.isdigit():
+            _fail(f"bad port in {host!r}", 2)
+        host, port = h, int(p)
+    else:
+        port = 161
+    try:
+        get_profile(profile)
+    except ProfileError as e:
+        _fail(str(e), 2)
+    if community and user:
+        _fail("give either --community (v2c) or --user/--auth-key/--priv-key (v3), not both", 2)
+    if community:
+        creds = Credentials("2c", community=_secret_arg(community))
+    elif user:
+        if not (auth_key and priv_key):
+            _fail("SNMPv3 is authPriv only: --auth-key and --priv-key are required", 2)
+        if auth_proto.upper() not in _AUTH or priv_proto.upper() not in _PRIV:
+            _fail(f"unknown protocol (auth: {', '.join(_AUTH)}; priv: {', '.join(_PRIV)})", 2)
+        creds = Credentials("3", user=user, auth_key=_secret_arg(auth_key), priv_key=_secret_arg(priv_key),
+                            auth_protocol=auth_proto.upper(), priv_protocol=priv_proto.upper(), context=context)
+    else:
+        _fail("credentials needed: --community C, or --user U --auth-key K --priv-key P", 2)
+    t = Target(host, host, port, profile, creds)
+    poll = asyncio.run(Poller([t], timeout=timeout, retries=retries).poll_all())[0]
+    if as_json:
+        print(json.dumps(_poll_json(poll), ensure_ascii=False, indent=2))
+    elif poll.reachable:
+        for k, v in poll.info.items():
+            console.print(f"{k}: {v}", highlight=False, markup=False)
+        tab = Table("metric", "labels", "value", "unit")
+        for s in poll.samples:
+            lab = ", ".join(f"{k}={v}" for k, v in s.labels.items())
+            tab.add_row(s.metric, lab, format_value(s.value, s.unit, s.state, "en"), s.unit or s.type)
+        console.print(tab)
+    if not poll.reachable:
+        if not as_json:
+            err.print(f"{host}:{port}: {poll.error}", highlight=False, markup=False)
+        raise typer.Exit(1)
+
+
+@snmp_app.command("sim")
+def sim_cmd(
+    inventory: Optional[Path] = typer.Option(None, help="Inventory folder (default: the shipped one)."),
+    targets_out: Path = typer.Option(Path("sim-targets.json"), help="Where to write the targets file."),
+    workdir: Optional[Path] = typer.Option(None, help="Working folder of the agents (default: temporary)."),
+    separate: bool = typer.Option(False, help="One snmpsim process per device (more memory)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the targets as JSON."),
+) -> None:
+    """Run simulated agents for every SNMP device of the inventory until interrupted."""
+    import signal
+
+    from .sim import sim_devices_from_inventory, start_agents, write_targets
+    inv = _inventory(inventory)
+    devs = sim_devices_from_inventory(inv)
+    if not devs:
+        _fail("no SNMP device in the inventory", 2)
+    try:
+        h = start_agents(devs, workdir=workdir, shared=not separate)
+    except (RuntimeError, FileNotFoundError) as e:
+        _fail(str(e))
+    try:
+        write_targets(h.targets, targets_out)
+        if as_json:
+            print(json.dumps([t.__dict__ for t in h.targets], ensure_ascii=False, indent=2))
+        else:
+            err.print(f"{len(h.targets)} simulated agents (pids {h.pids}); targets: {targets_out}", highlight=False)
+        stop = {"flag": False}
+        signal.signal(signal.SIGTERM, lambda *_: stop.update(flag=True))
+        while not stop["flag"] and all(p.poll() is None for p in h.procs.values()):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        h.stop()
+
+
+def dashboard(
+    host: str = typer.Option("127.0.0.1", help="Listen address."),
+    port: int = typer.Option(8080, help="Listen port."),
+    db: Optional[Path] = typer.Option(None, help="SQLite database of `dcops monitor`."),
+    session_minutes: int = typer.Option(30, help="Idle session lifetime."),
+) -> None:
+    """The NOC dashboard (Vietnamese by default, English switch). Users: `dcops dashboard-user`."""
+    from .dashboard import serve
+    from .service import default_db
+    try:
+        serve(host, port, db or default_db(), session_minutes=session_minutes)
+    except OSError as e:
+        _fail(f"cannot serve on {host}:{port}: {e}", 2)
+
+
+def dashboard_user(
+    name: str = typer.Argument(..., help="User name."),
+    role: str = typer.Option("viewer", help="viewer (read-only) or admin (acknowledge alerts)."),
+    db: Optional[Path] = typer.Option(None, help="SQLite database of `dcops monitor`."),
+    password_env: Optional[str] = typer.Option(None, help="Read the password from this environment variable "
+                                                          "(default: prompt)."),
+) -> None:
+    """Create or update a dashboard user (password stored as a scrypt hash)."""
+    from .auth import set_user
+    from .service import default_db
+    from .store import Store
+    if role not in ("viewer", "admin"):
+        _fail("role must be viewer or admin", 2)
+    if password_env:
+        pw = os.environ.get(password_env)
+        if not pw:
+            _fail(f"{password_env} is not set", 2)
+    else:
+        pw = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if len(pw) < 8:
+        _fail("password must have at least 8 characters", 2)
+    set_user(Store(db or default_db()), name, role, pw)
+    err.print(f"user {name} ({role}) saved", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("monitor")(monitor)
+    app.add_typer(snmp_app, name="snmp")
+    app.command("dashboard")(dashboard)
+    app.command("dashboard-user")(dashboard_user)
