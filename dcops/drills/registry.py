@@ -1,0 +1,24 @@
+"""The drills `dcops drill list|run` knows, by name."""
+from __future__ import annotations
+
+from . import backup_restore
+from .core import Drill
+
+DRILLS: dict[str, Drill] = {}
+
+
+def _add(d: Drill) -> None:
+    DRILLS[d.name] = d
+
+
+_add(Drill("backup-restore", "Backup restore (tape)",
+           "Back up a system's data set to the media server, destroy it on the host, restore it, verify "
+           "checksums; RPO/RTO against the backup policy.",
+           backup_restore.PLAYBOOK, backup_restore.targets, backup_restore.run, lab=backup_restore.build_lab))
+
+
+def get(name: str) -> Drill:
+    try:
+        return DRILLS[name]
+    except KeyError:
+        raise KeyError(f"unknown drill {name!r}; known: {', '.join(DRILLS)}") from None

@@ -1,0 +1,63 @@
+"""The playbooks: lint-clean offline, syntax-valid, and fed by the model's inventory only."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from dcops import PROJECT_ROOT
+
+PLAYBOOKS = PROJECT_ROOT / "playbooks"
+
+
+def test_ansible_lint_offline_is_clean():
+    exe = shutil.which("ansible-lint")
+    if not exe:
+        pytest.skip("ansible-lint not installed")
+    proc = subprocess.run([exe, "--offline", "--nocolor", "-q"], cwd=PLAYBOOKS, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_inventory_script_is_the_model(inv):
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    proc = subprocess.run([sys.executable, "inventory/dcops.py", "--list"], cwd=PLAYBOOKS, capture_output=True,
+                          text=True, env=env, check=True)
+    dyn = json.loads(proc.stdout)
+    hv = dyn["_meta"]["hostvars"]
+    assert set(hv) >= {v.name for v in inv.vms} | {h.name for h in inv.hosts} | {d.name for d in inv.network_devices}
+    assert sorted(dyn["drill_enabled"]["hosts"]) == sorted(
+        [x.name for x in (*inv.vms, *inv.hosts, *inv.network_devices) if x.drill_enabled])
+    assert hv["kg-lb-01"]["dcops_leased_lines"][0]["interface"] == "wan1"
+    assert hv["portal-db-01"]["dcops_rpo_hours"] == 24 and hv["portal-db-01"]["dcops_backup_target"] == "tape"
+    assert dyn["all"]["vars"]["dcops_site"]["ntp_servers"] == [str(s) for s in inv.site.ntp_servers]
+
+
+def test_ansible_reads_the_inventory_script():
+    exe = shutil.which("ansible-inventory")
+    proc = subprocess.run([exe, "--graph", "drill_enabled"], cwd=PLAYBOOKS, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "portal-db-01" in proc.stdout and "kg-lb-01" in proc.stdout
+
+
+def test_overlay_may_only_change_connection_settings(inv):
+    from dcops.drills.inventory import dynamic
+    with pytest.raises(ValueError, match="connection settings"):
+        dynamic(inv, {"portal-db-01": {"dcops_drill_enabled": True}})
+    with pytest.raises(KeyError):
+        dynamic(inv, {"nope": {"ansible_host": "127.0.0.1"}})
+    d = dynamic(inv, {"portal-db-01": {"ansible_host": "172.31.0.2"}})
+    assert d["_meta"]["hostvars"]["portal-db-01"]["ansible_host"] == "172.31.0.2"
+    assert d["_meta"]["hostvars"]["portal-db-01"]["dcops_address"] == "10.20.30.10"
+
+
+def test_playbooks_pass_syntax_check():
+    exe = shutil.which("ansible-playbook")
+    books = sorted(p.relative_to(PLAYBOOKS) for p in [*PLAYBOOKS.glob("*.yml"), *PLAYBOOKS.glob("drills/*.yml")])
+    assert books
+    proc = subprocess.run([exe, "--syntax-check", *map(str, books)], cwd=PLAYBOOKS, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
