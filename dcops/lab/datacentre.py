@@ -22,6 +22,19 @@ from dcops.model import Inventory
 
 from .builder import Lab
 
+FACTORY_DEFAULT = """flush ruleset
+table inet factory_default {
+    chain forward {
+        type filter hook forward priority filter; policy accept;
+        ct state established,related accept
+    }
+    chain input {
+        type filter hook input priority filter; policy accept;
+        ct state established,related accept
+    }
+}
+"""
+
 LAB_FILE = PROJECT_ROOT / "network_configs" / "lab.yaml"
 
 
@@ -118,6 +131,9 @@ def build(lab: Lab, spec: DcSpec, *, sshd: bool = True, servers: bool = True) ->
     lan_if, lan_addr = spec.lb_lan
     lab.link(spec.fw, "z-edge", "lb", lan_if, addr_a=spec.edge_fw, addr_b=lan_addr)
     lab.route(spec.fw, "default", "via", lan_addr.split("/")[0])
+    for z in spec.zones:  # lbcheck installs the same routes from its rendered config; needed before it runs
+        net = ipaddress.ip_interface(z.gateway).network
+        lab.route("lb", str(net), "via", spec.edge_fw.split("/")[0])
     lab.host("inet")
     lab.exec("inet", ["ip", "addr", "add", f"{spec.internet_host}/32", "dev", "lo"])
     for n, ln in enumerate(spec.lines, start=1):
@@ -134,6 +150,11 @@ def build(lab: Lab, spec: DcSpec, *, sshd: bool = True, servers: bool = True) ->
         lab.sysctl(short, "net.ipv4.conf.all.rp_filter", "0")
     # L4 hashing spreads connections from one client over both lines.
     lab.sysctl("lb", "net.ipv4.fib_multipath_hash_policy", "1")
+    # Factory default of the lab's firewall and link balancer: accept everything, but with connection
+    # tracking on from the start, as on a real stateful device (a first ruleset enabling conntrack
+    # mid-session would see the operator's own SSH session only mid-stream).
+    for short in (spec.fw, "lb"):
+        lab.nft(short, FACTORY_DEFAULT)
     meta: dict = {"firewall": spec.firewall_name, "stands_in_for": spec.stands_in_for,
                   "link_balancer": spec.lb_name, "endpoints": {}}
     if servers:

@@ -1,0 +1,277 @@
+"""`dcops net render|lint|diff|backup|push|rollback`."""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dcops import DEFAULT_INVENTORY
+from dcops.model.cli import load_or_exit
+
+from . import backup as backup_mod
+from . import fleet, lint as lint_mod, render
+from .connect import SecretUnavailable, make_driver
+from .drivers.linux_nft import unified
+from .drivers.registry import DriverUnavailable
+from .paths import GOLDEN_DIR
+from .platforms import PlatformError
+from .policy import PolicyError
+from .push import Pusher
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+InventoryOpt = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i", help="Inventory folder.", show_default="inventory/")
+JsonOpt = typer.Option(False, "--json", help="Print JSON.")
+LabOpt = typer.Option(None, "--lab", help="Act on the namespace lab of this name (e.g. dcops) instead of production.")
+BackupsOpt = typer.Option(Path("backups"), "--backups", help="Backups folder.")
+DeviceOpt = typer.Option(None, "--device", "-d", help="Device name (repeat for several); default every device.")
+
+app = typer.Typer(help="Network configuration pipeline: render → lint → diff → push (commit-confirm) → backup/rollback.",
+                  no_args_is_help=True)
+
+EXPECTED = (PolicyError, PlatformError, render.RenderError, fleet.FleetError, SecretUnavailable, DriverUnavailable,
+            FileNotFoundError)
+
+
+def fail(msg: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {msg}")
+    raise typer.Exit(code)
+
+
+def _members(inventory: Path, lab: str | None, devices: list[str] | None, need_endpoint: bool = True):
+    inv = load_or_exit(inventory)
+    try:
+        return inv, fleet.members(inv, lab=lab, names=devices or None, need_endpoint=need_endpoint)
+    except EXPECTED as e:
+        fail(str(e))
+
+
+@app.command("render")
+def render_cmd(out_dir: Path = typer.Option(Path("out/network"), "--out", help="Output folder."),
+               device: Optional[List[str]] = DeviceOpt, lab: Optional[str] = LabOpt,
+               check: bool = typer.Option(False, "--check", help=f"Compare with the golden files ({GOLDEN_DIR.name}/) "
+                                          "instead of writing; exit 1 if they differ."),
+               inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
+    """Render every configured device: Jinja2 base config + aerleon policy per platform (deterministic)."""
+    inv = load_or_exit(inventory)
+    try:
+        if lab:
+            fw, topo = fleet.stand_in(inv)
+            rendered = [render.render_device(render.RenderContext.build(inv, topology=topo), fw)]
+        else:
+            rendered = render.render_all(render.RenderContext.build(inv), device or None)
+            if not device:  # the lab's stand-in firewall is a reviewed artefact too (linux firewall template)
+                fw, topo = fleet.stand_in(inv)
+                rendered.append(render.render_device(render.RenderContext.build(inv, topology=topo), fw))
+    except EXPECTED as e:
+        fail(str(e))
+    if check:
+        stale = []
+        for r in rendered:
+            for name, text in r.files.items():
+                g = GOLDEN_DIR / name
+                if not g.is_file() or g.read_text(encoding="utf-8") != text:
+                    stale.append(name)
+        if as_json:
+            print(json.dumps({"stale": stale}, ensure_ascii=False))
+        if stale:
+            fail(f"rendered configs differ from golden files: {', '.join(stale)} "
+                 f"(review, then `dcops net render --out {GOLDEN_DIR}`)")
+        if not as_json:
+            out.print(f"{sum(len(r.files) for r in rendered)} files match the golden files")
+        return
+    try:
+        render.write_all(rendered, out_dir)
+    except OSError as e:
+        fail(f"cannot write to {out_dir}: {e}")
+    if as_json:
+        print(json.dumps([{"device": r.device, "platform": r.platform, "files": [str(out_dir / f) for f in r.files],
+                           "seconds": round(r.seconds, 4)} for r in rendered], ensure_ascii=False, indent=1))
+        return
+    t = Table(title=f"Rendered into {out_dir}")
+    for c in ("device", "platform", "files", "ms"):
+        t.add_column(c)
+    for r in rendered:
+        t.add_row(r.device, r.platform, " ".join(r.files), f"{r.seconds * 1000:.0f}")
+    out.print(t)
+
+
+@app.command("lint")
+def lint_cmd(inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
+    """Check the policy: shadowed/redundant rules, any-any permits, unknown and unused objects."""
+    inv = load_or_exit(inventory)
+    findings = lint_mod.lint(inv)
+    errors = [f for f in findings if f.severity == "error"]
+    if as_json:
+        print(json.dumps([f.as_dict() for f in findings], ensure_ascii=False, indent=1))
+    else:
+        for f in findings:
+            (err if f.severity == "error" else out).print(str(f), markup=False)
+        out.print(f"{len(errors)} error(s), {len(findings) - len(errors)} warning(s)")
+    if errors:
+        raise typer.Exit(1)
+
+
+def _printer(lock=threading.Lock()):
+    def hook(device: str, step: str, phase: str) -> None:
+        if phase == "start":
+            with lock:
+                err.print(f"  {device:<14} {step} …")
+    return hook
+
+
+@app.command("diff")
+def diff_cmd(device: str = typer.Argument(..., help="Device name."), lab: Optional[str] = LabOpt,
+             against_backup: Optional[str] = typer.Option(None, "--backup", help="Diff against this backup "
+                                                          "('latest', a timestamp prefix or a path), not the device."),
+             backups: Path = BackupsOpt, inventory: Path = InventoryOpt) -> None:
+    """Unified diff: rendered candidate vs the device's running config (or a backup)."""
+    _, ms = _members(inventory, lab, [device], need_endpoint=against_backup is None)
+    m = ms[0]
+    if against_backup is not None:
+        try:
+            b = backup_mod.find(backups, device, against_backup)
+        except FileNotFoundError as e:
+            fail(str(e))
+        sys.stdout.write(unified(b.read_text(encoding="utf-8"), m.rendered.config, str(b), f"{device} (rendered)"))
+        return
+    try:
+        t = fleet.target(m)
+        d = make_driver(t.platform, t.endpoint)
+        d.open()
+    except EXPECTED as e:
+        fail(str(e))
+    except Exception as e:
+        fail(f"{device}: cannot reach the device ({e}); use --backup latest to diff against the last backup")
+    try:
+        d.load_replace_candidate(config=t.candidate)
+        sys.stdout.write(d.compare_config())
+        d.discard_config()
+    except Exception as e:
+        fail(f"{device}: {e}")
+    finally:
+        d.close()
+
+
+@app.command("backup")
+def backup_cmd(device: Optional[List[str]] = DeviceOpt, lab: Optional[str] = LabOpt, backups: Path = BackupsOpt,
+               inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
+    """Fetch the running config of every device into BACKUPS/<device>/<UTC timestamp>.<ext>."""
+    import concurrent.futures as cf
+    _, ms = _members(inventory, lab, device)
+    results = []
+
+    def one(m):
+        try:
+            t = fleet.target(m)
+            d = make_driver(t.platform, t.endpoint)
+            d.open()
+            try:
+                text = d.get_config(retrieve="running")["running"]
+            finally:
+                d.close()
+            return {"device": m.device.name, "ok": True, "file": str(backup_mod.save(backups, m.device.name, text,
+                                                                                      t.extension))}
+        except Exception as e:
+            return {"device": m.device.name, "ok": False, "error": str(e).splitlines()[0] if str(e) else type(e).__name__}
+
+    with cf.ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(one, ms))
+    if as_json:
+        print(json.dumps(results, ensure_ascii=False, indent=1))
+    else:
+        for r in results:
+            out.print(f"{r['device']:<14} " + (f"[green]saved[/] {r['file']}" if r["ok"] else f"[red]failed[/] {r['error']}"))
+    if not all(r["ok"] for r in results):
+        raise typer.Exit(1)
+
+
+def _report(report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"ok": report.ok, "committed": report.committed, "seconds": round(report.seconds, 3),
+                          "devices": [o.as_dict() for o in report.outcomes]}, ensure_ascii=False, indent=1))
+    else:
+        t = Table(title="dcops net push" + ("" if report.committed else " (dry run: nothing changed)"))
+        for c in ("device", "result", "failed step", "changed lines", "backup", "note"):
+            t.add_column(c)
+        for o in report.outcomes:
+            d = o.as_dict()
+            style = {"confirmed": "green", "would-change": "yellow", "unchanged": "dim"}.get(o.state, "red")
+            t.add_row(o.device, f"[{style}]{o.state}[/]", o.failed_step or "", str(d["changed_lines"]),
+                      Path(d["backup"]).name if d["backup"] else "", o.error or "")
+        out.print(t)
+        if not report.committed:
+            for o in report.outcomes:
+                if o.diff:
+                    out.print(f"[bold]--- {o.device}[/]")
+                    out.print(o.diff, markup=False, highlight=False)
+    if not report.ok:
+        err.print(f"[bold red]push failed:[/] {report.summary()}")
+        raise typer.Exit(1)
+
+
+@app.command("push")
+def push_cmd(device: Optional[List[str]] = DeviceOpt, commit: bool = typer.Option(False, "--commit",
+             help="Apply (default: dry run showing the diff)."),
+             confirm_timeout: int = typer.Option(60, "--confirm-timeout", min=5,
+                                                 help="Seconds before an unconfirmed change reverts by itself."),
+             lab: Optional[str] = LabOpt, backups: Path = BackupsOpt, inventory: Path = InventoryOpt,
+             as_json: bool = JsonOpt) -> None:
+    """Push rendered configs as one transaction: backup, commit-confirm, verify, confirm — or roll everyone back."""
+    _, ms = _members(inventory, lab, device)
+    try:
+        targets = [fleet.target(m) for m in ms]
+    except EXPECTED as e:
+        fail(str(e))
+    report = Pusher(backups, commit=commit, confirm_timeout=confirm_timeout,
+                    hook=None if as_json else _printer()).run(targets)
+    _report(report, as_json)
+
+
+@app.command("rollback")
+def rollback_cmd(device: str = typer.Argument(..., help="Device name."),
+                 to: Optional[str] = typer.Option(None, "--to", help="Backup to restore ('latest', timestamp prefix "
+                                                  "or path); default: the config before the device's last commit."),
+                 confirm_timeout: int = typer.Option(60, "--confirm-timeout", min=5), lab: Optional[str] = LabOpt,
+                 backups: Path = BackupsOpt, inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
+    """Restore a device: to a backup (pushed with commit-confirm), or to its config before the last commit."""
+    _, ms = _members(inventory, lab, [device])
+    try:
+        t = fleet.target(ms[0])
+    except EXPECTED as e:
+        fail(str(e))
+    if to is None:
+        d = make_driver(t.platform, t.endpoint)
+        try:
+            d.open()
+            running = d.get_config(retrieve="running")["running"]
+            saved = backup_mod.save(backups, device, running, t.extension)
+            d.rollback()
+        except Exception as e:
+            fail(f"{device}: rollback failed: {e}")
+        finally:
+            d.close()
+        if as_json:
+            print(json.dumps({"device": device, "ok": True, "backup": str(saved)}))
+        else:
+            out.print(f"{device}: rolled back to the config before its last commit (previous running saved as {saved})")
+        return
+    try:
+        b = backup_mod.find(backups, device, to)
+    except FileNotFoundError as e:
+        fail(str(e))
+    t.candidate = b.read_text(encoding="utf-8")
+    report = Pusher(backups, commit=True, confirm_timeout=confirm_timeout,
+                    hook=None if as_json else _printer()).run([t])
+    _report(report, as_json)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="net")
