@@ -1,0 +1,124 @@
+"""`dcops plan`: the cloud plan offline, and its diff for pull-request review."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(msg: str, code: int = 1):
+    err.print(f"dcops plan: {msg}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def _print_plan(plan: dict) -> None:
+    s = plan["summary"]
+    out.print(f"[bold]Cloud plan[/] — stack [cyan]{plan['stack']}[/] (scope {plan['scope']}), site {plan['site']}: "
+              f"[bold]{s['resources']}[/] resources in {s['components']} components, "
+              f"{len(plan['systems'])} systems")
+    t = Table(title="By resource type", show_edge=False)
+    t.add_column("type")
+    t.add_column("count", justify="right")
+    for k, v in s["by_type"].items():
+        t.add_row(k, str(v))
+    out.print(t)
+    t = Table(title="By tenant", show_edge=False)
+    t.add_column("tenant")
+    t.add_column("resources", justify="right")
+    for k, v in s["by_tenant"].items():
+        t.add_row(k, str(v))
+    out.print(t)
+    _print_notes(plan)
+
+
+def _print_notes(plan: dict) -> None:
+    style = {"error": "bold red", "warning": "yellow", "info": "dim"}
+    for n in plan["notes"]:
+        out.print(f"[{style[n['severity']]}]{n['severity']}[/] {n['code']} {n['subject']}: {n['message']}",
+                  highlight=False)
+    for f in plan["findings"]:
+        out.print(f"[{style.get(f['severity'], 'red')}]{f['severity']}[/] {f['check']} {f['subject']}: "
+                  f"{f['message']}", highlight=False)
+    if not plan["findings"]:
+        out.print("[green]policy checks passed[/]")
+
+
+def _errors(plan: dict) -> int:
+    return sum(1 for x in plan["findings"] + plan["notes"] if x["severity"] == "error")
+
+
+def plan_cmd(
+    stack: str = typer.Option("prod", "--stack", "-s", help="Stack: prod or dr (reads Pulumi.<stack>.yaml)."),
+    json_file: Optional[Path] = typer.Option(None, "--json", help="Write the plan JSON to FILE ('-' = stdout)."),
+    inventory: Optional[Path] = typer.Option(None, "--inventory", "-i", help="Inventory folder (default: stack's)."),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Cloud policy YAML (default: stack's)."),
+    diff_old: Optional[Path] = typer.Option(None, "--diff", help="Diff against OLD.json (a plan of the target branch)."),
+    new: Optional[Path] = typer.Option(None, "--new", help="With --diff: compare with this saved plan instead of "
+                                                            "planning now."),
+    markdown: bool = typer.Option(False, "--markdown", help="With --diff: Markdown for a pull-request comment."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="With --diff: write the diff to FILE."),
+) -> None:
+    """Run the Pulumi program offline (mocks: no cloud, no CLI, no network) and print its plan.
+
+    Exit 1 when a policy check or a program note reports an error; the plan is still printed/written.
+    """
+    from ..model import InventoryInvalid
+    from . import diff as plandiff
+    from .offline import StackConfigInvalid
+    from .plan import PlanInvalid, dumps, load_plan, write_atomic
+    from .policy import PolicyInvalid
+    from .runner import STACKS, make_plan
+    from .settings import SettingsInvalid
+
+    if stack not in STACKS:
+        _fail(f"unknown stack {stack!r} (choose {', '.join(STACKS)})", 2)
+    if (markdown or output or new) and diff_old is None:
+        _fail("--markdown, --output and --new go with --diff OLD.json", 2)
+    try:
+        old = load_plan(diff_old) if diff_old else None
+        if new is not None:
+            plan = load_plan(new)
+        else:
+            plan = make_plan(stack, inventory=inventory, policy=policy).plan
+    except InventoryInvalid as e:
+        for p in e.problems:
+            err.print(str(p), markup=False, highlight=False)
+        _fail(f"inventory invalid: {len(e.problems)} error(s)")
+    except (PolicyInvalid, SettingsInvalid, StackConfigInvalid, PlanInvalid) as e:
+        _fail(str(e))
+    text = dumps(plan)
+    if json_file is not None:
+        if str(json_file) == "-":
+            sys.stdout.write(text)
+        else:
+            try:
+                write_atomic(json_file, text)
+            except OSError as e:
+                _fail(f"cannot write {json_file}: {e.strerror}")
+    if old is not None:
+        d = plandiff.diff(old, plan)
+        rendered = plandiff.render_markdown(d) if markdown else plandiff.render_text(d)
+        if output is not None:
+            try:
+                write_atomic(output, rendered)
+            except OSError as e:
+                _fail(f"cannot write {output}: {e.strerror}")
+        elif str(json_file) != "-":
+            sys.stdout.write(rendered)
+    elif str(json_file) != "-":
+        _print_plan(plan)
+    n = _errors(plan)
+    if n:
+        _fail(f"{n} policy error(s) in the {plan['stack']} plan")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan_cmd)

@@ -1,0 +1,105 @@
+"""Stack settings: everything that differs between the prod and DR stacks, read from Pulumi config.
+
+The program has one code path; `Pulumi.prod.yaml` and `Pulumi.dr.yaml` choose the scope
+(whole site or the DR selection), placement mapping and public access.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .. import PROJECT_ROOT
+
+NAMESPACE = "dcops"
+
+
+class SettingsInvalid(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class DrSelection:
+    """Which systems the DR stack declares.
+
+    A system is declared when its security level is at least `min_security_level` and
+    `match` holds over its two DR signals: the owner's `dr_required` flag and at least
+    one of its VMs on a backup policy with `replicate_to_dr` (data that exists at DR).
+    `both` (the default) needs the two, `either` one of them. `include`/`exclude` name
+    systems explicitly (drills, temporary waivers) and win over the rule.
+    """
+
+    min_security_level: int = 3
+    match: Literal["both", "either"] = "both"
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    @classmethod
+    def from_obj(cls, obj: dict | None) -> "DrSelection":
+        obj = dict(obj or {})
+        unknown = set(obj) - {"min_security_level", "match", "include", "exclude"}
+        if unknown:
+            raise SettingsInvalid(f"dcops:dr: unknown keys {sorted(unknown)}")
+        match = obj.get("match", "both")
+        if match not in ("both", "either"):
+            raise SettingsInvalid(f"dcops:dr.match must be 'both' or 'either', not {match!r}")
+        level = int(obj.get("min_security_level", 3))
+        if not 1 <= level <= 5:
+            raise SettingsInvalid("dcops:dr.min_security_level must be 1..5")
+        return cls(level, match, tuple(obj.get("include", ())), tuple(obj.get("exclude", ())))
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    scope: Literal["site", "dr"] = "site"
+    inventory: Path = PROJECT_ROOT / "inventory"
+    policy: Path = PROJECT_ROOT / "infra" / "cloud_policy.yaml"
+    #: quotas = demand x headroom (SAN quotas capped so their sum stays within the pools)
+    quota_headroom: float = 1.25
+    #: declare host aggregates from the inventory's hypervisors (prod); the DR site's hosts are not inventoried
+    manage_aggregates: bool = True
+    #: floating IPs, the public router and load-balancer floating IPs
+    public_access: bool = True
+    #: availability-zone renaming (e.g. prod AZ -> DR AZ)
+    az_map: dict[str, str] = field(default_factory=dict)
+    deployer_user: str = "dcops-deployer"
+    deployer_role: str = "member"
+    keypair_name: str = "dcops-ops"
+    domain_id: str = "default"
+    #: image name -> Glance ID; images not listed are looked up by name
+    image_ids: dict[str, str] = field(default_factory=dict)
+    dr: DrSelection = DrSelection()
+
+    @classmethod
+    def from_config(cls, cfg) -> "StackSettings":
+        """From a `pulumi.Config("dcops")` (or anything with get/get_bool/get_float/get_object)."""
+        scope = cfg.get("scope") or "site"
+        if scope not in ("site", "dr"):
+            raise SettingsInvalid(f"dcops:scope must be 'site' or 'dr', not {scope!r}")
+        headroom = cfg.get_float("quotaHeadroom")
+        headroom = 1.25 if headroom is None else headroom
+        if not 1.0 <= headroom <= 5.0:
+            raise SettingsInvalid("dcops:quotaHeadroom must be between 1.0 and 5.0")
+        bool_or = lambda key, default: default if cfg.get_bool(key) is None else cfg.get_bool(key)  # noqa: E731
+        return cls(
+            scope=scope,
+            inventory=_path(cfg.get("inventory"), PROJECT_ROOT / "inventory"),
+            policy=_path(cfg.get("policy"), PROJECT_ROOT / "infra" / "cloud_policy.yaml"),
+            quota_headroom=headroom,
+            manage_aggregates=bool_or("manageAggregates", scope == "site"),
+            public_access=bool_or("publicAccess", True),
+            az_map=dict(cfg.get_object("azMap") or {}),
+            deployer_user=cfg.get("deployerUser") or "dcops-deployer",
+            deployer_role=cfg.get("deployerRole") or "member",
+            keypair_name=cfg.get("keypairName") or "dcops-ops",
+            domain_id=cfg.get("domainId") or "default",
+            image_ids=dict(cfg.get_object("imageIds") or {}),
+            dr=DrSelection.from_obj(cfg.get_object("dr")),
+        )
+
+
+def _path(value: str | None, default: Path) -> Path:
+    if not value:
+        return default
+    p = Path(value)
+    return p if p.is_absolute() else PROJECT_ROOT / p
