@@ -1,7 +1,7 @@
 """The drills `dcops drill list|run` knows, by name."""
 from __future__ import annotations
 
-from . import backup_restore
+from . import backup_restore, line_failover
 from .core import Drill
 
 DRILLS: dict[str, Drill] = {}
@@ -15,6 +15,11 @@ _add(Drill("backup-restore", "Backup restore (tape)",
            "Back up a system's data set to the media server, destroy it on the host, restore it, verify "
            "checksums; RPO/RTO against the backup policy.",
            backup_restore.PLAYBOOK, backup_restore.targets, backup_restore.run, lab=backup_restore.build_lab))
+
+_add(Drill("leased-line-failover", "Leased-line failover",
+           "Fail one leased line at the far end, verify the service stays reachable over the other, measure the "
+           "outage, restore, verify both lines carry traffic again.",
+           line_failover.PLAYBOOK, line_failover.targets, line_failover.run, lab=line_failover.build_lab))
 
 
 def get(name: str) -> Drill:
