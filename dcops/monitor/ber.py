@@ -218,8 +218,10 @@ def peek_request_id(buf: bytes) -> int | None:
     try:
         _, s, _ = _hdr(buf, 0)
         _, a, b = _hdr(buf, s)
-        if int.from_bytes(buf[a:b], "big") == 3:
-            return None
+        if int.from_bytes(buf[a:b], "big") == 3:  # SNMPv3: msgID (we use the same value as request-id)
+            _, gs, _ = _hdr(buf, b)
+            _, a, b = _hdr(buf, gs)
+            return int.from_bytes(buf[a:b], "big", signed=True)
         _, a, b = _hdr(buf, b)
         _, ps, _ = _hdr(buf, b)
         _, a, b = _hdr(buf, ps)

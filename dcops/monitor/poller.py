@@ -28,6 +28,7 @@ class DevicePoll:
     duration: float = 0.0
     restarted: bool = False
     requests: int = 0
+    varbinds: int = 0  # values received (GET results + in-column walk results)
 
 
 def _rate_name(metric: str) -> str:
@@ -68,7 +69,7 @@ class Poller:
             return DevicePoll(t.name, t.profile, ts, False, str(e), duration=time.monotonic() - start)
         ev = evaluate(prof, vb)
         poll = DevicePoll(t.name, t.profile, ts, True, samples=ev.samples, info=ev.info,
-                          duration=time.monotonic() - start, requests=s.requests - before)
+                          duration=time.monotonic() - start, requests=s.requests - before, varbinds=len(vb))
         if t.lines:  # leased lines: every sample of their interface carries the line name
             for smp in ev.samples:
                 line = t.lines.get(smp.labels.get("ifName", ""))

@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""SNMP polling benchmark: dcops poller vs Debian's prometheus-snmp-exporter, same agents, same run.
+
+Agents: net-snmp `snmpd` processes on 127.0.0.1 (v2c and v3 authPriv). Workload per device: the
+`if-mib` profile (sysUpTime/sysDescr/sysName GETs + 11 ifTable/ifXTable columns walked), which the
+bench compiles into an snmp_exporter module so both pollers fetch exactly the same OIDs.
+
+Figure of merit: varbinds fetched per CPU-second of the poller process (per core). The exporter's
+count comes from its own `snmp_scrape_pdus_returned`, its CPU time from /proc/<pid>/stat.
+
+    python bench/bench_snmp.py                 # everything (≈ 2–3 min on 2 cores)
+    python bench/bench_snmp.py --quick         # shorter phases
+    python bench/bench_snmp.py --devices 10000 --skip-exporter
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dcops.monitor.poller import Poller  # noqa: E402
+from dcops.monitor.profiles import get_profile  # noqa: E402
+from dcops.monitor.snmp_client import Credentials, V2cSession, V3Session  # noqa: E402
+from dcops.monitor.targets import Target  # noqa: E402
+
+COMMUNITY = "bench-public"
+V3 = dict(user="bench", auth="bench-auth-pass", priv="bench-priv-pass")
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port(kind=socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_cpu(pid: int) -> float:
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / CLK
+
+
+# ---------------------------------------------------------------- agents
+
+def start_snmpd(n: int, work: Path) -> list[tuple[subprocess.Popen, int]]:
+    out = []
+    for i in range(n):
+        d = work / f"snmpd{i}"
+        d.mkdir(parents=True)
+        port = free_port()
+        (d / "snmpd.conf").write_text(
+            f"rocommunity {COMMUNITY} 127.0.0.1\n"
+            f"createUser {V3['user']} SHA-256 \"{V3['auth']}\" AES \"{V3['priv']}\"\n"
+            f"rouser {V3['user']} priv\n"
+            "sysDescr dcops bench agent\nsysName bench\n")
+        env = dict(os.environ, SNMP_PERSISTENT_DIR=str(d))
+        p = subprocess.Popen(["snmpd", "-f", "-C", "-c", str(d / "snmpd.conf"), "-Lf", str(d / "log"),
+                              "-p", str(d / "pid"), f"udp:127.0.0.1:{port}"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        out.append((p, port))
+
+    async def ready(port):
+        s = V2cSession("127.0.0.1", port, COMMUNITY, timeout=0.5, retries=0)
+        for _ in range(40):
+            try:
+                await s.get(["1.3.6.1.2.1.1.3.0"])
+                return
+            except Exception:  # noqa: BLE001
+                await asyncio.sleep(0.25)
+        raise RuntimeError(f"snmpd on {port} did not start")
+
+    async def all_ready():
+        await asyncio.gather(*(ready(port) for _p, port in out))
+
+    asyncio.run(all_ready())
+    return out
+
+
+def stop(procs) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+# ---------------------------------------------------------------- snmp_exporter
+
+def exporter_module(profile, v3: bool) -> dict:
+    """Compile a dcops profile into an snmp_exporter module (same OIDs, same labels)."""
+    gets = profile.scalar_oids
+    walks = profile.walk_oids
+    metrics = []
+    for i, oid in enumerate(gets):
+        metrics.append({"name": f"scalar_{i}", "oid": oid.rsplit(".", 1)[0], "type": "DisplayString"
+                        if oid.startswith("1.3.6.1.2.1.1.1") or oid.startswith("1.3.6.1.2.1.1.5") else "gauge",
+                        "help": oid})
+    lookups = [{"labels": ["ifIndex"], "labelname": name, "oid": oid, "type": "DisplayString"}
+               for name, oid in profile.labels.items()]
+    for m in profile.metrics:
+        if m.walk:
+            metrics.append({"name": m.name, "oid": m.walk, "type": "counter" if m.type == "counter" else "gauge",
+                            "help": m.name, "indexes": [{"labelname": "ifIndex", "type": "gauge"}],
+                            "lookups": lookups})
+    auth = ({"username": V3["user"], "security_level": "authPriv", "password": V3["auth"],
+             "auth_protocol": "SHA256", "priv_protocol": "AES", "priv_password": V3["priv"]}
+            if v3 else {"community": COMMUNITY})
+    return {"version": 3 if v3 else 2, "auth": auth, "max_repetitions": 25, "retries": 1, "timeout": "5s",
+            "get": gets, "walk": walks, "metrics": metrics}
+
+
+def _dump_yaml(obj) -> str:
+    from io import StringIO
+
+    from ruamel.yaml import YAML
+    buf = StringIO()
+    y = YAML()
+    y.default_flow_style = False
+    y.dump(obj, buf)
+    return buf.getvalue()
+
+
+def bench_exporter(ports: list[int], duration: float, concurrency: int, work: Path, v3: bool) -> dict:
+    import httpx
+    exe = shutil.which("prometheus-snmp-exporter")
+    if not exe:
+        return {"skipped": "prometheus-snmp-exporter not installed"}
+    prof = get_profile("if-mib")
+    cfg = work / f"snmp-{'v3' if v3 else 'v2c'}.yml"
+    cfg.write_text(_dump_yaml({"ifmib": exporter_module(prof, v3)}))
+    port = free_port(socket.SOCK_STREAM)
+    p = subprocess.Popen([exe, f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
+                         stdout=subprocess.DEVNULL, stderr=open(work / "exporter.log", "ab"), start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(50):
+            try:
+                httpx.get(base + "/metrics", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        counts = {"scrapes": 0, "varbinds": 0, "errors": 0}
+        lock = threading.Lock()
+        stop_at = [0.0]
+
+        def worker(i: int):
+            with httpx.Client(timeout=30) as c:
+                k = i
+                while time.monotonic() < stop_at[0]:
+                    target = f"127.0.0.1:{ports[k % len(ports)]}"
+                    k += concurrency
+                    try:
+                        r = c.get(base + "/snmp", params={"module": "ifmib", "target": target})
+                        txt = r.text
+                        n = next(float(line.split()[-1]) for line in txt.splitlines()
+                                 if line.startswith("snmp_scrape_pdus_returned"))
+                        with lock:
+                            counts["scrapes"] += 1
+                            counts["varbinds"] += int(n)
+                    except Exception:  # noqa: BLE001
+                        with lock:
+                            counts["errors"] += 1
+
+        # warm-up scrape (config load, first engine discovery)
+        httpx.get(base + "/snmp", params={"module": "ifmib", "target": f"127.0.0.1:{ports[0]}"}, timeout=30)
+        cpu0, t0 = proc_cpu(p.pid), time.monotonic()
+        stop_at[0] = t0 + duration
+        ths = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join()
+        wall = time.monotonic() - t0
+        cpu = proc_cpu(p.pid) - cpu0
+        return {**counts, "cpu_s": cpu, "wall_s": wall, "varbinds_per_cpu_s": counts["varbinds"] / cpu if cpu else 0,
+                "varbinds_per_s": counts["varbinds"] / wall}
+    finally:
+        stop([p])
+
+
+# ---------------------------------------------------------------- dcops
+
+def _targets(ports: list[int], n: int, v3: bool) -> list[Target]:
+    creds = (Credentials("3", user=V3["user"], auth_key=V3["auth"], priv_key=V3["priv"], auth_protocol="SHA256",
+                         priv_protocol="AES") if v3 else Credentials("2c", community=COMMUNITY))
+    return [Target(f"dev{i}", "127.0.0.1", ports[i % len(ports)], "if-mib", creds) for i in range(n)]
+
+
+def bench_dcops(ports: list[int], duration: float, concurrency: int, v3: bool) -> dict:
+    """Poll the agents round-robin for `duration` s; varbinds per CPU-second of this process."""
+
+    async def run():
+        targets = _targets(ports, max(concurrency, len(ports)), v3)
+        poller = Poller(targets, concurrency=concurrency, timeout=5, retries=1)
+        await poller.poll_all()  # warm-up: sessions, v3 engine discovery
+        vb = polls = errs = 0
+        cpu0, t0 = time.process_time(), time.monotonic()
+        while time.monotonic() - t0 < duration:
+            for p in await poller.poll_all():
+                polls += 1
+                if not p.reachable:
+                    errs += 1
+                vb += p.varbinds
+        wall = time.monotonic() - t0
+        cpu = time.process_time() - cpu0
+        return {"polls": polls, "errors": errs, "varbinds": vb, "cpu_s": cpu, "wall_s": wall,
+                "varbinds_per_cpu_s": vb / cpu if cpu else 0, "varbinds_per_s": vb / wall}
+
+    return asyncio.run(run())
+
+
+def bench_naive_pysnmp(ports: list[int], duration: float, concurrency: int) -> dict:
+    """The naive pysnmp 7 poller: hlapi with MIB lookups, one bulk_walk_cmd per column."""
+    import pysnmp.hlapi.v3arch.asyncio as h
+    prof = get_profile("if-mib")
+
+    async def poll(eng, port):
+        tgt = await h.UdpTransportTarget.create(("127.0.0.1", port), timeout=5, retries=1)
+        auth = h.CommunityData(COMMUNITY, mpModel=1)
+        n = 0
+        e, s, i, vbs = await h.get_cmd(eng, auth, tgt, h.ContextData(),
+                                       *[h.ObjectType(h.ObjectIdentity(o)) for o in prof.scalar_oids])
+        n += len(vbs)
+        for col in prof.walk_oids:
+            async for e, s, i, vbs in h.bulk_walk_cmd(eng, auth, tgt, h.ContextData(), 0, 25,
+                                                      h.ObjectType(h.ObjectIdentity(col)),
+                                                      lexicographicMode=False):
+                if e or s:
+                    break
+                n += len(vbs)
+        return n
+
+    async def run():
+        eng = h.SnmpEngine()
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(port):
+            async with sem:
+                return await poll(eng, port)
+
+        await one(ports[0])
+        vb = polls = 0
+        cpu0, t0 = time.process_time(), time.monotonic()
+        while time.monotonic() - t0 < duration:
+            res = await asyncio.gather(*(one(ports[i % len(ports)]) for i in range(concurrency)))
+            vb += sum(res)
+            polls += len(res)
+        wall = time.monotonic() - t0
+        cpu = time.process_time() - cpu0
+        return {"polls": polls, "varbinds": vb, "cpu_s": cpu, "wall_s": wall,
+                "varbinds_per_cpu_s": vb / cpu if cpu else 0, "varbinds_per_s": vb / wall}
+
+    return asyncio.run(run())
+
+
+def _shard_cycle(args) -> dict:
+    ports, lo, hi, concurrency = args
+
+    async def run():
+        targets = _targets(ports, hi, False)[lo:hi]
+        poller = Poller(targets, concurrency=concurrency, timeout=10, retries=2)
+        t0, c0 = time.monotonic(), time.process_time()
+        polls = await poller.poll_all()
+        return {"wall_s": time.monotonic() - t0, "cpu_s": time.process_time() - c0,
+                "unreachable": sum(not p.reachable for p in polls), "varbinds": sum(p.varbinds for p in polls)}
+
+    return asyncio.run(run())
+
+
+def bench_many(ports: list[int], devices: int, workers: int, concurrency: int) -> dict:
+    """One full poll cycle of `devices` simulated devices, sharded over `workers` processes."""
+    from concurrent.futures import ProcessPoolExecutor
+    per = (devices + workers - 1) // workers
+    shards = [(ports, i * per, min(devices, (i + 1) * per), concurrency) for i in range(workers)]
+    t0 = time.monotonic()
+    with ProcessPoolExecutor(workers) as ex:
+        res = list(ex.map(_shard_cycle, shards))
+    return {"devices": devices, "workers": workers, "cycle_wall_s": time.monotonic() - t0,
+            "poller_cpu_s": sum(r["cpu_s"] for r in res), "unreachable": sum(r["unreachable"] for r in res),
+            "varbinds": sum(r["varbinds"] for r in res)}
+
+
+def bench_site() -> dict:
+    """Full poll cycle of the simulated site (every SNMP device of the inventory, snmpsim, v3)."""
+    import dcops
+    from dcops.model import load_inventory
+    from dcops.monitor.sim import sim_devices_from_inventory, start_agents
+    from dcops.monitor.targets import apply_sim, targets_from_inventory
+    inv = load_inventory(dcops.DEFAULT_INVENTORY)
+    h = start_agents(sim_devices_from_inventory(inv))
+    try:
+        targets = apply_sim(targets_from_inventory(inv, resolve=False), h.targets)
+
+        async def run():
+            p = Poller(targets, timeout=5)
+            await p.poll_all()
+            times = []
+            for _ in range(3):
+                t0 = time.monotonic()
+                polls = await p.poll_all()
+                times.append(time.monotonic() - t0)
+            return {"devices": len(targets), "cycle_s": min(times), "cycle_s_max": max(times),
+                    "unreachable": sum(not x.reachable for x in polls)}
+
+        return asyncio.run(run())
+    finally:
+        h.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--agents", type=int, default=4)
+    ap.add_argument("--duration", type=float, default=10)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--devices", type=int, default=10000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--skip-exporter", action="store_true")
+    ap.add_argument("--skip-many", action="store_true")
+    ap.add_argument("--skip-site", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    if a.quick:
+        a.duration = 4
+    work = Path(tempfile.mkdtemp(prefix="dcops-bench-"))
+    agents = start_snmpd(a.agents, work)
+    ports = [port for _p, port in agents]
+    res: dict = {"agents": a.agents, "duration_s": a.duration, "concurrency": a.concurrency}
+    try:
+        if not a.skip_exporter:
+            res["exporter_v2c"] = bench_exporter(ports, a.duration, a.concurrency, work, v3=False)
+        res["dcops_v2c"] = bench_dcops(ports, a.duration, a.concurrency, v3=False)
+        res["naive_pysnmp_v2c"] = bench_naive_pysnmp(ports, a.duration, a.concurrency)
+        if not a.skip_exporter:
+            res["exporter_v3"] = bench_exporter(ports, a.duration, a.concurrency, work, v3=True)
+        res["dcops_v3"] = bench_dcops(ports, a.duration, a.concurrency, v3=True)
+        os.environ["DCOPS_SNMP_PYSNMP"] = "1"  # the same poller on pysnmp's v3 engine, for reference
+        try:
+            res["dcops_v3_pysnmp"] = bench_dcops(ports, a.duration, a.concurrency, v3=True)
+        finally:
+            os.environ.pop("DCOPS_SNMP_PYSNMP")
+        if not a.skip_many:
+            res["many"] = bench_many(ports, a.devices, a.workers, 256)
+    finally:
+        stop([p for p, _ in agents])
+        shutil.rmtree(work, ignore_errors=True)
+    if not a.skip_site:
+        res["site"] = bench_site()
+    if a.json:
+        print(json.dumps(res, indent=2))
+        return
+    print(f"\nSNMP GET throughput per core (varbinds per CPU-second of the poller), {a.agents} snmpd agents, "
+          f"{a.concurrency} concurrent devices, {a.duration:g} s per phase, workload: if-mib profile")
+    ex2 = res.get("exporter_v2c", {}).get("varbinds_per_cpu_s")
+    ex3 = res.get("exporter_v3", {}).get("varbinds_per_cpu_s")
+    print(f"{'poller':38} {'varbinds/CPU-s':>15} {'varbinds/s':>11} {'CPU s':>7} {'errors':>7} {'vs exporter':>12}")
+    for key, label, anchor in (("exporter_v2c", "prometheus-snmp-exporter v2c", ex2),
+                               ("dcops_v2c", "dcops poller v2c (BER fast path)", ex2),
+                               ("naive_pysnmp_v2c", "naive pysnmp hlapi v2c", ex2),
+                               ("exporter_v3", "prometheus-snmp-exporter v3", ex3),
+                               ("dcops_v3", "dcops poller v3 authPriv (USM fast path)", ex3),
+                               ("dcops_v3_pysnmp", "dcops poller v3 authPriv on pysnmp", ex3)):
+        r = res.get(key)
+        if not r or "skipped" in r:
+            if r:
+                print(f"{label:38} skipped: {r['skipped']}")
+            continue
+        ratio = f"{r['varbinds_per_cpu_s'] / anchor:.2f}x" if anchor else "—"
+        print(f"{label:38} {r['varbinds_per_cpu_s']:15.0f} {r['varbinds_per_s']:11.0f} {r['cpu_s']:7.2f} "
+              f"{r.get('errors', 0):7d} {ratio:>12}")
+    if "many" in res:
+        m = res["many"]
+        print(f"\n{m['devices']} simulated devices (if-mib profile, {a.agents} snmpd agents), {m['workers']} processes: "
+              f"cycle {m['cycle_wall_s']:.1f} s wall (target ≤ 60 s), poller CPU {m['poller_cpu_s']:.1f} s, "
+              f"unreachable {m['unreachable']}")
+    if "site" in res:
+        s = res["site"]
+        print(f"site: {s['devices']} devices (snmpsim, SNMPv3 authPriv) full poll cycle {s['cycle_s']:.2f} s "
+              f"(max {s['cycle_s_max']:.2f} s), unreachable {s['unreachable']}")
+
+
+if __name__ == "__main__":
+    main()
