@@ -245,6 +245,27 @@ def sim_cmd(
         h.stop()
 
 
+@snmp_app.command("prometheus-rules")
+def prometheus_rules_cmd(rules: Optional[Path] = typer.Option(None, help="Alert rules YAML (default monitors/alerts.yaml).")
+                         ) -> None:
+    """Print monitors/alerts.yaml as Prometheus/vmalert alerting rules (for a scaled-out site)."""
+    from io import StringIO
+
+    from ruamel.yaml import YAML
+
+    from .alerts import RulesError, load_rules
+    from .export import prometheus_rules
+    try:
+        rs = load_rules(rules)
+    except RulesError as e:
+        _fail(str(e), 2)
+    buf = StringIO()
+    y = YAML()
+    y.width = 200
+    y.dump(prometheus_rules(rs), buf)
+    sys.stdout.write(buf.getvalue())
+
+
 def dashboard(
     host: str = typer.Option("127.0.0.1", help="Listen address."),
     port: int = typer.Option(8080, help="Listen port."),

@@ -52,7 +52,6 @@ class MonitorService:
         self.poller = Poller(cfg.targets, concurrency=cfg.concurrency, timeout=cfg.timeout, retries=cfg.retries)
         self.by_name = {t.name: t for t in cfg.targets}
         self.cycles = 0
-        self.last_cycle_seconds = 0.0
         self.stop_event = asyncio.Event()
         self._last_maintain = 0.0
         self.traps: TrapReceiver | None = None
@@ -130,19 +129,7 @@ class MonitorService:
                     loop.add_signal_handler(sig, self.stop_event.set)
                 except (NotImplementedError, RuntimeError):
                     pass
-
-            async def timed(polls):
-                await self.on_cycle(polls)
-
-            start = time.monotonic()
-
-            async def cycle(polls):
-                nonlocal start
-                self.last_cycle_seconds = time.monotonic() - start
-                await timed(polls)
-                start = time.monotonic()
-
-            await self.poller.run(cfg.interval, cycle, self.stop_event)
+            await self.poller.run(cfg.interval, self.on_cycle, self.stop_event)
         finally:
             if self.traps:
                 self.traps.close()
