@@ -109,7 +109,7 @@ def _summary(record, paths) -> None:
     console.print(f"[bold {colour}]{record.verdict.upper()}[/bold {colour}] {record.drill} ({record.mode}) "
                   f"in {record.duration_s:.1f} s — {record.id}")
     if record.details.get("plan_text"):
-        console.print(record.details["plan_text"], highlight=False, markup=False)
+        print(record.details["plan_text"])
     if record.measurements:
         t = Table(title="measurements")
         for col in ("measure", "target", "measured", "policy target", "met"):

@@ -20,7 +20,7 @@ OVERLAY_KEYS = frozenset({
     "ansible_host", "ansible_port", "ansible_user", "ansible_ssh_private_key_file",
     "ansible_ssh_common_args", "ansible_python_interpreter", "ansible_connection",
     "dcops_platform", "dcops_lab_ns", "dcops_redfish_url", "dcops_power_on_method",
-    "power_shutdown_command", "fw_config_path", "baseline_root", "baseline_manage_services",
+    "drill_power_shutdown_command", "fw_config_path", "baseline_root", "baseline_manage_services",
 })
 
 

@@ -93,7 +93,8 @@ class DrillRecord:
 
     def event(self, what: str, *, host: str = "", at: dt.datetime | str | None = None, detail: str = "") -> None:
         at = at or utcnow()
-        self.timeline.append({"at": at if isinstance(at, str) else iso(at), "event": what, "host": host,
+        at = iso(parse_time(at) if isinstance(at, str) else at)  # one format, so the timeline sorts
+        self.timeline.append({"at": at, "event": what, "host": host,
                               "detail": detail})
 
     def check(self, name: str, ok: bool, message: str = "", *, host: str = "") -> bool:

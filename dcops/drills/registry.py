@@ -1,7 +1,7 @@
 """The drills `dcops drill list|run` knows, by name."""
 from __future__ import annotations
 
-from . import backup_restore, line_failover
+from . import backup_restore, line_failover, ups
 from .core import Drill
 
 DRILLS: dict[str, Drill] = {}
@@ -20,6 +20,11 @@ _add(Drill("leased-line-failover", "Leased-line failover",
            "Fail one leased line at the far end, verify the service stays reachable over the other, measure the "
            "outage, restore, verify both lines carry traffic again.",
            line_failover.PLAYBOOK, line_failover.targets, line_failover.run, lab=line_failover.build_lab))
+
+_add(Drill("ups-power-loss", "UPS power loss",
+           "With the UPS on battery, shut down least critical first (security level and HA aware) within the "
+           "battery runtime, then power on in reverse. Without --execute only the plan.",
+           ups.PLAYBOOK, ups.targets, ups.run, lab=ups.build_lab))
 
 
 def get(name: str) -> Drill:
