@@ -1,7 +1,7 @@
 """The drills `dcops drill list|run` knows, by name."""
 from __future__ import annotations
 
-from . import backup_restore, line_failover, ups
+from . import backup_restore, fw_restore, line_failover, ups
 from .core import Drill
 
 DRILLS: dict[str, Drill] = {}
@@ -25,6 +25,11 @@ _add(Drill("ups-power-loss", "UPS power loss",
            "With the UPS on battery, shut down least critical first (security level and HA aware) within the "
            "battery runtime, then power on in reverse. Without --execute only the plan.",
            ups.PLAYBOOK, ups.targets, ups.run, lab=ups.build_lab))
+
+_add(Drill("firewall-restore", "Firewall restore",
+           "Restore a central firewall's last good configuration from backup (automatic revert unless "
+           "confirmed) and verify the traffic policy with real connections.",
+           fw_restore.PLAYBOOK, fw_restore.targets, fw_restore.run, lab=fw_restore.build_lab))
 
 
 def get(name: str) -> Drill:
