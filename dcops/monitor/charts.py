@@ -25,7 +25,9 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> tuple[list[float], int]:
     while v <= hi + step * 1e-6 and len(ticks) < 12:
         ticks.append(v)
         v += step
-    decimals = max(0, -math.floor(math.log10(step))) + (1 if step / mag == 2.5 else 0)
+    decimals = max(0, -math.floor(math.log10(step)))
+    if abs(step * 10 ** decimals - round(step * 10 ** decimals)) > 1e-9:  # e.g. 0.25
+        decimals += 1
     return ticks, decimals
 
 

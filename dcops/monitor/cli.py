@@ -60,6 +60,8 @@ def monitor(
     metrics_port: int = typer.Option(9116, help="TCP port of /metrics (0: disabled)."),
     metrics_host: str = typer.Option("127.0.0.1", help="Address of /metrics."),
     rules: Optional[Path] = typer.Option(None, help="Alert rules YAML (default monitors/alerts.yaml)."),
+    trap_engine_id: list[str] = typer.Option([], help="Engine id (hex) of a device sending SNMPv3 traps "
+                                                       "(repeatable; informs need none)."),
     once: bool = typer.Option(False, help="Poll every device once, store, evaluate alerts, and exit."),
     as_json: bool = typer.Option(False, "--json", help="With --once: print the poll results as JSON."),
 ) -> None:
@@ -67,7 +69,6 @@ def monitor(
     from .alerts import RulesError, load_rules
     from .service import MonitorConfig, MonitorService, default_db
     from .sim import SIM_AUTH_KEY, SIM_PRIV_KEY, SIM_TRAP_ENGINE_ID, SIM_USER
-    from .targets import resolve_secret
     from .traps import TrapUser
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
@@ -84,7 +85,7 @@ def monitor(
         c = t.creds
         if c.version == "3" and c.user and c.auth_key and c.priv_key:
             users[(c.user, c.auth_key, c.priv_key, c.auth_protocol, c.priv_protocol)] = True
-    trap_users = [TrapUser(u, a, p, ap, pp) for (u, a, p, ap, pp) in users]
+    trap_users = [TrapUser(u, a, p, ap, pp, engine_ids=tuple(trap_engine_id)) for (u, a, p, ap, pp) in users]
     if sim:
         trap_users.append(TrapUser(SIM_USER, SIM_AUTH_KEY, SIM_PRIV_KEY, engine_ids=(SIM_TRAP_ENGINE_ID,)))
     cfg = MonitorConfig(
@@ -92,7 +93,6 @@ def monitor(
         concurrency=concurrency, trap_host=trap_host, trap_port=trap_port or None,
         trap_communities=communities, trap_users=tuple(trap_users), metrics_host=metrics_host,
         metrics_port=metrics_port or None, rules=ruleset)
-    _ = resolve_secret  # secrets were resolved with the targets
     try:
         svc = MonitorService(cfg)
     except OSError as e:

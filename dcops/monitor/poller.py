@@ -68,6 +68,7 @@ class Poller:
         except (SnmpError, OSError) as e:
             return DevicePoll(t.name, t.profile, ts, False, str(e), duration=time.monotonic() - start)
         ev = evaluate(prof, vb)
+        ts = time.time()  # when the values (counters come last, with the walk) were read: rates stay exact
         poll = DevicePoll(t.name, t.profile, ts, True, samples=ev.samples, info=ev.info,
                           duration=time.monotonic() - start, requests=s.requests - before, varbinds=len(vb))
         if t.lines:  # leased lines: every sample of their interface carries the line name

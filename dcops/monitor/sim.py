@@ -28,6 +28,14 @@ RECORDINGS_DIR = MONITORS_DIR / "sim"
 SIM_USER = "dcops-noc"
 SIM_AUTH_KEY = "sim-auth-key-not-secret"
 SIM_PRIV_KEY = "sim-priv-key-not-secret"
+#: Fault-injection knobs of the recordings (writecache): OID -> meaning.
+UPS_OUTPUT_SOURCE = "1.3.6.1.2.1.33.1.4.1.0"  # 3 normal, 5 battery
+UPS_BATTERY_CHARGE = "1.3.6.1.2.1.33.1.2.4.0"  # percent
+UPS_MINUTES_REMAINING = "1.3.6.1.2.1.33.1.2.3.0"
+UPS_LOAD_PHASE1 = "1.3.6.1.2.1.33.1.4.4.1.5.1"  # percent
+IF_OPER_STATUS_WAN1 = "1.3.6.1.2.1.2.2.1.8.1"  # 1 up, 2 down (link balancer wan1 = isp1-vnpt)
+NETBOTZ_LEAK_CONTACT = "1.3.6.1.4.1.318.1.1.10.4.3.2.1.7.0.1"  # 1 normal, 3 critical
+LIEBERT_RETURN_AIR = "1.3.6.1.4.1.476.1.42.3.4.1.3.3.1.3.1"  # °C
 #: Engine id the simulator's trap senders use (a v3 trap receiver must know the sender's engine id).
 SIM_TRAP_ENGINE_ID = "0x80001f8880dc0b5e4e00000001"
 
@@ -76,6 +84,22 @@ class SimHandle:
 
     def target(self, device: str) -> SimTarget:
         return next(t for t in self.targets if t.device == device)
+
+    def set(self, device: str, oid: str, value) -> dict:
+        """SNMP SET on a simulated agent (writecache values): fault injection for tests and the demo,
+        e.g. `sim.set("kg-ups-01", UPS_OUTPUT_SOURCE, 5)` puts the UPS on battery."""
+        import asyncio
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .snmp_client import open_session
+        from .targets import credentials_of
+        t = self.target(device)
+
+        async def run():
+            return await open_session(t.host, t.port, credentials_of(t), timeout=2, retries=1).set([(oid, value)])
+
+        with ThreadPoolExecutor(1) as ex:  # works whether or not the caller runs an event loop
+            return ex.submit(asyncio.run, run()).result()
 
     def stop_device(self, device: str) -> None:
         """Silence one agent (a device going unreachable; needs shared=False to spare the others)."""

@@ -4,7 +4,6 @@ Log in, flip the simulated UPS to battery by SNMP SET (snmpsim writecache), see 
 within one poll cycle, acknowledge it, switch language; a viewer cannot acknowledge.
 Screenshots go to $DCOPS_SCREENSHOT_DIR when set (docs/screenshots/ is made that way).
 """
-import asyncio
 import os
 import time
 from pathlib import Path
@@ -15,15 +14,13 @@ import dcops
 from dcops.model import load_inventory
 from dcops.monitor.launch import start_dashboard, start_monitor
 from dcops.monitor.sim import sim_devices_from_inventory, start_agents
-from dcops.monitor.snmp_client import open_session
-from dcops.monitor.targets import credentials_of
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 INTERVAL = 3.0
-UPS_SOURCE = "1.3.6.1.2.1.33.1.4.1.0"
+from dcops.monitor.sim import UPS_OUTPUT_SOURCE as UPS_SOURCE  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium")]
 
@@ -44,18 +41,6 @@ def site(tmp_path_factory):
             if h is not None:
                 h.stop()
         sim.stop()
-
-
-def snmp_set(sim, device, oid, value):
-    t = sim.target(device)
-
-    async def run():
-        return await open_session(t.host, t.port, credentials_of(t), timeout=2).set([(oid, value)])
-
-    # Playwright's sync API owns this thread's event loop: run the SNMP SET in its own thread.
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(1) as ex:
-        return ex.submit(asyncio.run, run()).result()
 
 
 def shot(page, name):
@@ -102,7 +87,7 @@ def test_noc_flow_in_chromium(site):
             shot(page, "overview-vi")
 
             # The UPS goes to battery: SNMP SET on the simulated agent.
-            snmp_set(sim, "kg-ups-01", UPS_SOURCE, 5)
+            sim.set("kg-ups-01", UPS_SOURCE, 5)
             t0 = time.monotonic()
             row = None
             while time.monotonic() - t0 < INTERVAL + 4:
@@ -143,5 +128,5 @@ def test_noc_flow_in_chromium(site):
             assert viewer.query_selector(".ack-button") is None
             ctx.close()
         finally:
-            snmp_set(sim, "kg-ups-01", UPS_SOURCE, 3)
+            sim.set("kg-ups-01", UPS_SOURCE, 3)
             browser.close()
