@@ -67,3 +67,62 @@ def test_traps_v2c_and_v3_raise_and_clear_alerts(sim, tmp_path):
     src = {s.labels["ups_output_source"]: s.value for s in fams["dcops_ups_output_source"].samples
            if s.labels["device"] == "ups-80kva"}
     assert sum(src.values()) == 1  # state set: exactly one current state
+
+
+def test_monitor_restart_mid_incident_sends_no_duplicate_and_still_recovers(sim, tmp_path):
+    """Two MonitorService lifetimes over one database, a real simulated UPS and a real webhook receiver."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from dcops.monitor.alerts import load_rules
+    from dcops.monitor.sim import UPS_OUTPUT_SOURCE
+
+    got = []
+
+    class H(BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    rules_file = tmp_path / "alerts.yaml"
+    rules_file.write_text(
+        "rules:\n"
+        "  - {name: ups_on_battery, metric: ups_output_source, state_in: [battery], clear_for: 0s,"
+        " severity: critical, summary_en: 'UPS {device} is on battery'}\n"
+        "notify:\n"
+        f"  webhook: {{enabled: true, url: 'http://127.0.0.1:{srv.server_address[1]}/hook'}}\n")
+    rules = load_rules(rules_file)
+    t = sim.target("ups-80kva")
+    targets = [Target(t.device, t.host, t.port, t.profile, credentials_of(t))]
+
+    def lifetime(cycles):
+        svc = MonitorService(MonitorConfig(targets=targets, db=tmp_path / "m.db", trap_port=None,
+                                           metrics_port=None, rules=rules))
+
+        async def run():
+            for _ in range(cycles):
+                await svc.on_cycle(await svc.poller.poll_all())
+        asyncio.run(run())
+        svc.store.close()
+
+    try:
+        sim.set("ups-80kva", UPS_OUTPUT_SOURCE, 5)
+        lifetime(2)
+        assert [(m["status"], m["rule"]) for m in got] == [("firing", "ups_on_battery")]
+        lifetime(2)  # restarted monitor, incident still on: nothing new
+        assert len(got) == 1
+        sim.set("ups-80kva", UPS_OUTPUT_SOURCE, 3)
+        lifetime(1)
+        assert [m["status"] for m in got] == ["firing", "resolved"]
+        assert got[0]["alert_id"] == got[1]["alert_id"]
+    finally:
+        sim.set("ups-80kva", UPS_OUTPUT_SOURCE, 3)
+        srv.shutdown()
+        srv.server_close()
