@@ -175,18 +175,25 @@ def _flavor_aggregate(policy: CloudPolicy, flavor: str) -> str | None:
     return None
 
 
-def _candidate_hosts(inv: Inventory, policy: CloudPolicy, vm: Vm) -> tuple[str, frozenset[str]]:
-    """(availability zone, hypervisors the scheduler may choose) for a VM."""
-    aggs = {a.name: a for a in inv.aggregates}
-    hosts_of = defaultdict(set)
-    for h in inv.hosts:
-        if h.role is HostRole.compute and h.aggregate:
-            hosts_of[h.aggregate].add(h.name)
-    zone_agg = policy.placement.zones.get(vm.zone, policy.placement.default_aggregate)
-    az = aggs[zone_agg].availability_zone
-    in_az = set().union(*(hosts_of[a.name] for a in inv.aggregates if a.availability_zone == az))
-    pinned = _flavor_aggregate(policy, vm.flavor)
-    return az, frozenset(in_az & hosts_of[pinned]) if pinned else frozenset(in_az)
+class _Placement:
+    """(availability zone, hypervisors the scheduler may choose) for a VM, from aggregates and policy."""
+
+    def __init__(self, inv: Inventory, policy: CloudPolicy):
+        self.policy = policy
+        self.az_of = {a.name: a.availability_zone for a in inv.aggregates}
+        self.hosts_of: dict[str, set[str]] = defaultdict(set)
+        for h in inv.hosts:
+            if h.role is HostRole.compute and h.aggregate:
+                self.hosts_of[h.aggregate].add(h.name)
+        self.in_az: dict[str, frozenset[str]] = defaultdict(frozenset)
+        for a in inv.aggregates:
+            self.in_az[a.availability_zone] |= self.hosts_of[a.name]
+
+    def __call__(self, vm: Vm) -> tuple[str, frozenset[str]]:
+        pl = self.policy.placement
+        az = self.az_of[pl.zones.get(vm.zone, pl.default_aggregate)]
+        pinned = _flavor_aggregate(self.policy, vm.flavor)
+        return az, (self.in_az[az] & self.hosts_of[pinned]) if pinned else self.in_az[az]
 
 
 # ---------------------------------------------------------------- security groups
@@ -270,6 +277,7 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
     flavors = {f.name: f for f in inv.flavors}
     policies = {p.name: p for p in inv.storage.backup_policies}
 
+    placement = _Placement(inv, policy)
     # -- server groups: the inventory's HA groups, plus one implicit group per high-level system
     groups: dict[str, list[Vm]] = defaultdict(list)
     implicit: set[str] = set()
@@ -292,7 +300,7 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
         hosts = None
         effective = declared
         if st.manage_aggregates:
-            cand = frozenset().union(*(_candidate_hosts(inv, policy, m)[1] for m in members))
+            cand = frozenset().union(*(placement(m)[1] for m in members))
             hosts = len(cand)
             if declared == "anti-affinity" and len(members) > hosts:
                 effective = "soft-anti-affinity"
@@ -315,7 +323,7 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
     vm_specs = []
     for v in vms:
         sysm = inv.system(v.system)
-        az, _ = _candidate_hosts(inv, policy, v)
+        az, _ = placement(v)
         az = st.az_map.get(az, az)
         zone = inv.zone(v.zone)
         fip = bool(v.public and st.public_access and zone.kind.value == "dmz")

@@ -6,22 +6,17 @@ inputs. Mock IDs are derived from the resource (``<networking/port:web-01-port>`
 reference to another resource reads as that resource in the plan, and the plan is
 deterministic.
 
-Speed: the stock mock runtime spends most of its time on the SDK's bookkeeping rather
-than on mocks (see bench/bench_plan.py --profile). `fast=True` applies three offline-only
-shortcuts, each equivalent for this program (tests/cloud/test_offline.py proves the plans
-identical with and without):
-  * resources get Output futures only for properties that have a value (the generated
-    classes register every output property as None; the program only reads `id` and the
-    LB's `vip_port_id`), which removes ~60 % of futures;
-  * monitor calls run inline on the event loop instead of a thread pool (the mock monitor is
-    in-process and synchronous);
-  * no Python stack capture per resource (the source position is for the engine's UI).
+Speed: the stock mock runtime spends most of its time on the SDK's per-resource
+bookkeeping, not on mocks (bench/bench_plan.py --profile shows it). `fast=True` applies the
+offline-only SHORTCUTS below; tests/cloud/test_plan_json.py proves the plan byte-identical
+with and without them, and bench/bench_plan.py --shortcuts measures each one.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import contextvars
+import gc
 import json
 import os
 from dataclasses import dataclass
@@ -179,23 +174,67 @@ class _InlineLoop(asyncio.SelectorEventLoop):
         return fut
 
 
+#: Offline-only shortcuts around the SDK's per-resource bookkeeping; each keeps the plan identical.
+SHORTCUTS = {
+    "lazy-outputs": "Output futures only for properties that have a value (generated classes register "
+                    "every output property as None)",
+    "skip-none-inputs": "drop None inputs before serialising (the SDK drops them after)",
+    "no-input-echo": "do not echo every input back as an output (a typed walk per property); the program "
+                     "reads only the outputs the mocks return",
+    "inline-rpc": "call the in-process mock monitor inline instead of through a thread pool",
+    "no-stack-trace": "no Python stack capture per resource (source positions are for the engine's UI)",
+    "quiet-engine": "drop the SDK's debug log of every RPC",
+    "no-gc-during-run": "pause the cyclic garbage collector while the program runs (hundreds of "
+                        "thousands of short-lived futures make each collection walk a growing heap)",
+}
+ALL_SHORTCUTS = frozenset(SHORTCUTS)
+
+
 @contextlib.contextmanager
-def _fast_sdk():
+def _patched_sdk(shortcuts: frozenset[str]):
     from pulumi.runtime import resource as rres, rpc
     from pulumi.runtime.proto import source_pb2
 
-    orig_transfer, orig_trace = rpc.transfer_properties, rres._get_stack_trace
+    saved = (rpc.transfer_properties, rpc.serialize_properties, rpc.resolve_outputs, rres._get_stack_trace)
+    orig_transfer, orig_serialize, orig_resolve, _ = saved
 
     def transfer(res, props, custom):
         keep = {k: v for k, v in props.items() if v is not None or k == "id" or k in _READ_OUTPUTS}
         return orig_transfer(res, keep, custom)
 
-    rpc.transfer_properties = transfer
-    rres._get_stack_trace = lambda: source_pb2.StackTrace()
+    def serialize(inputs, *args, **kw):
+        if type(inputs) is dict:
+            inputs = {k: v for k, v in inputs.items() if v is not None}
+        return orig_serialize(inputs, *args, **kw)
+
+    def resolve(res, serialized_props, outputs, *args, **kw):
+        return orig_resolve(res, struct_pb2.Struct(), outputs, *args, **kw)
+
+    if "lazy-outputs" in shortcuts:
+        rpc.transfer_properties = transfer
+    if "skip-none-inputs" in shortcuts:
+        rpc.serialize_properties = serialize
+    if "no-input-echo" in shortcuts:
+        rpc.resolve_outputs = resolve
+    if "no-stack-trace" in shortcuts:
+        rres._get_stack_trace = lambda: source_pb2.StackTrace()
     try:
         yield
     finally:
-        rpc.transfer_properties, rres._get_stack_trace = orig_transfer, orig_trace
+        rpc.transfer_properties, rpc.serialize_properties, rpc.resolve_outputs, rres._get_stack_trace = saved
+
+
+class _QuietEngine:
+    """The mock engine minus debug chatter (the SDK logs every RPC at debug level)."""
+
+    def __init__(self, engine):
+        self._engine = engine
+
+    def Log(self, request):
+        from pulumi.runtime.proto import engine_pb2
+
+        if request.severity != engine_pb2.DEBUG:
+            self._engine.Log(request)
 
 
 #: output properties the program reads (kept as futures even when the input was None)
@@ -203,17 +242,24 @@ _READ_OUTPUTS = {"vip_port_id"}
 
 
 def run_offline(program: Callable[[], Any], *, stack: str, config: dict[str, str],
-                secret_keys: list[str] = (), fast: bool = True) -> tuple[list[Recorded], Any]:
-    """Run `program` under mocks in an isolated context; return (recorded resources, program result)."""
+                secret_keys: list[str] = (), fast: bool | frozenset[str] = True) -> tuple[list[Recorded], Any]:
+    """Run `program` under mocks in an isolated context; return (recorded resources, program result).
+
+    `fast`: True = every shortcut in SHORTCUTS, False = the stock mock runtime, or a set of names.
+    """
+    shortcuts = ALL_SHORTCUTS if fast is True else frozenset() if fast is False else frozenset(fast)
+    unknown = shortcuts - ALL_SHORTCUTS
+    if unknown:
+        raise ValueError(f"unknown shortcuts {sorted(unknown)}")
     ctx = contextvars.Context()
-    return ctx.run(_run, program, stack, config, list(secret_keys), fast)
+    return ctx.run(_run, program, stack, config, list(secret_keys), shortcuts)
 
 
-def _run(program, stack, config, secret_keys, fast):
+def _run(program, stack, config, secret_keys, shortcuts: frozenset[str]):
     from pulumi.runtime import config as pconfig, mocks, settings
     from pulumi.runtime.stack import run_pulumi_func
 
-    loop = _InlineLoop() if fast else asyncio.new_event_loop()
+    loop = _InlineLoop() if "inline-rpc" in shortcuts else asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     monitor = _make_monitor()
     # Pulumi reads PULUMI_CONFIG before its own map; a stray environment must not leak into a plan.
@@ -223,12 +269,21 @@ def _run(program, stack, config, secret_keys, fast):
         pconfig.set_all_config(dict(config), list(secret_keys))
         settings.ROOT.set(None)
         mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+        if "quiet-engine" in shortcuts:
+            settings.SETTINGS.engine = _QuietEngine(settings.SETTINGS.engine)
 
         def body():
             result["value"] = program()
 
-        with _fast_sdk() if fast else contextlib.nullcontext():
-            loop.run_until_complete(run_pulumi_func(body))
+        paused = "no-gc-during-run" in shortcuts and gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            with _patched_sdk(shortcuts):
+                loop.run_until_complete(run_pulumi_func(body))
+        finally:
+            if paused:
+                gc.enable()
     finally:
         if env_config is not None:
             os.environ["PULUMI_CONFIG"] = env_config

@@ -1,7 +1,8 @@
 """`dcops plan` without the CLI: stack config -> offline run -> policy checks -> plan dict."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import PROJECT_ROOT
@@ -22,10 +23,12 @@ class PlanRun:
     inventory: Inventory
     policy: CloudPolicy
     settings: StackSettings
+    #: seconds per phase: load (inventory + policy), run (program under mocks), check (plan + checks)
+    timings: dict = field(default_factory=dict, compare=False)
 
 
 def make_plan(stack: str = "prod", *, inventory: Path | str | None = None, policy: Path | str | None = None,
-              inv: Inventory | None = None, overrides: dict[str, str] | None = None, fast: bool = True,
+              inv: Inventory | None = None, overrides: dict[str, str] | None = None, fast: bool | frozenset[str] = True,
               root: Path = PROJECT_ROOT) -> PlanRun:
     """Plan one stack offline. `inventory`/`policy` override the stack's files; `inv` skips loading."""
     config, secrets = load_stack_config(stack, root)
@@ -39,18 +42,26 @@ def make_plan(stack: str = "prod", *, inventory: Path | str | None = None, polic
 
     state: dict = {}
 
+    timings: dict[str, float] = {}
+
     def program():
         from .program import build
 
+        t = time.perf_counter()
         st = StackSettings.from_config(Config("dcops"))
         model = inv if inv is not None else load_inventory(st.inventory)
         pol = load_policy(model, st.policy)
         state.update(inv=model, policy=pol, settings=st)
+        timings["load"] = time.perf_counter() - t
         return build(model, pol, st)
 
+    t0 = time.perf_counter()
     recorded, desired = run_offline(program, stack=stack, config=config, secret_keys=secrets, fast=fast)
+    t1 = time.perf_counter()
+    timings["run"] = t1 - t0 - timings.get("load", 0.0)
     model, pol, st = state["inv"], state["policy"], state["settings"]
     draft = build_plan(recorded, desired, stack=stack, inventory_digest=inventory_digest(model), findings=[])
     findings = [f.as_dict() for f in checks.run_all(draft, model, pol, st)]
     draft["findings"] = findings
-    return PlanRun(draft, model, pol, st)
+    timings["check"] = time.perf_counter() - t1
+    return PlanRun(draft, model, pol, st, timings)
