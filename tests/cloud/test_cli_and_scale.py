@@ -1,0 +1,71 @@
+"""`dcops plan` as a user runs it (exit codes, one-line reasons, no partial files) and the scale generator."""
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from dcops.cli import app
+from dcops.cloud.plan import dumps
+from dcops.cloud.scale import generate
+from dcops.model import validate
+
+runner = CliRunner()
+
+
+def test_plan_diff_markdown_from_saved_plans(prod, tmp_path):
+    old = tmp_path / "old.json"
+    old.write_text(dumps(prod.plan), encoding="utf-8")
+    plan = json.loads(dumps(prod.plan))
+    plan["resources"] = [r for r in plan["resources"] if r["name"] != "yte-db-01-data-attach"]
+    new = tmp_path / "new.json"
+    new.write_text(dumps(plan), encoding="utf-8")
+    out = tmp_path / "comment.md"
+    r = runner.invoke(app, ["plan", "--diff", str(old), "--new", str(new), "--markdown", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    md = out.read_text(encoding="utf-8")
+    assert "**0 to add, 0 to change, 1 to delete**" in md and "`yte-db-01-data-attach`" in md
+
+
+def test_bad_inputs_fail_with_one_line_and_write_nothing(tmp_path):
+    target = tmp_path / "plan.json"
+    r = runner.invoke(app, ["plan", "--stack", "staging", "--json", str(target)])
+    assert r.exit_code == 2 and "unknown stack 'staging'" in r.output
+    bad = tmp_path / "old.json"
+    bad.write_text("{not json", encoding="utf-8")
+    r = runner.invoke(app, ["plan", "--diff", str(bad), "--json", str(target)])
+    assert r.exit_code == 1 and "not JSON" in r.output
+    bad.write_text('{"format": "other"}', encoding="utf-8")
+    r = runner.invoke(app, ["plan", "--diff", str(bad)])
+    assert r.exit_code == 1 and "not a dcops-plan/1 plan" in r.output
+    r = runner.invoke(app, ["plan", "--markdown"])
+    assert r.exit_code == 2 and "go with --diff" in r.output
+    r = runner.invoke(app, ["plan", "--inventory", str(tmp_path / "missing"), "--json", str(target)])
+    assert r.exit_code == 1 and "inventory invalid" in r.output
+    assert not target.exists() and list(tmp_path.iterdir()) == [bad]
+
+
+def test_policy_errors_exit_non_zero_but_still_write_the_plan(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    from dcops.cloud.policy import DEFAULT_POLICY
+
+    policy.write_text(DEFAULT_POLICY.read_text(encoding="utf-8").replace(
+        '- {from: [app], protocol: tcp, ports: "5432", service: postgresql}',
+        '- {from: [internet], protocol: tcp, ports: "5432", service: postgresql}'), encoding="utf-8")
+    target = tmp_path / "plan.json"
+    r = runner.invoke(app, ["plan", "--policy", str(policy), "--json", str(target)])
+    assert r.exit_code == 1
+    assert "no-internet-admin-or-db" in r.output and "policy error(s) in the prod plan" in r.output
+    plan = json.loads(target.read_text(encoding="utf-8"))
+    assert [f["message"] for f in plan["findings"]] == ["sg-db: opens postgresql (5432/tcp) to 0.0.0.0/0"]
+
+
+def test_scaled_inventory_is_valid_and_scaled(tmp_path, inv):
+    inv_dir, policy = generate(tmp_path, 3)
+    result = validate(inv_dir)
+    assert result.ok, result.errors[:3]
+    big = result.inventory
+    assert len(big.vms) == 3 * len(inv.vms) and len(big.hosts) == 3 * len(inv.hosts)
+    assert big.storage.san.usable_tb == 3 * inv.storage.san.usable_tb
+    assert big.vm("portal-db-01-r2").ha_group == "portal-db-r2"
+    assert "10.66.0.254" in policy.read_text(encoding="utf-8")  # the router's DMZ address moved with its zone
