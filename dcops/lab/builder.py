@@ -166,16 +166,36 @@ class Lab:
         netns.ns_exec(self.ns(short), ["nft", "delete", "table", "netdev", table], check=False)
 
     # -- client side
-    def connect(self, short: str, address: str, port: int, *, timeout: float = 1.0) -> str | None:
-        """TCP-connect from inside `short`; returns the server's line, or None if blocked/refused."""
+    def connect(self, short: str, address: str, port: int, *, timeout: float = 1.0,
+                source: str | None = None) -> str | None:
+        """TCP-connect from inside `short` (optionally from `source`); the server's line, or None if blocked."""
+        src = f", source_address=({source!r}, 0)" if source else ""
         code = (
             "import socket,sys\n"
-            f"s=socket.create_connection(({address!r},{port}),timeout={timeout})\n"
+            f"s=socket.create_connection(({address!r},{port}),timeout={timeout}{src})\n"
             f"s.settimeout({timeout + 1})\n"
+            "s.sendall(b'\\n')\n"
             "print(s.recv(200).decode(),end='')\n"
         )
         proc = self.exec(short, [sys.executable, "-c", code], check=False, timeout=timeout + 10)
         return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
+
+    def kill_sessions(self, short: str, keep: set[int] = frozenset()) -> int:
+        """SIGKILL every sshd session process in a namespace (the listener in `keep` survives): a lost SSH session."""
+        out = netns.run(["ip", "netns", "pids", self.ns(short)], check=False).stdout
+        keep = set(keep) | {p["pid"] for p in state.read(self.name)["processes"]}
+        n = 0
+        for pid in (int(x) for x in out.split() if x.isdigit()):
+            if pid in keep:
+                continue
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+            except FileNotFoundError:
+                continue
+            if b"sshd" in cmd:
+                procs.stop(pid, procs.start_time(pid), timeout=0.5)
+                n += 1
+        return n
 
     def down(self) -> list[str]:
         return teardown(self.name)

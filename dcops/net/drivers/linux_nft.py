@@ -66,6 +66,14 @@ cd {state}
 if [ -e pending ] || [ -e reverting ]; then echo "a commit-confirm is already pending" >&2; exit 4; fi
 mode=$(cat candidate.mode 2>/dev/null || echo replace)
 nft -c -f candidate.nft
+# Apply the canonical form (what `nft -s list ruleset` prints once loaded) so that a saved ruleset
+# reloads byte for byte; built in a throwaway network namespace, falls back to the text as given.
+if [ "$mode" = merge ]; then pre="nft -s list ruleset > run.canon.tmp;"; load="nft -f run.canon.tmp && "; else pre=""; load=""; fi
+eval "$pre"
+if unshare -n sh -c "${{load}}nft -f candidate.nft && nft -s list ruleset" > canon.tmp 2>/dev/null; then
+  {{ echo "flush ruleset"; cat canon.tmp; }} > candidate.nft
+fi
+rm -f canon.tmp run.canon.tmp
 [ -f rollback.nft ] && cp rollback.nft rollback.prev
 {{ echo "flush ruleset"; nft -s list ruleset; }} > rollback.nft.tmp && mv rollback.nft.tmp rollback.nft
 if [ {revert} -gt 0 ]; then
@@ -129,7 +137,7 @@ class LinuxNftDriver(NetworkDriver):
         self.known_hosts = args.get("known_hosts")
         self.host_key_check = bool(args.get("host_key_check", True))
         self.netns = args.get("netns")
-        self.command_timeout = float(args.get("command_timeout", 60))
+        self.command_timeout = float(args.get("command_timeout", max(timeout, 10)))
         self._client: paramiko.SSHClient | None = None
         self._candidate_mode: str | None = None
 
