@@ -1,7 +1,7 @@
 """The drills `dcops drill list|run` knows, by name."""
 from __future__ import annotations
 
-from . import backup_restore, fw_restore, line_failover, ups
+from . import backup_restore, fw_restore, line_failover, readiness, ups
 from .core import Drill
 
 DRILLS: dict[str, Drill] = {}
@@ -30,6 +30,11 @@ _add(Drill("firewall-restore", "Firewall restore",
            "Restore a central firewall's last good configuration from backup (automatic revert unless "
            "confirmed) and verify the traffic policy with real connections.",
            fw_restore.PLAYBOOK, fw_restore.targets, fw_restore.run, lab=fw_restore.build_lab))
+
+_add(Drill("dr-readiness", "Site failover readiness",
+           "Check that the DR stack covers every system requiring DR, that their backups are fresh, and estimate "
+           "restore time from data sizes and measured restore throughput.",
+           readiness.PLAYBOOK, readiness.targets, readiness.run, destructive=False, lab=readiness.build_lab))
 
 
 def get(name: str) -> Drill:
