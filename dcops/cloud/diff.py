@@ -5,6 +5,8 @@ from collections import Counter
 from typing import Any
 
 MAX_VALUE = 120
+#: rows per Markdown section: a pull-request comment is capped at 65,536 characters
+MAX_ROWS = 150
 
 
 def _flatten(value: Any, path: str = "") -> dict[str, Any]:
@@ -121,6 +123,12 @@ def _md_escape(s: str) -> str:
     return str(s).replace("|", "\\|").replace("\n", " ")
 
 
+def _capped(rows: list[str], what: str) -> list[str]:
+    if len(rows) <= MAX_ROWS:
+        return rows
+    return rows[:MAX_ROWS] + [f"| … | {len(rows) - MAX_ROWS} more {what} | | |"]
+
+
 def render_markdown(d: dict) -> str:
     add, chg, rem = _counts(d)
     out = [f"### Cloud plan — stack `{d['stack']}`", "",
@@ -152,20 +160,20 @@ def render_markdown(d: dict) -> str:
     if any(r["custom"] for r in d["added"]):
         out += ["<details open><summary>➕ Added</summary>", "", "| type | name | tenant | key inputs |",
                 "|---|---|---|---|"]
-        out += [f"| `{r['kind']}` | `{r['name']}` | {r['tenant'] or ''} | {_md_escape(_key_inputs(r))} |"
-                for r in d["added"] if r["custom"]]
+        out += _capped([f"| `{r['kind']}` | `{r['name']}` | {r['tenant'] or ''} | {_md_escape(_key_inputs(r))} |"
+                        for r in d["added"] if r["custom"]], "added (see the plan artifacts)")
         out += ["", "</details>", ""]
     if d["changed"]:
         out += ["<details open><summary>✏️ Changed</summary>", "", "| type | name | input | old | new |",
                 "|---|---|---|---|---|"]
-        for c in d["changed"]:
-            for ch in c["changes"]:
-                out.append(f"| `{c['kind']}` | `{c['name']}` | `{ch['path']}` | {_md_escape(_fmt(ch['old']))} | "
-                           f"{_md_escape(_fmt(ch['new']))} |")
+        out += _capped([f"| `{c['kind']}` | `{c['name']}` | `{ch['path']}` | {_md_escape(_fmt(ch['old']))} | "
+                        f"{_md_escape(_fmt(ch['new']))} |" for c in d["changed"] for ch in c["changes"]],
+                       "changed inputs (see the plan artifacts)")
         out += ["", "</details>", ""]
     if any(r["custom"] for r in d["removed"]):
         out += ["<details open><summary>➖ Deleted</summary>", "", "| type | name | tenant |", "|---|---|---|"]
-        out += [f"| `{r['kind']}` | `{r['name']}` | {r['tenant'] or ''} |" for r in d["removed"] if r["custom"]]
+        out += _capped([f"| `{r['kind']}` | `{r['name']}` | {r['tenant'] or ''} |" for r in d["removed"] if r["custom"]],
+                       "deleted (see the plan artifacts)")
         out += ["", "</details>", ""]
     if d["resolved_findings"]:
         out += ["#### ✅ Resolved findings", ""]

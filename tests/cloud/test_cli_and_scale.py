@@ -69,3 +69,12 @@ def test_scaled_inventory_is_valid_and_scaled(tmp_path, inv):
     assert big.storage.san.usable_tb == 3 * inv.storage.san.usable_tb
     assert big.vm("portal-db-01-r2").ha_group == "portal-db-r2"
     assert "10.66.0.254" in policy.read_text(encoding="utf-8")  # the router's DMZ address moved with its zone
+
+
+def test_first_plan_against_an_empty_base_fits_a_pull_request_comment(prod):
+    from dcops.cloud import diff as plandiff
+
+    empty = {"format": "dcops-plan/1", "stack": "prod", "resources": [], "findings": []}
+    md = plandiff.render_markdown(plandiff.diff(empty, prod.plan))
+    assert f"**{prod.plan['summary']['resources']} to add, 0 to change, 0 to delete**" in md
+    assert len(md) < 65536 and "more added (see the plan artifacts)" in md
