@@ -78,7 +78,7 @@ class Metric(_Strict):
 
 
 class TrapDef(_Strict):
-    event: str
+    event: str | None  # None: no alert of its own, the device is polled at once instead
     severity: Literal["critical", "warning", "info"] = "warning"
     clears: str | None = None
 

@@ -75,11 +75,13 @@ class MonitorService:
             await asyncio.to_thread(self.store.maintain)
 
     async def on_trap(self, ev) -> None:
-        if ev.device is None or ev.event is None:
+        if ev.device is None or (ev.event is None and ev.trap_oid not in self._known_traps(ev.device)):
             self.store.event("trap", ev.device, f"unhandled trap {ev.trap_oid} from {ev.source}")
             return
-        self.engine.on_trap(ev.device, ev.event, ev.severity, ev.clears)
-        await asyncio.to_thread(self.engine.flush_notifications)
+        if ev.event is not None:
+            self.engine.on_trap(ev.device, ev.event, ev.severity, ev.clears)
+        else:
+            self.store.event("trap", ev.device, f"{ev.trap_oid}: polling now")
         # Confirm by polling the device at once: the dashboard shows the new values immediately.
         t = self.by_name.get(ev.device)
         if t is not None:
@@ -87,6 +89,11 @@ class MonitorService:
             for p in polls:
                 self.store.write_poll(p, t.display_name, t.kind)
             self.engine.evaluate(polls)
+        await asyncio.to_thread(self.engine.flush_notifications)
+
+    def _known_traps(self, device: str) -> dict:
+        t = self.by_name.get(device)
+        return get_profile(t.profile).traps if t else {}
 
     async def _serve_metrics(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

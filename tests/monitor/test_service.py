@@ -40,7 +40,7 @@ def test_traps_v2c_and_v3_raise_and_clear_alerts(sim, tmp_path):
         # Liebert cooling alarm, v3 authPriv trap (engine id known to the receiver)
         await trap("-v3", "-e", SIM_TRAP_ENGINE_ID, "-u", SIM_USER, "-a", "SHA-256", "-A", SIM_AUTH_KEY, "-x", "AES",
                    "-X", SIM_PRIV_KEY, "-l", "authPriv", "-n", "crac-1", f"127.0.0.1:{port}", "",
-                   "1.3.6.1.4.1.476.1.42.3.2.0.1")
+                   "1.3.6.1.4.1.476.1.42.3.3.0.1")
         for _ in range(40):
             if len(active_alerts(svc.store)) >= 2:
                 break
