@@ -110,10 +110,13 @@ class ZoneNetwork(ComponentResource):
             # that also carry physical devices.
             enable_dhcp=False, dns_nameservers=dns or None,
             tags=tags(zone=zone.name, managed_by="dcops"), opts=o)
+        #: per tenant, the RBAC grants its ports must wait for (a port on a network or with a group
+        #: the project cannot see yet fails)
+        self.shared_with: dict[str, list[pulumi.Resource]] = {t: [] for t in net_tenants}
         for t in net_tenants:
-            ops.networking.RbacPolicyV2(f"rbac-net-{zone.name}-{t}", action="access_as_shared",
-                                        object_type="network", object_id=self.network.id,
-                                        target_tenant=projects[t], opts=o)
+            self.shared_with[t].append(ops.networking.RbacPolicyV2(
+                f"rbac-net-{zone.name}-{t}", action="access_as_shared", object_type="network",
+                object_id=self.network.id, target_tenant=projects[t], opts=o))
         self.security_groups: dict[str, Output[str]] = {}
         for sg in security_groups:
             group = ops.networking.SecGroup(sg.name, name=sg.name, description=sg.description,
@@ -128,9 +131,9 @@ class ZoneNetwork(ComponentResource):
                     port_range_min=r.port_min, port_range_max=r.port_max, remote_ip_prefix=r.remote,
                     description=r.service, opts=_child(group, provider))
             for t in sg_tenants.get(sg.name, ()):
-                ops.networking.RbacPolicyV2(f"rbac-{sg.name}-{t}", action="access_as_shared",
-                                            object_type="security_group", object_id=group.id,
-                                            target_tenant=projects[t], opts=o)
+                self.shared_with.setdefault(t, []).append(ops.networking.RbacPolicyV2(
+                    f"rbac-{sg.name}-{t}", action="access_as_shared", object_type="security_group",
+                    object_id=group.id, target_tenant=projects[t], opts=o))
         self.register_outputs({})
 
 
@@ -172,21 +175,25 @@ class Tenant(ComponentResource):
             tags=["managed_by=dcops", f"kind={spec.kind}", *(f"system={s}" for s in spec.systems)], opts=o)
         grant = ops.identity.RoleAssignment(f"role-{spec.name}", user_id=user_id, role_id=role_id,
                                             project_id=self.project.id, opts=o)
-        # Nova and Cinder create servers and volumes in the token's project: one provider per tenant.
-        self.provider = ops.Provider(f"tenant-{spec.name}", tenant_id=self.project.id, **provider_args,
-                                     opts=ResourceOptions(parent=self, depends_on=[grant]))
+        # Nova and Cinder create servers and volumes in the token's project: one provider per tenant,
+        # scoped by project name (static, so previews work before the project exists; a clouds.yaml
+        # project_name is overridden, where a project ID would conflict with it).
+        self.provider = ops.Provider(f"tenant-{spec.name}", tenant_name=spec.name, **provider_args,
+                                     opts=ResourceOptions(parent=self, depends_on=[self.project, grant]))
         q = spec.compute_quota
-        ops.compute.QuotaSetV2(f"quota-compute-{spec.name}", project_id=self.project.id, instances=q["instances"],
+        #: what the tenant's servers wait for: quotas above the defaults before the first create
+        self.quotas: list[pulumi.Resource] = []
+        self.quotas.append(ops.compute.QuotaSetV2(f"quota-compute-{spec.name}", project_id=self.project.id, instances=q["instances"],
                                cores=q["cores"], ram=q["ram"], server_groups=q["server_groups"],
-                               server_group_members=q["server_group_members"], opts=o)
+                               server_group_members=q["server_group_members"], opts=o))
         v = spec.volume_quota
-        ops.blockstorage.QuoteSetV3(f"quota-volume-{spec.name}", project_id=self.project.id,
+        self.quotas.append(ops.blockstorage.QuoteSetV3(f"quota-volume-{spec.name}", project_id=self.project.id,
                                     gigabytes=v["gigabytes"], volumes=v["volumes"], snapshots=v["snapshots"],
                                     volume_type_quota={k: str(x) for k, x in spec.volume_type_quota.items()},
-                                    opts=o)
+                                    opts=o))
         n = spec.network_quota
-        ops.networking.QuotaV2(f"quota-network-{spec.name}", project_id=self.project.id, port=n["port"],
-                               floatingip=n["floatingip"], opts=o)
+        self.quotas.append(ops.networking.QuotaV2(f"quota-network-{spec.name}", project_id=self.project.id,
+                                                  port=n["port"], floatingip=n["floatingip"], opts=o))
         self.server_groups: dict[str, Output[str]] = {}
         for g in server_groups:
             sg = ops.compute.ServerGroup(f"sg-{g.name}", name=g.name, policies=g.policy,
@@ -199,10 +206,13 @@ class Server(ComponentResource):
     """A VM: its port in the zone, boot volume from the image, data volumes and their attachments."""
 
     def __init__(self, name: str, *, spec: VmSpec, inv: Inventory, network_id, subnet_id, security_group_ids,
-                 image_id, keypair_name: str, server_group_id, floating_pool: str | None, tenant_provider, opts=None):
+                 image_id, keypair_name: str, server_group_id, floating_pool: str | None, tenant_provider,
+                 after: list[pulumi.Resource] = (), opts=None):
         vm = spec.vm
         super().__init__(f"{PKG}:Server", name, {"tenant": vm.tenant, "system": vm.system, "zone": vm.zone}, opts)
-        o = _child(self, tenant_provider)
+        # `after`: ordering the engine cannot infer from inputs (flavor and key pair by name, quotas,
+        # RBAC grants); children do not inherit a component's depends_on, so each child gets it.
+        o = _child(self, tenant_provider, depends_on=list(after))
         meta = spec.metadata
         port = ops.networking.Port(
             f"{vm.name}-port", name=f"{vm.name}-port", network_id=network_id,
@@ -233,7 +243,7 @@ class Server(ComponentResource):
             ops.networking.FloatingIp(f"{vm.name}-fip", pool=floating_pool, port_id=port.id,
                                       description=f"{vm.name} ({meta['system_name']})",
                                       tags=tags(system=vm.system, managed_by="dcops"),
-                                      opts=_child(self, tenant_provider, depends_on=[self.instance]))
+                                      opts=_child(self, tenant_provider, depends_on=[*after, self.instance]))
         self.register_outputs({})
 
 
@@ -241,9 +251,9 @@ class PublicService(ComponentResource):
     """An Octavia load balancer in front of an HA group's VMs, with a floating IP when public."""
 
     def __init__(self, name: str, *, spec: LoadBalancerSpec, subnet_id, floating_pool: str | None,
-                 tenant_provider, opts=None):
+                 tenant_provider, after: list[pulumi.Resource] = (), opts=None):
         super().__init__(f"{PKG}:PublicService", name, {"tenant": spec.tenant, "system": spec.system}, opts)
-        o = _child(self, tenant_provider)
+        o = _child(self, tenant_provider, depends_on=list(after))
         lb = ops.loadbalancer.LoadBalancer(spec.name, name=spec.name, vip_subnet_id=subnet_id, vip_address=spec.vip,
                                            tags=tags(system=spec.system, managed_by="dcops"), opts=o)
         for proto, port in spec.listeners:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 import pulumi
-from pulumi import Output, ResourceOptions
+from pulumi import Output
 
 from ..model import load_inventory
 from ..model.schema import Inventory
@@ -80,7 +80,7 @@ def build(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
     tenants = {t.name: Tenant(t.name, spec=t, domain_id=st.domain_id, user_id=user_id, role_id=role_id,
                               provider_args=tenant_pargs, server_groups=groups_by_tenant[t.name], provider=admin)
                for t in d.tenants}
-    projects = {name: t.project.id for name, t in tenants.items()}
+    projects = {name: t.project.id for name, t in tenants.items()}  # RBAC targets need IDs
 
     zones = {}
     for z in d.zones:
@@ -108,10 +108,12 @@ def build(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
                image_id=catalog.image_ids[vm.image], keypair_name=st.keypair_name,
                server_group_id=tenant.server_groups.get(spec.server_group) if spec.server_group else None,
                floating_pool=pool, tenant_provider=tenant.provider,
-               opts=ResourceOptions(depends_on=[catalog.flavors[vm.flavor]]))
+               after=[catalog.flavors[vm.flavor], catalog.keypair, *tenant.quotas,
+                      *zone.shared_with.get(vm.tenant, ())])
     for lb in d.load_balancers:
         PublicService(lb.name, spec=lb, subnet_id=zones[lb.zone].subnet.id, floating_pool=pool,
-                      tenant_provider=tenants[lb.tenant].provider)
+                      tenant_provider=tenants[lb.tenant].provider,
+                      after=[*tenants[lb.tenant].quotas, *zones[lb.zone].shared_with.get(lb.tenant, ())])
 
     pulumi.export("scope", d.scope)
     pulumi.export("systems", list(d.systems))

@@ -75,15 +75,15 @@ def liebert() -> list[str]:
     e = "1.3.6.1.4.1.476.1.42.3.4"
     rows = system("Liebert PEX 40kW - Vertiv IntelliSlot Unity", "1.3.6.1.4.1.476.1.42",
                   "crac-1", "Phòng máy chủ tầng 2")
-    ids = {1: f"{e}.1.1.1", 2: f"{e}.1.1.2"}  # return air, supply air
+    ids = {1: f"{e}.1.1.2", 2: f"{e}.1.1.3"}  # lgpEnvReturnAirTemperature, lgpEnvSupplyAirTemperature
     temps = {1: (27, 32, 16), 2: (18, 24, 12)}
     for i in (1, 2):
         rows += [f"{e}.1.3.3.1.1.{i}|66|{i}", f"{e}.1.3.3.1.2.{i}|6|{ids[i]}",
                  f"{e}.1.3.3.1.3.{i}|{wc(2, temps[i][0])}",
                  f"{e}.1.3.3.1.4.{i}|2|{temps[i][1]}", f"{e}.1.3.3.1.5.{i}|2|{temps[i][2]}"]
-    rows += [f"{e}.2.2.3.1.1.1|66|1", f"{e}.2.2.3.1.2.1|6|{e}.2.1.1",
+    rows += [f"{e}.2.2.3.1.1.1|66|1", f"{e}.2.2.3.1.2.1|6|{e}.2.1.2",
              f"{e}.2.2.3.1.3.1|{wc(2, 48)}", f"{e}.2.2.3.1.4.1|2|60", f"{e}.2.2.3.1.5.1|2|40"]
-    rows += [f"{e}.3.1.0|2|1", f"{e}.3.2.0|{wc(2, 1)}", f"{e}.3.7.0|{wc(2, 1)}"]
+    rows += [f"{e}.3.1.0|2|1", f"{e}.3.2.0|{wc(2, 1)}", f"{e}.3.7.0|{wc(2, 1)}", f"{e}.3.8.0|{wc(2, 2)}"]
     rows += ["1.3.6.1.4.1.476.1.42.3.2.2.0|" + wc(66, 0)]
     return rows
 
@@ -155,10 +155,13 @@ def _key(line: str) -> tuple[int, ...]:
     return tuple(int(p) for p in line.split("|", 1)[0].split("."))
 
 
+def render() -> dict[str, str]:
+    return {f"{name}.snmprec": "\n".join(sorted(fn(), key=_key)) + "\n" for name, fn in RECORDINGS.items()}
+
+
 def main() -> None:
-    for name, fn in RECORDINGS.items():
-        lines = sorted(fn(), key=_key)
-        (HERE / f"{name}.snmprec").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for fname, text in render().items():
+        (HERE / fname).write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -69,3 +69,15 @@ def test_self_describing_table_rows_chosen_by_description_and_unit():
           f"{t}.2.1.2": b"Supply Temperature", f"{t}.3.1.2": 671, f"{t}.4.1.2": b"F", f"{t}.5.1.2": 10}
     temps = [s for s in evaluate(p, vb).samples if s.metric == "cooling_air_temperature_celsius"]
     assert [(s.labels["sensor"], round(s.value, 1)) for s in temps] == [("supply_air", 19.4)]
+
+
+def test_committed_recordings_match_their_generator():
+    import importlib.util
+
+    import dcops
+    gen = dcops.PROJECT_ROOT / "monitors" / "sim" / "generate.py"
+    spec = importlib.util.spec_from_file_location("sim_generate", gen)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for fname, text in mod.render().items():
+        assert (gen.parent / fname).read_text(encoding="utf-8") == text, f"run python {gen} ({fname} is stale)"
