@@ -19,6 +19,7 @@ import contextvars
 import gc
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -39,6 +40,10 @@ COMPUTED = {"openstack:loadbalancer/loadBalancer:LoadBalancer": {"vipPortId": "<
 
 class StackConfigInvalid(ValueError):
     pass
+
+
+#: config keys that must only ever be `pulumi config set --secret` values in a stack file
+SECRET_KEY = re.compile(r"(password|secret|token|private|passphrase|publickey|credential)", re.I)
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,9 @@ def load_stack_config(stack: str, root: Path = PROJECT_ROOT) -> tuple[dict[str, 
         if isinstance(value, dict) and set(value) == {"secure"}:
             config[key] = REDACTED
             secrets.append(key)
+        elif SECRET_KEY.search(key.split(":", 1)[1]):
+            raise StackConfigInvalid(f"{path}: {key} is in plain text; remove it from git history and set it "
+                                     f"with `pulumi config set --secret {key}` or the environment")
         elif isinstance(value, str):
             config[key] = value
         elif isinstance(value, bool):

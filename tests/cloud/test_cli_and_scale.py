@@ -78,3 +78,23 @@ def test_first_plan_against_an_empty_base_fits_a_pull_request_comment(prod):
     md = plandiff.render_markdown(plandiff.diff(empty, prod.plan))
     assert f"**{prod.plan['summary']['resources']} to add, 0 to change, 0 to delete**" in md
     assert len(md) < 65536 and "more added (see the plan artifacts)" in md
+
+
+def test_secrets_are_redacted_and_plain_text_secrets_refused(tmp_path, inv):
+    from dcops.cloud.offline import StackConfigInvalid
+    from dcops.cloud.runner import make_plan
+
+    stack = (tmp_path / "Pulumi.prod.yaml")
+    stack.write_text("config:\n  dcops:scope: site\n  openstack:userName: dcops-deployer\n"
+                     "  openstack:password:\n    secure: v1:c2VjcmV0LWNpcGhlcnRleHQ=\n", encoding="utf-8")
+    plan = make_plan("prod", inv=inv, root=tmp_path).plan
+    admin = next(r for r in plan["resources"] if r["name"] == "admin")
+    assert admin["inputs"] == {"password": "[secret]", "userName": "dcops-deployer"}
+    tenant = next(r for r in plan["resources"] if r["name"] == "tenant-so-yt")
+    assert tenant["inputs"]["password"] == "[secret]" and tenant["inputs"]["tenantName"] == "so-yt"
+    assert "c2VjcmV0" not in dumps(plan)
+    stack.write_text("config:\n  openstack:password: hunter2\n", encoding="utf-8")
+    import pytest
+
+    with pytest.raises(StackConfigInvalid, match="openstack:password is in plain text"):
+        make_plan("prod", inv=inv, root=tmp_path)
