@@ -1,9 +1,23 @@
 """Server-rendered SVG line charts (no JavaScript, no CDN): time on x, value in display units on y."""
 from __future__ import annotations
 
+import datetime as dt
 import math
-import time
+import os
 from html import escape
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def site_tz():
+    """The NOC reads local time of the site (Asia/Ho_Chi_Minh), whatever the server's clock zone."""
+    try:
+        return ZoneInfo(os.environ.get("DCOPS_TZ", "Asia/Ho_Chi_Minh"))
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.timezone(dt.timedelta(hours=7))
+
+
+def fmt_ts(ts: float, fmt: str) -> str:
+    return dt.datetime.fromtimestamp(ts, site_tz()).strftime(fmt)
 
 COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563")
 
@@ -66,7 +80,7 @@ def line_chart(series: list[tuple[str, list[tuple[float, float]]]], unit: str, s
     for i in range(6):
         t = since + span * i / 5
         parts.append(f'<text x="{x(t):.1f}" y="{height - bottom + 16}" class="xl">'
-                     f'{time.strftime(fmt, time.localtime(t))}</text>')
+                     f'{fmt_ts(t, fmt)}</text>')
     if threshold is not None:
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(threshold * factor):.1f}" '
                      f'y2="{y(threshold * factor):.1f}" class="thr"/>')

@@ -19,7 +19,7 @@ from jinja2 import DictLoader, Environment, select_autoescape
 
 from . import auth
 from .alerts import acknowledge, active_alerts, format_value, recent_alerts
-from .charts import line_chart
+from .charts import fmt_ts, line_chart
 from .i18n import LANGS, tr
 from .store import Store
 from .templates import CSS, TEMPLATES
@@ -40,7 +40,7 @@ SECURITY_HEADERS = {
 def _fmt_time(ts) -> str:
     if not ts:
         return "—"
-    return time.strftime("%H:%M:%S %d/%m/%Y", time.localtime(ts))
+    return fmt_ts(ts, "%H:%M:%S %d/%m/%Y")
 
 
 def _jenv() -> Environment:

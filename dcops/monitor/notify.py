@@ -33,8 +33,9 @@ class EmailNotifier:
         msg["Subject"] = f"[{tag}][{p['severity']}] {p['summary_vi']}"
         msg["From"] = c.sender
         msg["To"] = ", ".join(c.to)
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p["resolved_at"] if kind == "resolved"
-                                                                 else p["fired_at"] or time.time()))
+        from .charts import fmt_ts
+        when = fmt_ts(p["resolved_at"] if kind == "resolved" else p["fired_at"] or time.time(),
+                      "%Y-%m-%d %H:%M:%S %Z")
         msg.set_content(
             f"{p['summary_vi']}\n{p['summary_en']}\n\n"
             f"Trạng thái / status: {kind}\nThiết bị / device: {p['device']}\nQuy tắc / rule: {p['rule']}\n"
