@@ -123,6 +123,26 @@ def exporter_module(profile, v3: bool) -> dict:
             "get": gets, "walk": walks, "metrics": metrics}
 
 
+IF_COLUMNS = {"ifOperStatus": "1.3.6.1.2.1.2.2.1.8", "ifInErrors": "1.3.6.1.2.1.2.2.1.14",
+              "ifOutErrors": "1.3.6.1.2.1.2.2.1.20", "ifHCInOctets": "1.3.6.1.2.1.31.1.1.1.6",
+              "ifHCOutOctets": "1.3.6.1.2.1.31.1.1.1.10", "ifHighSpeed": "1.3.6.1.2.1.31.1.1.1.15"}
+
+
+def get_workload(if_indexes: list[int]):
+    """GET-only workload: explicit instances (6 interface columns x every ifIndex + 3 scalars)."""
+    from dcops.monitor.profiles import Metric, Profile
+    metrics = [Metric(name=f"{name.lower()}_{i}", oid=f"{col}.{i}", type="counter" if "Octets" in name else "gauge")
+               for name, col in IF_COLUMNS.items() for i in if_indexes]
+    prof = Profile(name="bench-get", kind="other", info={"sys_descr": "1.3.6.1.2.1.1.1.0",
+                                                          "sys_name": "1.3.6.1.2.1.1.5.0"}, metrics=metrics)
+    module_metrics = [{"name": "sysUpTime", "oid": "1.3.6.1.2.1.1.3", "type": "gauge", "help": "sysUpTime"},
+                      {"name": "sysDescr", "oid": "1.3.6.1.2.1.1.1", "type": "DisplayString", "help": "sysDescr"},
+                      {"name": "sysName", "oid": "1.3.6.1.2.1.1.5", "type": "DisplayString", "help": "sysName"}]
+    module_metrics += [{"name": name, "oid": col, "type": "counter" if "Octets" in name else "gauge", "help": name,
+                        "indexes": [{"labelname": "ifIndex", "type": "gauge"}]} for name, col in IF_COLUMNS.items()]
+    return prof, {"get": prof.scalar_oids, "metrics": module_metrics}
+
+
 def _dump_yaml(obj) -> str:
     from io import StringIO
 
@@ -134,14 +154,17 @@ def _dump_yaml(obj) -> str:
     return buf.getvalue()
 
 
-def bench_exporter(ports: list[int], duration: float, concurrency: int, work: Path, v3: bool) -> dict:
+def bench_exporter(ports: list[int], duration: float, concurrency: int, work: Path, v3: bool,
+                   get_only: tuple | None = None) -> dict:
     import httpx
     exe = shutil.which("prometheus-snmp-exporter")
     if not exe:
         return {"skipped": "prometheus-snmp-exporter not installed"}
-    prof = get_profile("if-mib")
-    cfg = work / f"snmp-{'v3' if v3 else 'v2c'}.yml"
-    cfg.write_text(_dump_yaml({"ifmib": exporter_module(prof, v3)}))
+    module = exporter_module(get_profile("if-mib"), v3)
+    if get_only:
+        module = {**module, "walk": [], **get_only[1]}
+    cfg = work / f"snmp-{'v3' if v3 else 'v2c'}-{'get' if get_only else 'walk'}.yml"
+    cfg.write_text(_dump_yaml({"ifmib": module}))
     port = free_port(socket.SOCK_STREAM)
     p = subprocess.Popen([exe, f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
                          stdout=subprocess.DEVNULL, stderr=open(work / "exporter.log", "ab"), start_new_session=True)
@@ -194,18 +217,19 @@ def bench_exporter(ports: list[int], duration: float, concurrency: int, work: Pa
 
 # ---------------------------------------------------------------- dcops
 
-def _targets(ports: list[int], n: int, v3: bool) -> list[Target]:
+def _targets(ports: list[int], n: int, v3: bool, profile: str = "if-mib") -> list[Target]:
     creds = (Credentials("3", user=V3["user"], auth_key=V3["auth"], priv_key=V3["priv"], auth_protocol="SHA256",
                          priv_protocol="AES") if v3 else Credentials("2c", community=COMMUNITY))
-    return [Target(f"dev{i}", "127.0.0.1", ports[i % len(ports)], "if-mib", creds) for i in range(n)]
+    return [Target(f"dev{i}", "127.0.0.1", ports[i % len(ports)], profile, creds) for i in range(n)]
 
 
-def bench_dcops(ports: list[int], duration: float, concurrency: int, v3: bool) -> dict:
+def bench_dcops(ports: list[int], duration: float, concurrency: int, v3: bool, get_only: tuple | None = None) -> dict:
     """Poll the agents round-robin for `duration` s; varbinds per CPU-second of this process."""
 
     async def run():
-        targets = _targets(ports, max(concurrency, len(ports)), v3)
-        poller = Poller(targets, concurrency=concurrency, timeout=5, retries=1)
+        prof = get_only[0] if get_only else get_profile("if-mib")
+        targets = _targets(ports, max(concurrency, len(ports)), v3, prof.name)
+        poller = Poller(targets, profiles={prof.name: prof}, concurrency=concurrency, timeout=5, retries=1)
         await poller.poll_all()  # warm-up: sessions, v3 engine discovery
         vb = polls = errs = 0
         cpu0, t0 = time.process_time(), time.monotonic()
@@ -328,6 +352,27 @@ def bench_site() -> dict:
         h.stop()
 
 
+def _if_indexes(port: int) -> list[int]:
+    async def run():
+        vb = await V2cSession("127.0.0.1", port, COMMUNITY, timeout=2).walk(["1.3.6.1.2.1.2.2.1.1"])
+        return sorted(int(v) for v in vb.values())
+    return asyncio.run(run())
+
+
+def _table(res: dict, rows) -> None:
+    print(f"{'poller':42} {'varbinds/CPU-s':>15} {'varbinds/s':>11} {'CPU s':>7} {'errors':>7} {'vs exporter':>12}")
+    for key, label, anchor_key in rows:
+        r = res.get(key)
+        if not r or "skipped" in r:
+            if r:
+                print(f"{label:42} skipped: {r['skipped']}")
+            continue
+        anchor = res.get(anchor_key, {}).get("varbinds_per_cpu_s")
+        ratio = f"{r['varbinds_per_cpu_s'] / anchor:.2f}x" if anchor else "—"
+        print(f"{label:42} {r['varbinds_per_cpu_s']:15.0f} {r['varbinds_per_s']:11.0f} {r['cpu_s']:7.2f} "
+              f"{r.get('errors', 0):7d} {ratio:>12}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--agents", type=int, default=4)
@@ -347,7 +392,16 @@ def main() -> None:
     agents = start_snmpd(a.agents, work)
     ports = [port for _p, port in agents]
     res: dict = {"agents": a.agents, "duration_s": a.duration, "concurrency": a.concurrency}
+    if_indexes = _if_indexes(ports[0])
+    get_only = get_workload(if_indexes)
+    res["get_oids_per_device"] = len(get_only[0].scalar_oids)
     try:
+        if not a.skip_exporter:
+            res["exporter_get_v2c"] = bench_exporter(ports, a.duration, a.concurrency, work, False, get_only)
+        res["dcops_get_v2c"] = bench_dcops(ports, a.duration, a.concurrency, False, get_only)
+        if not a.skip_exporter:
+            res["exporter_get_v3"] = bench_exporter(ports, a.duration, a.concurrency, work, True, get_only)
+        res["dcops_get_v3"] = bench_dcops(ports, a.duration, a.concurrency, True, get_only)
         if not a.skip_exporter:
             res["exporter_v2c"] = bench_exporter(ports, a.duration, a.concurrency, work, v3=False)
         res["dcops_v2c"] = bench_dcops(ports, a.duration, a.concurrency, v3=False)
@@ -376,26 +430,21 @@ def main() -> None:
     if a.json:
         print(json.dumps(res, indent=2))
         return
-    print(f"\nSNMP GET throughput per core (varbinds per CPU-second of the poller), {a.agents} snmpd agents, "
-          f"{a.concurrency} concurrent devices, {a.duration:g} s per phase, workload: if-mib profile")
-    ex2 = res.get("exporter_v2c", {}).get("varbinds_per_cpu_s")
-    ex3 = res.get("exporter_v3", {}).get("varbinds_per_cpu_s")
-    print(f"{'poller':38} {'varbinds/CPU-s':>15} {'varbinds/s':>11} {'CPU s':>7} {'errors':>7} {'vs exporter':>12}")
-    for key, label, anchor in (("exporter_v2c", "prometheus-snmp-exporter v2c", ex2),
-                               ("dcops_v2c", "dcops poller v2c (BER fast path)", ex2),
-                               ("dcops_v2c_pysnmp", "dcops poller v2c on pysnmp", ex2),
-                               ("naive_pysnmp_v2c", "naive pysnmp hlapi v2c", ex2),
-                               ("exporter_v3", "prometheus-snmp-exporter v3", ex3),
-                               ("dcops_v3", "dcops poller v3 authPriv (USM fast path)", ex3),
-                               ("dcops_v3_pysnmp", "dcops poller v3 authPriv on pysnmp", ex3)):
-        r = res.get(key)
-        if not r or "skipped" in r:
-            if r:
-                print(f"{label:38} skipped: {r['skipped']}")
-            continue
-        ratio = f"{r['varbinds_per_cpu_s'] / anchor:.2f}x" if anchor else "—"
-        print(f"{label:38} {r['varbinds_per_cpu_s']:15.0f} {r['varbinds_per_s']:11.0f} {r['cpu_s']:7.2f} "
-              f"{r.get('errors', 0):7d} {ratio:>12}")
+    print(f"\nSNMP throughput per core (varbinds per CPU-second of the poller), {a.agents} snmpd agents, "
+          f"{a.concurrency} concurrent devices, {a.duration:g} s per phase")
+    print(f"\n[GET workload: {res['get_oids_per_device']} instance OIDs per device, batched GETs]")
+    _table(res, (("exporter_get_v2c", "prometheus-snmp-exporter v2c", "exporter_get_v2c"),
+                 ("dcops_get_v2c", "dcops poller v2c", "exporter_get_v2c"),
+                 ("exporter_get_v3", "prometheus-snmp-exporter v3", "exporter_get_v3"),
+                 ("dcops_get_v3", "dcops poller v3 authPriv", "exporter_get_v3")))
+    print("\n[walk workload: if-mib profile, 3 GETs + 11 ifTable/ifXTable columns by GETBULK]")
+    _table(res, (("exporter_v2c", "prometheus-snmp-exporter v2c", "exporter_v2c"),
+                 ("dcops_v2c", "dcops poller v2c (BER fast path)", "exporter_v2c"),
+                 ("dcops_v2c_pysnmp", "dcops poller v2c on pysnmp", "exporter_v2c"),
+                 ("naive_pysnmp_v2c", "naive pysnmp hlapi v2c", "exporter_v2c"),
+                 ("exporter_v3", "prometheus-snmp-exporter v3", "exporter_v3"),
+                 ("dcops_v3", "dcops poller v3 authPriv (USM fast path)", "exporter_v3"),
+                 ("dcops_v3_pysnmp", "dcops poller v3 authPriv on pysnmp", "exporter_v3")))
     for key in ("many_v2c", "many_v3"):
         if key in res:
             m = res[key]
