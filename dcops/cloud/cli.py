@@ -1,7 +1,6 @@
 """`dcops plan`: the cloud plan offline, and its diff for pull-request review."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Optional

@@ -141,7 +141,8 @@ class PublicEdge(ComponentResource):
     """The external network (floating-IP pool) and the router that NATs public DMZ services."""
 
     def __init__(self, name: str, *, zone: Zone, physical_network: str, router_name: str,
-                 interfaces: list[tuple[str, Output[str], Output[str], str]], provider, opts=None):
+                 interfaces: list[tuple[str, Output[str], Output[str], str]], provider, gateway: str | None = None,
+                 opts=None):
         super().__init__(f"{PKG}:PublicEdge", name, {"external": zone.name, "router": router_name}, opts)
         o = _child(self, provider)
         self.network = ops.networking.Network(
@@ -150,8 +151,7 @@ class PublicEdge(ComponentResource):
             tags=tags(zone=zone.name, kind=zone.kind.value, managed_by="dcops"), opts=o)
         self.subnet = ops.networking.Subnet(
             f"subnet-{zone.name}", name=f"subnet-{zone.name}", network_id=self.network.id, cidr=str(zone.subnet),
-            ip_version=4, enable_dhcp=False, no_gateway=zone.gateway is None or None,
-            gateway_ip=str(zone.gateway) if zone.gateway else None, opts=o)
+            ip_version=4, enable_dhcp=False, no_gateway=gateway is None or None, gateway_ip=gateway, opts=o)
         router = ops.networking.Router(router_name, name=router_name, external_network_id=self.network.id,
                                        description="floating-IP NAT for public DMZ services",
                                        tags=tags(managed_by="dcops"), opts=_child(self, provider, depends_on=[self.subnet]))

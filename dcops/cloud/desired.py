@@ -430,6 +430,12 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
         flavor_specs.append((f.name, f.vcpus, f.ram_gb * 1024, f.disk_gb, extra))
 
     router = any(s.floating_ip for s in vm_specs) or any(lb.floating_ip for lb in lbs)
+    ext = policy.networks.external
+    if router and ext.gateway is None and inv.zone(ext.zone).gateway is None:
+        notes.append(Note("warning", "external-without-gateway", ext.zone,
+                          "neither the inventory nor cloud_policy networks.external.gateway gives the floating-IP "
+                          "network a gateway: the router has no default route, so public DMZ services answer "
+                          "only if the perimeter routes return traffic itself"))
     return Desired(
         scope=st.scope, site=inv.site.code, systems=systems, zones=zones, tenants=tuple(tenants),
         vms=tuple(vm_specs), server_groups=tuple(server_groups), security_groups=sgs,

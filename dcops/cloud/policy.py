@@ -88,6 +88,8 @@ class Router(_Strict):
 class External(_Strict):
     zone: str
     physical_network: str
+    #: next hop for the router's external side when the inventory's zone has no gateway
+    gateway: ipaddress.IPv4Address | None = None
 
 
 class Networks(_Strict):
@@ -192,6 +194,8 @@ def cross_check(inv: Inventory, policy: CloudPolicy) -> list[str]:
     ext = policy.networks.external.zone
     if ext not in zones or not zones[ext].external:
         problems.append(f"networks.external.zone: {ext!r} is not an external zone of the inventory")
+    elif policy.networks.external.gateway and policy.networks.external.gateway not in zones[ext].subnet:
+        problems.append(f"networks.external.gateway: {policy.networks.external.gateway} is outside {ext}")
     for itf in policy.networks.router.interfaces:
         z = zones.get(itf.zone)
         if z is None or z.external:

@@ -96,8 +96,10 @@ def build(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
         ext = inv.zone(policy.networks.external.zone)
         itfs = [(i.zone, zones[i.zone].network.id, zones[i.zone].subnet.id, str(i.ip))
                 for i in policy.networks.router.interfaces if i.zone in zones]
+        gw = policy.networks.external.gateway or ext.gateway
         PublicEdge("edge", zone=ext, physical_network=policy.networks.external.physical_network,
-                   router_name=policy.networks.router.name, interfaces=itfs, provider=admin)
+                   router_name=policy.networks.router.name, interfaces=itfs, provider=admin,
+                   gateway=str(gw) if gw else None)
         pool = ext.name
 
     for spec in d.vms:
