@@ -46,6 +46,7 @@ from napalm.base.exceptions import (
 )
 
 FLUSH = "flush ruleset\n"
+_SPLIT = "@@dcops-split@@"
 
 _REVERT_SH = """\
 sleep "$1"
@@ -63,30 +64,43 @@ _COMMIT_SH = """\
 set -e
 cd {state}
 [ -f candidate.nft ] || {{ echo "no candidate loaded" >&2; exit 3; }}
-if [ -e pending ] || [ -e reverting ]; then echo "a commit-confirm is already pending" >&2; exit 4; fi
+if [ -e pending ] || [ -e reverting ]; then echo "a commit-confirm is pending; confirm or roll back first" >&2; exit 4; fi
 mode=$(cat candidate.mode 2>/dev/null || echo replace)
-nft -c -f candidate.nft
 # Apply the canonical form (what `nft -s list ruleset` prints once loaded) so that a saved ruleset
-# reloads byte for byte; built in a throwaway network namespace, falls back to the text as given.
-if [ "$mode" = merge ]; then pre="nft -s list ruleset > run.canon.tmp;"; load="nft -f run.canon.tmp && "; else pre=""; load=""; fi
-eval "$pre"
-if unshare -n sh -c "${{load}}nft -f candidate.nft && nft -s list ruleset" > canon.tmp 2>/dev/null; then
-  {{ echo "flush ruleset"; cat canon.tmp; }} > candidate.nft
+# reloads byte for byte. compare_config() leaves it behind for this very candidate; otherwise it is
+# built here in a throwaway network namespace; failing that, the candidate is applied as given.
+rm -f canonical
+if [ -f candidate.canon ] && [ "$(cksum < candidate.nft)" = "$(cat candidate.canon.sum 2>/dev/null)" ]; then
+  cp candidate.canon apply.nft; touch canonical
+else
+  load=""
+  if [ "$mode" = merge ]; then nft -s list ruleset > run.tmp; load="nft -f run.tmp && "; fi
+  if unshare -n sh -c "${{load}}nft -f candidate.nft && nft -s list ruleset" > canon.tmp 2>/dev/null; then
+    {{ echo "flush ruleset"; cat canon.tmp; }} > apply.nft; touch canonical
+  else
+    nft -c -f candidate.nft
+    cp candidate.nft apply.nft
+  fi
+  rm -f canon.tmp run.tmp
 fi
-rm -f canon.tmp run.canon.tmp
+cat > revert.sh <<'DCOPS_REVERT'
+{revert_sh}DCOPS_REVERT
 [ -f rollback.nft ] && cp rollback.nft rollback.prev
 {{ echo "flush ruleset"; nft -s list ruleset; }} > rollback.nft.tmp && mv rollback.nft.tmp rollback.nft
 if [ {revert} -gt 0 ]; then
   setsid sh {state}/revert.sh {revert} </dev/null >/dev/null 2>&1 &
   echo $! > pending
 fi
-if ! nft -f candidate.nft; then
+if ! nft -f apply.nft; then
   if mv pending cancelling 2>/dev/null; then kill -- -"$(cat cancelling)" 2>/dev/null || true; rm -f cancelling; fi
   [ -f rollback.prev ] && mv rollback.prev rollback.nft
   echo "nft -f failed; ruleset unchanged" >&2; exit 5
 fi
-rm -f candidate.nft candidate.mode rollback.prev
-if [ {revert} -eq 0 ]; then {{ echo "flush ruleset"; nft -s list ruleset; }} > startup.nft; fi
+mv apply.nft applied.nft
+rm -f candidate.nft candidate.mode candidate.canon candidate.canon.sum rollback.prev
+if [ {revert} -eq 0 ]; then
+  if [ -f canonical ]; then cp applied.nft startup.nft; else {{ echo "flush ruleset"; nft -s list ruleset; }} > startup.nft; fi
+fi
 echo "$(date -u +%FT%TZ) commit mode=$mode revert_in={revert} {message}" >> history.log
 """
 
@@ -95,7 +109,7 @@ cd {state}
 mv pending confirming 2>/dev/null || {{ echo "no commit-confirm pending (already reverted or confirmed)" >&2; exit 6; }}
 kill -- -"$(cat confirming)" 2>/dev/null || kill "$(cat confirming)" 2>/dev/null || true
 rm -f confirming
-{{ echo "flush ruleset"; nft -s list ruleset; }} > startup.nft
+if [ -f canonical ] && [ -f applied.nft ]; then cp applied.nft startup.nft; else {{ echo "flush ruleset"; nft -s list ruleset; }} > startup.nft; fi
 echo "$(date -u +%FT%TZ) confirmed" >> history.log
 """
 
@@ -162,9 +176,6 @@ class LinuxNftDriver(NetworkDriver):
             client.close()
             raise ConnectionException(f"cannot open SSH to {self.hostname}:{self.port}: {e}") from e
         self._client = client
-        state = self._q(self.state_dir)
-        self._sh(f"mkdir -p {state} && cat > {state}/revert.sh.tmp && mv {state}/revert.sh.tmp {state}/revert.sh",
-                 input=_REVERT_SH)
 
     def close(self) -> None:
         if self._client is not None:
@@ -256,15 +267,18 @@ class LinuxNftDriver(NetworkDriver):
     def _load(self, text: str, mode: str, exc: type[Exception]) -> None:
         if mode == "replace" and not text.lstrip().startswith("flush ruleset"):
             text = FLUSH + text
-        path = f"{self._q(self.state_dir)}/candidate.nft"
-        # Written to a temp file and renamed, so a lost session never leaves half a candidate.
-        self._sh(f"cat > {path}.tmp && mv {path}.tmp {path} && echo {mode} > {self._q(self.state_dir)}/candidate.mode",
-                 input=text)
-        rc, out, err = self._sh(f"nft -c -f {path}", check=False)
+        state = self._q(self.state_dir)
+        # One round trip: upload to a temp file, validate with `nft -c`, and only then make it the
+        # candidate — a lost session or a bad ruleset never leaves half a candidate behind.
+        rc, out, err = self._sh(
+            f"mkdir -p {state} && cd {state} && cat > candidate.tmp && "
+            f"if nft -c -f candidate.tmp; then mv candidate.tmp candidate.nft && echo {mode} > candidate.mode "
+            f"&& rm -f candidate.canon candidate.canon.sum; else rc=$?; rm -f candidate.tmp; exit $rc; fi",
+            input=text, check=False)
         if rc != 0:
-            self._sh(f"rm -f {path} {self._q(self.state_dir)}/candidate.mode", check=False)
             self._candidate_mode = None
-            raise exc(f"{self.hostname}: candidate rejected by `nft -c`: {(err or out).strip()}")
+            msg = (err or out).strip().replace("candidate.tmp", "candidate")
+            raise exc(f"{self.hostname}: candidate rejected by `nft -c`: {msg}")
         self._candidate_mode = mode
 
     def load_replace_candidate(self, filename: str | None = None, config: str | None = None) -> None:
@@ -280,23 +294,24 @@ class LinuxNftDriver(NetworkDriver):
         """Unified diff running → candidate, both in `nft -s list ruleset` form.
 
         The candidate is loaded into a throwaway network namespace on the
-        device (`unshare -n`) so the diff compares like with like.
+        device (`unshare -n`) so the diff compares like with like; that
+        canonical form is kept for commit_config to apply.
         """
         state = self._q(self.state_dir)
-        rc, _, _ = self._sh(f"test -f {state}/candidate.nft", check=False)
-        if rc != 0:
-            return ""
-        running = self._running()
-        merge = "nft -f run.tmp && " if (self._mode() == "merge") else ""
+        merge = "nft -f run.tmp && " if self._mode() == "merge" else ""
         rc, out, err = self._sh(
-            f"cd {state} && nft -s list ruleset > run.tmp && "
-            f"unshare -n sh -c '{merge}nft -f candidate.nft && nft -s list ruleset'; rc=$?; rm -f run.tmp; exit $rc",
-            check=False)
-        if rc == 0:
-            candidate = FLUSH + out
-        else:  # e.g. device-bound chains that cannot load in an empty namespace: compare as text
-            candidate = self._sh(f"cat {state}/candidate.nft")[1]
-        return unified(running, candidate, "running", "candidate")
+            f"cd {state} 2>/dev/null && [ -f candidate.nft ] || exit 3; "
+            f"nft -s list ruleset > run.tmp || exit 4; "
+            f"if unshare -n sh -c '{merge}nft -f candidate.nft && nft -s list ruleset' > canon.tmp 2>/dev/null; then "
+            f"{{ echo 'flush ruleset'; cat canon.tmp; }} > candidate.canon && cksum < candidate.nft > candidate.canon.sum;"
+            f" shown=candidate.canon; else shown=candidate.nft; fi; "
+            f"cat run.tmp; echo '{_SPLIT}'; cat $shown; rm -f run.tmp canon.tmp", check=False)
+        if rc == 3:
+            return ""
+        if rc != 0 or _SPLIT not in out:
+            raise CommitError(f"{self.hostname}: cannot compare: {(err or out).strip()}")
+        running, candidate = out.split(_SPLIT + "\n", 1)
+        return unified(FLUSH + running, candidate, "running", "candidate")
 
     def _mode(self) -> str:
         if self._candidate_mode:
@@ -314,9 +329,8 @@ class LinuxNftDriver(NetworkDriver):
         revert = int(revert_in or 0)
         if revert < 0:
             raise CommitError("revert_in must be positive")
-        if self.has_pending_commit():
-            raise CommitError(f"{self.hostname}: a commit-confirm is pending; confirm or roll back first")
-        rc, out, err = self._script(_COMMIT_SH, revert=revert, message=self._q(message.replace("\n", " ")))
+        rc, out, err = self._script(_COMMIT_SH, revert=revert, message=self._q(message.replace("\n", " ")),
+                                    revert_sh=_REVERT_SH)
         if rc != 0:
             raise CommitError(f"{self.hostname}: commit failed: {(err or out).strip().splitlines()[-1] if (err or out).strip() else rc}")
         self._candidate_mode = None
