@@ -356,6 +356,13 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
     for s in vm_specs:
         by_tenant[s.vm.tenant].append(s)
     lbs = _load_balancers(inv, policy, st, vms)
+    fip_vms = {s.vm.name for s in vm_specs if s.floating_ip}
+    for lb in lbs:
+        exposed = [m for m, _ in lb.members if m in fip_vms]
+        if lb.floating_ip and exposed:
+            notes.append(Note("info", "lb-members-public", lb.name,
+                              f"{len(exposed)} of its members also get their own floating IP (public: true in the "
+                              "inventory); behind a load balancer they need none"))
     tenants = []
     for t in inv.tenants:
         specs = by_tenant.get(t.name)

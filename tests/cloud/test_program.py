@@ -127,7 +127,18 @@ def test_volume_types_carry_san_qos_and_quotas_fit_the_san(prod, inv):
     for p in inv.storage.san.pools:
         per_pool = sum(int(q["volumeTypeQuota"].get(f"gigabytes_{p.name}", 0)) for q in quotas)
         assert per_pool <= p.capacity_tb * 1000
-    # quotas cover the demand of each tenant
+    # quotas cover the demand of each tenant, per SAN pool too
+    by_tenant_vol = {_ref(r["inputs"]["projectId"]): r["inputs"]["volumeTypeQuota"]
+                     for r in of(prod.plan, "blockstorage.QuoteSetV3")}
+    for t in {v.tenant for v in inv.vms}:
+        demand = Counter()
+        for v in inv.vms:
+            if v.tenant == t:
+                demand[v.boot_pool] += inv.boot_gb(v)
+                for vol in v.volumes:
+                    demand[vol.pool] += vol.size_gb
+        for pool, gb in demand.items():
+            assert int(by_tenant_vol[f"project-{t}"][f"gigabytes_{pool}"]) >= gb, (t, pool)
     by_project = {_ref(r["inputs"]["projectId"]): r["inputs"] for r in of(prod.plan, "compute.QuotaSetV2")}
     for t in {v.tenant for v in inv.vms}:
         vms = [v for v in inv.vms if v.tenant == t]
