@@ -57,7 +57,7 @@ def monitor(
     concurrency: int = typer.Option(64, help="Devices polled at once."),
     trap_port: int = typer.Option(1162, help="UDP port of the trap receiver (0: disabled)."),
     trap_host: str = typer.Option("127.0.0.1", help="Address of the trap receiver."),
-    metrics_port: int = typer.Option(9116, help="TCP port of /metrics (0: disabled)."),
+    metrics_port: int = typer.Option(9118, help="TCP port of /metrics (0: disabled)."),
     metrics_host: str = typer.Option("127.0.0.1", help="Address of /metrics."),
     rules: Optional[Path] = typer.Option(None, help="Alert rules YAML (default monitors/alerts.yaml)."),
     trap_engine_id: list[str] = typer.Option([], help="Engine id (hex) of a device sending SNMPv3 traps "

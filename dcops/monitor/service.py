@@ -38,7 +38,7 @@ class MonitorConfig:
     trap_communities: tuple[str, ...] = ()
     trap_users: tuple[TrapUser, ...] = ()
     metrics_host: str = "127.0.0.1"
-    metrics_port: int | None = 9116  # None: no /metrics endpoint
+    metrics_port: int | None = 9118  # None: no /metrics endpoint
     rules: RuleSet | None = None
     maintain_every: float = 300.0
 
