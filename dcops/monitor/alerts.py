@@ -254,14 +254,18 @@ class _Inst:
 
 
 class AlertEngine:
-    def __init__(self, rules: RuleSet, store, notifier=None, clock=time.time) -> None:
+    def __init__(self, rules: RuleSet, store, notifier=None, clock=time.time, devices: set[str] | None = None) -> None:
+        """`devices`: the devices this engine owns (a shard of the site); None = all."""
         self.rules = rules
         self.store = store
         self.notifier = notifier
         self.clock = clock
+        self.devices = devices
         self._inst: dict[tuple, _Inst] = {}
         with store.db() as db:  # resume mid-incident: pending and firing instances from the store
             for r in db.execute("SELECT * FROM alerts WHERE state IN ('pending','firing')"):
+                if devices is not None and r["device"] not in devices:
+                    continue
                 self._inst[(r["rule"], r["device"], r["labels"])] = _Inst(
                     r["id"], r["state"], r["since"], r["clear_since"], r["source"])
 
@@ -405,6 +409,8 @@ class AlertEngine:
                 "SELECT * FROM alerts WHERE (state='firing' AND notified_fire=0)"
                 " OR (state='resolved' AND notified_resolve=0 AND fired_at IS NOT NULL)")]
         for a in due:
+            if self.devices is not None and a["device"] not in self.devices:
+                continue  # another shard's alert: that shard notifies
             kind = "firing" if a["state"] == "firing" else "resolved"
             try:
                 self.notifier.send(a, kind)

@@ -48,7 +48,8 @@ class MonitorService:
         self.cfg = cfg
         self.store = Store(cfg.db)
         self.rules = cfg.rules or load_rules()
-        self.engine = AlertEngine(self.rules, self.store, notifier_from_config(self.rules.notify))
+        self.engine = AlertEngine(self.rules, self.store, notifier_from_config(self.rules.notify),
+                                  devices={t.name for t in cfg.targets})
         self.poller = Poller(cfg.targets, concurrency=cfg.concurrency, timeout=cfg.timeout, retries=cfg.retries)
         self.by_name = {t.name: t for t in cfg.targets}
         self.cycles = 0
@@ -56,13 +57,14 @@ class MonitorService:
         self._last_maintain = 0.0
         self.traps: TrapReceiver | None = None
         self.metrics_server = None
+        self._meta = {t.name: (t.display_name or t.name, t.kind) for t in cfg.targets}
         for t in cfg.targets:
             self.store.register_device(t.name, t.profile, t.kind, t.display_name or t.name)
 
     async def on_cycle(self, polls) -> None:
+        # One transaction per cycle, off the event loop (traps keep flowing while it commits).
+        await asyncio.to_thread(self.store.write_polls, polls, self._meta)
         for p in polls:
-            t = self.by_name.get(p.device)
-            self.store.write_poll(p, t.display_name if t else "", t.kind if t else "")
             if p.restarted:
                 self.store.event("restart", p.device, "agent restarted (sysUpTime went back): rates re-baselined")
         transitions = self.engine.evaluate(polls)

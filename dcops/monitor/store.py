@@ -95,6 +95,13 @@ class Store:
             self._series[key] = sid
         return sid
 
+    def write_polls(self, polls, meta: dict[str, tuple[str, str]] | None = None) -> None:
+        """A whole poll cycle in one transaction (device -> (display name, kind) in `meta`)."""
+        meta = meta or {}
+        with self.db():
+            for p in polls:
+                self.write_poll(p, *meta.get(p.device, ("", "")))
+
     def write_poll(self, poll, display_name: str = "", kind: str = "") -> None:
         """Store one DevicePoll: status, latest values and history (counters only as rates)."""
         ts = int(poll.ts)

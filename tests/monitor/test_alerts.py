@@ -267,3 +267,22 @@ def test_failed_channel_is_retried_without_resending_to_the_others(env, smtp):
     assert eng.flush_notifications() == 0
     assert len(sink.messages) == 1  # email went once; the webhook stays due
     assert any(e["kind"] == "notify_error" for e in store.events())
+
+
+def test_shards_only_touch_their_own_devices(env):
+    store, clock, rules = env
+    a = AlertEngine(rules, store, clock=clock, devices={"ups"})
+    a.evaluate([poll("ups", src("battery"))])
+    b = AlertEngine(rules, store, clock=clock, devices={"other"})
+    assert b._inst == {}  # another shard's incident is not resumed here
+
+    class Count:
+        n = 0
+
+        def send(self, alert, kind):
+            Count.n += 1
+
+    b.notifier = Count()
+    assert b.flush_notifications() == 0
+    a.notifier = Count()
+    assert a.flush_notifications() == 1
