@@ -181,19 +181,18 @@ class Tenant(ComponentResource):
         self.provider = ops.Provider(f"tenant-{spec.name}", tenant_name=spec.name, **provider_args,
                                      opts=ResourceOptions(parent=self, depends_on=[self.project, grant]))
         q = spec.compute_quota
-        #: what the tenant's servers wait for: quotas above the defaults before the first create
-        self.quotas: list[pulumi.Resource] = []
-        self.quotas.append(ops.compute.QuotaSetV2(f"quota-compute-{spec.name}", project_id=self.project.id, instances=q["instances"],
+        #: quotas above the defaults must exist before the tenant's first create
+        self.compute_quota = ops.compute.QuotaSetV2(f"quota-compute-{spec.name}", project_id=self.project.id, instances=q["instances"],
                                cores=q["cores"], ram=q["ram"], server_groups=q["server_groups"],
-                               server_group_members=q["server_group_members"], opts=o))
+                               server_group_members=q["server_group_members"], opts=o)
         v = spec.volume_quota
-        self.quotas.append(ops.blockstorage.QuoteSetV3(f"quota-volume-{spec.name}", project_id=self.project.id,
+        self.volume_quota = ops.blockstorage.QuoteSetV3(f"quota-volume-{spec.name}", project_id=self.project.id,
                                     gigabytes=v["gigabytes"], volumes=v["volumes"], snapshots=v["snapshots"],
                                     volume_type_quota={k: str(x) for k, x in spec.volume_type_quota.items()},
-                                    opts=o))
+                                    opts=o)
         n = spec.network_quota
-        self.quotas.append(ops.networking.QuotaV2(f"quota-network-{spec.name}", project_id=self.project.id,
-                                                  port=n["port"], floatingip=n["floatingip"], opts=o))
+        self.network_quota = ops.networking.QuotaV2(f"quota-network-{spec.name}", project_id=self.project.id,
+                                                    port=n["port"], floatingip=n["floatingip"], opts=o)
         self.server_groups: dict[str, Output[str]] = {}
         for g in server_groups:
             sg = ops.compute.ServerGroup(f"sg-{g.name}", name=g.name, policies=g.policy,
@@ -207,22 +206,25 @@ class Server(ComponentResource):
 
     def __init__(self, name: str, *, spec: VmSpec, inv: Inventory, network_id, subnet_id, security_group_ids,
                  image_id, keypair_name: str, server_group_id, floating_pool: str | None, tenant_provider,
-                 after: list[pulumi.Resource] = (), opts=None):
+                 port_after=(), volumes_after=(), instance_after=(), opts=None):
         vm = spec.vm
         super().__init__(f"{PKG}:Server", name, {"tenant": vm.tenant, "system": vm.system, "zone": vm.zone}, opts)
-        # `after`: ordering the engine cannot infer from inputs (flavor and key pair by name, quotas,
-        # RBAC grants); children do not inherit a component's depends_on, so each child gets it.
-        o = _child(self, tenant_provider, depends_on=list(after))
+        # *_after: ordering the engine cannot infer from inputs (RBAC grants and quotas before the
+        # port, volume quota before volumes, flavor/key pair by name and compute quota before the
+        # instance); children do not inherit a component's depends_on, so the child that needs it gets it.
+        o = _child(self, tenant_provider)
         meta = spec.metadata
         port = ops.networking.Port(
             f"{vm.name}-port", name=f"{vm.name}-port", network_id=network_id,
             fixed_ips=[ops.networking.PortFixedIpArgs(subnet_id=subnet_id, ip_address=str(vm.ip))],
             security_group_ids=security_group_ids, admin_state_up=True,
-            tags=tags(system=vm.system, zone=vm.zone, managed_by="dcops"), opts=o)
+            tags=tags(system=vm.system, zone=vm.zone, managed_by="dcops"),
+            opts=_child(self, tenant_provider, depends_on=list(port_after)))
         vol_meta = {k: meta[k] for k in ("managed_by", "system", "owner", "security_level", "backup_policy")}
         boot = ops.blockstorage.Volume(
             f"{vm.name}-boot", name=f"{vm.name}-boot", size=spec.boot_gb, volume_type=vm.boot_pool,
-            image_id=image_id, metadata={**vol_meta, "vm": vm.name, "role": "boot"}, opts=o)
+            image_id=image_id, metadata={**vol_meta, "vm": vm.name, "role": "boot"},
+            opts=_child(self, tenant_provider, depends_on=list(volumes_after)))
         self.instance = ops.compute.Instance(
             vm.name, name=vm.name, flavor_name=vm.flavor, availability_zone=spec.availability_zone,
             key_pair=keypair_name, config_drive=True,
@@ -232,18 +234,19 @@ class Server(ComponentResource):
             networks=[ops.compute.InstanceNetworkArgs(port=port.id)],
             scheduler_hints=[ops.compute.InstanceSchedulerHintArgs(group=server_group_id)] if server_group_id else None,
             metadata=meta, tags=tags(system=vm.system, level=meta["security_level"], backup=meta["backup_policy"]),
-            opts=o)
+            opts=_child(self, tenant_provider, depends_on=list(instance_after)))
         for vol in vm.volumes:
             data = ops.blockstorage.Volume(
                 f"{vm.name}-{vol.name}", name=f"{vm.name}-{vol.name}", size=vol.size_gb, volume_type=vol.pool,
-                metadata={**vol_meta, "vm": vm.name, "role": vol.name}, opts=o)
+                metadata={**vol_meta, "vm": vm.name, "role": vol.name},
+                opts=_child(self, tenant_provider, depends_on=list(volumes_after)))
             ops.compute.VolumeAttach(f"{vm.name}-{vol.name}-attach", instance_id=self.instance.id,
                                      volume_id=data.id, opts=o)
         if spec.floating_ip and floating_pool:
             ops.networking.FloatingIp(f"{vm.name}-fip", pool=floating_pool, port_id=port.id,
                                       description=f"{vm.name} ({meta['system_name']})",
                                       tags=tags(system=vm.system, managed_by="dcops"),
-                                      opts=_child(self, tenant_provider, depends_on=[*after, self.instance]))
+                                      opts=_child(self, tenant_provider, depends_on=[self.instance]))
         self.register_outputs({})
 
 

@@ -55,6 +55,8 @@ class Recorded:
     provider_urn: str | None
     custom: bool
     inputs: dict
+    #: logical names (type::name) of everything the engine would wait for before this resource
+    dependencies: tuple[str, ...] = ()
 
 
 def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
@@ -153,8 +155,9 @@ def _make_monitor():
                 return resource_pb2.RegisterResourceResponse(urn=urn)
             inputs = canonical(json_format.MessageToDict(request.object))
             provider = request.provider.rsplit("::", 1)[0] if request.provider else None
+            deps = tuple(sorted(u.split("::", 2)[2].rsplit("$", 1)[-1] for u in request.dependencies))
             self.recorded.append(Recorded(request.type, request.name, urn, request.parent or None, provider,
-                                          bool(request.custom), inputs))
+                                          bool(request.custom), inputs, deps))
             if request.type.startswith("pulumi:providers:"):
                 id_, state = mock_id(request.type, request.name), {}
             else:
@@ -192,6 +195,8 @@ SHORTCUTS = {
     "inline-rpc": "call the in-process mock monitor inline instead of through a thread pool",
     "no-stack-trace": "no Python stack capture per resource (source positions are for the engine's UI)",
     "quiet-engine": "drop the SDK's debug log of every RPC",
+    "no-mock-urn": "skip the URN the SDK computes per resource for running without a monitor (it has one; "
+                   "the program uses no aliases, the other caller)",
     "no-gc-during-run": "pause the cyclic garbage collector while the program runs (hundreds of "
                         "thousands of short-lived futures make each collection walk a growing heap)",
 }
@@ -203,8 +208,9 @@ def _patched_sdk(shortcuts: frozenset[str]):
     from pulumi.runtime import resource as rres, rpc
     from pulumi.runtime.proto import source_pb2
 
-    saved = (rpc.transfer_properties, rpc.serialize_properties, rpc.resolve_outputs, rres._get_stack_trace)
-    orig_transfer, orig_serialize, orig_resolve, _ = saved
+    saved = (rpc.transfer_properties, rpc.serialize_properties, rpc.resolve_outputs, rres._get_stack_trace,
+             rres.create_urn)
+    orig_transfer, orig_serialize, orig_resolve, _, orig_urn = saved
 
     def transfer(res, props, custom):
         keep = {k: v for k, v in props.items() if v is not None or k == "id" or k in _READ_OUTPUTS}
@@ -226,10 +232,18 @@ def _patched_sdk(shortcuts: frozenset[str]):
         rpc.resolve_outputs = resolve
     if "no-stack-trace" in shortcuts:
         rres._get_stack_trace = lambda: source_pb2.StackTrace()
+    if "no-mock-urn" in shortcuts:
+        from pulumi import Output
+
+        def no_urn(name, type_, parent=None, project=None, stack=None):
+            return Output.from_input("")
+
+        rres.create_urn = no_urn
     try:
         yield
     finally:
-        rpc.transfer_properties, rpc.serialize_properties, rpc.resolve_outputs, rres._get_stack_trace = saved
+        (rpc.transfer_properties, rpc.serialize_properties, rpc.resolve_outputs, rres._get_stack_trace,
+         rres.create_urn) = saved
 
 
 class _QuietEngine:

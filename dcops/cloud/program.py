@@ -110,12 +110,13 @@ def build(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
                image_id=catalog.image_ids[vm.image], keypair_name=st.keypair_name,
                server_group_id=tenant.server_groups.get(spec.server_group) if spec.server_group else None,
                floating_pool=pool, tenant_provider=tenant.provider,
-               after=[catalog.flavors[vm.flavor], catalog.keypair, *tenant.quotas,
-                      *zone.shared_with.get(vm.tenant, ())])
+               port_after=[tenant.network_quota, *zone.shared_with.get(vm.tenant, ())],
+               volumes_after=[tenant.volume_quota],
+               instance_after=[catalog.flavors[vm.flavor], catalog.keypair, tenant.compute_quota])
     for lb in d.load_balancers:
         PublicService(lb.name, spec=lb, subnet_id=zones[lb.zone].subnet.id, floating_pool=pool,
                       tenant_provider=tenants[lb.tenant].provider,
-                      after=[*tenants[lb.tenant].quotas, *zones[lb.zone].shared_with.get(lb.tenant, ())])
+                      after=[tenants[lb.tenant].network_quota, *zones[lb.zone].shared_with.get(lb.tenant, ())])
 
     pulumi.export("scope", d.scope)
     pulumi.export("systems", list(d.systems))

@@ -25,6 +25,8 @@ class PlanRun:
     settings: StackSettings
     #: seconds per phase: load (inventory + policy), run (program under mocks), check (plan + checks)
     timings: dict = field(default_factory=dict, compare=False)
+    #: the raw registrations, with the dependencies the engine would order by
+    recorded: list = field(default_factory=list, compare=False, repr=False)
 
 
 def make_plan(stack: str = "prod", *, inventory: Path | str | None = None, policy: Path | str | None = None,
@@ -64,4 +66,4 @@ def make_plan(stack: str = "prod", *, inventory: Path | str | None = None, polic
     findings = [f.as_dict() for f in checks.run_all(draft, model, pol, st)]
     draft["findings"] = findings
     timings["check"] = time.perf_counter() - t1
-    return PlanRun(draft, model, pol, st, timings)
+    return PlanRun(draft, model, pol, st, timings, recorded)

@@ -172,3 +172,18 @@ def test_dr_stack_holds_exactly_the_dr_systems(dr, inv):
     n = Counter(r["kind"] for r in dr.plan["resources"])
     assert n["networking.FloatingIp"] == 0 and n["compute.AggregateV2"] == 0
     assert {i["inputs"]["availabilityZone"] for i in instances} <= {"az-dr1", "az-dr-dmz"}
+
+
+def test_real_up_ordering_is_declared(prod, inv):
+    """What `pulumi up` must order but cannot infer from IDs: RBAC and quotas before ports and volumes,
+    flavor/key pair (referenced by name) and the compute quota before the instance."""
+    deps = {(r.type.rsplit(":", 1)[-1], r.name): set(r.dependencies) for r in prod.recorded}
+    for vm in inv.vms[::7]:
+        t, z = vm.tenant, vm.zone
+        assert {f"openstack:networking/rbacPolicyV2:RbacPolicyV2::rbac-net-{z}-{t}",
+                f"openstack:networking/rbacPolicyV2:RbacPolicyV2::rbac-sg-{z}-{t}",
+                f"openstack:networking/quotaV2:QuotaV2::quota-network-{t}"} <= deps[("Port", f"{vm.name}-port")]
+        assert f"openstack:blockstorage/quoteSetV3:QuoteSetV3::quota-volume-{t}" in deps[("Volume", f"{vm.name}-boot")]
+        assert {f"openstack:compute/flavor:Flavor::flavor-{vm.flavor}",
+                "openstack:compute/keypair:Keypair::keypair-dcops-ops",
+                f"openstack:compute/quotaSetV2:QuotaSetV2::quota-compute-{t}"} <= deps[("Instance", vm.name)]
