@@ -282,12 +282,13 @@ def dashboard(
     port: int = typer.Option(8080, help="Listen port."),
     db: Optional[Path] = typer.Option(None, help="SQLite database of `dcops monitor`."),
     session_minutes: int = typer.Option(30, help="Idle session lifetime."),
+    secure_cookies: bool = typer.Option(False, help="Mark cookies Secure (behind an HTTPS reverse proxy)."),
 ) -> None:
     """The NOC dashboard (Vietnamese by default, English switch). Users: `dcops dashboard-user`."""
     from .dashboard import serve
     from .service import default_db
     try:
-        serve(host, port, db or default_db(), session_minutes=session_minutes)
+        serve(host, port, db or default_db(), session_minutes=session_minutes, secure_cookies=secure_cookies)
     except OSError as e:
         _fail(f"cannot serve on {host}:{port}: {e}", 2)
 

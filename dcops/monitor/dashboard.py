@@ -91,9 +91,9 @@ def _lines_from_inventory() -> list[LineInfo]:
 
 
 def make_server(host: str, port: int, db: Path | str, session_minutes: int = 30,
-                lines: list[LineInfo] | None = None) -> ThreadingHTTPServer:
+                lines: list[LineInfo] | None = None, secure_cookies: bool = False) -> ThreadingHTTPServer:
     app = App(Store(db), session_ttl=session_minutes * 60,
-              lines=lines if lines is not None else _lines_from_inventory())
+              lines=lines if lines is not None else _lines_from_inventory(), secure_cookies=secure_cookies)
 
     class Handler(_Handler):
         pass
@@ -104,8 +104,8 @@ def make_server(host: str, port: int, db: Path | str, session_minutes: int = 30,
     return srv
 
 
-def serve(host: str, port: int, db: Path | str, session_minutes: int = 30) -> None:
-    srv = make_server(host, port, db, session_minutes)
+def serve(host: str, port: int, db: Path | str, session_minutes: int = 30, secure_cookies: bool = False) -> None:
+    srv = make_server(host, port, db, session_minutes, secure_cookies=secure_cookies)
     import signal
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown, daemon=True).start())
     print(f"NOC dashboard on http://{host}:{srv.server_address[1]}/ (db {db})", flush=True)

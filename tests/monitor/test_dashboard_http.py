@@ -115,3 +115,13 @@ def test_passwords_are_hashed(web):
     _base, st, _ = web
     row = st.db().conn.execute("SELECT pw_hash FROM users WHERE name='admin'").fetchone()
     assert row[0].startswith("scrypt$") and "admin-pass-123" not in row[0]
+
+
+def test_unreachable_device_is_red_not_zero(web):
+    base, st, _ = web
+    st.write_poll(DevicePoll("kg-ups-01", "ups-rfc1628", time.time(), False, "unreachable: no response"),
+                  "UPS trung tâm 80 kVA", "ups")
+    c, r = login(base, "noc", "viewer-pass-123")
+    row = r.text.split('id="dev-kg-ups-01"')[1].split("</tr>")[0]
+    assert 'data-status="unreachable"' in row and "Mất kết nối" in row
+    assert "%" not in row  # no stale or zero values shown for a silent device
