@@ -237,3 +237,47 @@ def test_link_balancer_survives_far_end_line_failure(dc):
         lab.stop(pid)
     assert dc.wait(lambda: all(v["up"] for v in lines().values()), 5)
     assert sources() == publics  # both lines in use again
+
+
+def _cli(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "dcops.cli", "net", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_cli_backup_diff_and_dry_run_push(dc):
+    before = dc.rulesets()
+    bk = dc.backups / "cli"
+    proc = _cli("backup", "--lab", dc.lab.name, "--backups", str(bk), "--json")
+    assert proc.returncode == 0, proc.stderr
+    saved = json.loads(proc.stdout)
+    assert {r["device"] for r in saved} == {FW, LB} and all(r["ok"] for r in saved)
+    assert Path(saved[0]["file"]).read_text().startswith("flush ruleset\n")
+    # rendered == running right after the baseline push: empty diff
+    proc = _cli("diff", FW, "--lab", dc.lab.name)
+    assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
+    # against the last backup (no device contact): a unified diff, rendered source vs canonical running
+    proc = _cli("diff", FW, "--lab", dc.lab.name, "--backup", "latest", "--backups", str(bk))
+    assert proc.returncode == 0 and proc.stdout.startswith("---"), proc.stderr
+    # dry run is the default: nothing changes, exit 0, per-device result
+    proc = _cli("push", "--lab", dc.lab.name, "--backups", str(bk), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["committed"] is False and {d["state"] for d in report["devices"]} == {"unchanged"}
+    assert dc.rulesets() == before
+    proc = _cli("diff", "no-such-device", "--lab", dc.lab.name)
+    assert proc.returncode == 1 and "unknown device(s)" in proc.stderr
+
+
+def test_cli_failed_push_names_device_and_step(dc):
+    """The CLI's exit status and one-line reason when a device refuses the candidate."""
+    before = dc.rulesets()
+    proc = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, json; from pathlib import Path; from dcops.net.push import Pusher, Target; "
+         "from dcops.net.connect import Endpoint; "
+         f"e = json.loads({json.dumps(json.dumps(state.read(dc.lab.name)['meta']['endpoints'][FW]))}); "
+         "ep = Endpoint(e['host'], e['username'], e['port'], e['key_file'], None, e['netns'], host_key_check=False); "
+         "r = Pusher(Path(sys.argv[1]), commit=True, timeout=5).run([Target('lab-fw1', 'linux', 'table inet x {', ep, 'nft')]); "
+         "print(r.summary())", str(dc.backups)], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.startswith("lab-fw1 failed at load: "), proc.stdout + proc.stderr
+    assert dc.rulesets() == before

@@ -47,6 +47,11 @@ from napalm.base.exceptions import (
 
 FLUSH = "flush ruleset\n"
 _SPLIT = "@@dcops-split@@"
+# nft's listing is not always a fixed point of load+list after one round (e.g. a one-element
+# anonymous set loses its braces), so canonical = list(load(list(load(candidate)))).
+_FIXPOINT = ("{ echo 'flush ruleset'; nft -s list ruleset; } > canon1.tmp && nft -f canon1.tmp && "
+             "rm -f canon1.tmp && nft -s list ruleset")
+_FIXPOINT_DQ = _FIXPOINT.replace("'", '"')
 
 _REVERT_SH = """\
 sleep "$1"
@@ -75,7 +80,7 @@ if [ -f candidate.canon ] && [ "$(cksum < candidate.nft)" = "$(cat candidate.can
 else
   load=""
   if [ "$mode" = merge ]; then nft -s list ruleset > run.tmp; load="nft -f run.tmp && "; fi
-  if unshare -n sh -c "${{load}}nft -f candidate.nft && nft -s list ruleset" > canon.tmp 2>/dev/null; then
+  if unshare -n sh -c "${{load}}nft -f candidate.nft && {fixpoint}" > canon.tmp 2>/dev/null; then
     {{ echo "flush ruleset"; cat canon.tmp; }} > apply.nft; touch canonical
   else
     nft -c -f candidate.nft
@@ -302,7 +307,7 @@ class LinuxNftDriver(NetworkDriver):
         rc, out, err = self._sh(
             f"cd {state} 2>/dev/null && [ -f candidate.nft ] || exit 3; "
             f"nft -s list ruleset > run.tmp || exit 4; "
-            f"if unshare -n sh -c '{merge}nft -f candidate.nft && nft -s list ruleset' > canon.tmp 2>/dev/null; then "
+            f"if unshare -n sh -c '{merge}nft -f candidate.nft && {_FIXPOINT_DQ}' > canon.tmp 2>/dev/null; then "
             f"{{ echo 'flush ruleset'; cat canon.tmp; }} > candidate.canon && cksum < candidate.nft > candidate.canon.sum;"
             f" shown=candidate.canon; else shown=candidate.nft; fi; "
             f"cat run.tmp; echo '{_SPLIT}'; cat $shown; rm -f run.tmp canon.tmp", check=False)
@@ -330,7 +335,7 @@ class LinuxNftDriver(NetworkDriver):
         if revert < 0:
             raise CommitError("revert_in must be positive")
         rc, out, err = self._script(_COMMIT_SH, revert=revert, message=self._q(message.replace("\n", " ")),
-                                    revert_sh=_REVERT_SH)
+                                    revert_sh=_REVERT_SH, fixpoint=_FIXPOINT)
         if rc != 0:
             raise CommitError(f"{self.hostname}: commit failed: {(err or out).strip().splitlines()[-1] if (err or out).strip() else rc}")
         self._candidate_mode = None
