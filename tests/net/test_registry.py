@@ -1,0 +1,40 @@
+"""Platform data → driver class: the pusher never names a vendor."""
+import pytest
+from napalm.base import NetworkDriver
+
+from dcops.net import platforms
+from dcops.net.connect import Endpoint, make_driver, resolve_placeholders, SecretUnavailable
+from dcops.net.drivers.linux_nft import LinuxNftDriver
+from dcops.net.drivers.netmiko_generic import NetmikoDriver
+from dcops.net.drivers.registry import DriverUnavailable, driver_class
+
+
+def test_linux_is_the_projects_napalm_driver():
+    d = make_driver("linux", Endpoint("192.0.2.1", "dcops", key_file="/nonexistent"))
+    assert isinstance(d, LinuxNftDriver) and isinstance(d, NetworkDriver)
+    assert d.state_dir == "/var/lib/dcops/napalm"  # optional_args from platform.yaml
+
+
+def test_fortios_goes_through_netmiko_with_its_commands():
+    d = make_driver("fortios", Endpoint("192.0.2.1", "dcops"))
+    assert isinstance(d, NetmikoDriver)
+    assert d.spec["device_type"] == "fortinet"
+    assert "set cfg-revert-timeout {seconds}" in d.spec["commit_confirm"]["arm"]
+
+
+def test_panos_by_napalm_name_or_a_clear_message():
+    try:
+        cls = driver_class(platforms.load("panos"))
+    except DriverUnavailable as e:
+        assert "pip install napalm-panos" in str(e)
+    else:
+        assert issubclass(cls, NetworkDriver)
+
+
+def test_secret_placeholders(monkeypatch):
+    monkeypatch.setenv("DCOPS_TEST_SECRET", "s3cr3t")
+    assert resolve_placeholders("set pwd ${secret:env:DCOPS_TEST_SECRET}") == "set pwd s3cr3t"
+    with pytest.raises(SecretUnavailable, match="DCOPS_NOPE is not set"):
+        resolve_placeholders("x ${secret:env:DCOPS_NOPE}")
+    with pytest.raises(SecretUnavailable, match="only env:"):
+        resolve_placeholders("x ${secret:vault:kv/fw#ha}")
