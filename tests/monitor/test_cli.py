@@ -62,3 +62,45 @@ def test_monitor_without_secrets_fails_clearly(monkeypatch, tmp_path):
     assert r.exit_code == 2 and "DCOPS_SNMP_AUTH_KEY" in r.output
     r = runner.invoke(app, ["monitor", "--once", "--sim", str(tmp_path / "missing.json"), "--db", str(tmp_path / "m.db")])
     assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_snmp_sim_verb_serves_the_inventory_and_cleans_up(tmp_path):
+    """`dcops snmp sim` as a real process: agents answer; SIGTERM stops them (no orphan snmpsim)."""
+    import asyncio
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from dcops.monitor.sim import read_targets
+    from dcops.monitor.snmp_client import open_session
+    from dcops.monitor.targets import credentials_of
+
+    out = tmp_path / "targets.json"
+    p = subprocess.Popen([sys.executable, "-m", "dcops.monitor", "snmp", "sim", "--targets-out", str(out),
+                          "--workdir", str(tmp_path / "w")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not out.exists() and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.2)
+        assert out.exists(), p.stdout.read().decode() if p.poll() is not None else "no targets file"
+        targets = {t.device: t for t in read_targets(out)}
+        assert {"kg-ups-01", "kg-lb-01", "kg-crac-01", "kg-env-01"} <= set(targets)
+        t = targets["kg-ups-01"]
+        vb = asyncio.run(open_session(t.host, t.port, credentials_of(t), timeout=2).get(["1.3.6.1.2.1.1.5.0"]))
+        assert vb["1.3.6.1.2.1.1.5.0"] == b"kg-ups-01"
+        agent_pid = t.pid
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(15) == 0
+        time.sleep(0.5)
+        try:
+            os.kill(agent_pid, 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        assert not alive, "snmpsim agent left running"
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)

@@ -1,0 +1,32 @@
+import time
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from dcops.monitor import metrics
+from dcops.monitor.poller import DevicePoll
+from dcops.monitor.profiles import Sample
+from dcops.monitor.store import Store
+
+
+def test_exposition_parses_and_escapes_device_strings(tmp_path):
+    st = Store(tmp_path / "m.db")
+    evil = 'APC "NMC"\nline2 \\ back'
+    st.write_poll(DevicePoll("kg-ups-02", "apc-ups", time.time(), True, info={"sys_descr": evil}, samples=[
+        Sample("ups_output_source", {}, 3, "enum", "", state="battery"),
+        Sample("ups_battery_runtime_seconds", {}, 1860.0, "gauge", "seconds"),
+        Sample("if_in_bytes_total", {"ifIndex": "1", "ifName": 'wan"1'}, 2.0**64 - 1, "counter", "bytes",
+               raw=2**64 - 1)]))
+    st.write_poll(DevicePoll("kg-ups-01", "ups-rfc1628", time.time(), False, "unreachable: timeout"))
+    fams = {f.name: f for f in text_string_to_metric_families(metrics.render(st))}
+    info = fams["dcops_device_info"].samples[0]
+    assert info.labels["sys_descr"] == evil
+    up = {s.labels["device"]: s.value for s in fams["dcops_device_up"].samples}
+    assert up == {"kg-ups-02": 1, "kg-ups-01": 0}
+    src = {s.labels["ups_output_source"]: s.value for s in fams["dcops_ups_output_source"].samples}
+    assert src["battery"] == 1 and src["normal"] == 0 and sum(src.values()) == 1
+    assert fams["dcops_ups_battery_runtime_seconds"].samples[0].value == 1860
+    ctr = fams["dcops_if_in_bytes"]  # the parser strips _total from counter family names
+    assert ctr.type == "counter" and ctr.samples[0].labels["ifName"] == 'wan"1'
+    # an unreachable device exports no stale values
+    assert all(s.labels.get("device") != "kg-ups-01" for f in fams.values() for s in f.samples
+               if f.name not in ("dcops_device_up", "dcops_device_last_poll_timestamp_seconds"))
