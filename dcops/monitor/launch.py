@@ -124,3 +124,53 @@ def start_dashboard(db: Path, port: int | None = None, host: str = "127.0.0.1",
         h.stop()
         raise
     return h
+
+
+@dataclass
+class SiteHandle:
+    """The simulated facility watched end to end: agents + `dcops monitor` + `dcops dashboard`."""
+
+    sim: object  # sim.SimHandle
+    monitor: ProcHandle
+    dashboard: ProcHandle
+    db: Path
+
+    @property
+    def pids(self) -> list[int]:
+        return [*self.sim.pids, self.monitor.pid, self.dashboard.pid]
+
+    def stop(self) -> None:
+        for part in (self.dashboard, self.monitor, self.sim):
+            try:
+                part.stop()
+            except Exception:  # noqa: BLE001 - stop the rest regardless
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def start_site(inventory, workdir: Path, interval: float = 5, dashboard_port: int | None = None,
+               users: dict[str, tuple[str, str]] | None = None) -> SiteHandle:
+    """For `dcops demo`: every SNMP device of `inventory` simulated, polled and on the NOC page.
+
+    `users` = {name: (role, password)}; e.g. {"admin": ("admin", pw), "noc": ("viewer", pw2)}.
+    """
+    from .sim import sim_devices_from_inventory, start_agents
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "noc.db"
+    sim = start_agents(sim_devices_from_inventory(inventory), workdir=workdir / "sim")
+    mon = web = None
+    try:
+        mon = start_monitor(sim.targets_file, db, interval=interval)
+        web = start_dashboard(db, port=dashboard_port, users=users)
+    except BaseException:
+        for part in (web, mon, sim):
+            if part is not None:
+                part.stop()
+        raise
+    return SiteHandle(sim, mon, web, db)
