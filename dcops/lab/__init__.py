@@ -32,6 +32,8 @@ Library API
     - ``cut_link(short, ifname)`` / ``restore_link(short, ifname)``: drop all
       traffic arriving on an interface (a leased line failing at the far end:
       no carrier loss at the near end).
+    - ``kill_sessions(short)``: SIGKILL the sshd session processes (not the
+      listener) — a lost SSH session.
     - ``wait_listening(short, port)``, ``workdir`` (temp folder removed on teardown).
 
 ``teardown(name)`` / ``status(name)`` / ``state.labs()``
@@ -39,8 +41,15 @@ Library API
 ``netns.connect_in(ns, address, port)``
     A socket connected from inside a namespace, for SSH clients (paramiko
     ``sock=``) running in the root namespace.
-``topology.up(prefix) / topology.DEFAULT``
-    The `dcops lab up` data centre (fw1, dmz, app, db, mgmt, lb, isp1, isp2, inet).
+``datacentre.spec_from_inventory(inv) -> DcSpec`` / ``datacentre.build(lab, spec) -> meta``
+    The `dcops lab up` data centre (fw1, dmz, app, db, mgmt, wan, lb, isp1, isp2,
+    inet) with the inventory's addresses; ``meta["endpoints"]`` says how to SSH
+    to the firewall stand-in and the link balancer (from the mgmt namespace).
+    Fail a leased line at the far end: ``lab.cut_link(spec.lines[0].isp, "down0")``.
+``python -m dcops.lab.prober --target HOST:PORT --out F`` / ``prober.outage(records, since)``
+    New TCP connections every 10 ms from inside a namespace; the outage after a fault.
+``python -m dcops.lab.tcpserver --name N --port P…``
+    The responder ``tcp_server`` starts (usable on its own).
 
 Everything needs root; `require_root()` says so in one line.
 """

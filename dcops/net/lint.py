@@ -107,14 +107,13 @@ def lint(inv: Inventory, folder=POLICY_DIR) -> list[Finding]:
                 continue
             svc.update(defs.services[n])
         if protos is not None and ok:
-            svc_protos = {p for _, p in svc}
             stray = [n for n in names if {p for _, p in defs.services[n]} < protos]
             if len(protos) > 1 and stray:
                 out.append(Finding(term.file, term.lines.get("protocol", term.line), "warning",
                                    f"term '{term.name}': services {', '.join(stray)} are single-protocol but the term "
                                    f"lists {' '.join(sorted(protos))}: every listed protocol would be allowed on "
                                    f"those ports; split the term"))
-            svc = {(port, p) for port, p in svc if p in protos} | (set() if svc_protos <= protos else set())
+            svc = {(port, p) for port, p in svc if p in protos}  # what the term is meant to allow
         return frozenset(svc), protos, ok
 
     names_seen: dict[str, policy_mod.Term] = {}

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from dcops.lab import connect_in, procs, state, status, teardown
+from dcops.lab import connect_in, procs, status, teardown
 from dcops.lab.netns import LabError, list_namespaces
 
 pytestmark = pytest.mark.lab

@@ -38,6 +38,13 @@ filters:
       - name: open-door
         action: accept
   - header:
+      zones: {from: mgmt, to: db}
+    terms:
+      - name: mixed-protocols
+        destination-port: SSH SNMP
+        protocol: tcp udp
+        action: accept
+  - header:
       zones: {from: app, to: nowhere}
     terms:
       - name: to-nowhere
@@ -68,7 +75,8 @@ def test_findings_with_file_and_line(inv, tmp_path):
     assert "bad.yaml:19: error: term 'typo-object': unknown network object 'SYS_NO_SUCH_THING'" in msgs
     assert "bad.yaml:20: error: term 'typo-object': unknown service 'POSTGRESS'" in msgs
     assert "bad.yaml:26: error: term 'open-door': any-any permit" in msgs
-    assert "bad.yaml:28: error: unknown zone 'nowhere'" in msgs
+    assert "bad.yaml:33: warning: term 'mixed-protocols': services SSH, SNMP are single-protocol" in msgs
+    assert "bad.yaml:35: error: unknown zone 'nowhere'" in msgs
     svc_line = (tmp_path / "definitions" / "services.yaml").read_text().count("\n")
     assert f"services.yaml:{svc_line}: warning: object 'UNUSED_SVC' is defined but never used" in msgs
     assert found
