@@ -283,17 +283,26 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
     implicit: set[str] = set()
     ha = {g.name: g for g in inv.ha_groups}
     vm_group: dict[str, str] = {}
+    tenants_of_system: dict[str, set[str]] = defaultdict(set)
+    for v in vms:
+        tenants_of_system[v.system].add(v.tenant)
     for v in vms:
         sysm = inv.system(v.system)
         if v.ha_group:
             name = v.ha_group
         elif sysm.security_level >= policy.placement.implicit_group_min_level:
-            name = f"{v.system}-spread"
+            # server groups live in one project: a system spread over tenants gets one per tenant
+            name = f"{v.system}-spread" if len(tenants_of_system[v.system]) == 1 else f"{v.system}-{v.tenant}-spread"
             implicit.add(name)
         else:
             continue
         groups[name].append(v)
         vm_group[v.name] = name
+    for name, members in sorted(groups.items()):
+        if len({m.tenant for m in members}) > 1:
+            notes.append(Note("error", "ha-group-tenants", name,
+                              "members in several tenants; a server group belongs to one project: "
+                              + ", ".join(sorted(f"{m.name} ({m.tenant})" for m in members))))
     server_groups = []
     for name, members in sorted(groups.items()):
         declared = ha[name].policy if name in ha else "anti-affinity"

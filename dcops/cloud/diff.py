@@ -46,8 +46,13 @@ def diff(old: dict, new: dict) -> dict:
             changed.append({"type": rb["type"], "name": rb["name"], "kind": rb["kind"], "tenant": rb.get("tenant"),
                             "changes": changes})
     fkey = lambda f: (f["severity"], f["check"], f["subject"], f["message"])  # noqa: E731
-    old_f = {fkey(f) for f in old.get("findings", [])}
-    new_f = {fkey(f) for f in new.get("findings", [])}
+    # program notes (warnings and errors) count as findings for review: e.g. a new group too big for its hosts
+    as_finding = lambda n: {"severity": n["severity"], "check": n["code"], "subject": n["subject"],  # noqa: E731
+                            "message": n["message"]}
+    old_f = {fkey(f) for f in [*old.get("findings", []), *map(as_finding, old.get("notes", []))]
+             if f["severity"] != "info"}
+    new_f = {fkey(f) for f in [*new.get("findings", []), *map(as_finding, new.get("notes", []))]
+             if f["severity"] != "info"}
     return {
         "stack": new.get("stack"),
         "old_stack": old.get("stack"),
@@ -137,7 +142,8 @@ def render_markdown(d: dict) -> str:
     if d["old_stack"] != d["stack"]:
         out += [f"> ⚠️ comparing stack `{d['old_stack']}` with `{d['stack']}`", ""]
     if d["new_findings"]:
-        out += ["#### ❌ New policy findings", "", "| severity | check | subject | finding |", "|---|---|---|---|"]
+        icon = "❌" if any(f["severity"] == "error" for f in d["new_findings"]) else "⚠️"
+        out += [f"#### {icon} New findings", "", "| severity | check | subject | finding |", "|---|---|---|---|"]
         out += [f"| {f['severity']} | `{f['check']}` | `{_md_escape(f['subject'])}` | {_md_escape(f['message'])} |"
                 for f in d["new_findings"]]
         out.append("")

@@ -87,3 +87,12 @@ def test_diff_reports_changed_inputs_and_deletions(prod, inv):
     assert removed == {"du-lich-web-02", "du-lich-web-02-port", "du-lich-web-02-boot", "du-lich-web-02-fip",
                        "du-lich-web-02-media", "du-lich-web-02-media-attach"}
     assert plandiff.render_text(plandiff.diff(prod.plan, prod.plan)).endswith("No changes.\n")
+
+
+def test_diff_flags_a_group_outgrowing_its_hypervisors(prod, inv):
+    fifth = inv.vm("qlvb-web-04").model_copy(update={"name": "qlvb-web-05", "ip": "10.20.10.60"})
+    d = plandiff.diff(prod.plan, make_plan("prod", inv=inv.model_copy(update={"vms": inv.vms + (fifth,)})).plan)
+    group = next(c for c in d["changed"] if c["name"] == "sg-qlvb-web")
+    assert group["changes"] == [{"path": "policies", "old": "anti-affinity", "new": "soft-anti-affinity"}]
+    assert [(f["check"], f["subject"]) for f in d["new_findings"]] == [("anti-affinity-capacity", "qlvb-web")]
+    assert "#### ⚠️ New findings" in plandiff.render_markdown(d)
