@@ -7,6 +7,7 @@ units, rates of counters, device info — or `reachable=False` with the reason (
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -14,6 +15,8 @@ from .profiles import Profile, Sample, evaluate, get_profile
 from .rates import RateTracker
 from .snmp_client import SnmpError, SnmpTimeout, open_session
 from .targets import Target
+
+log = logging.getLogger("dcops.monitor")
 
 
 @dataclass
@@ -67,6 +70,9 @@ class Poller:
             return DevicePoll(t.name, t.profile, ts, False, f"unreachable: {e}", duration=time.monotonic() - start)
         except (SnmpError, OSError) as e:
             return DevicePoll(t.name, t.profile, ts, False, str(e), duration=time.monotonic() - start)
+        except Exception as e:  # noqa: BLE001 - one odd agent must not stop the whole site's polling
+            return DevicePoll(t.name, t.profile, ts, False, f"internal error: {type(e).__name__}: {e}",
+                              duration=time.monotonic() - start)
         ev = evaluate(prof, vb)
         ts = time.time()  # when the values (counters come last, with the walk) were read: rates stay exact
         poll = DevicePoll(t.name, t.profile, ts, True, samples=ev.samples, info=ev.info,
@@ -124,9 +130,12 @@ class Poller:
         while not stop.is_set():
             start = time.monotonic()
             polls = await self.poll_all()
-            res = on_cycle(polls)
-            if asyncio.iscoroutine(res):
-                await res
+            try:
+                res = on_cycle(polls)
+                if asyncio.iscoroutine(res):
+                    await res
+            except Exception:  # noqa: BLE001 - keep polling; the next cycle may store fine
+                log.exception("poll cycle handling failed")
             delay = max(0.0, interval - (time.monotonic() - start))
             try:
                 await asyncio.wait_for(stop.wait(), delay)
