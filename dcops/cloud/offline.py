@@ -20,6 +20,7 @@ import gc
 import json
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -273,8 +274,22 @@ def run_offline(program: Callable[[], Any], *, stack: str, config: dict[str, str
     unknown = shortcuts - ALL_SHORTCUTS
     if unknown:
         raise ValueError(f"unknown shortcuts {sorted(unknown)}")
-    ctx = contextvars.Context()
-    return ctx.run(_run, program, stack, config, list(secret_keys), shortcuts)
+    # A thread of its own: Pulumi's settings live in context variables and asyncio's current loop is
+    # per thread, so a plan neither sees nor leaves state behind for the caller (tests, other plans).
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = contextvars.Context().run(_run, program, stack, config, list(secret_keys), shortcuts)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = e
+
+    worker = threading.Thread(target=target, name=f"dcops-plan-{stack}", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _run(program, stack, config, secret_keys, shortcuts: frozenset[str]):

@@ -98,3 +98,34 @@ def test_secrets_are_redacted_and_plain_text_secrets_refused(tmp_path, inv):
 
     with pytest.raises(StackConfigInvalid, match="openstack:password is in plain text"):
         make_plan("prod", inv=inv, root=tmp_path)
+
+
+def test_offline_run_leaves_the_callers_event_loop_and_pulumi_state_alone():
+    import asyncio
+    import threading
+
+    import pulumi
+
+    from dcops.cloud.offline import run_offline
+
+    seen = {}
+
+    def caller():  # a thread of its own, so this test does not touch pytest's event-loop state either
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+
+        def program():
+            pulumi.ComponentResource("dcops:test:Thing", "thing", {"tenant": "t"})
+            return pulumi.Config("dcops").get("scope")
+
+        try:
+            recorded, value = run_offline(program, stack="t", config={"dcops:scope": "dr"})
+            seen.update(value=value, names=[r.name for r in recorded], same_loop=asyncio.get_event_loop() is loop,
+                        leaked=pulumi.Config("dcops").get("scope"))
+        finally:
+            loop.close()
+
+    t = threading.Thread(target=caller)
+    t.start()
+    t.join()
+    assert seen == {"value": "dr", "names": ["thing"], "same_loop": True, "leaked": None}
