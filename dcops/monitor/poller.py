@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from .profiles import Profile, Sample, evaluate, get_profile
+from .profiles import Profile, Sample, evaluate, get_profile, missing_fallbacks
 from .rates import RateTracker
 from .snmp_client import SnmpError, SnmpTimeout, open_session
 from .targets import Target
@@ -66,6 +66,9 @@ class Poller:
             vb = await s.get(prof.scalar_oids)
             if prof.walk_oids:
                 vb.update(await s.walk(prof.walk_oids))
+                extra = missing_fallbacks(prof, vb)
+                if extra:  # e.g. an agent without ifXTable: its 32-bit columns, in one more walk
+                    vb.update(await s.walk(extra))
         except SnmpTimeout as e:
             return DevicePoll(t.name, t.profile, ts, False, f"unreachable: {e}", duration=time.monotonic() - start)
         except (SnmpError, OSError) as e:

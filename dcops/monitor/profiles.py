@@ -45,6 +45,15 @@ class Fallback(_Strict):
     scale: float = 1.0
 
 
+class FallbackColumn(_Strict):
+    """Another column with the same rows, walked when the preferred one is empty (e.g. 32-bit
+    ifInOctets on agents without ifXTable)."""
+
+    walk: Oid = Field(pattern=OID_RE)
+    bits: Literal[32, 64] = 32
+    scale: float = 1.0
+
+
 class Metric(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     oid: Oid | None = Field(default=None, pattern=OID_RE)  # scalar: GET
@@ -63,6 +72,7 @@ class Metric(_Strict):
     valid_min: float | None = None  # a scaled value outside [valid_min, valid_max] is no reading
     valid_max: float | None = None
     fallback: Fallback | None = None  # scalars only
+    fallback_column: FallbackColumn | None = None  # walked columns only
     divisor_column: Oid | None = Field(default=None, pattern=OID_RE)
     select: Select | None = None
 
@@ -130,6 +140,15 @@ class Profile(_Strict):
         if any(m.walk for m in self.metrics):
             out += self.labels.values()
         return list(dict.fromkeys(out))
+
+
+def missing_fallbacks(profile: Profile, varbinds: dict[str, object]) -> list[str]:
+    """Fallback columns to walk because their preferred column came back empty."""
+    out = []
+    for m in profile.metrics:
+        if m.fallback_column and not any(o.startswith(m.walk + ".") for o in varbinds):
+            out.append(m.fallback_column.walk)
+    return list(dict.fromkeys(out))
 
 
 def _yaml():
@@ -259,6 +278,11 @@ def evaluate(profile: Profile, varbinds: dict[str, object]) -> Evaluated:
             _emit(out, m, raw, dict(m.const_labels))
             continue
         rows = _column(varbinds, m.walk)
+        if not rows and m.fallback_column:
+            rows = _column(varbinds, m.fallback_column.walk)
+            if rows:
+                fb = m.fallback_column
+                m = m.model_copy(update={"bits": fb.bits, "scale": fb.scale, "fallback_column": None})
         if not rows:
             continue
         extra = {name: _column(varbinds, col) for name, col in m.labels_from.items()}

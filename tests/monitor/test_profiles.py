@@ -81,3 +81,14 @@ def test_committed_recordings_match_their_generator():
     spec.loader.exec_module(mod)
     for fname, text in mod.render().items():
         assert (gen.parent / fname).read_text(encoding="utf-8") == text, f"run python {gen} ({fname} is stale)"
+
+
+def test_if_mib_falls_back_to_32bit_counters_without_ifxtable():
+    p = get_profile("if-mib")
+    vb = {"1.3.6.1.2.1.2.2.1.10.1": 4294967000, "1.3.6.1.2.1.2.2.1.5.1": 100_000_000,
+          "1.3.6.1.2.1.2.2.1.2.1": b"eth0"}
+    ev = {s.metric: s for s in evaluate(p, vb).samples}
+    assert ev["if_in_bytes_total"].bits == 32 and ev["if_in_bytes_total"].raw == 4294967000
+    assert ev["if_speed_bits_per_second"].value == 100_000_000
+    vb["1.3.6.1.2.1.31.1.1.1.6.1"] = 5  # with ifXTable the 64-bit column wins
+    assert {s.metric: s for s in evaluate(p, vb).samples}["if_in_bytes_total"].bits == 64
