@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import weakref
 from dataclasses import dataclass
 
 from . import ber
@@ -65,7 +66,8 @@ class _Dispatcher(asyncio.DatagramProtocol):
         pass
 
 
-_DISPATCHERS: dict[asyncio.AbstractEventLoop, _Dispatcher] = {}
+# Per event loop (a finished loop's entry goes with it).
+_DISPATCHERS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Dispatcher]" = weakref.WeakKeyDictionary()
 
 
 async def _dispatcher() -> _Dispatcher:
@@ -223,7 +225,7 @@ _AUTH = {"MD5": "usmHMACMD5AuthProtocol", "SHA": "usmHMACSHAAuthProtocol",
 _PRIV = {"DES": "usmDESPrivProtocol", "AES": "usmAesCfb128Protocol", "AES128": "usmAesCfb128Protocol",
          "AES192": "usmAesCfb192Protocol", "AES256": "usmAesCfb256Protocol"}
 
-_ENGINES: dict[asyncio.AbstractEventLoop, object] = {}
+_ENGINES: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object]" = weakref.WeakKeyDictionary()
 
 
 def _pysnmp_value(v):

@@ -86,3 +86,42 @@ def test_agent_without_ifxtable_is_polled_with_32bit_counters(tmp_path):
     assert by["if_in_bytes_total"].bits == 32
     assert 400_000 < by["if_in_bytes_per_second"].value < 600_000  # across the wrap, no spike, no gap
     assert by["if_speed_bits_per_second"].value == 100_000_000
+
+
+def test_agent_restart_never_produces_a_spike(tmp_path):
+    """The agent restarts between polls (sysUpTime and a 32-bit counter start again): no rate spike."""
+    from dcops.monitor.sim import SimDevice, free_port, start_agents
+    rec = tmp_path / "r.snmprec"
+    rec.write_text("\n".join([  # no ifSpeed: no line-rate ceiling, only the sysUpTime logic protects
+        "1.3.6.1.2.1.1.3.0|67:numeric|rate=100,initial=100000",
+        "1.3.6.1.2.1.2.2.1.2.1|4|eth0",
+        "1.3.6.1.2.1.2.2.1.10.1|65:numeric|rate=1000,initial=3000000000",
+    ]) + "\n")
+    dev = [SimDevice("r", "if-mib", "2c", recording=str(rec))]
+    port = free_port()
+
+    async def poll_twice(p, gap):
+        await p.poll_all()
+        await asyncio.sleep(gap)
+        return (await p.poll_all())[0]
+
+    async def one(p):
+        return (await p.poll_all())[0]
+
+    h = start_agents(dev, workdir=tmp_path / "a", ports={"r": port})
+    t = h.target("r")
+    poller = Poller([Target("r", t.host, t.port, "if-mib", credentials_of(t))], timeout=2)
+    try:
+        before = asyncio.run(poll_twice(poller, 1.5))
+    finally:
+        h.stop()
+    assert 800 < {s.metric: s for s in before.samples}["if_in_bytes_per_second"].value < 1200
+    with start_agents(dev, workdir=tmp_path / "b", ports={"r": port}):
+        after = asyncio.run(one(poller))
+        assert after.restarted
+        assert "if_in_bytes_per_second" not in {s.metric for s in after.samples}
+        import time as _t
+        _t.sleep(1.5)
+        again = asyncio.run(one(poller))
+    rate = {s.metric: s for s in again.samples}["if_in_bytes_per_second"].value
+    assert 800 < rate < 1200 and not again.restarted
