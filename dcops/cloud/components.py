@@ -170,9 +170,12 @@ class Tenant(ComponentResource):
                  provider_args: dict, server_groups: tuple[ServerGroupSpec, ...], provider, opts=None):
         super().__init__(f"{PKG}:Tenant", name, {"tenant": spec.name, "systems": list(spec.systems)}, opts)
         o = _child(self, provider)
+        # Data-bearing resources are protected: removing them from the inventory makes `pulumi up`
+        # stop until an operator runs `pulumi state unprotect` - deletion is a decision, not a side effect.
         self.project = ops.identity.Project(
             f"project-{spec.name}", name=spec.name, description=spec.display_name, domain_id=domain_id,
-            tags=["managed_by=dcops", f"kind={spec.kind}", *(f"system={s}" for s in spec.systems)], opts=o)
+            tags=["managed_by=dcops", f"kind={spec.kind}", *(f"system={s}" for s in spec.systems)],
+            opts=_child(self, provider, protect=True))
         grant = ops.identity.RoleAssignment(f"role-{spec.name}", user_id=user_id, role_id=role_id,
                                             project_id=self.project.id, opts=o)
         # Nova and Cinder create servers and volumes in the token's project: one provider per tenant,
@@ -224,7 +227,7 @@ class Server(ComponentResource):
         boot = ops.blockstorage.Volume(
             f"{vm.name}-boot", name=f"{vm.name}-boot", size=spec.boot_gb, volume_type=vm.boot_pool,
             image_id=image_id, metadata={**vol_meta, "vm": vm.name, "role": "boot"},
-            opts=_child(self, tenant_provider, depends_on=list(volumes_after)))
+            opts=_child(self, tenant_provider, depends_on=list(volumes_after), protect=True))
         self.instance = ops.compute.Instance(
             vm.name, name=vm.name, flavor_name=vm.flavor, availability_zone=spec.availability_zone,
             key_pair=keypair_name, config_drive=True,
@@ -239,7 +242,7 @@ class Server(ComponentResource):
             data = ops.blockstorage.Volume(
                 f"{vm.name}-{vol.name}", name=f"{vm.name}-{vol.name}", size=vol.size_gb, volume_type=vol.pool,
                 metadata={**vol_meta, "vm": vm.name, "role": vol.name},
-                opts=_child(self, tenant_provider, depends_on=list(volumes_after)))
+                opts=_child(self, tenant_provider, depends_on=list(volumes_after), protect=True))
             ops.compute.VolumeAttach(f"{vm.name}-{vol.name}-attach", instance_id=self.instance.id,
                                      volume_id=data.id, opts=o)
         if spec.floating_ip and floating_pool:

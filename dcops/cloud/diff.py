@@ -38,7 +38,7 @@ def diff(old: dict, new: dict) -> dict:
         ra, rb = a[k], b[k]
         fa = _flatten(ra["inputs"])
         fb = _flatten(rb["inputs"])
-        for field in ("parent", "provider"):
+        for field in ("parent", "provider", "protect"):
             fa[f"({field})"], fb[f"({field})"] = ra.get(field), rb.get(field)
         changes = [{"path": p, "old": fa.get(p), "new": fb.get(p)}
                    for p in sorted(fa.keys() | fb.keys()) if fa.get(p) != fb.get(p)]
@@ -69,7 +69,11 @@ def diff(old: dict, new: dict) -> dict:
 
 def _brief(r: dict) -> dict:
     return {"type": r["type"], "name": r["name"], "kind": r["kind"], "tenant": r.get("tenant"),
-            "parent": r.get("parent"), "custom": r.get("custom", True), "inputs": r["inputs"]}
+            "parent": r.get("parent"), "custom": r.get("custom", True), "protect": bool(r.get("protect")),
+            "inputs": r["inputs"]}
+
+
+PROTECTED = "protected: `pulumi up` stops there until an operator runs `pulumi state unprotect`"
 
 
 def is_empty(d: dict) -> bool:
@@ -114,7 +118,7 @@ def render_text(d: dict) -> str:
             lines.append(f"      {ch['path']}: {_fmt(ch['old'])} -> {_fmt(ch['new'])}")
     for r in d["removed"]:
         if r["custom"]:
-            lines.append(f"- {r['kind']:<28} {r['name']}")
+            lines.append(f"- {r['kind']:<28} {r['name']}" + (f"  ({PROTECTED})" if r["protect"] else ""))
     for f in d["new_findings"]:
         lines.append(f"! new finding [{f['severity']}] {f['check']} {f['subject']}: {f['message']}")
     for f in d["resolved_findings"]:
@@ -177,9 +181,13 @@ def render_markdown(d: dict) -> str:
                        "changed inputs (see the plan artifacts)")
         out += ["", "</details>", ""]
     if any(r["custom"] for r in d["removed"]):
-        out += ["<details open><summary>➖ Deleted</summary>", "", "| type | name | tenant |", "|---|---|---|"]
-        out += _capped([f"| `{r['kind']}` | `{r['name']}` | {r['tenant'] or ''} |" for r in d["removed"] if r["custom"]],
-                       "deleted (see the plan artifacts)")
+        protected = [r for r in d["removed"] if r["custom"] and r["protect"]]
+        if protected:
+            out += [f"> 🛡️ **{len(protected)} protected resource(s) deleted** ({PROTECTED}): "
+                    + ", ".join(f"`{r['name']}`" for r in protected[:20]) + (" …" if len(protected) > 20 else ""), ""]
+        out += ["<details open><summary>➖ Deleted</summary>", "", "| type | name | tenant | |", "|---|---|---|---|"]
+        out += _capped([f"| `{r['kind']}` | `{r['name']}` | {r['tenant'] or ''} | {'🛡️ protected' if r['protect'] else ''} |"
+                        for r in d["removed"] if r["custom"]], "deleted (see the plan artifacts)")
         out += ["", "</details>", ""]
     if d["resolved_findings"]:
         out += ["#### ✅ Resolved findings", ""]

@@ -58,6 +58,8 @@ class Recorded:
     inputs: dict
     #: logical names (type::name) of everything the engine would wait for before this resource
     dependencies: tuple[str, ...] = ()
+    #: `pulumi up` refuses to delete it until `pulumi state unprotect`
+    protect: bool = False
 
 
 def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
@@ -158,7 +160,7 @@ def _make_monitor():
             provider = request.provider.rsplit("::", 1)[0] if request.provider else None
             deps = tuple(sorted(u.split("::", 2)[2].rsplit("$", 1)[-1] for u in request.dependencies))
             self.recorded.append(Recorded(request.type, request.name, urn, request.parent or None, provider,
-                                          bool(request.custom), inputs, deps))
+                                          bool(request.custom), inputs, deps, bool(request.protect)))
             if request.type.startswith("pulumi:providers:"):
                 id_, state = mock_id(request.type, request.name), {}
             else:

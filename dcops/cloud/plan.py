@@ -56,7 +56,9 @@ def build_plan(recorded: list[Recorded], d: Desired, *, stack: str, inventory_di
     resources = []
     for r in recorded:
         parent = by_urn.get(r.parent_urn) if r.parent_urn else None
+        extra = {"protect": True} if r.protect else {}
         resources.append({
+            **extra,
             "type": r.type,
             "name": r.name,
             "kind": short_type(r.type),

@@ -86,6 +86,8 @@ def test_diff_reports_changed_inputs_and_deletions(prod, inv):
     removed = {r["name"] for r in d["removed"] if r["custom"]}
     assert removed == {"du-lich-web-02", "du-lich-web-02-port", "du-lich-web-02-boot", "du-lich-web-02-fip",
                        "du-lich-web-02-media", "du-lich-web-02-media-attach"}
+    assert {r["name"] for r in d["removed"] if r["protect"]} == {"du-lich-web-02-boot", "du-lich-web-02-media"}
+    assert "🛡️ **2 protected resource(s) deleted**" in plandiff.render_markdown(d)
     assert plandiff.render_text(plandiff.diff(prod.plan, prod.plan)).endswith("No changes.\n")
 
 

@@ -115,6 +115,9 @@ def test_every_volume_matches_the_inventory(prod, inv):
             assert (vm.name, f"{vm.name}-{v.name}") in attach
             expected.add(f"{vm.name}-{v.name}")
     assert set(vols) == expected
+    # data-bearing resources are protected against deletion by a careless change
+    assert all(r.get("protect") for r in of(prod.plan, "blockstorage.Volume") + of(prod.plan, "identity.Project"))
+    assert not any(r.get("protect") for r in of(prod.plan, "compute.Instance"))
 
 
 def test_volume_types_carry_san_qos_and_quotas_fit_the_san(prod, inv):
