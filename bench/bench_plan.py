@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import sys
 import tempfile
@@ -78,8 +79,10 @@ def main() -> int:
         big = timed(f"{a.factor}x (generated)", a.repeat, inv=big_inv, policy=policy)
         print(row(big, TARGETS["10x"] if a.factor == 10 else None))
     per_res = lambda r: 1000 * r["timings"]["run"] / r["registrations"]  # noqa: E731
+    ratio = per_res(big) / per_res(site)
     print(f"  mock run per registration: site {per_res(site):.2f} ms, {a.factor}x {per_res(big):.2f} ms "
-          f"(ratio {per_res(big) / per_res(site):.2f}: ~linear)")
+          f"(ratio {ratio:.2f}{': linear' if ratio < 1.3 else ': check the load average, CPU time is the steadier'})")
+    print(f"  load average now: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     for r in (site, big):
         if r["findings"]:
             print(f"  warning: {r['label']} plan has {r['findings']} policy finding(s)")

@@ -197,7 +197,7 @@ SHORTCUTS = {
                      "reads only the outputs the mocks return",
     "inline-rpc": "call the in-process mock monitor inline instead of through a thread pool",
     "no-stack-trace": "no Python stack capture per resource (source positions are for the engine's UI)",
-    "quiet-engine": "drop the SDK's debug log of every RPC",
+    "quiet-engine": "drop the SDK's debug log of every RPC (before it reaches the mock engine)",
     "no-mock-urn": "skip the URN the SDK computes per resource for running without a monitor (it has one; "
                    "the program uses no aliases, the other caller)",
     "no-gc-during-run": "pause the cyclic garbage collector while the program runs (hundreds of "
@@ -211,9 +211,11 @@ def _patched_sdk(shortcuts: frozenset[str]):
     from pulumi.runtime import resource as rres, rpc
     from pulumi.runtime.proto import source_pb2
 
+    from pulumi import log as plog
+
     saved = (rpc.transfer_properties, rpc.serialize_properties, rpc.resolve_outputs, rres._get_stack_trace,
-             rres.create_urn)
-    orig_transfer, orig_serialize, orig_resolve, _, orig_urn = saved
+             rres.create_urn, plog.debug)
+    orig_transfer, orig_serialize, orig_resolve, _, orig_urn, _ = saved
 
     def transfer(res, props, custom):
         keep = {k: v for k, v in props.items() if v is not None or k == "id" or k in _READ_OUTPUTS}
@@ -235,6 +237,8 @@ def _patched_sdk(shortcuts: frozenset[str]):
         rpc.resolve_outputs = resolve
     if "no-stack-trace" in shortcuts:
         rres._get_stack_trace = lambda: source_pb2.StackTrace()
+    if "quiet-engine" in shortcuts:
+        plog.debug = lambda *a, **kw: None
     if "no-mock-urn" in shortcuts:
         from pulumi import Output
 
@@ -246,7 +250,7 @@ def _patched_sdk(shortcuts: frozenset[str]):
         yield
     finally:
         (rpc.transfer_properties, rpc.serialize_properties, rpc.resolve_outputs, rres._get_stack_trace,
-         rres.create_urn) = saved
+         rres.create_urn, plog.debug) = saved
 
 
 class _QuietEngine:
