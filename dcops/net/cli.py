@@ -1,6 +1,7 @@
 """`dcops net render|lint|diff|backup|push|rollback`."""
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import threading
@@ -15,7 +16,7 @@ from dcops import DEFAULT_INVENTORY
 from dcops.model.cli import load_or_exit
 
 from . import backup as backup_mod
-from . import fleet, lint as lint_mod, render
+from . import fleet, lint as lint_mod, platforms, render
 from .connect import SecretUnavailable, make_driver
 from .drivers.linux_nft import unified
 from .drivers.registry import DriverUnavailable
@@ -140,7 +141,12 @@ def diff_cmd(device: str = typer.Argument(..., help="Device name."), lab: Option
             b = backup_mod.find(backups, device, against_backup)
         except FileNotFoundError as e:
             fail(str(e))
-        sys.stdout.write(unified(b.read_text(encoding="utf-8"), m.rendered.config, str(b), f"{device} (rendered)"))
+        rendered = m.rendered.config
+        canon = platforms.load(m.device.platform).driver.get("offline_canonical")
+        if canon:  # e.g. nftables: compare canonical forms, as the device would
+            mod, _, fn = canon.partition(":")
+            rendered = getattr(importlib.import_module(mod), fn)(rendered) or rendered
+        sys.stdout.write(unified(b.read_text(encoding="utf-8"), rendered, str(b), f"{device} (rendered)"))
         return
     try:
         t = fleet.target(m)

@@ -204,12 +204,15 @@ class Pusher:
         def verify():
             s.fresh = s.driver()
             s.fresh.open()
-            if not s.fresh.has_pending_commit():
+            if _device_tracks_commits(s.fresh) and not s.fresh.has_pending_commit():
                 raise RuntimeError("the device shows no pending commit-confirm (reverted already?)")
         s.step("verify", verify)
 
     def _confirm(self, s: _Session) -> None:
-        s.step("confirm", s.fresh.confirm_commit)
+        # Confirm over the fresh session when the device itself knows about the pending commit
+        # (NAPALM drivers); adapters that keep that state per session confirm on their own session.
+        d = s.fresh if _device_tracks_commits(s.fresh) else s.drv
+        s.step("confirm", d.confirm_commit)
         s.out.state = "confirmed"
 
     def _undo(self, s: _Session) -> None:
@@ -242,6 +245,11 @@ class Pusher:
             s.out.error = f"{s.out.error}; {note}" if s.out.error else note
         if s.out.failed_step is None:
             s.out.error = s.out.error or "rolled back because another device failed"
+
+
+def _device_tracks_commits(driver) -> bool:
+    """NAPALM drivers keep commit-confirm state on the device; an adapter may say otherwise."""
+    return getattr(driver, "pending_commit_on_device", True)
 
 
 def _guard(fn, s: _Session) -> None:

@@ -366,3 +366,26 @@ def _text(filename: str | None, config: str | None) -> str:
 def unified(a: str, b: str, name_a: str, name_b: str) -> str:
     return "".join(difflib.unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True),
                                         fromfile=name_a, tofile=name_b))
+
+
+def canonical_local(text: str) -> str | None:
+    """The canonical form of a ruleset computed on this machine (root, throwaway netns), or None.
+
+    Lets `dcops net diff --backup` compare a rendered ruleset with a backup like with like
+    without contacting the device; None when this machine cannot (not root, no nft).
+    """
+    import os
+    import subprocess
+    import tempfile
+    if os.geteuid() != 0:
+        return None
+    with tempfile.TemporaryDirectory(prefix="dcops-canon-") as d:
+        src = os.path.join(d, "candidate.nft")
+        with open(src, "w", encoding="utf-8") as f:
+            f.write(text)
+        script = f"cd {shlex.quote(d)} && nft -f candidate.nft && {_FIXPOINT}"
+        try:
+            proc = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+    return FLUSH + proc.stdout if proc.returncode == 0 else None

@@ -20,6 +20,9 @@ from napalm.base.exceptions import CommitConfirmException, CommitError, Connecti
 
 
 class NetmikoDriver(NetworkDriver):
+    #: commit-confirm state lives in this session, not on the device (see dcops.net.push)
+    pending_commit_on_device = False
+
     def __init__(self, hostname: str, username: str, password: str | None = None, timeout: int = 60,
                  optional_args: dict[str, Any] | None = None, *, platform_spec: dict):
         self.hostname, self.username, self.password, self.timeout = hostname, username, password, timeout
