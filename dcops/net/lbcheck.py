@@ -101,7 +101,7 @@ class Checker:
             s.setblocking(False)
             ln.sock = s
         for r in self.cfg.get("routes") or []:
-            _ip("route", "replace", str(r["prefix"]), "via", str(r["via"]), "dev", str(r["dev"]))
+            _ip("route", "replace", str(r["prefix"]), "via", str(r["via"]), *(["dev", str(r["dev"])] if r.get("dev") else []))
         self.apply_route()
 
     def apply_route(self) -> None:

@@ -81,3 +81,28 @@ def test_unknown_platform_is_a_clear_error(inv):
     dev = inv.device("kg-lb-01").model_copy(update={"platform": "nosuch"})
     with pytest.raises(platforms.PlatformError, match="unknown platform 'nosuch'"):
         render.render_device(render.RenderContext.build(inv), dev)
+
+
+@pytest.mark.skipif(subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0",
+                    reason="needs root for a throwaway network namespace")
+def test_linux_ip_batch_applies_in_a_fresh_namespace(inv, rendered, tmp_path):
+    vlan_ok = subprocess.run(["unshare", "-n", "sh", "-c", "ip link add a type veth peer name b && "
+                              "ip link add link a name a.5 type vlan id 5"], capture_output=True).returncode == 0
+    checked = 0
+    for r in rendered:
+        if r.platform != "linux":
+            continue
+        dev = inv.device(r.device) if r.device != "lab-fw1" else fleet.stand_in(inv)[0]
+        if any(i.vlan for i in dev.interfaces) and not vlan_ok:
+            continue  # this kernel has no 802.1Q module
+        checked += 1
+        batch = tmp_path / f"{r.device}.batch"
+        batch.write_text(r.files[f"{r.device}.ip.batch"])
+        # the physical ports (and, for the route next hops, nothing else) exist on the device
+        make = " && ".join(f"ip link add {i.name} type veth peer name p{n}" for n, i in enumerate(dev.interfaces))
+        proc = subprocess.run(["unshare", "-n", "sh", "-c", f"{make} && ip -batch {batch} && ip -br addr && ip route"],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, f"{r.device}: {proc.stderr}"
+        for i in dev.interfaces:
+            assert str(i.address) in proc.stdout
+    assert checked
