@@ -43,6 +43,7 @@ class Platform:
     default_deny_options: str | None
     driver: dict[str, Any]
     lab_capable: bool
+    logging_options: tuple[str, ...] = ()   # aerleon term options a logged term needs on this platform
 
     def for_kind(self, kind: str) -> KindTemplate:
         if kind in self.kinds:
@@ -72,6 +73,7 @@ def load(name: str, root: Path = PLATFORMS_DIR) -> Platform:
             layout=pol.get("layout", "single"), options=pol.get("options", ""),
             default_deny_options=pol.get("default_deny_options"),
             driver=dict(spec["driver"]), lab_capable=bool(spec.get("lab_capable", False)),
+            logging_options=tuple(pol.get("logging_options") or ()),
         )
     except (KeyError, TypeError) as e:
         raise PlatformError(f"{spec_file}: missing or malformed key {e}") from e

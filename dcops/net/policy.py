@@ -16,7 +16,7 @@ from .paths import POLICY_DIR
 ANY = "any"
 LIST_KEYS = ("source-address", "destination-address", "source-port", "destination-port", "protocol",
              "source-exclude", "destination-exclude")
-TERM_KEYS = {"name", "comment", "action", "logging", "counter", "icmp-type", *LIST_KEYS}
+TERM_KEYS = {"name", "comment", "action", "logging", "counter", "icmp-type", "option", *LIST_KEYS}
 
 
 class PolicyError(ValueError):

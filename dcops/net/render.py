@@ -106,7 +106,18 @@ def _constrain(ctx: RenderContext, term: dict, src: str, dst: str) -> dict:
     return body
 
 
+def _platform_options(body: dict, plat: platforms.Platform) -> dict:
+    if plat.logging_options and str(body.get("logging", "")).lower() == "true":
+        opts = str(body.get("option", "")).split()
+        body = {**body, "option": " ".join(opts + [o for o in plat.logging_options if o not in opts])}
+    return body
+
+
 def policy_filters(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platform) -> list[dict]:
+    return [{**f, "terms": [_platform_options(t, plat) for t in f["terms"]]} for f in _filters(ctx, dev, plat)]
+
+
+def _filters(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platform) -> list[dict]:
     pairs: dict[tuple[str, str], list[dict]] = {}
     deny: list[dict] = []
     for flt in ctx.policy.filters:
