@@ -223,8 +223,15 @@ def _targets(ports: list[int], n: int, v3: bool, profile: str = "if-mib") -> lis
     return [Target(f"dev{i}", "127.0.0.1", ports[i % len(ports)], profile, creds) for i in range(n)]
 
 
-def bench_dcops(ports: list[int], duration: float, concurrency: int, v3: bool, get_only: tuple | None = None) -> dict:
-    """Poll the agents round-robin for `duration` s; varbinds per CPU-second of this process."""
+def bench_dcops(ports: list[int], duration: float, concurrency: int, v3: bool, get_only: tuple | None = None,
+                store: bool = False) -> dict:
+    """Poll the agents round-robin for `duration` s; varbinds per CPU-second of this process.
+    store=True: also write every cycle to the SQLite history, as `dcops monitor` does (work the exporter
+    leaves to Prometheus)."""
+    st = None
+    if store:
+        from dcops.monitor.store import Store
+        st = Store(Path(tempfile.mkdtemp(prefix="dcops-bench-db-")) / "m.db")
 
     async def run():
         prof = get_only[0] if get_only else get_profile("if-mib")
@@ -234,11 +241,14 @@ def bench_dcops(ports: list[int], duration: float, concurrency: int, v3: bool, g
         vb = polls = errs = 0
         cpu0, t0 = time.process_time(), time.monotonic()
         while time.monotonic() - t0 < duration:
-            for p in await poller.poll_all():
+            cycle = await poller.poll_all()
+            for p in cycle:
                 polls += 1
                 if not p.reachable:
                     errs += 1
                 vb += p.varbinds
+            if st is not None:
+                st.write_polls(cycle)
         wall = time.monotonic() - t0
         cpu = time.process_time() - cpu0
         return {"polls": polls, "errors": errs, "varbinds": vb, "cpu_s": cpu, "wall_s": wall,
@@ -405,6 +415,7 @@ def main() -> None:
         if not a.skip_exporter:
             res["exporter_v2c"] = bench_exporter(ports, a.duration, a.concurrency, work, v3=False)
         res["dcops_v2c"] = bench_dcops(ports, a.duration, a.concurrency, v3=False)
+        res["dcops_v2c_store"] = bench_dcops(ports, a.duration, a.concurrency, v3=False, store=True)
         os.environ["DCOPS_SNMP_PYSNMP"] = "1"  # same poller (batched, no MIB lookups) on pysnmp's engine
         try:
             res["dcops_v2c_pysnmp"] = bench_dcops(ports, a.duration, a.concurrency, v3=False)
@@ -440,6 +451,7 @@ def main() -> None:
     print("\n[walk workload: if-mib profile, 3 GETs + 11 ifTable/ifXTable columns by GETBULK]")
     _table(res, (("exporter_v2c", "prometheus-snmp-exporter v2c", "exporter_v2c"),
                  ("dcops_v2c", "dcops poller v2c (BER fast path)", "exporter_v2c"),
+                 ("dcops_v2c_store", "  same + SQLite history of every cycle", "exporter_v2c"),
                  ("dcops_v2c_pysnmp", "dcops poller v2c on pysnmp", "exporter_v2c"),
                  ("naive_pysnmp_v2c", "naive pysnmp hlapi v2c", "exporter_v2c"),
                  ("exporter_v3", "prometheus-snmp-exporter v3", "exporter_v3"),

@@ -138,7 +138,22 @@ def _hdr(buf: bytes, i: int) -> tuple[int, int, int]:
     return tag, i, end
 
 
+_OID_DEC_CACHE: dict[bytes, str] = {}
+
+
 def dec_oid(buf: bytes, s: int, e: int) -> str:
+    """Dotted OID; the same OIDs come back every cycle, so decoded strings are cached by encoding."""
+    raw = buf[s:e]
+    hit = _OID_DEC_CACHE.get(raw)
+    if hit is not None:
+        return hit
+    out = _dec_oid(buf, s, e)
+    if len(_OID_DEC_CACHE) < 500_000:
+        _OID_DEC_CACHE[raw] = out
+    return out
+
+
+def _dec_oid(buf: bytes, s: int, e: int) -> str:
     first = buf[s]
     parts = [str(first // 40) if first < 80 else "2", str(first % 40) if first < 80 else str(first - 80)]
     v = 0
@@ -173,13 +188,24 @@ def dec_value(buf: bytes, tag: int, s: int, e: int):
 
 
 def decode_varbinds(buf: bytes, s: int, e: int) -> list[tuple[str, object, int]]:
-    """[(oid, value, tag)] of a VarBindList payload."""
+    """[(oid, value, tag)] of a VarBindList payload (the hot loop: short forms inlined)."""
     out = []
     i = s
+    n = len(buf)
     while i < e:
-        _, vs, ve = _hdr(buf, i)
-        _, os_, oe = _hdr(buf, vs)
+        ln = buf[i + 1]
+        if ln & 0x80:
+            _, vs, ve = _hdr(buf, i)
+        else:
+            vs, ve = i + 2, i + 2 + ln
+        ln = buf[vs + 1]  # OID: always short form in practice
+        if ln & 0x80:
+            _, os_, oe = _hdr(buf, vs)
+        else:
+            os_, oe = vs + 2, vs + 2 + ln
         vtag, xs, xe = _hdr(buf, oe)
+        if ve > n or oe > n:
+            raise BerError("truncated message")
         out.append((dec_oid(buf, os_, oe), dec_value(buf, vtag, xs, xe), vtag))
         i = ve
     return out

@@ -232,9 +232,16 @@ class Evaluated:
 
 
 def as_text(v) -> str:
-    if isinstance(v, bytes | bytearray):
+    if isinstance(v, bytes):
+        return _decode(v)
+    if isinstance(v, bytearray):
         return bytes(v).decode("utf-8", errors="replace")
     return str(v)
+
+
+@lru_cache(maxsize=65536)
+def _decode(b: bytes) -> str:  # label values (ifName, sensor names) repeat every cycle
+    return b.decode("utf-8", errors="replace")
 
 
 def _num(v) -> int | float | None:
@@ -252,11 +259,36 @@ def _num(v) -> int | float | None:
     return None
 
 
-def _column(varbinds: dict[str, object], col: str) -> dict[str, object]:
+def _column(varbinds, col: str) -> dict[str, object]:
     """Rows of one column: index suffix -> value (absent values dropped)."""
+    if isinstance(varbinds, _Columns):
+        return varbinds.column(col)
     prefix = col + "."
     n = len(prefix)
     return {oid[n:]: v for oid, v in varbinds.items() if oid.startswith(prefix) and v is not ABSENT}
+
+
+class _Columns:
+    """Varbinds indexed once by table column (a varbind's column is its OID minus 1–4 index arcs),
+    so evaluating a profile is linear in the number of varbinds."""
+
+    def __init__(self, varbinds: dict[str, object], columns: set[str]) -> None:
+        self.cols: dict[str, dict[str, object]] = {}
+        for oid, v in varbinds.items():
+            if v is ABSENT:
+                continue
+            cut = len(oid)
+            for _ in range(4):
+                cut = oid.rfind(".", 0, cut)
+                if cut <= 0:
+                    break
+                col = oid[:cut]
+                if col in columns:
+                    self.cols.setdefault(col, {})[oid[cut + 1:]] = v
+                    break
+
+    def column(self, col: str) -> dict[str, object]:
+        return self.cols.get(col, {})
 
 
 def evaluate(profile: Profile, varbinds: dict[str, object]) -> Evaluated:
@@ -267,7 +299,8 @@ def evaluate(profile: Profile, varbinds: dict[str, object]) -> Evaluated:
         v = varbinds.get(oid)
         if v is not None and v is not ABSENT:
             out.info[key] = as_text(v)
-    shared = {name: _column(varbinds, col) for name, col in profile.labels.items()}
+    cols = _Columns(varbinds, _columns_of(profile))
+    shared = {name: _column(cols, col) for name, col in profile.labels.items()}
     for m in profile.metrics:
         if m.oid:
             raw = varbinds.get(m.oid)
@@ -277,17 +310,17 @@ def evaluate(profile: Profile, varbinds: dict[str, object]) -> Evaluated:
                     raw = _num(raw) * m.fallback.scale / m.scale
             _emit(out, m, raw, dict(m.const_labels))
             continue
-        rows = _column(varbinds, m.walk)
+        rows = _column(cols, m.walk)
         if not rows and m.fallback_column:
-            rows = _column(varbinds, m.fallback_column.walk)
+            rows = _column(cols, m.fallback_column.walk)
             if rows:
                 fb = m.fallback_column
                 m = m.model_copy(update={"bits": fb.bits, "scale": fb.scale, "fallback_column": None})
         if not rows:
             continue
-        extra = {name: _column(varbinds, col) for name, col in m.labels_from.items()}
-        div = _column(varbinds, m.divisor_column) if m.divisor_column else {}
-        sel = _select_rows(m.select, varbinds) if m.select else None
+        extra = {name: _column(cols, col) for name, col in m.labels_from.items()}
+        div = _column(cols, m.divisor_column) if m.divisor_column else {}
+        sel = _select_rows(m.select, cols) if m.select else None
         for idx, raw in rows.items():
             labels = {m.index: idx, **m.const_labels}
             if sel is not None:
@@ -308,7 +341,30 @@ def evaluate(profile: Profile, varbinds: dict[str, object]) -> Evaluated:
     return out
 
 
-def _select_rows(sel: Select, varbinds: dict[str, object]) -> dict[str, str]:
+_COLS_CACHE: dict[int, tuple[Profile, frozenset[str]]] = {}
+
+
+def _columns_of(profile: Profile) -> frozenset[str]:
+    hit = _COLS_CACHE.get(id(profile))
+    if hit is not None and hit[0] is profile:
+        return hit[1]
+    cols = set(profile.labels.values())
+    for m in profile.metrics:
+        if m.walk:
+            cols.add(m.walk)
+            cols.update(m.labels_from.values())
+            for c in (m.divisor_column, m.fallback_column.walk if m.fallback_column else None,
+                      m.select.column if m.select else None, m.select.unit_column if m.select else None):
+                if c:
+                    cols.add(c)
+    out = frozenset(cols)
+    if len(_COLS_CACHE) > 256:
+        _COLS_CACHE.clear()
+    _COLS_CACHE[id(profile)] = (profile, out)
+    return out
+
+
+def _select_rows(sel: Select, varbinds) -> dict[str, str]:
     desc = _column(varbinds, sel.column)
     units = _column(varbinds, sel.unit_column) if sel.unit_column else {}
     chosen: dict[str, str] = {}

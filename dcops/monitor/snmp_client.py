@@ -205,8 +205,8 @@ async def _multi_walk(session, roots: list[str]) -> dict[str, object]:
             root = active[i % n]
             if root in done:
                 continue
-            if val is ABSENT or not oid.startswith(prefix[root]) or _oid_key(oid) <= _oid_key(cursor[root]):
-                done.add(root)  # left the column, end of MIB, or a non-increasing agent
+            if val is ABSENT or not oid.startswith(prefix[root]) or oid in out:
+                done.add(root)  # left the column, end of MIB, or an agent going round in circles
                 continue
             out[oid] = val
             cursor[root] = oid
