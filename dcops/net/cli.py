@@ -136,9 +136,10 @@ def diff_cmd(device: str = typer.Argument(..., help="Device name."), lab: Option
     """Unified diff: rendered candidate vs the device's running config (or a backup)."""
     _, ms = _members(inventory, lab, [device], need_endpoint=against_backup is None)
     m = ms[0]
-    if against_backup is not None:
+
+    def against(ref: str) -> None:
         try:
-            b = backup_mod.find(backups, device, against_backup)
+            b = backup_mod.find(backups, device, ref)
         except FileNotFoundError as e:
             fail(str(e))
         rendered = m.rendered.config
@@ -147,6 +148,9 @@ def diff_cmd(device: str = typer.Argument(..., help="Device name."), lab: Option
             mod, _, fn = canon.partition(":")
             rendered = getattr(importlib.import_module(mod), fn)(rendered) or rendered
         sys.stdout.write(unified(b.read_text(encoding="utf-8"), rendered, str(b), f"{device} (rendered)"))
+
+    if against_backup is not None:
+        against(against_backup)
         return
     try:
         t = fleet.target(m)
@@ -155,7 +159,11 @@ def diff_cmd(device: str = typer.Argument(..., help="Device name."), lab: Option
     except EXPECTED as e:
         fail(str(e))
     except Exception as e:
-        fail(f"{device}: cannot reach the device ({e}); use --backup latest to diff against the last backup")
+        if not backup_mod.history(backups, device):
+            fail(f"{device}: cannot reach the device ({e}) and there is no backup under {backups}")
+        err.print(f"[yellow]{device}: cannot reach the device ({e}); diff against its last backup[/]")
+        against("latest")
+        return
     try:
         d.load_replace_candidate(config=t.candidate)
         sys.stdout.write(d.compare_config())
