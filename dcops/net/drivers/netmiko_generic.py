@@ -9,6 +9,9 @@ same verbs as on any NAPALM driver:
       confirm: [...]
       revert_now: [...]                  # used by rollback() while a commit is pending
     rollback: [...]                      # optional device-side rollback
+    config_mode: true                    # false: send lines at the shell prompt (no enter/exit)
+    wrap: {before: [...], after: [...]}  # lines around the candidate (open/close a config session)
+    line_format: "{line}"                # how each candidate line is sent ({quoted}: shell-quoted)
 """
 from __future__ import annotations
 
@@ -58,6 +61,7 @@ class NetmikoDriver(NetworkDriver):
     def get_config(self, retrieve: str = "all", full: bool = False, sanitized: bool = False,
                    format: str = "text") -> dict[str, str]:
         running = self.conn.send_command(self.spec["show_running"], read_timeout=self.timeout)
+        running = running.strip("\n") + "\n" if running.strip() else ""  # prompt echo leaves stray newlines
         return {"running": running, "candidate": self._candidate or "", "startup": ""}
 
     def get_facts(self) -> dict[str, Any]:
@@ -82,8 +86,19 @@ class NetmikoDriver(NetworkDriver):
     def discard_config(self) -> None:
         self._candidate = None
 
-    def _send(self, lines: list[str], seconds: int = 0) -> str:
-        return self.conn.send_config_set([ln.format(seconds=seconds) for ln in lines], read_timeout=self.timeout)
+    def _send(self, lines: list[str], seconds: int = 0, *, raw: bool = False) -> str:
+        mode = bool(self.spec.get("config_mode", True))
+        cmds = lines if raw else [ln.format(seconds=seconds) for ln in lines]
+        return self.conn.send_config_set(cmds, read_timeout=self.timeout, enter_config_mode=mode,
+                                         exit_config_mode=mode)
+
+    def _apply(self, text: str) -> None:
+        wrap = self.spec.get("wrap") or {}
+        import shlex
+        fmt = self.spec.get("line_format", "{line}")
+        body = [fmt.format(line=ln, quoted=shlex.quote(ln))
+                for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+        self._send([*wrap.get("before", []), *body, *wrap.get("after", [])], raw=True)
 
     def commit_config(self, message: str = "", revert_in: int | None = None) -> None:
         if self._candidate is None:
@@ -95,7 +110,7 @@ class NetmikoDriver(NetworkDriver):
         if revert_in:
             self._send(cc["arm"], int(revert_in))
             self._pending = True
-        self._send([ln for ln in self._candidate.splitlines() if ln.strip() and not ln.startswith("#")])
+        self._apply(self._candidate)
         self._candidate = None
 
     def confirm_commit(self) -> None:
@@ -114,6 +129,6 @@ class NetmikoDriver(NetworkDriver):
         elif self.spec.get("rollback"):
             self._send(self.spec["rollback"])
         elif self._previous is not None:
-            self._send([ln for ln in self._previous.splitlines() if ln.strip() and not ln.startswith("#")])
+            self._apply(self._previous)
         else:
             raise CommitError(f"{self.hostname}: nothing to roll back to")
