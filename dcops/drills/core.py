@@ -127,12 +127,14 @@ def run_drill(drill: Drill, inv: Inventory, *, execute: bool = False, options: d
               overlay: dict | None = None, control_ns: str | None = None, lab_prefix: str | None = None,
               report_dir: Path | None = DEFAULT_REPORT_DIR, progress: Progress | None = None,
               lab_hook: Callable | None = None,
-              lab_after: Callable | None = None) -> tuple[rec.DrillRecord, dict]:
+              lab_after: Callable | None = None, lab: object | None = None) -> tuple[rec.DrillRecord, dict]:
     """Run `drill` and write its record; returns (record, written paths).
 
     `lab_prefix` builds a throwaway namespace lab for the targets (torn down afterwards);
     `lab_hook(ctx)` runs after the lab is built (tests use it for fault injection),
     `lab_after(ctx)` after the drill, before the lab is torn down (tests inspect the hosts).
+    `lab` runs against an existing DrillLab (built by an earlier drill's `drill.lab`); the caller
+    owns it and tears it down.
     """
     options = dict(options or {})
     started = rec.utcnow()
@@ -151,7 +153,15 @@ def run_drill(drill: Drill, inv: Inventory, *, execute: bool = False, options: d
             if refused:
                 raise DrillRefused(f"refused: {', '.join(refused)} not marked drill_enabled in the inventory")
         r.event("drill started", detail=f"{mode} mode; targets: {', '.join(targets) or '—'}")
-        if lab_prefix:
+        if lab is not None:
+            ctx.lab = lab
+            ctx.overlay, ctx.control_ns = lab.overlay(), lab.control_ns
+            r.lab = {"prefix": lab.prefix, "control_ns": lab.control_ns,
+                     "targets": {n: t.ns for n, t in lab.targets.items()}}
+            if lab_hook:
+                lab_hook(ctx)
+                ctx.overlay = lab.overlay()
+        elif lab_prefix:
             if drill.lab is None:
                 raise DrillRefused(f"drill {drill.name} has no lab")
             from .lab import DrillLab
@@ -174,12 +184,13 @@ def run_drill(drill: Drill, inv: Inventory, *, execute: bool = False, options: d
         r.verdict, r.reason = "fail", f"{type(e).__name__}: {e}"
         r.finding("error", f"drill aborted: {type(e).__name__}: {e}")
     finally:
-        if dl is not None:
+        if lab_after and ctx.lab is not None:
             try:
-                if lab_after:
-                    lab_after(ctx)
-            finally:
-                removed = dl.down()
+                lab_after(ctx)
+            except Exception as e:  # noqa: BLE001
+                r.finding("error", f"lab inspection failed: {e}")
+        if dl is not None:
+            removed = dl.down()
             r.event("lab torn down", detail=f"{len(removed)} objects removed")
         ended = rec.utcnow()
         r.finished_at = rec.iso(ended)

@@ -88,7 +88,8 @@ def build_lab(dl, inv: Inventory, names: list[str], options: dict) -> None:
 def analyse(probes: list[dict], marks: dict, lines: list, max_outage_s: float) -> dict:
     """Outage and per-phase reachability from the probe log and the playbook's marks."""
     t_fail = parse_time(marks["line_failed"]).timestamp()
-    t_restore = parse_time(marks["line_restored"]).timestamp()
+    # the window ends when the restore *starts*: from then on the failed line may carry traffic again
+    t_restore = parse_time(marks.get("line_restoring", marks["line_restored"])).timestamp()
     t_back = parse_time(marks.get("both_lines_back", marks["line_restored"])).timestamp()
     by_addr = {str(ln.address.ip): ln.name for ln in lines}
 
@@ -134,6 +135,8 @@ def run(ctx: DrillContext) -> None:
             "drill_line_failover_fault": ctx.options.get("fault", "far-end"),
             "drill_line_failover_probe_target": ctx.options.get("probe_target", ""),
             "drill_line_failover_hold_s": int(ctx.options.get("hold_s", 6)),
+            "drill_line_failover_pre_s": int(ctx.options.get("pre_s", 2)),
+            "drill_line_failover_post_s": int(ctx.options.get("post_s", 4)),
             "drill_line_failover_output_dir": str(out),
         })
         if not ctx.execute:

@@ -232,15 +232,16 @@ def run(ctx: DrillContext) -> None:
         r.finding("error", f"the shutdown plan does not fit the battery budget: {', '.join(late)} end too late")
     for prop, ok in _plan_properties(inv, p).items():
         r.check(f"plan: {prop}", ok)
-    if not ctx.execute:
-        return
     names = {t["name"] for t in r.targets}
     sd_order, sd_sizes, wave_of = _waves_for(p.shutdown, names)
     on_order, on_sizes, _ = _waves_for(p.power_on, names)
+    extravars = {"drill_ups_shutdown_order": sd_order, "drill_ups_shutdown_waves": sd_sizes,
+                 "drill_ups_poweron_order": on_order, "drill_ups_poweron_waves": on_sizes, "drill_ups_name": ups}
+    r.details["extravars"] = extravars  # what the playbook gets (also for an AWX job template)
+    if not ctx.execute:
+        return
     r.details["executed"] = {"shutdown_order": sd_order, "shutdown_waves": sd_sizes, "power_on_order": on_order}
-    pb = ctx.playbook(PLAYBOOK, {"drill_ups_shutdown_order": sd_order, "drill_ups_shutdown_waves": sd_sizes,
-                                 "drill_ups_poweron_order": on_order, "drill_ups_poweron_waves": on_sizes,
-                                 "drill_ups_name": ups}, check=False)
+    pb = ctx.playbook(PLAYBOOK, extravars, check=False)
     marks = pb.custom.get("drill_marks", {})
     t0 = min((parse_time(m["shutdown_start"]) for m in marks.values() if "shutdown_start" in m), default=None)
     downs = sorted(((parse_time(m["down"]), n) for n, m in marks.items() if "down" in m))
@@ -327,7 +328,9 @@ def build_lab(dl, inv: Inventory, names: list[str], options: dict) -> None:
     lab.spawn("ctl", [sys.executable, "-m", "dcops.drills.labkit.redfish", "--config", str(path), "--port", str(port)],
               what="redfish")
     lab.wait_listening("ctl", port)
-    button = f"{sys.executable} -m dcops.drills.labkit.poweroff --ns-prefix {dl.prefix}"
+    # lab hosts have their own (empty) /root, so the button runs with the system Python, stdlib only
+    from .labkit import poweroff
+    button = f"/usr/bin/python3 {Path(poweroff.__file__)} --delay 0 --ns-prefix {dl.prefix}"
     for n in dl.targets:
         dl.extra_vars[n].update({"dcops_power_on_method": "redfish",
                                  "dcops_redfish_url": f"http://127.0.0.1:{port}/redfish/v1/Systems/{n}",

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.lab
 
 
 def test_line_failover_keeps_service_and_measures_outage(inv, lab_prefix, report_dir):
-    r, paths = run_drill(get("leased-line-failover"), inv, execute=True, options={"hold_s": 3},
+    r, paths = run_drill(get("leased-line-failover"), inv, execute=True, options={"hold_s": 2, "pre_s": 1, "post_s": 2},
                          lab_prefix=lab_prefix, report_dir=report_dir)
     assert r.verdict == "pass", (r.reason, r.details.get("failover"))
     f = r.details["failover"]

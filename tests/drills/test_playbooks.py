@@ -13,6 +13,7 @@ PLAYBOOKS = PROJECT_ROOT / "playbooks"
 
 
 def test_ansible_lint_offline_is_clean():
+    """ansible-lint (production profile) also syntax-checks every playbook."""
     exe = shutil.which("ansible-lint")
     if not exe:
         pytest.skip("ansible-lint not installed")
@@ -52,12 +53,3 @@ def test_overlay_may_only_change_connection_settings(inv):
     d = dynamic(inv, {"portal-db-01": {"ansible_host": "172.31.0.2"}})
     assert d["_meta"]["hostvars"]["portal-db-01"]["ansible_host"] == "172.31.0.2"
     assert d["_meta"]["hostvars"]["portal-db-01"]["dcops_address"] == "10.20.30.10"
-
-
-def test_playbooks_pass_syntax_check():
-    exe = shutil.which("ansible-playbook")
-    books = sorted(p.relative_to(PLAYBOOKS) for p in [*PLAYBOOKS.glob("*.yml"), *PLAYBOOKS.glob("drills/*.yml")])
-    assert books
-    proc = subprocess.run([exe, "--syntax-check", *map(str, books)], cwd=PLAYBOOKS, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
