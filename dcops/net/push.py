@@ -149,15 +149,13 @@ class Pusher:
         try:
             self._parallel(sessions, self._prepare)
             if any(s.out.failed_step for s in sessions):
-                self._parallel([s for s in sessions if not s.out.failed_step], self._discard)
+                self._parallel(sessions, self._discard)
                 return self._report(sessions, t0)
             if not self.commit:
                 self._parallel(sessions, self._discard_dry)
                 return self._report(sessions, t0)
             changing = [s for s in sessions if s.out.diff]
-            for s in sessions:
-                if not s.out.diff:
-                    s.out.state = "unchanged"
+            self._parallel([s for s in sessions if not s.out.diff], self._discard_dry)
             self._parallel(changing, self._commit)
             if any(s.out.failed_step for s in changing):
                 self._parallel([s for s in changing if s.committed or s.out.failed_step], self._undo)
@@ -187,11 +185,11 @@ class Pusher:
         s.out.state = "would-change" if s.out.diff else "unchanged"
 
     def _discard(self, s: _Session) -> None:
-        if s.drv is not None:
+        if s.drv is not None and s.out.failed_step != "connect":
             try:
                 s.drv.discard_config()
             except Exception:
-                pass
+                pass  # the candidate is inert: it is never applied without a commit
         if not s.out.failed_step:
             s.out.state = "discarded"
         else:
@@ -217,27 +215,38 @@ class Pusher:
 
     def _undo(self, s: _Session) -> None:
         """Roll back a device changed in this run; unreachable ones revert by their own timer."""
-        def rollback():
+        def changed(d) -> bool:
+            # A device whose commit step failed changed only if its commit-confirm is armed; rolling
+            # back one that did not change would restore the config of an older commit.
+            return s.committed or s.out.state == "confirmed" or d.has_pending_commit()
+
+        def rollback() -> bool:
             for d in (s.fresh, s.drv):
                 if d is None:
                     continue
                 try:
                     if d.is_alive().get("is_alive"):
-                        d.rollback()
-                        return
+                        if changed(d):
+                            d.rollback()
+                            return True
+                        return False
                 except Exception:
                     continue
             d = s.driver()
             d.open()
             try:
-                if s.out.state == "confirmed" or d.has_pending_commit():
+                if changed(d):
                     d.rollback()
+                    return True
+                return False
             finally:
                 d.close()
         try:
             if self.hook:
                 self.hook(s.t.name, "rollback", "start")
-            rollback()
+            if not rollback():
+                s.out.state = "failed"  # nothing was applied on this device
+                return
             s.out.state = "rolled-back"
         except Exception as e:
             s.out.state = "reverting"
