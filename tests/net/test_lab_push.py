@@ -285,3 +285,20 @@ def test_cli_failed_push_names_device_and_step(dc):
          "print(r.summary())", str(dc.backups)], capture_output=True, text=True, timeout=60)
     assert proc.stdout.startswith("lab-fw1 failed at load: "), proc.stdout + proc.stderr
     assert dc.rulesets() == before
+
+
+def test_device_whose_commit_never_ran_is_not_rolled_back_to_an_older_config(dc):
+    """LB's session dies before its commit while the firewall commits: the firewall is rolled back,
+    the link balancer — unchanged — must not be 'rolled back' to the config of an earlier commit."""
+    before = dc.rulesets()
+    fw_changed = dc.target(FW, dc.targets[FW].candidate.replace('"SNMP from management"', '"SNMP (NOC)"'))
+    lb_changed = dc.target(LB, dc.targets[LB].candidate.replace('"SNMP from management"', '"SNMP (NOC)"'))
+
+    def hook(device, step, phase):
+        if (device, step, phase) == (LB, "commit", "start"):
+            dc.lab.kill_sessions("lb")
+    report = dc.pusher(hook=hook).run([fw_changed, lb_changed])
+    by = {o.device: o for o in report.outcomes}
+    assert by[LB].failed_step == "commit" and by[LB].state == "failed", by[LB].as_dict()
+    assert by[FW].state == "rolled-back", by[FW].as_dict()
+    assert dc.rulesets() == before
