@@ -269,18 +269,19 @@ def _column(varbinds, col: str) -> dict[str, object]:
 
 
 class _Columns:
-    """Varbinds indexed once by table column (a varbind's column is its OID minus 1–4 index arcs),
-    so evaluating a profile is linear in the number of varbinds."""
+    """Varbinds indexed once by table column (a varbind's column is its OID minus its index arcs,
+    however many: string and address indexes are long), so evaluating a profile stays linear."""
 
     def __init__(self, varbinds: dict[str, object], columns: set[str]) -> None:
         self.cols: dict[str, dict[str, object]] = {}
+        shortest = min((len(c) for c in columns), default=0)
         for oid, v in varbinds.items():
             if v is ABSENT:
                 continue
             cut = len(oid)
-            for _ in range(4):
+            while True:
                 cut = oid.rfind(".", 0, cut)
-                if cut <= 0:
+                if cut < shortest:
                     break
                 col = oid[:cut]
                 if col in columns:

@@ -92,3 +92,12 @@ def test_if_mib_falls_back_to_32bit_counters_without_ifxtable():
     assert ev["if_speed_bits_per_second"].value == 100_000_000
     vb["1.3.6.1.2.1.31.1.1.1.6.1"] = 5  # with ifXTable the 64-bit column wins
     assert {s.metric: s for s in evaluate(p, vb).samples}["if_in_bytes_total"].bits == 64
+
+
+def test_long_table_indexes_are_kept():
+    p = get_profile("apc-netbotz")
+    col = "1.3.6.1.4.1.318.1.1.10.5.1.1.1"
+    idx = "5.104.97.108.108.49.2.10.0"  # a string-and-address style index, 9 arcs
+    ev = evaluate(p, {f"{col}.5.{idx}": 250, f"{col}.3.{idx}": b"Hall1"})
+    t = [s for s in ev.samples if s.metric == "env_temperature_celsius"]
+    assert [(s.labels["sensor_index"], s.labels["sensor"], s.value) for s in t] == [(idx, "Hall1", 25.0)]
