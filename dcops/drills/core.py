@@ -54,7 +54,7 @@ class DrillContext:
         for s in run.steps:
             status = "changed" if s.status == "ok" and s.changed else s.status
             self.record.steps.append(rec.StepRecord(s.task, status, s.host, s.started, s.ended, s.duration_s,
-                                                    s.message, "ansible"))
+                                                    s.message, "ansible", s.diff))
             if s.status in ("failed", "unreachable"):
                 self.record.event(f"FAILED: {s.task}", host=s.host, at=s.ended or None, detail=s.message[:300])
         self.record.playbooks.append({"playbook": path, "check": check, "status": run.status, "rc": run.rc,

@@ -17,7 +17,13 @@ from dcops import PROJECT_ROOT
 from dcops.model import Inventory
 
 from .core import DrillContext, DrillRefused
-from .record import Measurement, parse_time
+from .record import Measurement, StepRecord, parse_time
+from .record import iso as _iso
+from .record import utcnow as _utcnow
+
+
+def rec_iso() -> str:
+    return _iso(_utcnow())
 
 PLAYBOOK = "drills/firewall-restore.yml"
 DATA = Path(__file__).parent / "data"
@@ -125,6 +131,16 @@ def run(ctx: DrillContext) -> None:
     r.event("backup chosen", host=fw, detail=str(backup))
     pb = ctx.playbook(PLAYBOOK, {"drill_fw": fw, "drill_fw_restore_backup": str(backup.resolve()),
                                  "drill_fw_restore_checks": checks})
+    running = pb.custom.get("drill_fw_running", {}).get(fw)
+    if running is not None:
+        import difflib
+        wanted = backup.read_text(encoding="utf-8")
+        diff = "\n".join(difflib.unified_diff(running.strip().splitlines(), wanted.strip().splitlines(),
+                                               f"{fw} running", f"{backup.name} (last good)", lineterm=""))
+        now = rec_iso()
+        r.steps.append(StepRecord("difference: running configuration → last good backup", "info", fw, now, now,
+                                  0.0, "identical" if not diff else f"{diff.count(chr(10)) + 1} diff lines",
+                                  "dcops", diff))
     res = pb.custom.get("drill_fw_checks", {})
     r.details["policy_checks"] = res
     before = res.get("before")

@@ -52,6 +52,7 @@ class StepRecord:
     duration_s: float = 0.0
     message: str = ""
     source: str = "ansible"  # ansible | dcops (a check the drill makes itself)
+    diff: str = ""  # what the task changes (or would change in check mode), unified diff
 
 
 @dataclass

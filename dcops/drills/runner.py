@@ -43,6 +43,7 @@ class Step:
     changed: bool = False
     message: str = ""
     action: str = ""
+    diff: str = ""
 
 
 @dataclass
@@ -65,6 +66,24 @@ class PlaybookRun:
     @property
     def failed_steps(self) -> list[Step]:
         return [s for s in self.steps if s.status in ("failed", "unreachable")]
+
+
+def _diff(res: dict) -> str:
+    """`--diff` output of a task as a unified diff (what check mode would change)."""
+    import difflib
+    out = []
+    diffs = res.get("diff") or []
+    for d in diffs if isinstance(diffs, list) else [diffs]:
+        if not isinstance(d, dict):
+            continue
+        if "prepared" in d:
+            out.append(str(d["prepared"]))
+        elif "before" in d or "after" in d:
+            before, after = str(d.get("before", "")), str(d.get("after", ""))
+            out.extend(difflib.unified_diff(before.splitlines(), after.splitlines(),
+                                            str(d.get("before_header", "before")),
+                                            str(d.get("after_header", "after")), lineterm=""))
+    return "\n".join(out)[:20000]
 
 
 def _message(res: dict) -> str:
@@ -123,7 +142,8 @@ def run_playbook(playbook: str, *, inventory: dict, extravars: dict | None = Non
                         status=_STATUS[kind], started=st or "", ended=en or "",
                         duration_s=round(float(data.get("duration") or 0.0), 3),
                         changed=bool(res.get("changed")), action=data.get("task_action", ""),
-                        message=_message(res) if kind != "runner_on_ok" or res.get("msg") else "")
+                        message=_message(res) if kind != "runner_on_ok" or res.get("msg") else "",
+                        diff=_diff(res))
             if data.get("ignore_errors") and step.status == "failed":
                 step.status = "ignored"
             run.steps.append(step)
