@@ -22,8 +22,10 @@ def test_restore_last_good_config_and_verify_policy(inv, lab_prefix, report_dir)
     assert before == ["DMZ web → app SSH is blocked (expected deny, connected)",
                       "app → DMZ web is blocked (expected deny, connected)"]
     assert r.details["policy_checks"]["after"]["violations"] == []
-    checks = {s.name: s.status for s in r.steps if s.source == "dcops"}
+    checks = {s.name: s.status for s in r.steps if s.source == "dcops" and s.name.startswith("policy: ")}
     assert len(checks) == 4 and set(checks.values()) == {"pass"}
+    (diff,) = [s for s in r.steps if s.name.startswith("difference: running")]
+    assert "-table inet factory_default {" in diff.diff and "+table inet dcops_policy {" in diff.diff
     assert "table inet dcops_policy" in seen["running"] and "factory_default" not in seen["running"]
     assert seen["boot"].startswith("flush ruleset") and "dcops_policy" in seen["boot"]
     (rto,) = [m for m in r.measurements if m.name == "rto"]
