@@ -49,3 +49,22 @@ def test_a_backup_that_breaks_the_policy_is_rolled_back(inv, lab_prefix, report_
     # the firewall is back on its pre-drill (good) policy, not on the bad backup
     assert "dcops_policy" in seen["running"] and "everything_open" not in seen["running"]
     assert not [m for m in r.measurements if m.name == "rto"]
+
+
+def test_without_a_backup_the_drill_takes_one_first_and_backups_are_idempotent(inv, lab_prefix, report_dir, tmp_path):
+    backups = tmp_path / "backups"
+    seen = {}
+
+    def after(ctx):
+        seen["first"] = sorted(p.name for p in (backups / "kg-fw-01").iterdir())
+        again = ctx.playbook("netdev-backup.yml", {"netdev_hosts": "kg-fw-01", "netdev_backup_dir": str(backups)},
+                             check=False)
+        seen["again_ok"] = again.ok
+        seen["second"] = sorted(p.name for p in (backups / "kg-fw-01").iterdir())
+
+    r, _ = run_drill(get("firewall-restore"), inv, execute=True, lab_prefix=lab_prefix, report_dir=report_dir,
+                     options={"backups_dir": str(backups), "lab_incident": "none"}, lab_after=after)
+    assert r.verdict == "pass", r.reason
+    assert any("took one from the device" in f["message"] for f in r.findings)
+    assert len(seen["first"]) == 1 and seen["again_ok"] and seen["second"] == seen["first"]
+    assert "table inet dcops_policy" in (backups / "kg-fw-01" / seen["first"][0]).read_text()
