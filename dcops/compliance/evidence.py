@@ -55,16 +55,18 @@ class Context:
 
     @cached_property
     def dr_systems(self) -> set[str] | None:
-        """Systems declared in the DR stack plan (`dcops plan --stack dr --json`), or None without a plan."""
+        """Systems with instances in the DR stack plan (`dcops plan --stack dr --json`); None without one."""
         if not self.dr_plan.is_file():
             return None
         try:
             plan = json.loads(self.dr_plan.read_text(encoding="utf-8"))
         except ValueError:
             return None
-        found: set[str] = set()
-        _systems_in(plan, found)
-        return found
+        if not isinstance(plan, dict) or plan.get("stack") != "dr":
+            return None
+        return {r["inputs"]["metadata"]["system"] for r in plan.get("resources", [])
+                if r.get("type") == "openstack:compute/instance:Instance"
+                and isinstance((r.get("inputs") or {}).get("metadata"), dict) and "system" in r["inputs"]["metadata"]}
 
     @cached_property
     def policy(self) -> dict | None:
@@ -106,22 +108,6 @@ class Context:
         return {"profiles": profiles, "rules": rules, "rules_file": str(rules_path)}
 
 
-def _systems_in(node: Any, out: set[str]) -> None:
-    """Collect `system` tags wherever the plan JSON carries them (tags, metadata, inputs)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("system", "dcops:system", "dcops_system", "information_system") and isinstance(value, str):
-                out.add(value)
-            else:
-                _systems_in(value, out)
-    elif isinstance(node, list):
-        for item in node:
-            if isinstance(item, str) and item.startswith(("system=", "system:")):
-                out.add(item.split("=", 1)[-1].split(":", 1)[-1])
-            else:
-                _systems_in(item, out)
-
-
 def _date(value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
@@ -129,31 +115,27 @@ def _date(value: Any) -> dt.date | None:
         try:
             return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).date()
         except ValueError:
-            try:
-                return dt.date.fromisoformat(value[:10])
-            except ValueError:
-                return None
+            return None
     return None
 
 
-def _drill_systems(rec: dict) -> set[str]:
-    systems = set(rec.get("systems") or [])
-    if isinstance(rec.get("system"), str):
-        systems.add(rec["system"])
-    return systems
+DRILL_SCHEMA = "dcops.drill-record/1"
 
 
-def _drill_passed(rec: dict) -> bool:
-    if "passed" in rec:
-        return rec["passed"] is True
-    return str(rec.get("status") or rec.get("result") or "").lower() in ("pass", "passed", "ok", "success")
-
-
-def _drill_date(rec: dict) -> dt.date | None:
-    for key in ("finished_at", "ended_at", "started_at", "when", "date"):
-        if d := _date(rec.get(key)):
-            return d
-    return None
+def _drill_evidence(ctx: "Context", evidence: str, system: str) -> list[tuple[dt.date, bool, str]]:
+    """(date, verified, record path) for each executed drill run that covered `system` with `evidence`
+    (see docs/drills.md: records with mode execute; systems[] entries carry evidence and verified)."""
+    out = []
+    for rec in ctx.drill_records:
+        if rec.get("schema") != DRILL_SCHEMA or rec.get("mode") != "execute":
+            continue
+        for entry in rec.get("systems") or []:
+            if entry.get("system") == system and entry.get("evidence") == evidence:
+                when = _date(entry.get("at")) or _date(rec.get("finished_at"))
+                if when is not None:
+                    verified = bool(entry.get("verified")) and rec.get("verdict") == "pass"
+                    out.append((when, verified, rec["_path"]))
+    return sorted(out, reverse=True)
 
 
 # ------------------------------------------------------------------ collectors
@@ -162,20 +144,18 @@ def restore_drill(ctx: Context, system: InformationSystem, control: dict) -> Evi
     oldest = ctx.as_of - dt.timedelta(days=int(control.get("max_age_days", 365)))
     if not any(vm.backup_policy for vm in ctx.inventory.vms_of_system(system.name)):
         return Evidence("fail", "no_backup_policy")
-    drills = [r for r in ctx.drill_records
-              if (r.get("drill") or r.get("name")) == "backup-restore" and system.name in _drill_systems(r)]
-    if not drills:
+    runs = [r for r in _drill_evidence(ctx, "backup-restore", system.name) if r[0] <= ctx.as_of]
+    if not runs:
         return Evidence("missing", "no_restore_drill", {"dir": str(ctx.drills_dir)}, str(ctx.drills_dir))
-    dated = sorted(((d, r) for r in drills if (d := _drill_date(r))), key=lambda x: x[0], reverse=True)
-    recent_ok = [(d, r) for d, r in dated if d >= oldest and d <= ctx.as_of and _drill_passed(r)]
-    if recent_ok:
-        d, r = recent_ok[0]
-        return Evidence("pass", "restore_drill_ok", {"date": d.isoformat()}, r["_path"])
-    if dated and dated[0][0] >= oldest and not _drill_passed(dated[0][1]):
-        d, r = dated[0]
-        return Evidence("fail", "restore_drill_failed", {"date": d.isoformat()}, r["_path"])
-    d, r = dated[0] if dated else (None, drills[0])
-    return Evidence("fail", "restore_drill_old", {"date": d.isoformat() if d else "?"}, r["_path"])
+    recent = [r for r in runs if r[0] >= oldest]
+    for when, verified, path in recent:
+        if verified:
+            return Evidence("pass", "restore_drill_ok", {"date": when.isoformat()}, path)
+    if recent:
+        when, _, path = recent[0]
+        return Evidence("fail", "restore_drill_failed", {"date": when.isoformat()}, path)
+    when, _, path = runs[0]
+    return Evidence("fail", "restore_drill_old", {"date": when.isoformat()}, path)
 
 
 def dr_plan(ctx: Context, system: InformationSystem, control: dict) -> Evidence:
@@ -228,15 +208,12 @@ def assessment(ctx: Context, system: InformationSystem, control: dict) -> Eviden
 
 def incident_drill(ctx: Context, system: InformationSystem, control: dict) -> Evidence:
     last = system.protection.last_incident_response_drill
-    records = [r for r in ctx.drill_records if (r.get("drill") or r.get("name")) == "incident-response"
-               and system.name in _drill_systems(r) and _drill_passed(r)]
-    dates = [d for r in records if (d := _drill_date(r))] + ([last] if last else [])
-    this_year = [d for d in dates if d.year == ctx.as_of.year and d <= ctx.as_of]
-    if this_year:
-        return Evidence("pass", "incident_drill_ok", {"date": max(this_year).isoformat()}, "inventory/organisation.yaml")
-    if dates:
-        return Evidence("fail", "incident_drill_old", {"date": max(dates).isoformat()}, "inventory/organisation.yaml")
-    return Evidence("missing", "no_incident_drill", {}, "inventory/organisation.yaml")
+    src = "inventory/organisation.yaml"
+    if last is None:
+        return Evidence("missing", "no_incident_drill", {}, src)
+    if last.year == ctx.as_of.year and last <= ctx.as_of:
+        return Evidence("pass", "incident_drill_ok", {"date": last.isoformat()}, src)
+    return Evidence("fail", "incident_drill_old", {"date": last.isoformat()}, src)
 
 
 COLLECTORS: dict[str, Callable[[Context, InformationSystem, dict], Evidence]] = {

@@ -110,15 +110,22 @@ def test_dr_stack_missing_or_extra_systems_is_reported(dr, inv):
     plan["resources"] = [r for r in plan["resources"]
                          if not (r["kind"] == "compute.Instance" and r["inputs"]["metadata"]["system"] == "qlcb")]
     extra = copy.deepcopy(next(r for r in of(plan, "compute.Instance")))
-    extra["name"] = "soc-siem-01"
-    extra["inputs"]["metadata"]["system"] = "soc"
+    extra["name"] = "gis-app-01"
+    extra["inputs"]["metadata"]["system"] = "gis"  # level 2: never a DR system
     plan["resources"].append(extra)
     found = {(f.check, f.subject) for f in checks.check_scope(plan, inv, dr.settings)}
-    assert found == {("stack-scope", "qlcb"), ("stack-scope", "soc")}
+    assert found == {("stack-scope", "qlcb"), ("stack-scope", "gis")}
 
 
 def test_dr_rule_follows_stack_config_not_code(inv):
-    either = make_plan("dr", inv=inv, overrides={"dcops:dr": '{"min_security_level": 3, "match": "either"}'})
-    assert {"soc", "backup"} <= set(either.plan["systems"])
+    # soc's backups replicate to DR; without dr_required the default rule (both signals) leaves it out
+    soc_not_required = inv.model_copy(update={"systems": tuple(
+        s.model_copy(update={"dr_required": False}) if s.name == "soc" else s for s in inv.systems)})
+    both = make_plan("dr", inv=soc_not_required)
+    either = make_plan("dr", inv=soc_not_required,
+                       overrides={"dcops:dr": '{"min_security_level": 3, "match": "either"}'})
+    assert "soc" not in both.plan["systems"] and "soc" in either.plan["systems"]
+    included = make_plan("dr", inv=inv, overrides={"dcops:dr": '{"include": ["backup"]}'})
+    assert "backup" in included.plan["systems"]
     narrowed = make_plan("dr", inv=inv, overrides={"dcops:dr": '{"exclude": ["portal"]}'})
     assert "portal" not in narrowed.plan["systems"] and narrowed.plan["findings"] == []

@@ -30,7 +30,7 @@ def test_cli_json_is_byte_identical_across_processes(prod, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "policy checks passed" in r.stdout and "compute.Instance" in r.stdout
     assert out.read_text(encoding="utf-8") == dumps(prod.plan)
-    assert json.loads(out.read_text(encoding="utf-8"))["summary"]["by_type"]["compute.Instance"] == 158
+    assert json.loads(out.read_text(encoding="utf-8"))["summary"]["by_type"]["compute.Instance"] == 154
 
 
 def test_fast_runtime_plans_exactly_like_the_stock_mock_runtime(inv):

@@ -75,7 +75,7 @@ def test_tape_demand_formula(inv) -> None:
 def test_validate_cli_summary() -> None:
     result = runner.invoke(app, ["validate"])
     assert result.exit_code == 0, result.output
-    assert "33" in result.output and "158" in result.output and "inventory OK" in result.output
+    assert "33" in result.output and "154" in result.output and "inventory OK" in result.output
 
 
 def test_validate_json_parses() -> None:
