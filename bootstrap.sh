@@ -29,10 +29,13 @@ for svc in snmpd prometheus-snmp-exporter ssh; do
 done
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c 'import dcops, pytest, pulumi_openstack, pysnmp, snmpsim, ansible_runner, aerleon, playwright' 2>/dev/null \
+# Reinstall when something is missing, pyproject changed, or `dcops` resolves to another checkout.
+here=$(pwd -P)
+if ! "$PY" -c "import dcops, os, sys, pytest, pulumi_openstack, pysnmp, snmpsim, ansible_runner, aerleon, playwright
+sys.exit(os.path.realpath(dcops.__file__).startswith('$here/') is False)" 2>/dev/null \
    || [[ pyproject.toml -nt .bootstrap-stamp ]]; then
   echo "bootstrap: installing the dcops Python package and its dependencies"
-  "$PY" -m pip install -q --disable-pip-version-check -e '.[test]'
+  PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q --disable-pip-version-check -e '.[test]'
   touch .bootstrap-stamp
 fi
 echo "bootstrap: ready"
