@@ -83,6 +83,7 @@ def build_lab(dl, inv: Inventory, names: list[str], options: dict) -> None:
     lab.spawn("lb", argv, what="linkwatch")
     lab.tcp_server("inet", [80])
     options.setdefault("probe_target", f"{LAB_INTERNET_HOST}:80")
+    options.setdefault("probe_http", True)  # the lab service answers with the client address (= the line's NAT)
 
 
 def analyse(probes: list[dict], marks: dict, lines: list, max_outage_s: float) -> dict:
@@ -134,6 +135,7 @@ def run(ctx: DrillContext) -> None:
             "drill_lb": lb, "drill_probe_host": probe, "drill_line_failover_line_name": fail_name,
             "drill_line_failover_fault": ctx.options.get("fault", "far-end"),
             "drill_line_failover_probe_target": ctx.options.get("probe_target", ""),
+            "drill_line_failover_probe_http": str(ctx.options.get("probe_http", "false")).lower() in ("1", "true", "yes"),
             "drill_line_failover_hold_s": int(ctx.options.get("hold_s", 6)),
             "drill_line_failover_pre_s": int(ctx.options.get("pre_s", 2)),
             "drill_line_failover_post_s": int(ctx.options.get("post_s", 4)),

@@ -17,6 +17,7 @@ ap.add_argument("--timeout", type=float, default=0.5)
 ap.add_argument("--out", required=True)
 ap.add_argument("--stop-file", required=True)
 ap.add_argument("--max-seconds", type=float, default=300)
+ap.add_argument("--http", action="store_true", help="send HEAD / and keep the reply's last line (who answered)")
 a = ap.parse_args()
 host, port = a.target.rsplit(":", 1)
 end = time.time() + a.max_seconds
@@ -25,12 +26,16 @@ with open(a.out, "w", encoding="utf-8") as out:
         t = time.time()
         rec = {"t": round(t, 4), "ok": False}
         try:
+            # success is the TCP handshake: it crossed a line and back
             with socket.create_connection((host, int(port)), timeout=a.timeout) as s:
-                s.settimeout(a.timeout)
-                rec["reply"] = s.recv(200).decode(errors="replace").strip()
                 rec["ok"] = True
+                if a.http:
+                    s.settimeout(a.timeout)
+                    s.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
+                    lines = s.recv(400).decode(errors="replace").strip().splitlines()
+                    rec["reply"] = lines[-1] if lines else ""
         except OSError as e:
-            rec["error"] = type(e).__name__
+            rec.setdefault("error", type(e).__name__)
         rec["ms"] = round((time.time() - t) * 1000, 1)
         out.write(json.dumps(rec) + "\n")
         out.flush()
