@@ -1,0 +1,65 @@
+"""The demo's life cycle: a crash (SIGKILL) cleaned up by `dcops lab down`; the demo without a lab."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+import urllib.request
+
+import pytest
+
+from dcops.lab import can_run, netns
+
+from .conftest import assert_nothing_left, dcops as run, recorded
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(not can_run(), reason="needs root, network namespaces and OpenSSH server")
+def test_sigkill_then_lab_down_leaves_nothing(start_demo):
+    demo = start_demo()
+    namespaces, processes = recorded(demo.state())
+    whats = {p["what"] for p in processes}
+    assert {"sshd", "lbcheck", "tcpserver", "snmp-sim", "snmpsim", "monitor", "dashboard"} <= whats, whats
+    assert set(namespaces) <= set(netns.list_namespaces()) and len(namespaces) >= 10
+    demo.proc.send_signal(signal.SIGKILL)   # no teardown at all: a crash
+    demo.proc.wait(10)
+    time.sleep(0.5)
+    from dcops.lab import procs
+    assert any(procs.alive(p["pid"], p.get("start")) for p in processes), "the crash should leave processes"
+    out = run("lab", "down", "--name", demo.lab_name).stdout
+    assert f"{demo.lab_name}: removed" in out, out
+    assert_nothing_left(namespaces, processes, f"{demo.lab_name}-")
+    # and a second `lab down` finds nothing to do
+    assert "nothing to remove" in run("lab", "down", "--name", demo.lab_name).stdout
+
+
+def _firing(url: str, rule: str, device: str) -> bool:
+    try:
+        text = urllib.request.urlopen(url, timeout=2).read().decode()
+    except OSError:
+        return False
+    return any(ln.startswith("dcops_alert_firing{") and f'rule="{rule}"' in ln and f'device="{device}"' in ln
+               and ln.rstrip().endswith(" 1") for ln in text.splitlines())
+
+
+def test_no_lab_demo_runs_scenario_and_stops_clean(start_demo):
+    """What a machine without root gets: SNMP simulation, monitor, dashboard, a facility scenario."""
+    demo = start_demo("--no-lab", "-s", "mains-failure", "--scenario-delay", "0", "--speed", "4")
+    out = demo.output
+    assert "Namespace lab" in out and "skipped" in out
+    assert "Render and push network configs" in out
+    st = demo.state()
+    assert st["namespaces"] == [] and not st["meta"]["demo"]["lab"]
+    metrics = st["meta"]["demo"]["metrics"]
+    deadline = time.monotonic() + 30
+    while not _firing(metrics, "ups_on_battery", "kg-ups-01"):
+        assert time.monotonic() < deadline, f"no ups_on_battery alert in {metrics}:\n{demo.output}"
+        time.sleep(0.5)
+    demo.wait_for(r"\[mains-failure\] Mains lost", 5)
+    _, processes = recorded(demo.state())
+    assert demo.stop(signal.SIGTERM) == 0, demo.output
+    assert "nothing left behind" in demo.output
+    assert_nothing_left([], processes, f"{demo.lab_name}-")
+    assert not os.path.exists(st["meta"]["demo"]["workdir"])
