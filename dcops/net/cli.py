@@ -1,7 +1,6 @@
 """`dcops net render|lint|diff|backup|push|rollback`."""
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 import threading
@@ -16,9 +15,8 @@ from dcops import DEFAULT_INVENTORY
 from dcops.model.cli import load_or_exit
 
 from . import backup as backup_mod
-from . import fleet, lint as lint_mod, platforms, render
+from . import fleet, lint as lint_mod, offline, platforms, render
 from .connect import SecretUnavailable, make_driver
-from .drivers.linux_nft import unified
 from .drivers.registry import DriverUnavailable
 from .paths import GOLDEN_DIR
 from .platforms import PlatformError
@@ -139,15 +137,10 @@ def diff_cmd(device: str = typer.Argument(..., help="Device name."), lab: Option
 
     def against(ref: str) -> None:
         try:
-            b = backup_mod.find(backups, device, ref)
+            d, _ = offline.diff_against_backup(device, m.device.platform, m.rendered.config, backups, ref)
         except FileNotFoundError as e:
             fail(str(e))
-        rendered = m.rendered.config
-        canon = platforms.load(m.device.platform).driver.get("offline_canonical")
-        if canon:  # e.g. nftables: compare canonical forms, as the device would
-            mod, _, fn = canon.partition(":")
-            rendered = getattr(importlib.import_module(mod), fn)(rendered) or rendered
-        sys.stdout.write(unified(b.read_text(encoding="utf-8"), rendered, str(b), f"{device} (rendered)"))
+        sys.stdout.write(d)
 
     if against_backup is not None:
         against(against_backup)
@@ -239,7 +232,27 @@ def push_cmd(device: Optional[List[str]] = DeviceOpt, commit: bool = typer.Optio
              lab: Optional[str] = LabOpt, backups: Path = BackupsOpt, inventory: Path = InventoryOpt,
              as_json: bool = JsonOpt) -> None:
     """Push rendered configs as one transaction: backup, commit-confirm, verify, confirm — or roll everyone back."""
-    _, ms = _members(inventory, lab, device)
+    inv = load_or_exit(inventory)
+    if commit and not lab:
+        chosen = [d for d in render.configured_devices(inv) if not device or d.name in device]
+        try:
+            no_revert = [f"{d.name} ({d.platform})" for d in chosen if not platforms.load(d.platform).commit_confirm]
+        except EXPECTED as e:
+            fail(str(e))
+        if no_revert:
+            fail(f"cannot push {', '.join(no_revert)}: the platform has no commit-confirm, so the device could not "
+                 "revert a bad change by itself; dcops renders, diffs and backs these up only "
+                 "(dry run: `dcops net push` without --commit)")
+    try:
+        ms = fleet.members(inv, lab=lab, names=device or None, need_endpoint=False)
+    except EXPECTED as e:
+        fail(str(e))
+    if not lab:
+        try:
+            ms = [fleet.Member(m.device, m.rendered, fleet.production_endpoint(m.device)) for m in ms]
+        except SecretUnavailable as e:
+            _offline_dry_run(ms, backups, f"cannot reach the devices from here: {e}", as_json)
+            fail(str(e))
     try:
         targets = [fleet.target(m) for m in ms]
     except EXPECTED as e:
@@ -247,6 +260,33 @@ def push_cmd(device: Optional[List[str]] = DeviceOpt, commit: bool = typer.Optio
     report = Pusher(backups, commit=commit, confirm_timeout=confirm_timeout,
                     hook=None if as_json else _printer()).run(targets)
     _report(report, as_json)
+
+
+def _offline_dry_run(ms, backups: Path, why: str, as_json: bool) -> None:
+    """What a push would change, against each device's last backup, when no device can be contacted."""
+    rows = []
+    for m in ms:
+        try:
+            d, b = offline.diff_against_backup(m.device.name, m.device.platform, m.rendered.config, backups)
+            rows.append({"device": m.device.name, "platform": m.device.platform, "backup": str(b), "diff": d})
+        except FileNotFoundError:
+            rows.append({"device": m.device.name, "platform": m.device.platform, "backup": None, "diff": None})
+    if as_json:
+        print(json.dumps({"ok": False, "committed": False, "offline": True, "reason": why, "devices": [
+            {**r, "changed_lines": None if r["diff"] is None else
+             sum(1 for ln in r["diff"].splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---"))}
+            for r in rows]}, ensure_ascii=False, indent=1))
+        return
+    err.print(f"[yellow]{why}[/]")
+    err.print("[yellow]dry run against the last backup of each device instead (nothing contacted, nothing changed):[/]")
+    for r in rows:
+        if r["diff"] is None:
+            out.print(f"[bold]--- {r['device']}[/] ({r['platform']}): no backup under {backups}; "
+                      f"a push would replace its whole running config with the rendered one")
+        else:
+            changed = sum(1 for ln in r["diff"].splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---"))
+            out.print(f"[bold]--- {r['device']}[/] ({r['platform']}): {changed} changed line(s) vs {r['backup']}")
+            out.print(r["diff"], markup=False, highlight=False)
 
 
 @app.command("rollback")

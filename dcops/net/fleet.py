@@ -88,4 +88,5 @@ def target(m: Member) -> Target:
     if m.endpoint is None:
         raise FleetError(f"{m.device.name}: no endpoint")
     plat = platforms.load(m.device.platform)
-    return Target(m.device.name, plat.name, resolve_placeholders(m.rendered.config), m.endpoint, plat.extension)
+    return Target(m.device.name, plat.name, resolve_placeholders(m.rendered.config), m.endpoint, plat.extension,
+                  m.rendered.config)

@@ -9,7 +9,7 @@ Adding a platform adds a folder; no code changes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,12 @@ class Platform:
     driver: dict[str, Any]
     lab_capable: bool
     logging_options: tuple[str, ...] = ()   # aerleon term options a logged term needs on this platform
+    data: dict[str, Any] = field(default_factory=dict)  # platform.yaml `data:` — vendor settings for templates
+
+    @property
+    def commit_confirm(self) -> bool:
+        """Can a push be reverted by the device itself (commit-confirm)?"""
+        return self.driver.get("kind") == "napalm" or bool(self.driver.get("commit_confirm"))
 
     def for_kind(self, kind: str) -> KindTemplate:
         if kind in self.kinds:
@@ -74,6 +80,7 @@ def load(name: str, root: Path = PLATFORMS_DIR) -> Platform:
             default_deny_options=pol.get("default_deny_options"),
             driver=dict(spec["driver"]), lab_capable=bool(spec.get("lab_capable", False)),
             logging_options=tuple(pol.get("logging_options") or ()),
+            data=dict(spec.get("data") or {}),
         )
     except (KeyError, TypeError) as e:
         raise PlatformError(f"{spec_file}: missing or malformed key {e}") from e

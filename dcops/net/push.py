@@ -38,6 +38,7 @@ class Target:
     candidate: str
     endpoint: Endpoint
     extension: str = "cfg"
+    rendered: str | None = None   # the candidate before secrets are resolved (safe to diff and print)
 
 
 @dataclass
@@ -174,11 +175,25 @@ class Pusher:
     # -- phases
     def _prepare(self, s: _Session) -> None:
         s.drv = s.driver()
-        s.step("connect", s.drv.open)
+        try:
+            s.step("connect", s.drv.open)
+        except StepFailed:
+            if not self.commit:
+                self._offline(s)
+            raise
         running = s.step("backup", lambda: s.drv.get_config(retrieve="running")["running"])
         s.out.backup = backup_mod.save(self.backups, s.t.name, running, s.t.extension)
         s.step("load", lambda: s.drv.load_replace_candidate(config=s.t.candidate))
         s.out.diff = s.step("diff", s.drv.compare_config)
+
+    def _offline(self, s: _Session) -> None:
+        """Dry run of an unreachable device: say so, and diff against its last backup instead."""
+        from .offline import diff_against_backup
+        try:
+            s.out.diff, b = diff_against_backup(s.t.name, s.t.platform, s.t.rendered or s.t.candidate, self.backups)
+            s.out.error = f"cannot reach the device ({s.out.error}); diff shown against its last backup {b.name}"
+        except FileNotFoundError:
+            s.out.error = f"cannot reach the device ({s.out.error}) and it has no backup under {self.backups}"
 
     def _discard_dry(self, s: _Session) -> None:
         s.drv.discard_config()

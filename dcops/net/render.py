@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 
 from dcops.model import Inventory, NetworkDevice, ZoneKind
 
-from . import objects, platforms
+from . import addrnames, appliances, objects, platforms
 from . import policy as policy_mod
 from .paths import NETWORK_CONFIGS, POLICY_DIR
 from .topology import Topology
@@ -81,6 +81,10 @@ def secret(ref: str) -> str:
     return "${secret:" + ref + "}"
 
 
+def _template_fail(msg: str):
+    raise RenderError(msg)
+
+
 def _env(folder: Path) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
@@ -89,6 +93,7 @@ def _env(folder: Path) -> jinja2.Environment:
     env.filters["xml"] = lambda s: (str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
                                     .replace('"', "&quot;"))
     env.globals["secret"] = secret
+    env.globals["fail"] = _template_fail
     return env
 
 
@@ -159,16 +164,19 @@ def render_policy(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platfo
         raise RenderError(f"{dev.name}: aerleon produced no output")
     text = next(iter(out.values()))
     if plat.generator == "paloalto":
-        text = _panos_vsys(text)
+        text = _panos_vsys(text, ctx.inv)
+    elif plat.generator == "fortigate":
+        text = addrnames.fortigate(text, ctx.inv)
     return text.strip("\n") + "\n"
 
 
-def _panos_vsys(xml_text: str) -> str:
+def _panos_vsys(xml_text: str, inv: Inventory) -> str:
     """Only the vsys1 contents of aerleon's PAN-OS XML; the device template wraps them."""
     root = ET.fromstring(xml_text)
     vsys = root.find(".//vsys/entry[@name='vsys1']")
     if vsys is None:
         raise RenderError("aerleon PAN-OS output has no vsys1")
+    addrnames.panos(vsys, inv)
     parts = []
     for child in vsys:
         ET.indent(child, space="  ")
@@ -191,14 +199,31 @@ def device_context(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platf
             "network": str(i.address.network),
         })
     group = topo.group_of(dev)
-    peers = [d for d in topo.members(group) if d.name != dev.name] if dev.ha_group else []
+    members = topo.members(group)
+    peers = [d for d in members if d.name != dev.name] if dev.ha_group else []
+    rank = [d.name for d in members].index(dev.name) + 1 if dev.ha_group else 1
     lines = [ll for ll in ctx.inv.leased_lines if ll.device == dev.name]
+    routes = topo.routes(dev)
+    mgmt = None
+    if plat.data.get("mgmt_interface"):  # a dedicated management port: the mgmt zone is connected there
+        mz = next((z for z in ctx.inv.zones if dev.mgmt_ip in z.subnet), None)
+        if mz is None:
+            raise RenderError(f"{dev.name}: mgmt_ip {dev.mgmt_ip} is in no zone of the inventory")
+        mgmt = {"interface": plat.data["mgmt_interface"], "ip": str(dev.mgmt_ip), "zone": mz,
+                "netmask": str(mz.subnet.netmask), "prefixlen": mz.subnet.prefixlen,
+                "gateway": str(mz.gateway) if mz.gateway else None}
+        routes = [r for r in routes if r.zone != mz.name]
+    try:
+        role = appliances.for_device(ctx.inv, dev, ctx.common, plat.data)
+    except (appliances.ApplianceError, KeyError) as e:
+        raise RenderError(f"{dev.name}: {e}") from e
     return {
         "device": dev, "site": ctx.inv.site, "platform": plat, "interfaces": interfaces,
         "zones": [zones[z] for z in topo.attached.get(group, ()) if z in zones],
-        "routes": topo.routes(dev), "ha": {"group": dev.ha_group, "peers": peers},
+        "routes": routes, "ha": {"group": dev.ha_group, "peers": peers, "rank": rank},
         "snmp": dev.snmp, "mgmt_networks": sorted(set(mgmt_nets)), "common": ctx.common,
-        "leased_lines": lines, "banner": ctx.common.get("banner", ""),
+        "leased_lines": lines, "banner": ctx.common.get("banner", ""), "mgmt": mgmt, "data": plat.data,
+        "role": role,
     }
 
 
@@ -215,6 +240,8 @@ def render_device(ctx: RenderContext, dev: NetworkDevice) -> Rendered:
         files = {f"{dev.name}.{plat.extension}": env.get_template(kt.template).render(context)}
         for suffix, tmpl in sorted(kt.extras.items()):
             files[f"{dev.name}.{suffix}"] = env.get_template(tmpl).render(context)
+    except RenderError as e:
+        raise RenderError(f"{dev.name}: {e}") from e
     except jinja2.TemplateError as e:
         raise RenderError(f"{dev.name}: template error in {plat.name}/{kt.template}: {e}") from e
     return Rendered(dev.name, plat.name, files, time.perf_counter() - t0)

@@ -12,6 +12,7 @@ same verbs as on any NAPALM driver:
     config_mode: true                    # false: send lines at the shell prompt (no enter/exit)
     wrap: {before: [...], after: [...]}  # lines around the candidate (open/close a config session)
     line_format: "{line}"                # how each candidate line is sent ({quoted}: shell-quoted)
+    session: [...]                       # sent once after login (e.g. paging off on device_type generic)
 """
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ class NetmikoDriver(NetworkDriver):
             params["sock"] = connect_in(self.args["netns"], self.hostname, params["port"], timeout=self.timeout)
         try:
             self.conn = ConnectHandler(**params)
+            for cmd in self.spec.get("session") or ():  # e.g. paging off on a generic channel
+                self.conn.send_command_timing(cmd, read_timeout=self.timeout)
         except Exception as e:  # netmiko raises several unrelated types
             raise ConnectionException(f"{self.hostname}: {e}") from e
 
