@@ -30,6 +30,7 @@ from . import labstate
 from .scenario import Runner, Scenario
 
 DEMO_USER = "admin"
+MARKER = "DCOPS_DEMO_LAB"
 
 
 class DemoFailed(RuntimeError):
@@ -140,6 +141,9 @@ class Demo:
         from dcops.lab import Lab, can_run
         from dcops.lab.builder import teardown
         o = self.o
+        # Every process the demo starts inherits this marker: the final check finds stragglers by it,
+        # independently of the record.
+        os.environ[MARKER] = o.lab_name
         self.console.print(f"[bold]dcops demo[/] — the Kiên Giang data centre, simulated on this machine "
                            f"(lab name [cyan]{o.lab_name}[/])", highlight=False)
         with self.steps.step("Validate the inventory") as s:
@@ -252,10 +256,12 @@ class Demo:
         p = self.workdir / f"{what}.log"
         return p.read_text(errors="replace").strip()[-600:] if p.exists() else ""
 
-    def _wait(self, what: str, ready, timeout: float) -> None:
+    def _wait(self, what: str, ready, timeout: float, tick=None) -> None:
         from dcops.lab import procs
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if tick:
+                tick()
             if ready():
                 return
             if not procs.alive(self.pids[what]):
@@ -267,15 +273,33 @@ class Demo:
         from dcops.lab import procs
         from dcops.monitor.sim import read_targets
         self.targets_file = self.workdir / "sim-targets.json"
-        self._spawn("snmp-sim", [sys.executable, "-m", "dcops.cli", "snmp", "sim", "--inventory", str(self.o.inventory),
-                                 "--targets-out", str(self.targets_file), "--workdir", str(self.workdir / "sim")])
-        self._wait("snmp-sim", self.targets_file.exists, 60)
+        # The agents run in sessions of their own: record them as soon as they exist (the wrapper stops
+        # them on SIGTERM, but a wrapper killed while still starting them would leave them behind).
+        seen: set[int] = set()
+
+        def record_agents(pids=()):
+            new = [p for p in (*children_of(self.pids["snmp-sim"]), *pids) if p not in seen]
+            if new:
+                with shielded(), labstate.edit(self.o.lab_name) as st:
+                    for pid in new:
+                        seen.add(pid)
+                        st["processes"].append({"pid": pid, "start": procs.start_time(pid), "ns": None,
+                                                "what": "snmpsim"})
+        for attempt in (1, 2):  # an agent slow to answer on a busy machine: one more try, then give up
+            self._spawn("snmp-sim", [sys.executable, "-m", "dcops.cli", "snmp", "sim", "--inventory",
+                                     str(self.o.inventory), "--targets-out", str(self.targets_file),
+                                     "--workdir", str(self.workdir / f"sim{attempt}")])
+            try:
+                self._wait("snmp-sim", self.targets_file.exists, 60, tick=record_agents)
+                break
+            except DemoFailed as e:
+                if attempt == 2:
+                    raise
+                self.console.print(f"[yellow]  {e}; trying once more[/]", highlight=False)
+                with shielded():
+                    self.lab.stop(self.pids["snmp-sim"])
         targets = read_targets(self.targets_file)
-        # The agents run in sessions of their own: record them too (the wrapper stops them on SIGTERM,
-        # but a crashed wrapper must not leave them behind).
-        with labstate.edit(self.o.lab_name) as st:
-            for pid in sorted({t.pid for t in targets if t.pid}):
-                st["processes"].append({"pid": pid, "start": procs.start_time(pid), "ns": None, "what": "snmpsim"})
+        record_agents([t.pid for t in targets if t.pid])
         v3 = sum(1 for t in targets if t.version == "3")
         return f"{len(targets)} agents on 127.0.0.1 ({v3} SNMPv3 authPriv, {len(targets) - v3} v2c)"
 
@@ -408,8 +432,12 @@ class Demo:
         from dcops.lab.builder import teardown
         if self.runner:
             self.runner.stop()
+        from dcops.lab import procs
         with self.console.status("Tearing down …"):
             removed = teardown(self.o.lab_name)
+            for pid in marked_processes(self.o.lab_name):  # started but not yet recorded when we stopped
+                procs.stop(pid, procs.start_time(pid))
+                removed.append(f"process {pid} (unrecorded)")
         left = leftovers(self.o.lab_name, self.lab.prefix if self.lab else f"{self.o.lab_name}-")
         msg = f"removed {len(removed)} item(s) (processes, namespaces, folders)"
         if left:
@@ -425,7 +453,38 @@ def leftovers(lab_name: str, prefix: str) -> list[str]:
     for p in labstate.read(lab_name)["processes"]:
         if procs.alive(p["pid"], p.get("start")):
             left.append(f"process {p['pid']} ({p['what']})")
+    left += [f"process {pid} (unrecorded)" for pid in marked_processes(lab_name)
+             if f"process {pid} " not in " ".join(left) + " "]
     return left
+
+
+def children_of(ppid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == ppid:
+                    out.append(int(d.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def marked_processes(lab_name: str) -> list[int]:
+    """Live processes carrying the demo's environment marker (other than this one)."""
+    from dcops.lab import procs
+    needle = f"{MARKER}={lab_name}".encode() + b"\0"
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            env = (d / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in env + b"\0" and procs.alive(int(d.name)):
+            found.append(int(d.name))
+    return found
 
 
 def _http_ok(url: str) -> bool:

@@ -73,7 +73,7 @@ def start_demo():
     """start_demo(*extra_args) -> DemoProc, ready (dashboard URL printed). Always stopped and cleaned up."""
     started: list[DemoProc] = []
 
-    def start(*extra: str, ready_timeout: float = 150) -> DemoProc:
+    def start(*extra: str, ready_timeout: float = 150, wait_ready: bool = True) -> DemoProc:
         name = f"dce{secrets.token_hex(2)}"
         env = {**os.environ, "DCOPS_DEMO_PASSWORD": PASSWORD, "COLUMNS": "220", "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen([sys.executable, "-m", "dcops.cli", "demo", "--lab-name", name, "--port", "0",
@@ -82,7 +82,8 @@ def start_demo():
         d = DemoProc(proc, name)
         started.append(d)
         threading.Thread(target=lambda: [d.lines.append(ln.rstrip("\n")) for ln in proc.stdout], daemon=True).start()
-        d.url = d.wait_for(r"NOC dashboard: (http://\S+?)/?\s", ready_timeout).group(1).rstrip("/")
+        if wait_ready:
+            d.url = d.wait_for(r"NOC dashboard: (http://\S+?)/?\s", ready_timeout).group(1).rstrip("/")
         return d
 
     yield start
@@ -103,6 +104,9 @@ def assert_nothing_left(namespaces: list[str], processes: list[dict], prefix: st
     assert not [n for n in present if n.startswith(prefix)], "namespaces with the demo prefix left behind"
     alive = [p for p in processes if procs.alive(p["pid"], p.get("start"))]
     assert not alive, f"processes left behind: {json.dumps(alive)}"
+    from dcops.demo.orchestrator import marked_processes
+    lab_name = prefix.rstrip("-")
+    assert not marked_processes(lab_name), f"unrecorded processes of demo {lab_name} left behind"
 
 
 def shot_dir(tmp_path: Path) -> Path:

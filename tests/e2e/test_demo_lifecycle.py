@@ -35,6 +35,19 @@ def test_sigkill_then_lab_down_leaves_nothing(start_demo):
     assert "nothing to remove" in run("lab", "down", "--name", demo.lab_name).stdout
 
 
+@pytest.mark.lab
+@pytest.mark.skipif(not can_run(), reason="needs root, network namespaces and OpenSSH server")
+def test_ctrl_c_during_start_up_removes_what_was_built(start_demo):
+    demo = start_demo(wait_ready=False)
+    demo.wait_for(r"✓ Namespace lab", 120)       # namespaces and sshd exist, the agents are starting
+    namespaces, processes = recorded(demo.state())
+    assert len(namespaces) >= 10 and processes
+    assert demo.stop(signal.SIGINT) == 0, demo.output
+    assert "SIGINT: stopping the demo" in demo.output and "nothing left behind" in demo.output
+    assert "NOC dashboard:" not in demo.output
+    assert_nothing_left(namespaces, processes, f"{demo.lab_name}-")
+
+
 def _firing(url: str, rule: str, device: str) -> bool:
     try:
         text = urllib.request.urlopen(url, timeout=2).read().decode()

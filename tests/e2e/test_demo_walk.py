@@ -154,8 +154,14 @@ def test_change_and_incident_walk(tmp_path, start_demo):
             reports = tmp_path / "drills"
             drill = run("drill", "run", "ups-power-loss", "--report", reports, "--quiet",
                         "-o", f"ups_agent=127.0.0.1:{ups['port']}", "-o", "ups_community=kg-ups-01")
-            assert "PASS" in drill.stdout and "shutdown" in drill.stdout.lower(), drill.stdout
-            assert "SNMP 127.0.0.1" in drill.stdout or "SNMP" in drill.stdout
+            out = drill.stdout
+            assert "PASS ups-power-loss (plan)" in out, out
+            assert f"(SNMP 127.0.0.1:{ups['port']} upsEstimatedMinutesRemaining)" in out, out  # the live UPS
+            waves = [ln for ln in out.splitlines() if " wave " in ln]
+            assert len(waves) >= 4 and "vm-level-1" in waves[0] and "hosts-control" in waves[-1], out
+            record = json.loads(next(reports.glob("*.json")).read_text())
+            assert record["details"]["ups_snmp"]["output_source"] == 5     # on battery, as the scenario set it
+            assert record["details"]["plan"]["shutdown"][0]["members"]
             html = next(reports.glob("*.html"))
             page.goto(html.as_uri())
             page.screenshot(path=str(shots / "e2e-drill-report.png"), full_page=True)
