@@ -30,9 +30,17 @@ def _clean(name: str) -> str:
 def names(inv: Inventory) -> dict[ipaddress.IPv4Network, str]:
     """Address (as a network) → object name; first claim wins (inventory order is deterministic)."""
     out: dict[ipaddress.IPv4Network, str] = {}
+    taken: set[str] = set()
 
     def claim(net, name: str) -> None:
-        out.setdefault(ipaddress.ip_network(str(net), strict=False), _clean(name))
+        net = ipaddress.ip_network(str(net), strict=False)
+        if net in out:
+            return
+        name = _clean(name)
+        if name.lower() in taken:  # e.g. a VM and a device of the same name: never merge two addresses
+            name = _clean(f"{name}_{net.network_address}")
+        taken.add(name.lower())
+        out[net] = name
 
     for vm in inv.vms:
         claim(f"{vm.ip}/32", vm.name)
@@ -84,7 +92,9 @@ def fortigate(text: str, inv: Inventory) -> str:
         else:
             new = name_for(ipaddress.ip_network(f"{subnet[0]}/{subnet[1]}"), known)
         rename[old] = new
-        objs.setdefault(new, [f"    edit {new}", *b[1:]])
+        body = [f"    edit {new}", *b[1:]]
+        if objs.setdefault(new, body) != body:
+            raise ValueError(f"address object name {new} would stand for two different addresses")
     out = lines[:a0 + 1] + [ln for n in sorted(objs) for ln in objs[n]] + lines[a_end:]
     # group members (and exclude members) follow the renamed objects, sorted
     member = re.compile(r'^(\s+set (?:member|exclude-member) )(.*)$')

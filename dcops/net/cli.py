@@ -132,7 +132,7 @@ def diff_cmd(device: str = typer.Argument(..., help="Device name."), lab: Option
                                                           "('latest', a timestamp prefix or a path), not the device."),
              backups: Path = BackupsOpt, inventory: Path = InventoryOpt) -> None:
     """Unified diff: rendered candidate vs the device's running config (or a backup)."""
-    _, ms = _members(inventory, lab, [device], need_endpoint=against_backup is None)
+    _, ms = _members(inventory, lab, [device], need_endpoint=False)
     m = ms[0]
 
     def against(ref: str) -> None:
@@ -146,9 +146,17 @@ def diff_cmd(device: str = typer.Argument(..., help="Device name."), lab: Option
         against(against_backup)
         return
     try:
+        if m.endpoint is None and not lab:  # production: the key is needed only now
+            m = fleet.Member(m.device, m.rendered, fleet.production_endpoint(m.device))
         t = fleet.target(m)
         d = make_driver(t.platform, t.endpoint)
         d.open()
+    except SecretUnavailable as e:  # cannot log in from here: the last backup still shows the change
+        if not backup_mod.history(backups, device):
+            fail(f"{device}: cannot reach the device ({e}) and there is no backup under {backups}")
+        err.print(f"[yellow]{device}: cannot reach the device ({e}); diff against its last backup[/]")
+        against("latest")
+        return
     except EXPECTED as e:
         fail(str(e))
     except Exception as e:
@@ -159,7 +167,7 @@ def diff_cmd(device: str = typer.Argument(..., help="Device name."), lab: Option
         return
     try:
         d.load_replace_candidate(config=t.candidate)
-        sys.stdout.write(d.compare_config())
+        sys.stdout.write(t.redact(d.compare_config()))  # never print resolved secrets
         d.discard_config()
     except Exception as e:
         fail(f"{device}: {e}")

@@ -58,6 +58,28 @@ def resolve_placeholders(text: str) -> str:
     return out
 
 
+def redactor(text: str):
+    """A function that puts the placeholders of `text` back wherever their resolved values appear.
+
+    Device diffs compare running config with the *resolved* candidate; what is printed, stored
+    in reports or sent to CI logs must show ``${secret:REF}`` instead of the value.
+    """
+    pairs = {}
+    for m in SECRET_PLACEHOLDER.finditer(text):
+        try:
+            value = resolve_ref(m.group(1))
+        except SecretUnavailable:
+            continue
+        if len(value.strip()) >= 4:  # shorter values would mangle ordinary text
+            pairs[value.strip()] = m.group(0)
+
+    def redact(s: str) -> str:
+        for value in sorted(pairs, key=len, reverse=True):
+            s = s.replace(value, pairs[value])
+        return s
+    return redact
+
+
 def production_endpoint(dev: NetworkDevice) -> Endpoint:
     value = resolve_ref(dev.admin_key_ref)
     if os.path.isfile(value):

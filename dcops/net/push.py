@@ -40,6 +40,10 @@ class Target:
     extension: str = "cfg"
     rendered: str | None = None   # the candidate before secrets are resolved (safe to diff and print)
 
+    def redact(self, text: str) -> str:
+        from .connect import redactor
+        return redactor(self.rendered)(text) if self.rendered else text
+
 
 @dataclass
 class Outcome:
@@ -184,7 +188,7 @@ class Pusher:
         running = s.step("backup", lambda: s.drv.get_config(retrieve="running")["running"])
         s.out.backup = backup_mod.save(self.backups, s.t.name, running, s.t.extension)
         s.step("load", lambda: s.drv.load_replace_candidate(config=s.t.candidate))
-        s.out.diff = s.step("diff", s.drv.compare_config)
+        s.out.diff = s.t.redact(s.step("diff", s.drv.compare_config))  # never print resolved secrets
 
     def _offline(self, s: _Session) -> None:
         """Dry run of an unreachable device: say so, and diff against its last backup instead."""

@@ -163,10 +163,13 @@ def render_policy(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platfo
     if not out:
         raise RenderError(f"{dev.name}: aerleon produced no output")
     text = next(iter(out.values()))
-    if plat.generator == "paloalto":
-        text = _panos_vsys(text, ctx.inv)
-    elif plat.generator == "fortigate":
-        text = addrnames.fortigate(text, ctx.inv)
+    try:
+        if plat.generator == "paloalto":
+            text = _panos_vsys(text, ctx.inv)
+        elif plat.generator == "fortigate":
+            text = addrnames.fortigate(text, ctx.inv)
+    except ValueError as e:
+        raise RenderError(f"{dev.name}: {e}") from e
     return text.strip("\n") + "\n"
 
 

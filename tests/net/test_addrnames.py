@@ -71,3 +71,13 @@ def test_objects_are_named_after_inventory_things():
     assert "_0\n" not in address  # no index-named objects left
     names = [ln.split()[1] for ln in address.splitlines() if ln.startswith("    edit ")]
     assert names == sorted(set(names))  # one object per address, sorted
+
+
+def test_same_name_for_two_addresses_is_disambiguated():
+    from dcops.net import addrnames
+    inv = load_inventory()
+    vm = inv.vms[0]
+    twin = inv.network_devices[0].model_copy(update={"name": vm.name})
+    known = addrnames.names(inv.model_copy(update={"network_devices": (twin,) + inv.network_devices[1:]}))
+    named = [n for n in known.values() if n.split("_")[0] == vm.name]
+    assert len(named) == 2 and len(set(named)) == 2

@@ -149,3 +149,29 @@ def test_pusher_dry_run_of_unreachable_device_diffs_against_backup(tmp_path, con
     assert not report.ok and o.failed_step == "connect"
     assert "cannot reach the device" in o.error and "diff shown against its last backup" in o.error
     assert "+        set port 25" in o.diff and "-        set port 2525" in o.diff
+
+
+@pytest.mark.parametrize("name", ["fortiweb", "fortimail", "fortiddos"])
+def test_appliance_platforms_are_data_with_a_real_netmiko_device_type(name):
+    from netmiko.ssh_dispatcher import CLASS_MAPPER
+
+    from dcops.net import platforms
+    from dcops.net.drivers.registry import driver_class
+    plat = platforms.load(name)
+    assert plat.driver["device_type"] in CLASS_MAPPER
+    drv = driver_class(plat)("192.0.2.1", "dcops")  # constructing never connects
+    assert drv.spec["show_running"] and not plat.commit_confirm
+
+
+def test_diff_without_key_falls_back_to_the_last_backup(tmp_path, configs):
+    env = {k: v for k, v in os.environ.items() if k != "DCOPS_NET_SSH_KEY"}
+    proc = _cli("diff", "kg-ddos-01", "--backups", str(tmp_path), env=env)
+    assert proc.returncode == 1 and "no backup under" in proc.stderr
+    folder = tmp_path / "kg-ddos-01"
+    folder.mkdir()
+    (folder / "20260101T000000.000000Z.conf").write_text(
+        configs["kg-ddos-01"].replace("set syn-per-source 200", "set syn-per-source 100"), encoding="utf-8")
+    proc = _cli("diff", "kg-ddos-01", "--backups", str(tmp_path), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "diff against its last backup" in proc.stderr
+    assert proc.stdout.count("+    set syn-per-source 200") == 2  # one SPP per leased line

@@ -38,3 +38,12 @@ def test_secret_placeholders(monkeypatch):
         resolve_placeholders("x ${secret:env:DCOPS_NOPE}")
     with pytest.raises(SecretUnavailable, match="only env:"):
         resolve_placeholders("x ${secret:vault:kv/fw#ha}")
+
+
+def test_diffs_show_placeholders_not_resolved_secrets(monkeypatch):
+    from dcops.net.push import Target
+    monkeypatch.setenv("DCOPS_TEST_SECRET", "s3cr3t-value")
+    rendered = "set password ${secret:env:DCOPS_TEST_SECRET}\n"
+    t = Target("x", "fortios", resolve_placeholders(rendered), Endpoint("127.0.0.1", "u"), "conf", rendered)
+    diff = "-set password ENC abc\n+set password s3cr3t-value\n"
+    assert t.redact(diff) == "-set password ENC abc\n+set password ${secret:env:DCOPS_TEST_SECRET}\n"
