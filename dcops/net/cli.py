@@ -241,18 +241,25 @@ def push_cmd(device: Optional[List[str]] = DeviceOpt, commit: bool = typer.Optio
              as_json: bool = JsonOpt) -> None:
     """Push rendered configs as one transaction: backup, commit-confirm, verify, confirm — or roll everyone back."""
     inv = load_or_exit(inventory)
+    names = device or None
     if commit and not lab:
         chosen = [d for d in render.configured_devices(inv) if not device or d.name in device]
         try:
-            no_revert = [f"{d.name} ({d.platform})" for d in chosen if not platforms.load(d.platform).commit_confirm]
+            no_revert = [d for d in chosen if not platforms.load(d.platform).commit_confirm]
         except EXPECTED as e:
             fail(str(e))
-        if no_revert:
-            fail(f"cannot push {', '.join(no_revert)}: the platform has no commit-confirm, so the device could not "
+        listed = ", ".join(f"{d.name} ({d.platform})" for d in no_revert)
+        if no_revert and device:
+            fail(f"cannot push {listed}: the platform has no commit-confirm, so the device could not "
                  "revert a bad change by itself; dcops renders, diffs and backs these up only "
                  "(dry run: `dcops net push` without --commit)")
+        if no_revert:  # the whole fleet: commit what can be reverted, say what is left out
+            err.print(f"[yellow]left out of this commit (no commit-confirm on their platform): {listed}[/]")
+            names = [d.name for d in chosen if d not in no_revert]
+            if not names:
+                fail("nothing to commit: no device with commit-confirm in the inventory")
     try:
-        ms = fleet.members(inv, lab=lab, names=device or None, need_endpoint=False)
+        ms = fleet.members(inv, lab=lab, names=names, need_endpoint=False)
     except EXPECTED as e:
         fail(str(e))
     if not lab:
@@ -267,7 +274,16 @@ def push_cmd(device: Optional[List[str]] = DeviceOpt, commit: bool = typer.Optio
         fail(str(e))
     report = Pusher(backups, commit=commit, confirm_timeout=confirm_timeout,
                     hook=None if as_json else _printer()).run(targets)
+    if not as_json:
+        _no_commit_note([m.device for m in ms])
     _report(report, as_json)
+
+
+def _no_commit_note(devices) -> None:
+    names = [f"{d.name} ({d.platform})" for d in devices if not platforms.load(d.platform).commit_confirm]
+    if names:
+        err.print(f"[yellow]dry run only for {', '.join(names)}: no commit-confirm on that platform, so "
+                  "`--commit` is refused (the device could not revert a bad change by itself)[/]")
 
 
 def _offline_dry_run(ms, backups: Path, why: str, as_json: bool) -> None:
@@ -286,6 +302,7 @@ def _offline_dry_run(ms, backups: Path, why: str, as_json: bool) -> None:
             for r in rows]}, ensure_ascii=False, indent=1))
         return
     err.print(f"[yellow]{why}[/]")
+    _no_commit_note([m.device for m in ms])
     err.print("[yellow]dry run against the last backup of each device instead (nothing contacted, nothing changed):[/]")
     for r in rows:
         if r["diff"] is None:

@@ -124,6 +124,7 @@ def test_push_appliance_without_reach_shows_diff_against_last_backup(tmp_path, c
     proc = _cli("push", "--device", "kg-waf-01", "--backups", str(tmp_path), env=env)
     assert proc.returncode == 1
     assert "DCOPS_NET_SSH_KEY is not set" in proc.stderr and "dry run against the last backup" in proc.stderr
+    assert "dry run only for kg-waf-01 (fortiweb): no commit-confirm" in proc.stderr
     assert "-    set group-id 3" in proc.stdout and "+    set group-id 11" in proc.stdout
     assert "2 changed line(s)" in proc.stdout
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["20260101T000000.000000Z.conf", "kg-waf-01"]
@@ -175,3 +176,13 @@ def test_diff_without_key_falls_back_to_the_last_backup(tmp_path, configs):
     assert proc.returncode == 0, proc.stderr
     assert "diff against its last backup" in proc.stderr
     assert proc.stdout.count("+    set syn-per-source 200") == 2  # one SPP per leased line
+
+
+def test_fleet_commit_leaves_out_platforms_without_commit_confirm(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DCOPS_NET_SSH_KEY"}
+    proc = _cli("push", "--commit", "--backups", str(tmp_path), env=env)
+    assert proc.returncode == 1  # no key here: nothing is contacted
+    left_out = proc.stderr.split("left out of this commit")[1].splitlines()[0]
+    assert "kg-waf-01 (fortiweb)" in left_out and "kg-fw-01" not in left_out
+    assert "--- kg-fw-01 (fortios)" in proc.stdout and "--- kg-waf-01" not in proc.stdout
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
