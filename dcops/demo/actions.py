@@ -88,7 +88,12 @@ class Actions:
 
     # -- actions
     def snmp_set(self, a: SnmpSet) -> str | None:
-        self.sim.set(a.device, a.oid, a.value)
+        from dcops.monitor import ber
+        tag = {"integer": ber.T_INT, "gauge32": ber.T_GAUGE32, "counter32": ber.T_COUNTER32,
+               "timeticks": ber.T_TIMETICKS}[a.type]
+        got = self.sim.set(a.device, a.oid, (tag, a.value)).get(a.oid)
+        if got != a.value:  # e.g. a wrong type: the agent answers without storing anything
+            raise RuntimeError(f"{a.device} {a.oid}: the agent did not take {a.type} {a.value} (answered {got!r})")
         return None
 
     def cut_line(self, a: Line) -> str:

@@ -218,7 +218,7 @@ class Demo:
         s = plan["summary"]
         errors = sum(1 for x in plan["findings"] + plan["notes"] if x["severity"] == "error")
         warnings = sum(1 for x in plan["findings"] + plan["notes"] if x["severity"] == "warning")
-        top = ", ".join(f"{v} {k.split(':')[-1]}" for k, v in list(s["by_type"].items())[:4])
+        top = ", ".join(f"{v} {k}" for k, v in sorted(s["by_type"].items(), key=lambda kv: -kv[1])[:3])
         if errors:
             raise DemoFailed(f"the cloud plan has {errors} policy error(s): run `dcops plan` for details")
         return f"{s['resources']} resources ({top}, …); policy checks: 0 errors, {warnings} warning(s)"

@@ -3,12 +3,13 @@
 A step has an offset `at` ("90s", "2m") from the scenario's start, an optional `say` (printed
 when it runs) and at most one action:
 
-    snmp_set:         {device, oid, value}                       SNMP SET on the device's simulated agent
-    ramp:             {device, oid, from, to, over, every}       a value moving in steps (runs alongside)
+    snmp_set:         {device, oid, value, type?}                SNMP SET on the device's simulated agent
+    ramp:             {device, oid, from, to, over, every, type?}  a value moving in steps (runs alongside)
     cut_line:         {line}                                     a leased line fails at the far end (lab)
     restore_line:     {line}
     firewall_change:  {device, replace: {old, new}, confirm_timeout, expect}   a change pushed with commit-confirm
 
+`type` is the object's SMI type (integer — the default —, gauge32, counter32, timeticks).
 The actions themselves live in `actions.py` and delegate to the monitor, lab and net packages.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from ruamel.yaml import YAML
@@ -40,11 +41,15 @@ def seconds(v: Any) -> float:
     return float(m.group(1) or 0) * 60 + float(m.group(2) or 0)
 
 
+SnmpType = Literal["integer", "gauge32", "counter32", "timeticks"]
+
+
 class SnmpSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
     device: str
     oid: str = Field(pattern=r"^\d+(\.\d+)+$")
     value: int
+    type: SnmpType = "integer"  # the object's SMI type: an agent rejects a SET of the wrong type
 
 
 class Ramp(BaseModel):
@@ -55,6 +60,7 @@ class Ramp(BaseModel):
     to: float
     over: float
     every: float = 5.0
+    type: SnmpType = "integer"
 
     _dur = field_validator("over", "every", mode="before")(lambda v: seconds(v))
 
@@ -229,7 +235,7 @@ class Runner:
         for i in range(1, steps + 1):
             value = round(r.start + (r.to - r.start) * i / steps)
             try:
-                self.actions.snmp_set(SnmpSet(device=r.device, oid=r.oid, value=value))
+                self.actions.snmp_set(SnmpSet(device=r.device, oid=r.oid, value=value, type=r.type))
             except Exception as e:  # noqa: BLE001
                 self.errors.append(f"{sc.name}: ramp {r.device} {r.oid}: {e}")
                 self.log(sc.name, f"ramp {r.device} {r.oid} failed: {e}")

@@ -59,7 +59,8 @@ def _firing(url: str, rule: str, device: str) -> bool:
 
 def test_no_lab_demo_runs_scenario_and_stops_clean(start_demo):
     """What a machine without root gets: SNMP simulation, monitor, dashboard, a facility scenario."""
-    demo = start_demo("--no-lab", "-s", "mains-failure", "--scenario-delay", "0", "--speed", "4")
+    demo = start_demo("--no-lab", "-s", "mains-failure", "-s", "cooling-failure", "--scenario-delay", "0",
+                      "--speed", "4")
     out = demo.output
     assert "Namespace lab" in out and "skipped" in out
     assert "Render and push network configs" in out
@@ -67,10 +68,11 @@ def test_no_lab_demo_runs_scenario_and_stops_clean(start_demo):
     assert st["namespaces"] == [] and not st["meta"]["demo"]["lab"]
     metrics = st["meta"]["demo"]["metrics"]
     deadline = time.monotonic() + 30
-    while not _firing(metrics, "ups_on_battery", "kg-ups-01"):
-        assert time.monotonic() < deadline, f"no ups_on_battery alert in {metrics}:\n{demo.output}"
+    while not (_firing(metrics, "ups_on_battery", "kg-ups-01") and _firing(metrics, "cooling_alarm", "kg-crac-01")):
+        assert time.monotonic() < deadline, f"no ups_on_battery + cooling_alarm in {metrics}:\n{demo.output}"
         time.sleep(0.5)
     demo.wait_for(r"\[mains-failure\] Mains lost", 5)
+    assert "failed" not in demo.output, demo.output          # every scenario step was taken by its agent
     _, processes = recorded(demo.state())
     assert demo.stop(signal.SIGTERM) == 0, demo.output
     assert "nothing left behind" in demo.output

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 import time
 
 import pytest
@@ -91,3 +92,30 @@ def test_runner_stops_early():
     r.stop()
     assert time.monotonic() - t < 3
     assert all(oid != "1.3.6.1.2.1.33.1.4.1.0" or v == 5 for _, oid, v in rec.calls)  # mains never "returned"
+
+
+def test_every_scenario_value_is_accepted_by_the_simulated_agents(tmp_path):
+    """Each SET a scenario makes (type included) is taken by the device's real snmpsim agent."""
+    from dcops.demo.actions import Actions, Site
+    from dcops.demo.scenario import SnmpSet
+    from dcops.monitor.sim import start_agents
+    inv = load_inventory()
+    wanted = {d for n in available() for d in load(n).devices()}
+    devs = [d for d in sim_devices_from_inventory(inv) if d.name in wanted]
+    with start_agents(devs, workdir=tmp_path / "sim") as sim:
+        acts = Actions(Site("t", Path("."), sim.targets_file, tmp_path, lab=False), inv)
+        n = 0
+        for name in available():
+            for step in load(name).steps:
+                a = step.action
+                if a and a[0] == "snmp_set":
+                    acts.snmp_set(a[1])
+                    n += 1
+                elif a and a[0] == "ramp":
+                    r = a[1]
+                    for v in (r.start, r.to):
+                        acts.snmp_set(SnmpSet(device=r.device, oid=r.oid, value=round(v), type=r.type))
+                        n += 1
+        assert n >= 20
+        with pytest.raises(RuntimeError, match="did not take integer"):   # a wrong type is an error, not a no-op
+            acts.snmp_set(SnmpSet(device="kg-crac-01", oid="1.3.6.1.4.1.476.1.42.3.2.2.0", value=1))
