@@ -124,6 +124,13 @@ def test_change_and_incident_walk(tmp_path, start_demo):
     assert lab.connect("wan", QLNS_NEW, 22, timeout=0.5) is None   # only HTTPS was opened
     assert run("net", "diff", "lab-fw1", "--lab", demo.lab_name, "-i", inv, env=env).stdout == ""
 
+    # -- a colleague's change with a mistake (management SSH on the wrong port): caught, rolled back
+    before = lab.ruleset("fw1")
+    bad = run("demo", "inject", "bad-firewall-change", "--lab-name", demo.lab_name, env=env).stdout
+    assert "caught at verify" in bad and "rolled back — running config identical to before" in bad, bad
+    assert lab.ruleset("fw1") == before
+    assert lab.connect("wan", QLNS_NEW, 443), "traffic broken after the rollback"
+
     # -- the incident: mains failure, seen in the dashboard
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
@@ -141,7 +148,7 @@ def test_change_and_incident_walk(tmp_path, start_demo):
             page.screenshot(path=str(shots / "e2e-dashboard.png"), full_page=True)
 
             inject = subprocess.Popen([sys.executable, "-m", "dcops.cli", "demo", "inject", "mains-failure",
-                                       "--lab-name", demo.lab_name, "--speed", "3"],
+                                       "leased-line-down", "--lab-name", demo.lab_name, "--speed", "3"],
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             row, t_inject = None, time.monotonic()
             while row is None and time.monotonic() - t_inject < 20:
@@ -176,7 +183,11 @@ def test_change_and_incident_walk(tmp_path, start_demo):
             browser.close()
             if inject is not None:
                 inject.terminate()
-                inject.wait(30)
+                injected = inject.communicate(timeout=30)[0]
+    # the leased line failed at the ISP's end; the link balancer's own health checks took it out
+    assert "[leased-line-down] link balancer took the line out of service after" in injected, injected
+    # new connections hash over the ECMP routes: every one must take the remaining line
+    assert all(lab.connect("lb", "100.100.100.100", 80) for _ in range(6)), "the dead line still carries traffic"
 
     # -- Ctrl-C: everything the demo started is gone
     namespaces, processes = recorded(demo.state())
