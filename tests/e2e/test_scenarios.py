@@ -119,3 +119,23 @@ def test_every_scenario_value_is_accepted_by_the_simulated_agents(tmp_path):
         assert n >= 20
         with pytest.raises(RuntimeError, match="did not take integer"):   # a wrong type is an error, not a no-op
             acts.snmp_set(SnmpSet(device="kg-crac-01", oid="1.3.6.1.4.1.476.1.42.3.2.2.0", value=1))
+
+
+def test_without_root_the_demo_record_goes_to_the_user_runtime_dir(monkeypatch, tmp_path):
+    import importlib
+    import os
+
+    from dcops.demo import labstate
+    from dcops.lab import state
+    saved = state.STATE_DIR
+    try:
+        monkeypatch.setattr(os, "geteuid", lambda: 1000)
+        monkeypatch.delenv("DCOPS_LAB_STATE_DIR", raising=False)
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+        importlib.reload(labstate)
+        assert state.STATE_DIR == tmp_path / "dcops-lab"
+        with labstate.edit("dce-user") as st:
+            st["dirs"].append("x")
+        assert (tmp_path / "dcops-lab" / "dce-user.json").is_file()
+    finally:
+        state.STATE_DIR = saved
