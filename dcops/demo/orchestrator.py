@@ -106,6 +106,7 @@ class Demo:
         self.runner: Runner | None = None
         self.password = opts.password or secrets.token_urlsafe(9)
         self._stopping = False
+        self.owns_lab = False
 
     # -- signals
     def _on_signal(self, signum, frame):
@@ -154,8 +155,12 @@ class Demo:
         with self.steps.step("Offline cloud plan (stack prod)") as s:
             s["detail"] = self._plan()
         with self.steps.step("Clean up a previous demo") as s:
+            self._refuse_if_running()
             with shielded():
                 removed = teardown(o.lab_name)
+                self.owns_lab = True
+                with labstate.edit(o.lab_name) as st:  # who owns this lab now (a second demo must not take it)
+                    st["meta"]["owner"] = {"pid": os.getpid(), "start": _start_time(os.getpid())}
             s["detail"] = f"removed {len(removed)} leftover item(s)" if removed else "nothing left over"
         self.lab = Lab(f"{o.lab_name}-", name=o.lab_name)
         self.use_lab = o.use_lab and can_run()
@@ -183,6 +188,12 @@ class Demo:
             s["detail"] = self._start_dashboard()
         self._record(ready=True)
         self._announce()
+
+    def _refuse_if_running(self) -> None:
+        owner = labstate.read(self.o.lab_name)["meta"].get("owner")
+        if owner and owner["pid"] != os.getpid() and _start_time(owner["pid"]) == owner.get("start"):
+            raise DemoFailed(f"a demo named {self.o.lab_name!r} is already running (pid {owner['pid']}): stop it "
+                             "first, or start this one with another --lab-name")
 
     def _validate(self):
         from dcops.model import validate
@@ -432,6 +443,8 @@ class Demo:
         from dcops.lab.builder import teardown
         if self.runner:
             self.runner.stop()
+        if not self.owns_lab:  # stopped before it started anything (or another demo owns the lab name)
+            return
         from dcops.lab import procs
         with self.console.status("Tearing down …"):
             removed = teardown(self.o.lab_name)
@@ -485,6 +498,11 @@ def marked_processes(lab_name: str) -> list[int]:
         if needle in env + b"\0" and procs.alive(int(d.name)):
             found.append(int(d.name))
     return found
+
+
+def _start_time(pid: int) -> int | None:
+    from dcops.lab import procs
+    return procs.start_time(pid)
 
 
 def _http_ok(url: str) -> bool:

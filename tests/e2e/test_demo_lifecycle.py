@@ -74,6 +74,10 @@ def test_no_lab_demo_runs_scenario_and_stops_clean(start_demo):
     demo.wait_for(r"\[mains-failure\] Mains lost", 5)
     assert "failed" not in demo.output, demo.output          # every scenario step was taken by its agent
     _, processes = recorded(demo.state())
+    # a second demo under the same name refuses, and leaves the running one alone
+    second = run("demo", "--no-lab", "--port", "0", "--lab-name", demo.lab_name, check=False)
+    assert second.returncode == 1 and "is already running" in second.stdout, second.stdout + second.stderr
+    assert recorded(demo.state())[1] == processes and _firing(metrics, "ups_on_battery", "kg-ups-01")
     assert demo.stop(signal.SIGTERM) == 0, demo.output
     assert "nothing left behind" in demo.output
     assert_nothing_left([], processes, f"{demo.lab_name}-")
