@@ -447,7 +447,8 @@ class Demo:
             return
         from dcops.lab import procs
         with self.console.status("Tearing down …"):
-            removed = teardown(self.o.lab_name)
+            removed = stop_all(self.o.lab_name)
+            removed += teardown(self.o.lab_name)
             for pid in marked_processes(self.o.lab_name):  # started but not yet recorded when we stopped
                 procs.stop(pid, procs.start_time(pid))
                 removed.append(f"process {pid} (unrecorded)")
@@ -457,6 +458,22 @@ class Demo:
             self.console.print(f"[bold red]teardown incomplete:[/] {msg}; still present: {', '.join(left)}")
         else:
             self.console.print(f"[green]✓[/] Torn down: {msg}; nothing left behind", highlight=False)
+
+
+def stop_all(lab_name: str) -> list[str]:
+    """Stop every recorded process at once (SIGTERM, SIGKILL after a grace period), not one by one.
+
+    Some programs (snmpsim) ignore SIGTERM: stopped in sequence, each would cost its full grace period.
+    """
+    import concurrent.futures as cf
+
+    from dcops.lab import procs
+    live = [p for p in labstate.read(lab_name)["processes"] if procs.alive(p["pid"], p.get("start"))]
+    if not live:
+        return []
+    with cf.ThreadPoolExecutor(max_workers=len(live)) as ex:
+        list(ex.map(lambda p: procs.stop(p["pid"], p.get("start")), live))
+    return [f"process {p['pid']} ({p['what']} in {p['ns']})" for p in live]
 
 
 def leftovers(lab_name: str, prefix: str) -> list[str]:
