@@ -403,7 +403,7 @@ class Demo:
                      f"dcops lab down --name {o.lab_name}")
         self.console.print(Panel("\n".join(lines), title="the data centre is running", expand=False),
                            highlight=False)
-        self.console.file.flush() if hasattr(self.console.file, "flush") else None
+        getattr(self.console.file, "flush", lambda: None)()  # headless readers wait for this line
 
     # -- running
     def serve(self) -> None:
