@@ -86,9 +86,32 @@ async def _dispatcher() -> _Dispatcher:
     return d
 
 
+class _PduVerbs:
+    """GET/GETBULK/walk/SET over a session's `_request` (the v2c and v3 codecs differ only there)."""
+
+    async def get(self, oids: list[str]) -> dict[str, object]:
+        return await _batched_get(self, oids)
+
+    async def _get_once(self, oids: list[str]) -> dict[str, object]:
+        return {oid: val for oid, val, _t in await self._request(ber.GET, oids)}
+
+    async def _bulk_once(self, oids: list[str], reps: int) -> list:
+        return [(o, v) for o, v, _t in await self._request(ber.GETBULK, oids, 0, reps)]
+
+    async def walk(self, roots: list[str]) -> dict[str, object]:
+        return await _multi_walk(self, roots)
+
+    async def set(self, pairs: list[tuple[str, object]]) -> dict[str, object]:
+        vbs = await self._request(ber.SET, [o for o, _ in pairs], values=[v for _, v in pairs])
+        return {o: v for o, v, _t in vbs}
+
+    def close(self) -> None:
+        pass
+
+
 # ---------------------------------------------------------------- v2c
 
-class V2cSession:
+class V2cSession(_PduVerbs):
     max_get = 40  # varbinds per GET PDU
     max_bulk_varbinds = 48  # varbinds per GETBULK response (repetitions x columns)
 
@@ -128,26 +151,6 @@ class V2cSession:
         if err:
             raise _pdu_error(err, eidx, oids)
         return vbs
-
-    async def get(self, oids: list[str]) -> dict[str, object]:
-        return await _batched_get(self, oids)
-
-    async def _get_once(self, oids: list[str]) -> dict[str, object]:
-        return {oid: val for oid, val, _t in await self._request(ber.GET, oids)}
-
-    async def _bulk_once(self, oids: list[str], reps: int) -> list:
-        return [(o, v) for o, v, _t in await self._request(ber.GETBULK, oids, 0, reps)]
-
-    async def walk(self, roots: list[str]) -> dict[str, object]:
-        return await _multi_walk(self, roots)
-
-    async def set(self, pairs: list[tuple[str, object]]) -> dict[str, object]:
-        vbs = await self._request(ber.SET, [o for o, _ in pairs], values=[v for _, v in pairs])
-        return {o: v for o, v, _t in vbs}
-
-    def close(self) -> None:
-        pass
-
 
 class PduError(SnmpError):
     def __init__(self, status: int, index: int, msg: str) -> None:

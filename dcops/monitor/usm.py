@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - older cryptography
     from cryptography.hazmat.primitives.ciphers.modes import CFB
 
 from . import ber
-from .snmp_client import SnmpError, SnmpTimeout, _batched_get, _dispatcher, _multi_walk, _pdu_error
+from .snmp_client import SnmpError, SnmpTimeout, _dispatcher, _pdu_error, _PduVerbs
 
 HASHES = {"MD5": ("md5", 12), "SHA": ("sha1", 12), "SHA224": ("sha224", 16), "SHA256": ("sha256", 24),
           "SHA384": ("sha384", 32), "SHA512": ("sha512", 48)}
@@ -58,7 +58,7 @@ def _scoped(ctx_engine: bytes, ctx_name: bytes, pdu: bytes) -> bytes:
     return ber.tlv(ber.T_SEQ, ber.tlv(ber.T_OCTETS, ctx_engine) + ber.tlv(ber.T_OCTETS, ctx_name) + pdu)
 
 
-class V3FastSession:
+class V3FastSession(_PduVerbs):
     max_get = 40
     max_bulk_varbinds = 48
 
@@ -180,24 +180,6 @@ class V3FastSession:
         return vbs
 
     # ---------------------------------------------------------------- the session interface
-    async def _get_once(self, oids: list[str]) -> dict[str, object]:
-        return {oid: val for oid, val, _t in await self._request(ber.GET, oids)}
-
-    async def _bulk_once(self, oids: list[str], reps: int) -> list:
-        return [(o, v) for o, v, _t in await self._request(ber.GETBULK, oids, 0, reps)]
-
-    async def get(self, oids: list[str]) -> dict[str, object]:
-        return await _batched_get(self, oids)
-
-    async def walk(self, roots: list[str]) -> dict[str, object]:
-        return await _multi_walk(self, roots)
-
-    async def set(self, pairs: list[tuple[str, object]]) -> dict[str, object]:
-        vbs = await self._request(ber.SET, [o for o, _ in pairs], values=[v for _, v in pairs])
-        return {o: v for o, v, _t in vbs}
-
-    def close(self) -> None:
-        pass
 
 
 def _parse(raw: bytes) -> dict:
