@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -76,11 +77,15 @@ def build_lab(dl, inv: Inventory, names: list[str], options: dict) -> None:
     lab.sysctl("lb", "net.ipv4.fib_multipath_hash_policy", "1")
     lab.nft("lb", "table ip dcops_nat {\n chain post {\n  type nat hook postrouting priority srcnat; policy accept;\n"
             + "".join(f'  oifname "{ln.interface}" masquerade\n' for ln in lines) + " }\n}\n")
-    import sys
-    argv = [sys.executable, "-m", "dcops.drills.labkit.linkwatch"]
-    for ln in lines:
-        argv += ["--line", f"{ln.interface}={ln.peer}"]
-    lab.spawn("lb", argv, what="linkwatch")
+    # The link balancer's own health checker (the program the linux platform deploys), run as a
+    # process: the drill exercises the real failover logic, not a stand-in.
+    cfg = lab.workdir / "lbcheck.json"
+    cfg.write_text(json.dumps({"device": lb, "interval_ms": 100, "dead_after_ms": 300, "recover_after": 5,
+                               "lines": [{"name": ln.name, "interface": ln.interface, "address": str(ln.address.ip),
+                                          "gateway": str(ln.peer), "weight": ln.bandwidth_mbps, "table": 101 + i}
+                                         for i, ln in enumerate(lines)]}))
+    lab.spawn("lb", [sys.executable, "-m", "dcops.net.lbcheck", "--config", str(cfg),
+                     "--state", str(lab.workdir / "lbcheck-state.json")], what="lbcheck")
     lab.tcp_server("inet", [80])
     options.setdefault("probe_target", f"{LAB_INTERNET_HOST}:80")
     options.setdefault("probe_http", True)  # the lab service answers with the client address (= the line's NAT)
