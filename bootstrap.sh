@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Install everything dcops needs on a fresh Debian 12 machine (idempotent; quick when done).
-#   ./bootstrap.sh          system packages (root) + the Python package with test extras
+#   ./bootstrap.sh          system packages (root) + .venv with the pinned Python dependencies
+# Debian's own python3 is "externally managed" (PEP 668): nothing is ever pip-installed into a system
+# interpreter. The project lives in .venv; use .venv/bin/dcops and .venv/bin/python.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Real peers for the lab and the tests: SNMP agents, sshd in namespaces, nftables, a browser.
+# Real peers for the lab and the tests: SNMP agents, sshd in namespaces, nftables, a browser;
+# python3-venv so Debian's interpreter can create the virtualenv.
 APT_PACKAGES=(iproute2 nftables openssh-server openssh-client snmpd snmp prometheus-snmp-exporter
-              chromium fonts-dejavu-core procps psmisc)
+              chromium fonts-dejavu-core procps psmisc python3-venv)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -28,14 +31,22 @@ for svc in snmpd prometheus-snmp-exporter ssh; do
   fi
 done
 
-PY=${PYTHON:-python3}
-# Reinstall when something is missing, pyproject changed, or `dcops` resolves to another checkout.
-here=$(pwd -P)
-if ! "$PY" -c "import dcops, os, sys, pytest, pulumi_openstack, pysnmp, snmpsim, ansible_runner, aerleon, playwright
-sys.exit(os.path.realpath(dcops.__file__).startswith('$here/') is False)" 2>/dev/null \
-   || [[ pyproject.toml -nt .bootstrap-stamp ]]; then
-  echo "bootstrap: installing the dcops Python package and its dependencies"
-  PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q --disable-pip-version-check -e '.[test]'
-  touch .bootstrap-stamp
+VENV=.venv
+if [[ ! -x $VENV/bin/python ]] || ! $VENV/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  PY=$(bash scripts/select-python.sh) || exit 1
+  echo "bootstrap: creating $VENV with $PY ($("$PY" --version 2>&1))"
+  rm -rf "$VENV"
+  "$PY" -m venv "$VENV"
 fi
-echo "bootstrap: ready"
+
+# Reinstall when the lock or pyproject changed since the last install, or the venv lost a package.
+stamp=$VENV/.bootstrap-stamp
+if [[ ! -f $stamp || requirements.lock -nt $stamp || pyproject.toml -nt $stamp ]] \
+   || ! $VENV/bin/python -c "import dcops, pytest, pulumi_openstack, pysnmp, snmpsim, ansible_runner, aerleon, playwright" 2>/dev/null; then
+  echo "bootstrap: installing the pinned dependencies (requirements.lock) into $VENV"
+  export PIP_DISABLE_PIP_VERSION_CHECK=1
+  $VENV/bin/python -m pip install -q --require-hashes --no-deps -r requirements.lock
+  $VENV/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+  touch "$stamp"
+fi
+echo "bootstrap: ready ($VENV/bin/dcops, $VENV/bin/python)"
