@@ -6,3 +6,19 @@ __version__ = "0.1.0"
 #: The checkout (or installed tree) that holds inventory/, monitors/, network_configs/, playbooks/.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INVENTORY = PROJECT_ROOT / "inventory"
+
+
+def _put_own_scripts_on_path() -> None:
+    """Run from `.venv/bin/dcops` or `.venv/bin/python` without activating the venv, the tools installed
+    beside the interpreter (ansible-playbook, snmpsim-command-responder …) must still be found — and
+    found before any other installation's copy of them."""
+    import os
+    import sysconfig
+
+    scripts = sysconfig.get_path("scripts")
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if scripts and parts[:1] != [scripts]:
+        os.environ["PATH"] = os.pathsep.join([scripts, *[p for p in parts if p != scripts]])
+
+
+_put_own_scripts_on_path()
