@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
+from dcops.console import Console
 from rich.table import Table
 
 out = Console()

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
+from dcops.console import Console
 
 from .. import DEFAULT_INVENTORY, PROJECT_ROOT
 from ..model import validate

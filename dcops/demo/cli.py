@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
+from dcops.console import Console
 from rich.table import Table
 
 from dcops import DEFAULT_INVENTORY

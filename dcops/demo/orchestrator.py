@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.console import Console
+from dcops.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
+from dcops.console import Console
 from rich.table import Table
 
 from .. import DEFAULT_INVENTORY

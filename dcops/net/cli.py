@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
+from dcops.console import Console
 from rich.table import Table
 
 from dcops import DEFAULT_INVENTORY
@@ -130,17 +130,24 @@ def _printer(lock=threading.Lock()):
 def diff_cmd(device: str = typer.Argument(..., help="Device name."), lab: Optional[str] = LabOpt,
              against_backup: Optional[str] = typer.Option(None, "--backup", help="Diff against this backup "
                                                           "('latest', a timestamp prefix or a path), not the device."),
-             backups: Path = BackupsOpt, inventory: Path = InventoryOpt) -> None:
+             backups: Path = BackupsOpt, inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
     """Unified diff: rendered candidate vs the device's running config (or a backup)."""
     _, ms = _members(inventory, lab, [device], need_endpoint=False)
     m = ms[0]
+
+    def emit(text: str, source: str) -> None:
+        if as_json:
+            print(json.dumps({"device": device, "against": source, "changed": bool(text.strip()), "diff": text},
+                             ensure_ascii=False, indent=2))
+        else:
+            sys.stdout.write(text)
 
     def against(ref: str) -> None:
         try:
             d, _ = offline.diff_against_backup(device, m.device.platform, m.rendered.config, backups, ref)
         except FileNotFoundError as e:
             fail(str(e))
-        sys.stdout.write(d)
+        emit(d, f"backup:{ref}")
 
     if against_backup is not None:
         against(against_backup)
@@ -167,7 +174,7 @@ def diff_cmd(device: str = typer.Argument(..., help="Device name."), lab: Option
         return
     try:
         d.load_replace_candidate(config=t.candidate)
-        sys.stdout.write(t.redact(d.compare_config()))  # never print resolved secrets
+        emit(t.redact(d.compare_config()), "device")  # never print resolved secrets
         d.discard_config()
     except Exception as e:
         fail(f"{device}: {e}")

@@ -1,5 +1,6 @@
 """WAF, anti-spam and DDoS platforms: what each device does is derived from the inventory."""
 import ipaddress
+import json
 import os
 import re
 import socket
@@ -186,3 +187,16 @@ def test_fleet_commit_leaves_out_platforms_without_commit_confirm(tmp_path):
     assert "kg-waf-01 (fortiweb)" in left_out and "kg-fw-01" not in left_out
     assert "--- kg-fw-01 (fortios)" in proc.stdout and "--- kg-waf-01" not in proc.stdout
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_diff_json_names_its_source_and_carries_the_diff(tmp_path, configs):
+    env = {k: v for k, v in os.environ.items() if k != "DCOPS_NET_SSH_KEY"}
+    folder = tmp_path / "kg-ddos-01"
+    folder.mkdir()
+    (folder / "20260101T000000.000000Z.conf").write_text(configs["kg-ddos-01"], encoding="utf-8")
+    same = json.loads(_cli("diff", "kg-ddos-01", "--backups", str(tmp_path), "--json", env=env).stdout)
+    assert same == {"device": "kg-ddos-01", "against": "backup:latest", "changed": False, "diff": ""}
+    (folder / "20260102T000000.000000Z.conf").write_text(
+        configs["kg-ddos-01"].replace("set syn-per-source 200", "set syn-per-source 100"), encoding="utf-8")
+    changed = json.loads(_cli("diff", "kg-ddos-01", "--backups", str(tmp_path), "--json", env=env).stdout)
+    assert changed["changed"] is True and changed["diff"].count("+    set syn-per-source 200") == 2
