@@ -28,6 +28,8 @@ from dcops.cloud.runner import make_plan  # noqa: E402
 from dcops.cloud.scale import generate  # noqa: E402
 from dcops.model import load_inventory  # noqa: E402
 
+from _results import record  # noqa: E402  (bench/_results.py, beside this script)
+
 TARGETS = {"site": 3.0, "10x": 20.0}
 #: order in which the shortcuts were tried (each row adds one)
 ORDER = ("inline-rpc", "no-stack-trace", "quiet-engine", "lazy-outputs", "skip-none-inputs", "no-input-echo",
@@ -86,6 +88,15 @@ def main() -> int:
     for r in (site, big):
         if r["findings"]:
             print(f"  warning: {r['label']} plan has {r['findings']} policy finding(s)")
+    if a.factor == 10:
+        path = record("bench_plan", {
+            "site_resources": site["resources"], "site_s": round(site["wall"], 3),
+            "site_cpu_s": round(site["cpu"], 3), "x10_resources": big["resources"],
+            "x10_s": round(big["wall"], 3), "x10_cpu_s": round(big["cpu"], 3),
+            "target_site_s": TARGETS["site"], "target_x10_s": TARGETS["10x"]},
+            notes=f"offline plan under Pulumi mocks, best of {a.repeat}; x10 = generated inventory ten times "
+                  f"the site")
+        print(f"  figures written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
 
     if a.shortcuts:
         print("\nMock-runtime shortcuts, cumulative (site; stock = pulumi.runtime.set_mocks as shipped):")

@@ -1,0 +1,1 @@
+"""Figures in the README and docs that are computed, never typed: `dcops docs refresh` / `dcops docs check`."""

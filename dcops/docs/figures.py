@@ -1,0 +1,158 @@
+"""Every figure the README and docs quote about the inventory, the plans and the benchmarks.
+
+A figure sits in Markdown between invisible markers, `<!--fig:NAME-->1,053<!--/fig-->`. `refresh` rewrites
+each value from its source; `check` lists the ones that drifted. Sources are the CLI's own JSON contracts
+(`dcops validate --json`, `dcops plan --json -`) and the result files the bench scripts write
+(`bench/results/*.json`), so this module knows no consumer's internals.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Callable
+
+from .. import PROJECT_ROOT
+
+MARKER = re.compile(r"<!--fig:(?P<name>[a-z0-9_.-]+)-->(?P<value>.*?)<!--/fig-->")
+#: A count of these things typed in prose without a marker is how figures drifted before.
+COUNTED = re.compile(r"\b\d[\d,.]*\s+(?:resources|VMs|hosts|tenants|systems|DR systems)\b")
+NOFIG = "<!--nofig-->"  # on a line: its counts are examples or hypotheticals, not claims about the site
+
+
+def doc_files(root: Path = PROJECT_ROOT) -> list[Path]:
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def num(n: float, digits: int = 0) -> str:
+    """English-style figure, as the docs are written: 1,053 / 2.6."""
+    return f"{n:,.{digits}f}"
+
+
+@dataclass
+class Sources:
+    root: Path = PROJECT_ROOT
+
+    def _cli_json(self, *args: str) -> dict:
+        proc = subprocess.run([sys.executable, "-m", "dcops.cli", *args], capture_output=True, text=True,
+                              cwd=self.root, timeout=300)
+        if proc.returncode not in (0, 1) or not proc.stdout.strip():
+            raise RuntimeError(f"dcops {' '.join(args)} failed: {proc.stderr.strip()[-500:]}")
+        return json.loads(proc.stdout)
+
+    @cached_property
+    def inventory(self) -> dict:
+        return self._cli_json("validate", "--json")["summary"]
+
+    @cached_property
+    def prod(self) -> dict:
+        return self._cli_json("plan", "--stack", "prod", "--json", "-")
+
+    @cached_property
+    def dr(self) -> dict:
+        return self._cli_json("plan", "--stack", "dr", "--json", "-")
+
+    def bench(self, name: str) -> dict:
+        path = self.root / "bench" / "results" / f"{name}.json"
+        if not path.exists():
+            raise RuntimeError(f"no {path.relative_to(self.root)}: run bench/{name}.py first")
+        return json.loads(path.read_text(encoding="utf-8"))["figures"]
+
+
+def _inv(key: str) -> Callable[[Sources], str]:
+    return lambda s: num(s.inventory[key])
+
+
+def _bench(name: str, key: str, digits: int = 0) -> Callable[[Sources], str]:
+    return lambda s: num(s.bench(name)[key], digits)
+
+
+FIGURES: dict[str, Callable[[Sources], str]] = {
+    "hosts": _inv("hosts"),
+    "vms": _inv("vms"),
+    "vcpus": _inv("vcpus"),
+    "tenants": _inv("tenants"),
+    "systems": _inv("systems"),
+    "zones": _inv("zones"),
+    "plan.prod.resources": lambda s: num(s.prod["summary"]["resources"]),
+    "plan.prod.components": lambda s: num(s.prod["summary"]["components"]),
+    "plan.dr.resources": lambda s: num(s.dr["summary"]["resources"]),
+    "plan.dr.systems": lambda s: num(len(s.dr["systems"])),
+    "plan.dr.vms": lambda s: num(s.dr["summary"]["by_type"].get("compute.Instance", 0)),
+    "plan.dr.system_names": lambda s: ", ".join(sorted(x["name"] if isinstance(x, dict) else x
+                                                       for x in s.dr["systems"])),
+    "bench.plan.site_resources": _bench("bench_plan", "site_resources"),
+    "bench.plan.site_s": _bench("bench_plan", "site_s", 2),
+    "bench.plan.x10_resources": _bench("bench_plan", "x10_resources"),
+    "bench.plan.x10_s": _bench("bench_plan", "x10_s", 1),
+}
+
+
+@dataclass(frozen=True)
+class Drift:
+    file: Path
+    line: int
+    name: str
+    written: str
+    actual: str | None  # None: unknown figure name
+    error: str = ""
+
+    def __str__(self) -> str:
+        if self.actual is None:
+            return f"{self.file}:{self.line}: {self.error or f'unknown figure {self.name!r}'}"
+        return f"{self.file}:{self.line}: {self.name} is {self.actual}, the text says {self.written}"
+
+
+def _value(name: str, src: Sources, cache: dict) -> tuple[str | None, str]:
+    if name not in cache:
+        fn = FIGURES.get(name)
+        try:
+            cache[name] = (fn(src), "") if fn else (None, f"unknown figure {name!r}")
+        except (RuntimeError, KeyError, ValueError) as e:
+            cache[name] = (None, f"{name}: {e}")
+    return cache[name]
+
+
+def scan(files: list[Path], src: Sources, *, write: bool = False) -> list[Drift]:
+    """Drifted or unknown figures (after rewriting them when `write`); files are written whole or not."""
+    drifts: list[Drift] = []
+    cache: dict = {}
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        out_lines = []
+        for no, line in enumerate(text.splitlines(keepends=True), 1):
+            def sub(m: re.Match) -> str:
+                actual, err = _value(m["name"], src, cache)
+                if actual is None:
+                    drifts.append(Drift(path, no, m["name"], m["value"], None, err))
+                    return m[0]
+                if actual != m["value"]:
+                    drifts.append(Drift(path, no, m["name"], m["value"], actual))
+                return f"<!--fig:{m['name']}-->{actual}<!--/fig-->"
+            out_lines.append(MARKER.sub(sub, line))
+        new = "".join(out_lines)
+        if write and new != text:
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp.write_text(new, encoding="utf-8")
+            tmp.replace(path)
+    return drifts
+
+
+def unmarked_counts(files: list[Path]) -> list[str]:
+    """`file:line: text` for counts typed in prose outside a marker (fenced transcripts excepted)."""
+    found = []
+    for path in files:
+        fenced = False
+        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+                continue
+            if fenced or NOFIG in line:
+                continue
+            for m in COUNTED.finditer(MARKER.sub("", line)):
+                found.append(f"{path}:{no}: {m[0]!r} is typed, not a figure (<!--fig:…--> or {NOFIG})")
+    return found
