@@ -16,3 +16,16 @@ def lab():
         yield lb
     finally:
         lb.down()
+
+
+#: Fixtures that build namespaces or start the demo: a test using one is in the `lab` tier.
+LAB_FIXTURES = {"lab", "lab_prefix", "start_demo"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """`pytest -m "not lab"` is the quick local loop: everything that builds namespaces, starts the demo or
+    is marked slow (real engines, browsers) is in the `lab` tier, whether or not its module says so."""
+    for item in items:
+        if item.get_closest_marker("slow") or LAB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            if not item.get_closest_marker("lab"):
+                item.add_marker(pytest.mark.lab)
