@@ -20,7 +20,7 @@ from .. import PROJECT_ROOT
 
 MARKER = re.compile(r"<!--fig:(?P<name>[a-z0-9_.-]+)-->(?P<value>.*?)<!--/fig-->")
 #: A count of these things typed in prose without a marker is how figures drifted before.
-COUNTED = re.compile(r"\b\d[\d,.]*\s+(?:resources|VMs|hosts|tenants|systems|DR systems)\b")
+COUNTED = re.compile(r"\b\d[\d,.]*\s+(?:resources|VMs|hosts|tenants|systems|DR systems|tests)\b")
 NOFIG = "<!--nofig-->"  # on a line: its counts are examples or hypotheticals, not claims about the site
 
 
