@@ -6,10 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Real peers for the lab and the tests: SNMP agents, sshd in namespaces, nftables, a browser;
-# python3-venv so Debian's interpreter can create the virtualenv.
+# Real peers for the lab and the tests: SNMP agents, sshd in namespaces, nftables, a browser, the scale-out
+# engines (Prometheus, Alertmanager, VictoriaMetrics); python3-venv so Debian's interpreter can make the venv.
 APT_PACKAGES=(iproute2 nftables openssh-server openssh-client snmpd snmp prometheus-snmp-exporter
-              chromium fonts-dejavu-core procps psmisc python3-venv)
+              chromium fonts-dejavu-core procps psmisc python3-venv
+              prometheus prometheus-alertmanager victoria-metrics)
+# Services those packages start on install: tests start their own binaries on 127.0.0.1, never these.
+SERVICES=(snmpd prometheus-snmp-exporter ssh prometheus prometheus-alertmanager victoria-metrics
+          prometheus-node-exporter)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -25,9 +29,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian enables the agents on install; the project starts its own with its own config.
-for svc in snmpd prometheus-snmp-exporter ssh; do
-  if command -v systemctl >/dev/null && systemctl is-active -q "$svc" 2>/dev/null; then
-    systemctl stop "$svc" || true
+for svc in "${SERVICES[@]}"; do
+  if command -v systemctl >/dev/null && systemctl is-enabled -q "$svc" 2>/dev/null; then
+    systemctl disable -q --now "$svc" 2>/dev/null || systemctl stop "$svc" 2>/dev/null || true
   fi
 done
 
