@@ -325,6 +325,9 @@ def prometheus_cmd(
     alertmanager: list[str] = typer.Option(["127.0.0.1:9093"], "--alertmanager", help="HOST:PORT (repeatable)."),
     scrape_interval: str = typer.Option("15s", help="Prometheus scrape interval."),
     evaluation_interval: str = typer.Option("15s", help="Prometheus rule evaluation interval."),
+    remote_write: list[str] = typer.Option([], "--remote-write", help="URL of a central store's write API, e.g. "
+                                           "VictoriaMetrics http://HOST:8428/api/v1/write (repeatable)."),
+    site: Optional[str] = typer.Option(None, "--site", help="Site label (default: the inventory's site code)."),
     inventory: Optional[Path] = typer.Option(None, help="Inventory folder (default: the shipped one)."),
     rules: Optional[Path] = typer.Option(None, help="Alert rules YAML (default monitors/alerts.yaml)."),
     as_json: bool = typer.Option(False, "--json", help="Print the files written and the warnings as JSON."),
@@ -341,7 +344,7 @@ def prometheus_cmd(
     except RulesError as e:
         _fail(str(e), 2)
     b = bundle(inv, rs, exporters=exporter, alertmanagers=alertmanager, scrape_interval=scrape_interval,
-               evaluation_interval=evaluation_interval)
+               evaluation_interval=evaluation_interval, remote_write=remote_write, site=site)
     try:
         paths = write(b, out)
     except OSError as e:

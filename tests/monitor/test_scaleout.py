@@ -249,3 +249,51 @@ def test_ups_on_battery_is_one_grouped_vietnamese_notification_with_inhibition_a
     exporter.text = _exposition(on_battery=True, crac_up=True, line_down=True)  # the group changes
     time.sleep(6)
     assert not [p for p in receiver.posts[before:] if p["groupLabels"].get("alertname") == "DcopsUpsOnBattery"]
+
+
+VM = shutil.which("victoria-metrics")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (PROMETHEUS and VM), reason="Debian's prometheus / victoria-metrics not installed")
+def test_two_sites_remote_write_to_one_victoria_metrics_and_one_query_sees_both(tmp_path):
+    exporter = _serve(_Exporter(("127.0.0.1", 0), _ExporterHandler))
+    exporter.text = _exposition(on_battery=True, crac_up=True, line_down=False)
+    vm_port = _free_port()
+    procs = []
+    try:
+        procs.append(subprocess.Popen([VM, f"-httpListenAddr=127.0.0.1:{vm_port}",
+                                       f"-storageDataPath={tmp_path / 'vm'}", "-retentionPeriod=1d"],
+                                      stdout=subprocess.DEVNULL, stderr=open(tmp_path / "vm.log", "w")))
+        vm = f"http://127.0.0.1:{vm_port}"
+        _wait(lambda: _ok(f"{vm}/health"), 60, "VictoriaMetrics")
+        rules = load_rules()
+        for site in ("kg-dc", "kg-dr"):  # the production room and the DR site, each its own Prometheus
+            b = bundle(load_inventory(), rules, exporters=[f"127.0.0.1:{exporter.server_port}"], alertmanagers=[],
+                       scrape_interval="1s", evaluation_interval="1s", remote_write=[f"{vm}/api/v1/write"],
+                       site=site)
+            write(b, tmp_path / site)
+            port = _free_port()
+            procs.append(subprocess.Popen(
+                [PROMETHEUS, f"--config.file={tmp_path / site / 'prometheus.yml'}",
+                 f"--storage.tsdb.path={tmp_path / site / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
+                stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{site}.log", "w")))
+
+        def sites():
+            httpx.get(f"{vm}/internal/force_flush", timeout=5)
+            r = httpx.get(f"{vm}/api/v1/query", params={"query": 'dcops_ups_output_source{ups_output_source="battery"}'},
+                          timeout=5).json()
+            found = {s["metric"].get("site") for s in r["data"]["result"] if s["value"][1] == "1"}
+            return found if found == {"kg-dc", "kg-dr"} else None
+
+        assert _wait(sites, 90, "both sites' UPS series in VictoriaMetrics") == {"kg-dc", "kg-dr"}
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        exporter.shutdown()
