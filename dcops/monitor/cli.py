@@ -318,8 +318,67 @@ def dashboard_user(
     err.print(f"user {name} ({role}) saved", highlight=False)
 
 
+def prometheus_cmd(
+    out: Path = typer.Option(..., "--out", help="Folder for prometheus.yml, rules/ and alertmanager.yml."),
+    exporter: list[str] = typer.Option(["127.0.0.1:9118"], "--exporter", help="HOST:PORT of a dcops /metrics "
+                                       "(repeatable: one per monitor shard)."),
+    alertmanager: list[str] = typer.Option(["127.0.0.1:9093"], "--alertmanager", help="HOST:PORT (repeatable)."),
+    scrape_interval: str = typer.Option("15s", help="Prometheus scrape interval."),
+    evaluation_interval: str = typer.Option("15s", help="Prometheus rule evaluation interval."),
+    remote_write: list[str] = typer.Option([], "--remote-write", help="URL of a central store's write API, e.g. "
+                                           "VictoriaMetrics http://HOST:8428/api/v1/write (repeatable)."),
+    site: Optional[str] = typer.Option(None, "--site", help="Site label (default: the inventory's site code)."),
+    inventory: Optional[Path] = typer.Option(None, help="Inventory folder (default: the shipped one)."),
+    rules: Optional[Path] = typer.Option(None, help="Alert rules YAML (default monitors/alerts.yaml)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the files written and the warnings as JSON."),
+) -> None:
+    """Generate the scale-out stack (Prometheus, its rules, Alertmanager) from the inventory and monitors/."""
+    from ..model import InventoryInvalid, load_inventory
+    from .alerts import RulesError, load_rules
+    from .scaleout import bundle, write
+    try:
+        inv = load_inventory(inventory) if inventory else load_inventory()
+        rs = load_rules(rules)
+    except InventoryInvalid as e:
+        _fail(f"inventory invalid: {len(e.problems)} error(s) (run dcops validate)", 2)
+    except RulesError as e:
+        _fail(str(e), 2)
+    b = bundle(inv, rs, exporters=exporter, alertmanagers=alertmanager, scrape_interval=scrape_interval,
+               evaluation_interval=evaluation_interval, remote_write=remote_write, site=site)
+    try:
+        paths = write(b, out)
+    except OSError as e:
+        _fail(f"cannot write {out}: {e.strerror or e}", 1)
+    if as_json:
+        print(json.dumps({"files": [str(p) for p in paths], "warnings": b.warnings}, ensure_ascii=False, indent=2))
+        return
+    for w in b.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    for p in paths:
+        console.print(str(p), highlight=False)
+
+
+def _runs_without_subcommand(fn):
+    """`dcops monitor [OPTIONS]` still runs the monitor; `dcops monitor prometheus …` runs the verb."""
+    import functools
+    import inspect
+
+    @functools.wraps(fn)
+    def callback(ctx: typer.Context, **kw):
+        if ctx.invoked_subcommand is None:
+            return fn(**kw)
+
+    sig = inspect.signature(fn)
+    ctx_param = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+    callback.__signature__ = sig.replace(parameters=[ctx_param, *sig.parameters.values()])
+    return callback
+
+
 def register(app: typer.Typer) -> None:
-    app.command("monitor")(monitor)
+    monitor_app = typer.Typer(help=monitor.__doc__)
+    monitor_app.callback(invoke_without_command=True)(_runs_without_subcommand(monitor))
+    monitor_app.command("prometheus")(prometheus_cmd)
+    app.add_typer(monitor_app, name="monitor")
     app.add_typer(snmp_app, name="snmp")
     app.command("dashboard")(dashboard)
     app.command("dashboard-user")(dashboard_user)

@@ -20,55 +20,85 @@ def _dur(seconds: float) -> str:
 
 
 def _q(v: str) -> str:
+    """A PromQL double-quoted string literal's body."""
     return v.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _expr(c: Condition, labels: dict[str, str], extra: list[str]) -> str:
+def _rx(values) -> str:
+    r"""Literal alternatives as a PromQL regex string body (re.escape's backslashes escaped once more:
+    `\\-` in the string literal is the regex `\-`; a bare `\-` is a PromQL parse error)."""
+    return _q("|".join(map(re.escape, values)))
+
+
+#: Labels an alert adds to its series in ALERTS{}; a hysteresis branch matches on everything else.
+_ALERT_ONLY = "alertname, alertstate, severity, source"
+
+
+def alert_name(rule: Rule, device: str = "") -> str:
+    base = "Dcops" + "".join(p.title() for p in rule.name.split("_"))
+    return base + ("_" + re.sub(r"\W", "_", device) if device else "")
+
+
+def _expr(c: Condition, labels: dict[str, str], extra: list[str], alert: str) -> str:
+    """PromQL that is true exactly when the embedded engine's `Condition.bad` is.
+
+    States: the exporter writes one 0/1 series per state word; the state label is aggregated away so a
+    change from one bad state to another is the same alert, as in the engine. Hysteresis: while the alert
+    is pending or firing (its ALERTS series exists), the clear threshold applies, as in the engine."""
     sel = [f'{k}=~"{_q(v)}"' for k, v in sorted(labels.items())] + extra
     name = PREFIX + c.metric
     if c.state_in or c.state_not_in:
-        states = "|".join(re.escape(s) for s in (c.state_in or c.state_not_in))
-        sel.append(f'{c.metric}{"=~" if c.state_in else "!~"}"{states}"')
-        return f"{name}{{{','.join(sel)}}} == 1"
+        sel.append(f'{c.metric}{"=~" if c.state_in else "!~"}"{_rx(c.state_in or c.state_not_in)}"')
+        return f"max without ({c.metric}) ({name}{{{','.join(sel)}}} == 1)"
     s = f"{name}{{{','.join(sel)}}}" if sel else name
-    return f"{s} > {c.above:g}" if c.above is not None else f"{s} < {c.below:g}"
+    op, limit, clear = (">", c.above, c.clear_below) if c.above is not None else ("<", c.below, c.clear_above)
+    plain = f"{s} {op} {limit:g}"
+    if clear is None or clear == limit:
+        return plain
+    held = f'ALERTS{{alertname="{alert}"}}'
+    return f"{plain} or ({s} {op} {clear:g} and ignoring({_ALERT_ONLY}) {held})"
 
 
-def _rule(rule: Rule, conds, hold, clear_hold, severity, extra: list[str], suffix: str = "") -> dict:
-    exprs = [_expr(c, rule.labels, extra) for c in conds]
+def _summary(template: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: "{{ $labels.%s }}" % m.group(1) if m.group(1) != "value"
+                  else "{{ $value }}", template)
+
+
+def _rule(rule: Rule, conds, hold, clear_hold, severity, extra: list[str], device: str = "") -> dict:
+    alert = alert_name(rule, device)
+    exprs = [_expr(c, rule.labels, extra, alert) for c in conds]
     expr = exprs[0] if len(exprs) == 1 else " or ".join(f"({e})" for e in exprs)
-    out = {"alert": "Dcops" + "".join(p.title() for p in rule.name.split("_")) + suffix, "expr": expr}
+    out = {"alert": alert, "expr": expr}
     if hold:
         out["for"] = _dur(hold)
     if clear_hold:
         out["keep_firing_for"] = _dur(clear_hold)  # Prometheus ≥ 2.42: the clear hold time
-    summary_en = re.sub(r"\{(\w+)\}", lambda m: "{{ $labels.%s }}" % m.group(1) if m.group(1) != "value"
-                        else "{{ $value }}", rule.summary_en or rule.name)
-    summary_vi = re.sub(r"\{(\w+)\}", lambda m: "{{ $labels.%s }}" % m.group(1) if m.group(1) != "value"
-                        else "{{ $value }}", rule.summary_vi or rule.name)
     out["labels"] = {"severity": severity, "source": "dcops"}
-    out["annotations"] = {"summary": summary_en, "summary_vi": summary_vi}
+    out["annotations"] = {"summary": _summary(rule.summary_en or rule.name),
+                          "summary_vi": _summary(rule.summary_vi or rule.name)}
     return out
 
 
-def prometheus_rules(rules: RuleSet) -> dict:
-    """Alerting rules for Prometheus / vmalert. Hysteresis bands (clear_above/clear_below) have
-    no PromQL equivalent; `keep_firing_for` carries the clear hold time instead."""
+def prometheus_rules(rules: RuleSet, *, interval: str | None = None) -> dict:
+    """Alerting rules for Prometheus / vmalert with the engine's hold times (`for`), clear hold times
+    (`keep_firing_for`) and hysteresis bands (the alert's own ALERTS series selects the clear threshold)."""
     out = []
     for rule in rules.rules:
         others = sorted(rule.overrides)
-        extra = [f'device!~"{"|".join(map(re.escape, others))}"'] if others else []
+        extra = [f'device!~"{_rx(others)}"'] if others else []
         if rule.devices:
-            extra.append(f'device=~"{"|".join(map(re.escape, rule.devices))}"')
+            extra.append(f'device=~"{_rx(rule.devices)}"')
         if rule.profiles:
-            extra.append(f'profile=~"{"|".join(map(re.escape, rule.profiles))}"')
+            extra.append(f'profile=~"{_rx(rule.profiles)}"')
         conds, hold, clear_hold, sev = rule.for_device("")
         out.append(_rule(rule, conds, hold, clear_hold, sev, extra))
         for dev in others:
             conds, hold, clear_hold, sev = rule.for_device(dev)
-            out.append(_rule(rule, conds, hold, clear_hold, sev, [f'device="{_q(dev)}"'],
-                             "_" + re.sub(r"\W", "_", dev)))
-    return {"groups": [{"name": "dcops-facility", "rules": out}]}
+            out.append(_rule(rule, conds, hold, clear_hold, sev, [f'device="{_q(dev)}"'], dev))
+    group = {"name": "dcops-facility", "rules": out}
+    if interval:
+        group["interval"] = interval
+    return {"groups": [group]}
 
 
 def snmp_exporter_module(profile: Profile, auth: dict, max_repetitions: int = 25) -> dict:

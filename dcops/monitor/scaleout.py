@@ -1,0 +1,176 @@
+"""The scale-out stack's configuration, generated from the same inventory and monitors/ as the embedded
+monitor: prometheus.yml (scrape of the dcops exporter, labels), rules/dcops-alerts.yml (the embedded
+engine's rules, see export.py) and alertmanager.yml (routes by severity, grouping, inhibition, receivers).
+
+Nothing here holds a secret in git: receivers' secrets are resolved from the references in alerts.yaml
+when the bundle is generated (into a folder outside the repository, files mode 0600), and a receiver
+whose secret is not set is left out with a warning instead of being written half-configured.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .alerts import RuleSet
+from .export import alert_name, prometheus_rules
+from .targets import SecretError, resolve_secret
+
+RULES_FILE = "rules/dcops-alerts.yml"
+
+#: (source alert, target alert, labels that must be equal): the source explains the target.
+INHIBITIONS = (
+    # mains failure: what the UPS feeds stops answering; page about the UPS, not about every device
+    ("ups_on_battery", "device_unreachable", ("site",)),
+    # a line that is down carries no traffic: its utilisation alert says nothing new
+    ("leased_line_down", "leased_line_utilisation_high", ("site", "line")),
+)
+
+
+@dataclass
+class Bundle:
+    files: dict[str, str]  # relative path -> text
+    warnings: list[str] = field(default_factory=list)
+    secret_files: set[str] = field(default_factory=set)
+
+
+def _device_labels(inv) -> dict[str, dict[str, str]]:
+    out = {}
+    for d in (*inv.facility, *inv.network_devices):
+        if getattr(d, "snmp", None) is not None:
+            out[d.name] = {"kind": str(getattr(d.kind, "value", d.kind))}
+    return out
+
+
+def prometheus_config(inv, *, exporters: list[str], alertmanagers: list[str], scrape_interval: str = "15s",
+                      evaluation_interval: str = "15s", remote_write: list[str] = (), site: str | None = None
+                      ) -> dict:
+    """One site's Prometheus. With `remote_write` (a central VictoriaMetrics' /api/v1/write) every series
+    leaves the site carrying `site`, so one query spans the province — or 63 of them."""
+    site = site or inv.site.code
+    relabel = []
+    for dev, labels in sorted(_device_labels(inv).items()):
+        for key, value in sorted(labels.items()):
+            relabel.append({"source_labels": ["device"], "regex": dev, "target_label": key, "replacement": value})
+    return {
+        "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval,
+                   "external_labels": {"site": site}},
+        "rule_files": [RULES_FILE],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": alertmanagers}]}]} if alertmanagers else {},
+        "scrape_configs": [{
+            "job_name": "dcops",
+            "honor_labels": True,  # `device` is the exporter's, never the scrape target's
+            "static_configs": [{"targets": exporters, "labels": {"site": site}}],
+            "metric_relabel_configs": relabel,
+        }],
+        **({"remote_write": [{"url": url} for url in remote_write]} if remote_write else {}),
+    }
+
+
+def _receivers(rules: RuleSet, warnings: list[str]) -> tuple[list[dict], bool]:
+    n = rules.notify
+    email, webhook, has_secret = [], [], False
+    if n.email.enabled:
+        cfg = {"to": ", ".join(n.email.to), "from": n.email.sender,
+               "smarthost": f"{n.email.smtp_host}:{n.email.smtp_port}", "require_tls": n.email.starttls,
+               "send_resolved": True}
+        try:
+            password = resolve_secret(n.email.password_ref)
+        except SecretError as e:
+            warnings.append(f"e-mail receiver left out: {e}")
+        else:
+            if n.email.username:
+                cfg.update(auth_username=n.email.username, auth_password=password)
+                has_secret = True
+            email.append(cfg)
+    if n.webhook.enabled:
+        webhook.append({"url": n.webhook.url, "send_resolved": True})
+    telegram = []
+    tg = getattr(n, "telegram", None)  # a Telegram notifier in alerts.yaml, where the schema has one
+    if tg is not None and getattr(tg, "enabled", False):
+        try:
+            token = resolve_secret(tg.bot_token_ref)
+        except SecretError as e:
+            warnings.append(f"Telegram receiver left out: {e}")
+        else:
+            telegram.append({"bot_token": token, "chat_id": int(tg.chat_id), "parse_mode": "",
+                             "message": '{{ range .Alerts }}{{ .Annotations.summary_vi }}\n{{ end }}',
+                             "send_resolved": True})
+            has_secret = True
+    base = {k: v for k, v in (("email_configs", email), ("webhook_configs", webhook),
+                              ("telegram_configs", telegram)) if v}
+    if not base:
+        warnings.append("no receiver is enabled in monitors/alerts.yaml notify: alerts are routed nowhere")
+    return [{"name": "noc", **base}, {"name": "noc-critical", **base}], has_secret
+
+
+def alertmanager_config(rules: RuleSet, warnings: list[str] | None = None) -> tuple[dict, bool]:
+    warnings = [] if warnings is None else warnings
+    by_name = {r.name: r for r in rules.rules}
+    inhibit = []
+    for src, dst, equal in INHIBITIONS:
+        if src in by_name and dst in by_name:
+            inhibit.append({"source_matchers": [f'alertname="{alert_name(by_name[src])}"'],
+                            "target_matchers": [f'alertname=~"{alert_name(by_name[dst])}(_.*)?"'],
+                            "equal": list(equal)})
+        else:
+            warnings.append(f"inhibition {src} → {dst} left out: no such rule")
+    receivers, has_secret = _receivers(rules, warnings)
+    return {
+        "route": {
+            "receiver": "noc",
+            "group_by": ["site", "alertname"],
+            "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h",
+            "routes": [{"matchers": ['severity="critical"'], "receiver": "noc-critical",
+                        "group_wait": "10s", "group_interval": "1m", "repeat_interval": "1h"}],
+        },
+        "inhibit_rules": inhibit,
+        "receivers": receivers,
+    }, has_secret
+
+
+def _dump(doc: dict) -> str:
+    return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=200)
+
+
+def bundle(inv, rules: RuleSet, *, exporters: list[str], alertmanagers: list[str],
+           scrape_interval: str = "15s", evaluation_interval: str = "15s", remote_write: list[str] = (),
+           site: str | None = None) -> Bundle:
+    warnings: list[str] = []
+    am, secret = alertmanager_config(rules, warnings)
+    b = Bundle({
+        "prometheus.yml": _dump(prometheus_config(inv, exporters=exporters, alertmanagers=alertmanagers,
+                                                  scrape_interval=scrape_interval,
+                                                  evaluation_interval=evaluation_interval,
+                                                  remote_write=remote_write, site=site)),
+        RULES_FILE: _dump(prometheus_rules(rules)),
+        "alertmanager.yml": _dump(am),
+    }, warnings)
+    if secret:
+        b.secret_files.add("alertmanager.yml")
+    return b
+
+
+def write(b: Bundle, out: Path) -> list[Path]:
+    """All files or none: written beside their final place, then renamed one by one."""
+    out.mkdir(parents=True, exist_ok=True)
+    staged = []
+    try:
+        for rel, text in b.files.items():
+            dest = out / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.chmod(tmp, 0o600 if rel in b.secret_files else 0o644)
+            staged.append((Path(tmp), dest))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, dest in staged:
+        tmp.replace(dest)
+    return [dest for _, dest in staged]

@@ -1,0 +1,299 @@
+"""The generated scale-out stack, checked by the engines themselves: promtool and amtool accept the files,
+and Debian's Prometheus and Alertmanager, started here on 127.0.0.1, turn a UPS on battery into exactly one
+grouped notification with the Vietnamese summary, inhibit the dependent alerts and honour a silence."""
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+import yaml
+from ruamel.yaml import YAML
+
+from dcops.model import load_inventory
+from dcops.monitor import MONITORS_DIR
+from dcops.monitor.alerts import load_rules
+from dcops.monitor.scaleout import RULES_FILE, bundle, write
+
+PROMTOOL, AMTOOL = shutil.which("promtool"), shutil.which("amtool")
+PROMETHEUS, ALERTMANAGER = shutil.which("prometheus"), shutil.which("prometheus-alertmanager")
+
+
+def _rules_file(tmp_path, *, webhook_url=None, email=None, fast=False):
+    y = YAML(typ="safe")  # YAML 1.2, as load_rules reads it: `off` stays a state word
+    doc = y.load((MONITORS_DIR / "alerts.yaml").read_text(encoding="utf-8"))
+    if webhook_url:
+        doc["notify"]["webhook"].update(enabled=True, url=webhook_url)
+    if email:
+        doc["notify"]["email"].update(enabled=True, **email)
+    if fast:  # the shipped rules with test-sized hold times
+        for r in doc["rules"]:
+            if r["name"] in ("device_unreachable", "leased_line_down", "leased_line_utilisation_high"):
+                r["for"] = "0s"
+    path = tmp_path / "alerts.yaml"
+    with path.open("w", encoding="utf-8") as f:
+        y.dump(doc, f)
+    return path
+
+
+@pytest.mark.skipif(not (PROMTOOL and AMTOOL), reason="Debian's prometheus / prometheus-alertmanager not installed")
+def test_generated_bundle_passes_promtool_and_amtool(tmp_path):
+    rules = load_rules(_rules_file(tmp_path, webhook_url="http://127.0.0.1:9095/alerts"))
+    b = bundle(load_inventory(), rules, exporters=["127.0.0.1:9118"], alertmanagers=["127.0.0.1:9093"])
+    assert b.warnings == []
+    write(b, tmp_path / "out")
+    for cmd in ([PROMTOOL, "check", "config", "prometheus.yml"], [PROMTOOL, "check", "rules", RULES_FILE],
+                [AMTOOL, "check-config", "alertmanager.yml"]):
+        proc = subprocess.run(cmd, cwd=tmp_path / "out", capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    am = yaml.safe_load((tmp_path / "out" / "alertmanager.yml").read_text())
+    assert {"source_matchers": ['alertname="DcopsUpsOnBattery"'],
+            "target_matchers": ['alertname=~"DcopsDeviceUnreachable(_.*)?"'], "equal": ["site"]} in am["inhibit_rules"]
+    prom = yaml.safe_load((tmp_path / "out" / "prometheus.yml").read_text())
+    relabel = prom["scrape_configs"][0]["metric_relabel_configs"]
+    assert {"source_labels": ["device"], "regex": "kg-ups-01", "target_label": "kind", "replacement": "ups"} in relabel
+
+
+def test_a_receiver_whose_secret_is_unset_is_left_out_and_a_set_one_is_written_0600(tmp_path, monkeypatch):
+    email = {"username": "noc", "password_ref": "env:DCOPS_TEST_SMTP_PASSWORD"}
+    rules = load_rules(_rules_file(tmp_path, email=email))
+    monkeypatch.delenv("DCOPS_TEST_SMTP_PASSWORD", raising=False)
+    b = bundle(load_inventory(), rules, exporters=["127.0.0.1:9118"], alertmanagers=[])
+    assert any("e-mail receiver left out" in w and "DCOPS_TEST_SMTP_PASSWORD" in w for w in b.warnings)
+    assert "auth_password" not in b.files["alertmanager.yml"]
+    monkeypatch.setenv("DCOPS_TEST_SMTP_PASSWORD", "s3cret-from-env")
+    b = bundle(load_inventory(), rules, exporters=["127.0.0.1:9118"], alertmanagers=[])
+    write(b, tmp_path / "out")
+    am = tmp_path / "out" / "alertmanager.yml"
+    assert "s3cret-from-env" in am.read_text() and stat.S_IMODE(am.stat().st_mode) == 0o600
+
+
+def test_cli_writes_the_bundle_and_reports_json(tmp_path):
+    proc = subprocess.run([os.sys.executable, "-m", "dcops.cli", "monitor", "prometheus", "--out", str(tmp_path),
+                           "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert sorted(os.path.relpath(p, tmp_path) for p in out["files"]) == ["alertmanager.yml", "prometheus.yml",
+                                                                          RULES_FILE]
+    assert any("routed nowhere" in w for w in out["warnings"])  # the shipped alerts.yaml enables no receiver
+
+
+# ---------------------------------------------------------------- the real engines, end to end
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Exporter(ThreadingHTTPServer):
+    """Stands in for `dcops monitor`'s /metrics: the exposition text is set by the test."""
+    text = ""
+
+
+class _ExporterHandler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = self.server.text.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+class _Receiver(ThreadingHTTPServer):
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.posts: list[dict] = []
+
+
+class _ReceiverHandler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.posts.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+def _serve(server):
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _exposition(on_battery: bool, crac_up: bool, line_down: bool) -> str:
+    lines = ["# TYPE dcops_ups_output_source gauge"]
+    for word in ("normal", "battery"):
+        v = int((word == "battery") == on_battery)
+        lines.append(f'dcops_ups_output_source{{device="kg-ups-01",ups_output_source="{word}"}} {v}')
+    lines += ["# TYPE dcops_device_up gauge",
+              'dcops_device_up{device="kg-ups-01",profile="ups-rfc1628",kind="ups"} 1',
+              f'dcops_device_up{{device="kg-crac-01",profile="liebert-cooling",kind="cooling"}} {int(crac_up)}',
+              "# TYPE dcops_if_oper_status gauge"]
+    for word in ("up", "down"):
+        v = int((word == "down") == line_down)
+        lines.append(f'dcops_if_oper_status{{device="kg-lb-01",ifName="wan1",line="isp1-vnpt",if_oper_status="{word}"}} {v}')
+    lines += ["# TYPE dcops_if_in_utilisation_ratio gauge",
+              'dcops_if_in_utilisation_ratio{device="kg-lb-01",ifName="wan1",line="isp1-vnpt"} 0.95']
+    return "\n".join(lines) + "\n"
+
+
+def _wait(pred, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = pred()
+        if got:
+            return got
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def engines(tmp_path):
+    if not (PROMETHEUS and ALERTMANAGER):
+        pytest.skip("Debian's prometheus / prometheus-alertmanager not installed")
+    exporter = _serve(_Exporter(("127.0.0.1", 0), _ExporterHandler))
+    receiver = _serve(_Receiver(("127.0.0.1", 0), _ReceiverHandler))
+    prom_port, am_port = _free_port(), _free_port()
+    rules = load_rules(_rules_file(tmp_path, webhook_url=f"http://127.0.0.1:{receiver.server_port}/alerts",
+                                   fast=True))
+    b = bundle(load_inventory(), rules, exporters=[f"127.0.0.1:{exporter.server_port}"],
+               alertmanagers=[f"127.0.0.1:{am_port}"], scrape_interval="1s", evaluation_interval="1s")
+    am = yaml.safe_load(b.files["alertmanager.yml"])  # test-sized timers, the same routes and inhibitions
+    for route in (am["route"], *am["route"]["routes"]):
+        route.update(group_wait="2s", group_interval="2s", repeat_interval="1h")
+    b.files["alertmanager.yml"] = yaml.safe_dump(am)
+    out = tmp_path / "stack"
+    write(b, out)
+    procs = []
+    try:
+        procs.append(subprocess.Popen(
+            [ALERTMANAGER, f"--config.file={out / 'alertmanager.yml'}", f"--storage.path={tmp_path / 'am'}",
+             f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
+            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "am.log", "w")))
+        procs.append(subprocess.Popen(
+            [PROMETHEUS, f"--config.file={out / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{prom_port}"],
+            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prom.log", "w")))
+        am_url, prom_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
+        _wait(lambda: _ok(f"{am_url}/-/ready") and _ok(f"{prom_url}/-/ready"), 60, "engines ready")
+        yield exporter, receiver, prom_url, am_url
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        exporter.shutdown()
+        receiver.shutdown()
+
+
+def _ok(url):
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _am_alerts(am_url):
+    return {a["labels"]["alertname"]: a for a in httpx.get(f"{am_url}/api/v2/alerts", timeout=5).json()}
+
+
+@pytest.mark.slow
+def test_ups_on_battery_is_one_grouped_vietnamese_notification_with_inhibition_and_silence(engines):
+    exporter, receiver, prom_url, am_url = engines
+    exporter.text = _exposition(on_battery=False, crac_up=True, line_down=False)
+    time.sleep(3)
+    # mains failure: the UPS goes to battery and the cooling unit it feeds stops answering; a line drops
+    exporter.text = _exposition(on_battery=True, crac_up=False, line_down=True)
+    alerts = _wait(lambda: (lambda a: a if {"DcopsUpsOnBattery", "DcopsDeviceUnreachable", "DcopsLeasedLineDown",
+                                             "DcopsLeasedLineUtilisationHigh"} <= set(a) else None)(_am_alerts(am_url)),
+                   90, "the alerts at Alertmanager")
+    assert alerts["DcopsDeviceUnreachable"]["status"]["inhibitedBy"]
+    assert alerts["DcopsUpsOnBattery"]["status"]["state"] == "active"
+    battery = _wait(lambda: [p for p in receiver.posts if p["groupLabels"].get("alertname") == "DcopsUpsOnBattery"],
+                    60, "the UPS notification")
+    time.sleep(5)  # two more group intervals: still one notification for the group
+    battery = [p for p in receiver.posts if p["groupLabels"].get("alertname") == "DcopsUpsOnBattery"]
+    assert len(battery) == 1, battery
+    (alert,) = battery[0]["alerts"]
+    assert alert["annotations"]["summary_vi"] == "UPS kg-ups-01 đang chạy bằng ắc quy"
+    assert alert["labels"]["site"] == "kg-dc" and alert["labels"]["severity"] == "critical"
+    notified = {p["groupLabels"].get("alertname") for p in receiver.posts}
+    assert "DcopsDeviceUnreachable" not in notified  # inhibited by the UPS on battery
+    assert "DcopsLeasedLineUtilisationHigh" not in notified  # inhibited by its line being down
+    # a silence on the line: the line-down notification (already sent once) is not repeated, nothing new is sent
+    now = time.time()
+    silence = httpx.post(f"{am_url}/api/v2/silences", json={
+        "matchers": [{"name": "alertname", "value": "DcopsUpsOnBattery", "isRegex": False, "isEqual": True}],
+        "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 1)),
+        "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600)),
+        "createdBy": "noc-test", "comment": "bảo trì UPS"}, timeout=5)
+    assert silence.status_code == 200, silence.text
+    _wait(lambda: _am_alerts(am_url)["DcopsUpsOnBattery"]["status"]["silencedBy"], 30, "the silence")
+    before = len(receiver.posts)
+    exporter.text = _exposition(on_battery=True, crac_up=True, line_down=True)  # the group changes
+    time.sleep(6)
+    assert not [p for p in receiver.posts[before:] if p["groupLabels"].get("alertname") == "DcopsUpsOnBattery"]
+
+
+VM = shutil.which("victoria-metrics")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (PROMETHEUS and VM), reason="Debian's prometheus / victoria-metrics not installed")
+def test_two_sites_remote_write_to_one_victoria_metrics_and_one_query_sees_both(tmp_path):
+    exporter = _serve(_Exporter(("127.0.0.1", 0), _ExporterHandler))
+    exporter.text = _exposition(on_battery=True, crac_up=True, line_down=False)
+    vm_port = _free_port()
+    procs = []
+    try:
+        procs.append(subprocess.Popen([VM, f"-httpListenAddr=127.0.0.1:{vm_port}",
+                                       f"-storageDataPath={tmp_path / 'vm'}", "-retentionPeriod=1d"],
+                                      stdout=subprocess.DEVNULL, stderr=open(tmp_path / "vm.log", "w")))
+        vm = f"http://127.0.0.1:{vm_port}"
+        _wait(lambda: _ok(f"{vm}/health"), 60, "VictoriaMetrics")
+        rules = load_rules()
+        for site in ("kg-dc", "kg-dr"):  # the production room and the DR site, each its own Prometheus
+            b = bundle(load_inventory(), rules, exporters=[f"127.0.0.1:{exporter.server_port}"], alertmanagers=[],
+                       scrape_interval="1s", evaluation_interval="1s", remote_write=[f"{vm}/api/v1/write"],
+                       site=site)
+            write(b, tmp_path / site)
+            port = _free_port()
+            procs.append(subprocess.Popen(
+                [PROMETHEUS, f"--config.file={tmp_path / site / 'prometheus.yml'}",
+                 f"--storage.tsdb.path={tmp_path / site / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
+                stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{site}.log", "w")))
+
+        def sites():
+            httpx.get(f"{vm}/internal/force_flush", timeout=5)
+            r = httpx.get(f"{vm}/api/v1/query", params={"query": 'dcops_ups_output_source{ups_output_source="battery"}'},
+                          timeout=5).json()
+            found = {s["metric"].get("site") for s in r["data"]["result"] if s["value"][1] == "1"}
+            return found if found == {"kg-dc", "kg-dr"} else None
+
+        assert _wait(sites, 90, "both sites' UPS series in VictoriaMetrics") == {"kg-dc", "kg-dr"}
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        exporter.shutdown()
