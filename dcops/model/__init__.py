@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import DEFAULT_INVENTORY, PROJECT_ROOT
-from . import checks
+from . import checks, contracts
 from .errors import InventoryInvalid, Loc, Problem
 from .loader import SourceMap, load_raw
 from .schema import *  # noqa: F401,F403  (the schema is the model's public surface)
@@ -17,6 +17,7 @@ from .schema import Inventory
 
 PROFILES_DIR = PROJECT_ROOT / "monitors" / "profiles"
 PLATFORMS_DIR = PROJECT_ROOT / "network_configs" / "platforms"
+ALERTS_FILE = PROJECT_ROOT / "monitors" / "alerts.yaml"
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,17 @@ class Validation:
 
 
 def validate(path: Path | str | None = None, *, profiles_dir: Path = PROFILES_DIR,
-             platforms_dir: Path = PLATFORMS_DIR) -> Validation:
-    """Every problem in the inventory in one pass: schema, references, addressing, capacity."""
+             platforms_dir: Path = PLATFORMS_DIR, alerts_file: Path | None = None) -> Validation:
+    """Every problem in the inventory in one pass: schema, references, addressing, capacity, and the
+    contracts between the data files the consumers read (alert rules ↔ SNMP profiles)."""
     loaded = load_raw(Path(path) if path else DEFAULT_INVENTORY)
-    problems = sorted(loaded.problems + checks.run(loaded, Path(profiles_dir), Path(platforms_dir)))
+    problems = loaded.problems + checks.run(loaded, Path(profiles_dir), Path(platforms_dir))
+    if loaded.inventory is not None:
+        devices = {d.name for d in (*loaded.inventory.facility, *loaded.inventory.network_devices)}
+        # the rules that go with these profiles: monitors/alerts.yaml beside monitors/profiles/
+        rules = Path(alerts_file) if alerts_file else Path(profiles_dir).parent / ALERTS_FILE.name
+        problems += contracts.check_alert_rules(rules, Path(profiles_dir), devices)
+    problems = sorted(problems)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
     inventory = None if errors else Inventory.model_validate(dict(loaded.inventory))
