@@ -159,16 +159,22 @@ def _wait(pred, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def engines(tmp_path):
-    if not (PROMETHEUS and ALERTMANAGER):
-        pytest.skip("Debian's prometheus / prometheus-alertmanager not installed")
-    exporter = _serve(_Exporter(("127.0.0.1", 0), _ExporterHandler))
-    receiver = _serve(_Receiver(("127.0.0.1", 0), _ReceiverHandler))
+def _stop_all(procs):
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _start_engines(tmp_path, exporter_addr, receiver_port, procs):
+    """Debian's Alertmanager and Prometheus on 127.0.0.1 from the generated bundle (test-sized timers)."""
     prom_port, am_port = _free_port(), _free_port()
-    rules = load_rules(_rules_file(tmp_path, webhook_url=f"http://127.0.0.1:{receiver.server_port}/alerts",
-                                   fast=True))
-    b = bundle(load_inventory(), rules, exporters=[f"127.0.0.1:{exporter.server_port}"],
+    rules = load_rules(_rules_file(tmp_path, webhook_url=f"http://127.0.0.1:{receiver_port}/alerts", fast=True))
+    b = bundle(load_inventory(), rules, exporters=[exporter_addr],
                alertmanagers=[f"127.0.0.1:{am_port}"], scrape_interval="1s", evaluation_interval="1s")
     am = yaml.safe_load(b.files["alertmanager.yml"])  # test-sized timers, the same routes and inhibitions
     for route in (am["route"], *am["route"]["routes"]):
@@ -176,28 +182,32 @@ def engines(tmp_path):
     b.files["alertmanager.yml"] = yaml.safe_dump(am)
     out = tmp_path / "stack"
     write(b, out)
+    procs.append(subprocess.Popen(
+        [ALERTMANAGER, f"--config.file={out / 'alertmanager.yml'}", f"--storage.path={tmp_path / 'am'}",
+         f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "am.log", "w")))
+    procs.append(subprocess.Popen(
+        [PROMETHEUS, f"--config.file={out / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+         f"--web.listen-address=127.0.0.1:{prom_port}"],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prom.log", "w")))
+    am_url, prom_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
+    _wait(lambda: _ok(f"{am_url}/-/ready") and _ok(f"{prom_url}/-/ready"), 60, "engines ready")
+    return prom_url, am_url
+
+
+@pytest.fixture
+def engines(tmp_path):
+    if not (PROMETHEUS and ALERTMANAGER):
+        pytest.skip("Debian's prometheus / prometheus-alertmanager not installed")
+    exporter = _serve(_Exporter(("127.0.0.1", 0), _ExporterHandler))
+    receiver = _serve(_Receiver(("127.0.0.1", 0), _ReceiverHandler))
     procs = []
     try:
-        procs.append(subprocess.Popen(
-            [ALERTMANAGER, f"--config.file={out / 'alertmanager.yml'}", f"--storage.path={tmp_path / 'am'}",
-             f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
-            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "am.log", "w")))
-        procs.append(subprocess.Popen(
-            [PROMETHEUS, f"--config.file={out / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{prom_port}"],
-            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prom.log", "w")))
-        am_url, prom_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
-        _wait(lambda: _ok(f"{am_url}/-/ready") and _ok(f"{prom_url}/-/ready"), 60, "engines ready")
+        prom_url, am_url = _start_engines(tmp_path, f"127.0.0.1:{exporter.server_port}", receiver.server_port,
+                                          procs)
         yield exporter, receiver, prom_url, am_url
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        _stop_all(procs)
         exporter.shutdown()
         receiver.shutdown()
 
@@ -297,3 +307,40 @@ def test_two_sites_remote_write_to_one_victoria_metrics_and_one_query_sees_both(
                 p.kill()
                 p.wait()
         exporter.shutdown()
+
+
+SNMPSET = shutil.which("snmpset")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (PROMETHEUS and ALERTMANAGER and SNMPSET), reason="prometheus, alertmanager, snmpset needed")
+def test_snmpsim_to_dcops_exporter_to_prometheus_to_alertmanager(tmp_path):
+    """The whole chain, nothing stood in for: simulated agents → `dcops monitor` /metrics → Prometheus with the
+    generated rules → Alertmanager → webhook; the UPS is put on battery with net-snmp's snmpset."""
+    receiver = _serve(_Receiver(("127.0.0.1", 0), _ReceiverHandler))
+    targets, metrics_port = tmp_path / "targets.json", _free_port()
+    procs = []
+    try:
+        procs.append(subprocess.Popen([os.sys.executable, "-m", "dcops.monitor", "snmp", "sim", "--targets-out",
+                                       str(targets)], stdout=subprocess.DEVNULL, stderr=open(tmp_path / "sim.log", "w")))
+        _wait(lambda: targets.exists() and targets.stat().st_size > 0, 60, "the simulated agents")
+        procs.append(subprocess.Popen(
+            [os.sys.executable, "-m", "dcops.monitor", "monitor", "--sim", str(targets), "--db", str(tmp_path / "m.db"),
+             "--interval", "1", "--trap-port", "0", "--metrics-port", str(metrics_port)],
+            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "monitor.log", "w")))
+        _wait(lambda: _ok(f"http://127.0.0.1:{metrics_port}/metrics"), 60, "the dcops exporter")
+        prom_url, am_url = _start_engines(tmp_path, f"127.0.0.1:{metrics_port}", receiver.server_port, procs)
+        ups = next(t for t in json.loads(targets.read_text()) if t["device"] == "kg-ups-01")
+        proc = subprocess.run([SNMPSET, "-v3", "-l", "authPriv", "-u", ups["user"], "-a", "SHA-256", "-A", ups["auth_key"],
+                               "-x", "AES", "-X", ups["priv_key"], "-n", ups["context"], "-r", "2", "-t", "2",
+                               f"{ups['host']}:{ups['port']}", "1.3.6.1.2.1.33.1.4.1.0", "i", "5"],
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        posts = _wait(lambda: [p for p in receiver.posts if p["groupLabels"].get("alertname") == "DcopsUpsOnBattery"],
+                      90, "the UPS-on-battery notification")
+        (alert,) = posts[0]["alerts"]
+        assert alert["labels"]["device"] == "kg-ups-01" and alert["labels"]["kind"] == "ups"
+        assert alert["annotations"]["summary_vi"] == "UPS kg-ups-01 đang chạy bằng ắc quy"
+    finally:
+        _stop_all(procs)
+        receiver.shutdown()
