@@ -7,13 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Real peers for the lab and the tests: SNMP agents, sshd in namespaces, nftables, a browser, the scale-out
-# engines (Prometheus, Alertmanager, VictoriaMetrics); python3-venv so Debian's interpreter can make the venv.
+# engines (Prometheus, Alertmanager, VictoriaMetrics), Bacula; python3-venv so Debian's interpreter can make the venv.
 APT_PACKAGES=(iproute2 nftables openssh-server openssh-client snmpd snmp prometheus-snmp-exporter
               chromium fonts-dejavu-core procps psmisc python3-venv
-              prometheus prometheus-alertmanager victoria-metrics)
+              prometheus prometheus-alertmanager victoria-metrics
+              bacula-director bacula-director-sqlite3 bacula-sd bacula-fd bacula-console)
 # Services those packages start on install: tests start their own binaries on 127.0.0.1, never these.
 SERVICES=(snmpd prometheus-snmp-exporter ssh prometheus prometheus-alertmanager victoria-metrics
-          prometheus-node-exporter)
+          prometheus-node-exporter bacula-director bacula-sd bacula-fd)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -17,7 +17,8 @@ register_model(app)
 
 # Each consumer package exposes `register(app)`; a package not yet present simply adds no verbs.
 CONSUMERS = ("dcops.cloud.cli", "dcops.net.cli", "dcops.lab.cli", "dcops.monitor.cli",
-             "dcops.drills.cli", "dcops.demo.cli", "dcops.compliance.cli", "dcops.docs.cli")
+             "dcops.drills.cli", "dcops.demo.cli", "dcops.compliance.cli", "dcops.docs.cli",
+             "dcops.backup.cli")
 for _mod in CONSUMERS:
     try:
         importlib.import_module(_mod).register(app)

@@ -182,6 +182,12 @@ class Tape(Strict):
     model: DisplayName
     capacity_tb: PositiveFloat
     compression_ratio: Annotated[float, Field(ge=1, le=5)] = 1.0
+    #: the library as the backup software sees it (Bacula autochanger: drives, slots, media type, barcodes)
+    drives: PositiveInt = 1
+    slots: PositiveInt = 10
+    media_type: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] = "LTO-8"
+    cartridge_tb: PositiveFloat = 12.0  # native capacity of one cartridge (LTO-8: 12 TB)
+    barcode_prefix: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,4}$")] = "KG"
 
 
 class BackupPolicy(Strict):

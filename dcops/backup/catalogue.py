@@ -1,0 +1,60 @@
+"""What the Bacula catalogue says: the last good backup of every job (the real RPO, from the schedule that
+ran, not from a backup a drill just took) and the volumes in the library."""
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from dataclasses import asdict, dataclass
+
+# JobStatus codes (Bacula's src/jcr.h): T terminated normally, W with warnings; the rest are not good.
+GOOD = ("T", "W")
+LEVELS = {"F": "full", "I": "incremental", "D": "differential"}
+
+
+@dataclass(frozen=True)
+class LastBackup:
+    job: str
+    client: str
+    level: str
+    ended: str  # ISO, the director's local time as it stores it
+    age_s: float
+    bytes: int
+    files: int
+    rpo_s: float | None
+    met: bool | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _when(text: str, tz) -> dt.datetime:
+    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
+
+
+def last_backups(con: sqlite3.Connection, rpo_by_job: dict[str, float] | None = None,
+                 now: dt.datetime | None = None) -> list[LastBackup]:
+    """The newest good backup job per job name, its age and whether it is within the job's RPO."""
+    tz = dt.datetime.now().astimezone().tzinfo  # the director writes local time
+    now = now or dt.datetime.now(tz)
+    rows = con.execute(
+        "SELECT Job.Name AS job, Client.Name AS client, Job.Level AS level, Job.EndTime AS ended, "
+        "Job.JobBytes AS bytes, Job.JobFiles AS files FROM Job JOIN Client USING (ClientId) "
+        f"WHERE Job.Type = 'B' AND Job.JobStatus IN ({','.join('?' * len(GOOD))}) ORDER BY Job.EndTime",
+        GOOD).fetchall()
+    newest: dict[str, sqlite3.Row] = {}
+    for r in rows:
+        newest[r["job"]] = r
+    out = []
+    for job, r in sorted(newest.items()):
+        ended = _when(str(r["ended"]), tz)
+        age = (now - ended).total_seconds()
+        rpo = (rpo_by_job or {}).get(job)
+        out.append(LastBackup(job, r["client"], LEVELS.get(r["level"], r["level"]), ended.isoformat(), age,
+                              int(r["bytes"]), int(r["files"]), rpo, None if rpo is None else age <= rpo))
+    return out
+
+
+def volumes(con: sqlite3.Connection) -> list[dict]:
+    return [dict(r) for r in con.execute(
+        "SELECT Media.VolumeName AS volume, Media.Slot AS slot, Media.VolStatus AS status, "
+        "Media.VolBytes AS bytes, Pool.Name AS pool FROM Media JOIN Pool USING (PoolId) ORDER BY Media.Slot")]

@@ -1,0 +1,148 @@
+"""Bacula for real on this machine: director, storage daemon (with the disk-based virtual autochanger standing
+in for the tape library) and a file daemon, each a process with its own configuration on 127.0.0.1, started
+and stopped by PID. Used by the tests, the drills and the demo; never the packaged services."""
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Deployment, clients_of, render
+
+SCHEMA_SCRIPT = Path("/usr/share/bacula-director/make_sqlite3_tables")
+DAEMONS = {"sd": "bacula-sd", "fd": "bacula-fd", "dir": "bacula-dir"}  # start order
+
+
+class BaculaError(RuntimeError):
+    pass
+
+
+def available() -> bool:
+    return all(shutil.which(x) for x in ("bacula-dir", "bacula-sd", "bacula-fd", "bconsole")) \
+        and SCHEMA_SCRIPT.exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def barcode(prefix: str, slot: int, media_type: str) -> str:
+    """LTO labels: six characters and the generation (KG0001L8)."""
+    gen = re.sub(r"\D", "", media_type)
+    return f"{prefix}{slot:0{6 - len(prefix)}d}L{gen or 'X'}"
+
+
+def create_catalogue(db: Path) -> None:
+    """The catalogue's tables from Debian's own script (the SQL between its here-document markers)."""
+    text = SCHEMA_SCRIPT.read_text()
+    sql = text.split("<<END-OF-DATA", 1)[1].split("\nEND-OF-DATA", 1)[0]
+    with sqlite3.connect(db) as con:
+        con.executescript(sql)
+
+
+@dataclass
+class BaculaLab:
+    inv: object
+    lab_paths: dict[str, list[str]]  # VM -> folders the lab's file daemon backs up for it
+    scale: float = 1e-6  # a 12 TB cartridge holds 12 MB in the lab
+    workdir: Path | None = None
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self._own = self.workdir is None
+        self.workdir = Path(self.workdir or tempfile.mkdtemp(prefix="dcops-bacula-"))
+        self.d = Deployment(self.workdir, dir_port=_free_port(), fd_port=_free_port(), sd_port=_free_port(),
+                            scale=self.scale)
+        self.clients = clients_of(self.inv, lab_paths=self.lab_paths, fd_port=self.d.fd_port)
+        self.conf = self.workdir / "conf"
+        self.tape = self.inv.storage.tape
+
+    # -- set up
+    def write(self) -> None:
+        for sub in ("conf", "dir", "sd", "fd", "run", "tape", "restore"):
+            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        for name, text in render(self.inv, self.d, self.clients).items():
+            path = self.conf / name
+            path.write_text(text, encoding="utf-8")
+            path.chmod(0o600)  # passwords
+        create_catalogue(self.workdir / "dir" / "bacula.db")
+        t = self.tape
+        (self.workdir / "tape" / "changer.conf").write_text(f"maxslot={t.slots}\nmaxdrive={t.drives - 1}\n")
+        for s in range(1, t.slots + 1):  # a cartridge in every slot: an empty file the changer loads
+            (self.workdir / "tape" / f"slot{s}").touch()
+        (self.workdir / "tape" / "barcodes").write_text(
+            "".join(f"{s}:{barcode(t.barcode_prefix, s, t.media_type)}\n" for s in range(1, t.slots + 1)))
+
+    def check(self) -> None:
+        """Each daemon's own configuration test (-t)."""
+        for short, exe in DAEMONS.items():
+            proc = subprocess.run([exe, "-t", "-c", str(self.conf / f"{exe}.conf")], capture_output=True, text=True,
+                                  timeout=60)
+            if proc.returncode != 0:
+                raise BaculaError(f"{exe} -t: {(proc.stdout + proc.stderr).strip()}")
+
+    def start(self, timeout: float = 30) -> "BaculaLab":
+        self.write()
+        self.check()
+        ports = {"sd": self.d.sd_port, "fd": self.d.fd_port, "dir": self.d.dir_port}
+        for short, exe in DAEMONS.items():
+            log = open(self.workdir / f"{short}.out", "w")
+            self.procs[short] = subprocess.Popen([exe, "-f", "-c", str(self.conf / f"{exe}.conf")],
+                                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self._wait_port(ports[short], short, timeout)
+        return self
+
+    def _wait_port(self, port: int, short: str, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.procs[short].poll() is not None:
+                raise BaculaError(f"bacula-{short} exited: {(self.workdir / f'{short}.out').read_text()[-2000:]}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise BaculaError(f"bacula-{short} does not listen on 127.0.0.1:{port}")
+
+    def stop(self) -> None:
+        for short in reversed(list(self.procs)):
+            p = self.procs.pop(short)
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if self._own:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- use
+    def bconsole(self, commands: str, timeout: float = 120) -> str:
+        proc = subprocess.run(["bconsole", "-n", "-c", str(self.conf / "bconsole.conf")], input=commands + "\nquit\n",
+                              capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            raise BaculaError(f"bconsole: {proc.stderr.strip() or proc.stdout[-2000:]}")
+        return proc.stdout
+
+    def label_library(self) -> str:
+        t = self.tape
+        # 9.6 asks for confirmation even with `yes` on the line: answer on the next one
+        return self.bconsole(f"label barcodes storage={t.name} pool=Scratch slots=1-{t.slots} drive=0\nyes")
+
+    def catalogue(self) -> sqlite3.Connection:
+        con = sqlite3.connect(f"file:{self.workdir / 'dir' / 'bacula.db'}?mode=ro", uri=True)
+        con.row_factory = sqlite3.Row
+        return con
