@@ -15,6 +15,7 @@ import pytest
 from dcops.backup.catalogue import last_backups, volumes
 from dcops.backup.config import Deployment, PolicyNotExpressible, clients_of, render, schedule_runs
 from dcops.backup.lab import BaculaLab, available, barcode
+from dcops.backup.restore import expected_files, restore_verified, verify
 from dcops.model import load_inventory
 
 needs_bacula = pytest.mark.skipif(not available(), reason="Debian's bacula-director/sd/fd/console not installed")
@@ -97,3 +98,33 @@ def test_full_backup_to_the_virtual_library_and_a_byte_exact_restore(inv, tmp_pa
         restored = lab.workdir / "restore" / str(data).lstrip("/")
         got = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in restored.iterdir()}
         assert got == want
+
+
+@pytest.mark.slow
+@needs_bacula
+def test_restore_is_verified_against_the_catalogue_and_a_corrupted_volume_fails_with_bacula_s_words(inv, tmp_path):
+    data = tmp_path / "mail"
+    data.mkdir()
+    for i in range(3):
+        (data / f"mbox{i}").write_bytes(os.urandom(90_000 + i))
+    with BaculaLab(inv, {"portal-db-01": [str(data)]}) as lab:
+        lab.label_library()
+        assert "Backup OK" in lab.bconsole("run job=portal-db-01 level=Full yes\nwait\nmessages")
+        good = restore_verified(lab, "portal-db-01-fd", tmp_path / "staging-1")
+        assert good.ok and good.files_checked == 3, good.reason
+        # the restored copy is changed after the fact: the catalogue's digests catch it
+        victim = tmp_path / "staging-1" / str(data).lstrip("/") / "mbox1"
+        victim.write_bytes(b"tampered")
+        (victim.parent / "mbox2").unlink()
+        with lab.catalogue() as con:
+            again = verify(good, expected_files(con, "portal-db-01-fd"))
+        assert not again.ok and again.mismatched == [str(data / "mbox1")] and again.missing == [str(data / "mbox2")]
+        assert again.reason.startswith("restored data differs from the catalogue: 1 file(s)")
+        # the cartridge goes bad: flipped bytes in the middle of the volume
+        slot = lab.workdir / "tape" / "slot1"
+        vol = bytearray(slot.read_bytes())
+        for k in range(len(vol) // 2, len(vol) // 2 + 64):
+            vol[k] ^= 0xFF
+        slot.write_bytes(bytes(vol))
+        bad = restore_verified(lab, "portal-db-01-fd", tmp_path / "staging-2")
+        assert not bad.ok and "Block checksum mismatch" in bad.reason, bad.reason

@@ -1,0 +1,84 @@
+"""A restore that proves itself: Bacula restores into a staging folder, and every file is checked against the
+SHA-1 the file daemon recorded in the catalogue at backup time. Only a verified restore may be moved onto a
+target (the drills' job); a bad volume ends here, with the storage daemon's own words."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .catalogue import GOOD
+
+_ERR = re.compile(r"(Error:.*|Fatal error:.*|Block checksum mismatch.*|Termination:\s+\*\*\*.*)")
+
+
+@dataclass
+class RestoreResult:
+    ok: bool
+    job_id: int | None
+    staging: Path
+    seconds: float
+    files_checked: int = 0
+    mismatched: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        if self.errors:
+            return "restore failed: " + "; ".join(self.errors[:3])
+        if self.mismatched or self.missing:
+            return (f"restored data differs from the catalogue: {len(self.mismatched)} file(s) with another "
+                    f"checksum, {len(self.missing)} missing")
+        return "restored and verified against the catalogue"
+
+
+def catalogue_digest(data: bytes) -> str:
+    """The form Bacula stores a file's SHA-1 in: base64 without padding."""
+    return base64.b64encode(hashlib.sha1(data).digest()).rstrip(b"=").decode()
+
+
+def expected_files(con, client: str) -> dict[str, str]:
+    """path -> digest of the newest version of every file the client's good backups hold."""
+    rows = con.execute(
+        "SELECT Path.Path || Filename.Name AS path, File.MD5 AS digest FROM File "
+        "JOIN Path USING (PathId) JOIN Filename USING (FilenameId) JOIN Job USING (JobId) "
+        "JOIN Client USING (ClientId) "
+        f"WHERE Client.Name = ? AND Job.Type = 'B' AND Job.JobStatus IN ({','.join('?' * len(GOOD))}) "
+        "AND Filename.Name != '' ORDER BY Job.EndTime, File.FileIndex", (client, *GOOD)).fetchall()
+    return {r["path"]: r["digest"] for r in rows}
+
+
+def restore_verified(lab, client: str, staging: Path) -> RestoreResult:
+    staging.mkdir(parents=True, exist_ok=True)
+    t = time.monotonic()
+    out = lab.bconsole(f"restore client={client} where={staging} select current all done yes\nwait\nmessages")
+    seconds = time.monotonic() - t
+    with lab.catalogue() as con:
+        job = con.execute("SELECT JobId, JobStatus FROM Job WHERE Type = 'R' ORDER BY JobId DESC LIMIT 1").fetchone()
+        want = expected_files(con, client)
+    res = RestoreResult(False, job["JobId"] if job else None, staging, seconds)
+    if job is None or job["JobStatus"] not in GOOD:
+        res.errors = [m.group(1).strip() for m in _ERR.finditer(out)] or ["the director reports no good restore job"]
+        return res
+    verify(res, want)
+    if not want:
+        res.errors = [f"the catalogue holds no file of {client}: nothing to verify against"]
+    return res
+
+
+def verify(res: RestoreResult, want: dict[str, str]) -> RestoreResult:
+    """Check every file of `want` (path -> catalogue digest) under the staging folder."""
+    res.missing, res.mismatched = [], []
+    for path, digest in sorted(want.items()):
+        got = res.staging / path.lstrip("/")
+        if not got.is_file():
+            res.missing.append(path)
+        elif catalogue_digest(got.read_bytes()) != digest:
+            res.mismatched.append(path)
+    res.files_checked = len(want)
+    res.ok = bool(want) and not res.missing and not res.mismatched and not res.errors
+    return res
