@@ -298,14 +298,7 @@ def test_two_sites_remote_write_to_one_victoria_metrics_and_one_query_sees_both(
 
         assert _wait(sites, 90, "both sites' UPS series in VictoriaMetrics") == {"kg-dc", "kg-dr"}
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        _stop_all(procs)
         exporter.shutdown()
 
 
