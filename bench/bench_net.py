@@ -119,7 +119,7 @@ def bench_push(repeat: int) -> dict:
             targets = [Target(f"fw{i}", "linux", variants[k % 2], eps[i], "nft") for i in range(n)]
             d0, c0 = _children_cpu(listeners), time.process_time()
             t = time.perf_counter()
-            rep = Pusher(backups, commit=True, confirm_timeout=60, timeout=20).run(targets)
+            rep = Pusher(backups, commit=True, confirm_timeout=60, connect_timeout=10).run(targets)
             wall = time.perf_counter() - t
             time.sleep(0.3)  # let the listeners reap their session processes
             cpu.setdefault(n, []).append((_children_cpu(listeners) - d0, time.process_time() - c0))

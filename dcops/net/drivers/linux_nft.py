@@ -10,7 +10,9 @@ prints, preceded by ``flush ruleset`` so that every saved config is a complete
 replace candidate. Commits are atomic (one ``nft -f`` transaction). State
 lives on the device in ``state_dir`` (default ``/var/lib/dcops/napalm``):
 
-    candidate.nft   loaded, validated, not yet committed
+    lock            who holds the device between load and confirm/discard (see locking.py)
+    .mutex          flock(1) file: every state change runs under it, one at a time
+    candidate.nft   loaded, validated, not yet committed (candidate.id: the loader's lock token)
     rollback.nft    the ruleset before the last commit
     pending         pid of the detached revert timer of an unconfirmed commit
     startup.nft     last confirmed ruleset (what a boot should load)
@@ -22,14 +24,24 @@ any point leaves either the old ruleset or the new one with a timer that
 restores the old. Confirm and revert race through an atomic rename of
 ``pending``: exactly one of them wins.
 
+Locking: load takes the device's lock (``lock`` file, token = candidate id)
+or fails with ``DeviceBusy`` ("device busy: locked by USER@HOST since T");
+commit checks that lock, the candidate id and its checksum; confirm, discard,
+a commit without revert and the revert timer release it.
+
 optional_args: ``port`` (22), ``key_file``, ``state_dir``, ``known_hosts``
 (file; default the user's), ``host_key_check`` (True), ``netns`` (open the
 TCP connection from inside that network namespace — used by the lab),
-``command_timeout`` (60).
+``command_timeout`` (max(timeout, 10)), ``lock_token`` (share one lock between
+several sessions of one operation; default: random per driver),
+``lock_owner`` (USER@HOST), ``lock_lease`` (900 s: after that, and with no
+commit pending, a lock counts as stale).
 """
 from __future__ import annotations
 
 import difflib
+import os
+import secrets
 import shlex
 import socket
 import time
@@ -45,31 +57,91 @@ from napalm.base.exceptions import (
     ReplaceConfigException,
 )
 
+from . import locking
+from .locking import DeviceBusy
+
 FLUSH = "flush ruleset\n"
 _SPLIT = "@@dcops-split@@"
 # nft's listing is not always a fixed point of load+list after one round (e.g. a one-element
 # anonymous set loses its braces), so canonical = list(load(list(load(candidate)))).
 _FIXPOINT = ("{ echo 'flush ruleset'; nft -s list ruleset; } > canon1.tmp && nft -f canon1.tmp && "
              "rm -f canon1.tmp && nft -s list ruleset")
-_FIXPOINT_DQ = _FIXPOINT.replace("'", '"')
 
-_REVERT_SH = """\
-sleep "$1"
+# Shell run on the device. Placeholders {name} are filled by _fill() (shell-quoted values); every other
+# brace is the shell's own. Every state change runs under the device's mutex (flock on .mutex).
+_MUTEX = r"""
+mkdir -p {state} && cd {state} || exit 2
+exec 9>>.mutex
+flock -w 30 9 || { echo "the device's dcops state stayed locked for 30 s" >&2; exit 11; }
+TOKEN={token}
+held() { sed -n 's/^token=//p' lock 2>/dev/null; }
+mine() { [ -f lock ] && [ "$(held)" = "$TOKEN" ]; }
+pending() { [ -e pending ] || [ -e reverting ]; }
+stale() { [ "$(date +%s)" -ge "$(sed -n 's/^expires=//p' lock 2>/dev/null)" ] 2>/dev/null; }
+drop_candidate() { rm -f candidate.nft candidate.mode candidate.id candidate.sum candidate.canon candidate.canon.sum; }
+"""
+
+_REVERT_SH = r"""sleep "$1"
 cd "$(dirname "$0")"
+exec 9>>.mutex
+flock 9
 mv pending reverting 2>/dev/null || exit 0
 if nft -f rollback.nft; then
-  echo "$(date -u +%FT%TZ) reverted: commit not confirmed within $1 s" >> history.log
+  echo "$(date -u +%FT%TZ) reverted: commit not confirmed within $1 s; lock of $(sed -n 's/^owner=//p' lock 2>/dev/null) released" >> history.log
 else
   echo "$(date -u +%FT%TZ) REVERT FAILED" >> history.log
 fi
-rm -f reverting
+rm -f reverting lock
 """
 
-_COMMIT_SH = """\
+# Take the lock (or say who holds it: exit 10, the lock on stdout), then upload and validate the candidate.
+_LOAD_SH = _MUTEX + r"""
+if [ -f lock ] && ! mine; then
+  if pending || { ! stale && [ "$(held)" != {break_token} ]; }; then cat lock; exit 10; fi
+  echo "$(date -u +%FT%TZ) broke stale lock: $(tr '\n' ' ' < lock)" >> history.log
+  echo "stale lock of $(sed -n 's/^owner=//p' lock) (since $(sed -n 's/^since=//p' lock)) broken" >&2
+  drop_candidate; rm -f lock
+fi
+had=no; mine && had=yes
+if [ $had = no ]; then
+  printf 'token=%s\nowner=%s\npid=%s\nsince=%s\nexpires=%s\n' "$TOKEN" {owner} {pid} "$(date -u +%FT%TZ)" \
+    $(( $(date +%s) + {lease} )) > lock.tmp && mv lock.tmp lock
+else
+  sed -i "s/^expires=.*/expires=$(( $(date +%s) + {lease} ))/" lock
+fi
+cat > candidate.tmp
+if nft -c -f candidate.tmp; then
+  mv candidate.tmp candidate.nft && echo {mode} > candidate.mode && echo "$TOKEN" > candidate.id &&
+  cksum < candidate.nft > candidate.sum && rm -f candidate.canon candidate.canon.sum
+else
+  rc=$?; rm -f candidate.tmp
+  if [ $had = no ] && ! pending; then rm -f lock; fi
+  exit $rc
+fi
+"""
+
+# Our candidate, in canonical form: loaded into a throwaway network namespace on the device.
+_COMPARE_SH = _MUTEX + r"""
+[ -f candidate.nft ] && [ "$(cat candidate.id 2>/dev/null)" = "$TOKEN" ] || exit 3
+nft -s list ruleset > run.tmp || exit 4
+merge=""; [ "$(cat candidate.mode 2>/dev/null)" = merge ] && merge="nft -f run.tmp && "
+if unshare -n sh -c "${merge}nft -f candidate.nft && {fixpoint}" > canon.tmp 2>/dev/null; then
+  { echo 'flush ruleset'; cat canon.tmp; } > candidate.canon && cksum < candidate.nft > candidate.canon.sum
+  shown=candidate.canon
+else
+  shown=candidate.nft
+fi
+cat run.tmp; echo {split}; cat $shown; rm -f run.tmp canon.tmp
+"""
+
+_COMMIT_SH = _MUTEX + r"""
 set -e
-cd {state}
-[ -f candidate.nft ] || {{ echo "no candidate loaded" >&2; exit 3; }}
-if [ -e pending ] || [ -e reverting ]; then echo "a commit-confirm is pending; confirm or roll back first" >&2; exit 4; fi
+[ -f candidate.nft ] || { echo "no candidate loaded" >&2; exit 3; }
+if ! mine; then echo "this session does not hold the device lock (held by $(sed -n 's/^owner=//p' lock 2>/dev/null || echo nobody)); load again" >&2; exit 8; fi
+if [ "$(cat candidate.id 2>/dev/null)" != "$TOKEN" ] || [ "$(cksum < candidate.nft)" != "$(cat candidate.sum 2>/dev/null)" ]; then
+  echo "the loaded candidate is not the one this session loaded (candidate id or checksum differs); load again" >&2; exit 8
+fi
+if pending; then echo "a commit-confirm is pending; confirm or roll back first" >&2; exit 4; fi
 mode=$(cat candidate.mode 2>/dev/null || echo replace)
 # Apply the canonical form (what `nft -s list ruleset` prints once loaded) so that a saved ruleset
 # reloads byte for byte. compare_config() leaves it behind for this very candidate; otherwise it is
@@ -80,8 +152,8 @@ if [ -f candidate.canon ] && [ "$(cksum < candidate.nft)" = "$(cat candidate.can
 else
   load=""
   if [ "$mode" = merge ]; then nft -s list ruleset > run.tmp; load="nft -f run.tmp && "; fi
-  if unshare -n sh -c "${{load}}nft -f candidate.nft && {fixpoint}" > canon.tmp 2>/dev/null; then
-    {{ echo "flush ruleset"; cat canon.tmp; }} > apply.nft; touch canonical
+  if unshare -n sh -c "${load}nft -f candidate.nft && {fixpoint}" > canon.tmp 2>/dev/null; then
+    { echo "flush ruleset"; cat canon.tmp; } > apply.nft; touch canonical
   else
     nft -c -f candidate.nft
     cp candidate.nft apply.nft
@@ -91,9 +163,10 @@ fi
 cat > revert.sh <<'DCOPS_REVERT'
 {revert_sh}DCOPS_REVERT
 [ -f rollback.nft ] && cp rollback.nft rollback.prev
-{{ echo "flush ruleset"; nft -s list ruleset; }} > rollback.nft.tmp && mv rollback.nft.tmp rollback.nft
+{ echo "flush ruleset"; nft -s list ruleset; } > rollback.nft.tmp && mv rollback.nft.tmp rollback.nft
 if [ {revert} -gt 0 ]; then
-  setsid sh {state}/revert.sh {revert} </dev/null >/dev/null 2>&1 &
+  # fd 9 (the mutex) must not be inherited, or the timer would hold the mutex for its whole life
+  setsid sh "$PWD/revert.sh" {revert} 9>&- </dev/null >/dev/null 2>&1 &
   echo $! > pending
 fi
 if ! nft -f apply.nft; then
@@ -102,35 +175,56 @@ if ! nft -f apply.nft; then
   echo "nft -f failed; ruleset unchanged" >&2; exit 5
 fi
 mv apply.nft applied.nft
-rm -f candidate.nft candidate.mode candidate.canon candidate.canon.sum rollback.prev
+drop_candidate; rm -f rollback.prev
 if [ {revert} -eq 0 ]; then
-  if [ -f canonical ]; then cp applied.nft startup.nft; else {{ echo "flush ruleset"; nft -s list ruleset; }} > startup.nft; fi
+  if [ -f canonical ]; then cp applied.nft startup.nft; else { echo "flush ruleset"; nft -s list ruleset; } > startup.nft; fi
+  rm -f lock
 fi
-echo "$(date -u +%FT%TZ) commit mode=$mode revert_in={revert} {message}" >> history.log
+echo "$(date -u +%FT%TZ) commit mode=$mode revert_in={revert} by $(sed -n 's/^owner=//p' lock 2>/dev/null || echo {owner}) {message}" >> history.log
 """
 
-_CONFIRM_SH = """\
-cd {state}
-mv pending confirming 2>/dev/null || {{ echo "no commit-confirm pending (already reverted or confirmed)" >&2; exit 6; }}
+_CONFIRM_SH = _MUTEX + r"""
+if [ -f lock ] && ! mine; then echo "the device lock is held by $(sed -n 's/^owner=//p' lock), not by this session" >&2; exit 9; fi
+mv pending confirming 2>/dev/null || { echo "no commit-confirm pending (already reverted or confirmed)" >&2; exit 6; }
 kill -- -"$(cat confirming)" 2>/dev/null || kill "$(cat confirming)" 2>/dev/null || true
 rm -f confirming
-if [ -f canonical ] && [ -f applied.nft ]; then cp applied.nft startup.nft; else {{ echo "flush ruleset"; nft -s list ruleset; }} > startup.nft; fi
-echo "$(date -u +%FT%TZ) confirmed" >> history.log
+if [ -f canonical ] && [ -f applied.nft ]; then cp applied.nft startup.nft; else { echo "flush ruleset"; nft -s list ruleset; } > startup.nft; fi
+echo "$(date -u +%FT%TZ) confirmed by $(sed -n 's/^owner=//p' lock 2>/dev/null)" >> history.log
+rm -f lock
 """
 
-_ROLLBACK_SH = """\
+_ROLLBACK_SH = _MUTEX + r"""
 set -e
-cd {state}
-[ -f rollback.nft ] || {{ echo "nothing to roll back to (no earlier commit)" >&2; exit 7; }}
+if [ -f lock ] && ! mine; then
+  if pending || ! stale; then cat lock; exit 10; fi
+  echo "$(date -u +%FT%TZ) broke stale lock: $(tr '\n' ' ' < lock)" >> history.log
+fi
+[ -f rollback.nft ] || { echo "nothing to roll back to (no earlier commit)" >&2; exit 7; }
 if mv pending cancelling 2>/dev/null; then kill -- -"$(cat cancelling)" 2>/dev/null || true; rm -f cancelling; fi
-{{ echo "flush ruleset"; nft -s list ruleset; }} > rollback.swap
+{ echo "flush ruleset"; nft -s list ruleset; } > rollback.swap
 nft -f rollback.nft
 mv rollback.swap rollback.nft
-{{ echo "flush ruleset"; nft -s list ruleset; }} > startup.nft
+{ echo "flush ruleset"; nft -s list ruleset; } > startup.nft
+drop_candidate; rm -f lock
 echo "$(date -u +%FT%TZ) rollback" >> history.log
 """
 
-_PENDING_SH = """\
+_DISCARD_SH = _MUTEX + r"""
+[ "$(cat candidate.id 2>/dev/null)" = "$TOKEN" ] && drop_candidate
+if mine && ! pending; then rm -f lock; fi
+exit 0
+"""
+
+# Operators only (`dcops net unlock`): remove whatever lock there is, unless a commit-confirm is pending.
+_UNLOCK_SH = _MUTEX + r"""
+[ -f lock ] || exit 0
+if pending; then cat lock; exit 12; fi
+cat lock
+echo "$(date -u +%FT%TZ) unlocked by {owner}: $(tr '\n' ' ' < lock)" >> history.log
+drop_candidate; rm -f lock
+"""
+
+_PENDING_SH = r"""
 cd {state} 2>/dev/null || exit 1
 [ -e pending ] || [ -e reverting ] || exit 1
 pid=$(cat pending 2>/dev/null || cat reverting 2>/dev/null)
@@ -138,16 +232,23 @@ kill -0 "$pid" 2>/dev/null
 """
 
 
+def _fill(template: str, **values: str) -> str:
+    """Put the values in their {name} places (values are already shell words); other braces stay."""
+    for k, v in values.items():
+        template = template.replace("{" + k + "}", v)
+    return template
+
+
 class LinuxNftDriver(NetworkDriver):
     """NAPALM driver: Linux host, nftables ruleset as the configuration."""
 
     platform = "linux"
 
-    def __init__(self, hostname: str, username: str, password: str | None = None, timeout: int = 60,
+    def __init__(self, hostname: str, username: str, password: str, timeout: int = 60,
                  optional_args: dict[str, Any] | None = None) -> None:
         self.hostname = hostname
         self.username = username
-        self.password = password or None
+        self.password = password or None  # "" = key authentication only
         self.timeout = timeout
         args = dict(optional_args or {})
         self.port = int(args.get("port", 22))
@@ -157,6 +258,10 @@ class LinuxNftDriver(NetworkDriver):
         self.host_key_check = bool(args.get("host_key_check", True))
         self.netns = args.get("netns")
         self.command_timeout = float(args.get("command_timeout", max(timeout, 10)))
+        self.lock_token = str(args.get("lock_token") or secrets.token_hex(16))
+        self.lock_owner = str(args.get("lock_owner") or locking.owner())
+        self.lock_lease = int(args.get("lock_lease", 900))
+        self.lock_note: str | None = None   # e.g. "stale lock of … broken" from the last load
         self._client: paramiko.SSHClient | None = None
         self._candidate_mode: str | None = None
 
@@ -237,8 +342,10 @@ class LinuxNftDriver(NetworkDriver):
             raise CommitError(f"{self.hostname}: `{command.splitlines()[0][:60]}` failed: {e_.strip() or o.strip()}")
         return rc, o, e_
 
-    def _script(self, template: str, **kw) -> tuple[int, str, str]:
-        return self._sh(template.format(state=self._q(self.state_dir), **kw), check=False)
+    def _script(self, template: str, *, input: str | None = None, **kw: str) -> tuple[int, str, str]:
+        values = {"state": self._q(self.state_dir), "token": self._q(self.lock_token),
+                  "owner": self._q(self.lock_owner), **kw}
+        return self._sh(_fill(template, **values), input=input, check=False)
 
     # ------------------------------------------------------------ getters
     def get_facts(self) -> dict[str, Any]:
@@ -272,18 +379,28 @@ class LinuxNftDriver(NetworkDriver):
     def _load(self, text: str, mode: str, exc: type[Exception]) -> None:
         if mode == "replace" and not text.lstrip().startswith("flush ruleset"):
             text = FLUSH + text
-        state = self._q(self.state_dir)
-        # One round trip: upload to a temp file, validate with `nft -c`, and only then make it the
-        # candidate — a lost session or a bad ruleset never leaves half a candidate behind.
-        rc, out, err = self._sh(
-            f"mkdir -p {state} && cd {state} && cat > candidate.tmp && "
-            f"if nft -c -f candidate.tmp; then mv candidate.tmp candidate.nft && echo {mode} > candidate.mode "
-            f"&& rm -f candidate.canon candidate.canon.sum; else rc=$?; rm -f candidate.tmp; exit $rc; fi",
-            input=text, check=False)
+        # One round trip under the device's mutex: take the lock, upload to a temp file, validate with
+        # `nft -c`, and only then make it the candidate — a lost session or a bad ruleset never leaves
+        # half a candidate behind, and nobody else's candidate is ever touched.
+        self.lock_note = None
+        break_token = "-"
+        for _ in range(2):
+            rc, out, err = self._script(_LOAD_SH, input=text, mode=mode, break_token=self._q(break_token),
+                                        pid=str(os.getpid()), lease=str(self.lock_lease))
+            if rc != 10:
+                break
+            holder = locking.parse(out)
+            if break_token == "-" and locking.holder_gone(holder):
+                break_token = holder.get("token", "-")  # its process is gone from this machine: take over
+                continue
+            self._candidate_mode = None
+            raise DeviceBusy(self.hostname, holder)
+        if "stale lock" in err:
+            self.lock_note = next(ln for ln in err.splitlines() if "stale lock" in ln)
         if rc != 0:
             self._candidate_mode = None
-            msg = (err or out).strip().replace("candidate.tmp", "candidate")
-            raise exc(f"{self.hostname}: candidate rejected by `nft -c`: {msg}")
+            msg = "\n".join(ln for ln in (err or out).strip().splitlines() if "stale lock" not in ln)
+            raise exc(f"{self.hostname}: candidate rejected by `nft -c`: {msg.replace('candidate.tmp', 'candidate')}")
         self._candidate_mode = mode
 
     def load_replace_candidate(self, filename: str | None = None, config: str | None = None) -> None:
@@ -300,17 +417,10 @@ class LinuxNftDriver(NetworkDriver):
 
         The candidate is loaded into a throwaway network namespace on the
         device (`unshare -n`) so the diff compares like with like; that
-        canonical form is kept for commit_config to apply.
+        canonical form is kept for commit_config to apply. Only this session's
+        candidate is compared ("" when it has none loaded).
         """
-        state = self._q(self.state_dir)
-        merge = "nft -f run.tmp && " if self._mode() == "merge" else ""
-        rc, out, err = self._sh(
-            f"cd {state} 2>/dev/null && [ -f candidate.nft ] || exit 3; "
-            f"nft -s list ruleset > run.tmp || exit 4; "
-            f"if unshare -n sh -c '{merge}nft -f candidate.nft && {_FIXPOINT_DQ}' > canon.tmp 2>/dev/null; then "
-            f"{{ echo 'flush ruleset'; cat canon.tmp; }} > candidate.canon && cksum < candidate.nft > candidate.canon.sum;"
-            f" shown=candidate.canon; else shown=candidate.nft; fi; "
-            f"cat run.tmp; echo '{_SPLIT}'; cat $shown; rm -f run.tmp canon.tmp", check=False)
+        rc, out, err = self._script(_COMPARE_SH, fixpoint=_FIXPOINT, split=_SPLIT)
         if rc == 3:
             return ""
         if rc != 0 or _SPLIT not in out:
@@ -325,19 +435,38 @@ class LinuxNftDriver(NetworkDriver):
                         check=False)[1].strip() or "replace"
 
     def discard_config(self) -> None:
-        state = self._q(self.state_dir)
-        self._sh(f"rm -f {state}/candidate.nft {state}/candidate.mode")
+        """Drop this session's candidate and release its lock (kept while a commit-confirm is pending)."""
+        rc, out, err = self._script(_DISCARD_SH)
+        if rc != 0:
+            raise CommitError(f"{self.hostname}: discard failed: {(err or out).strip()}")
         self._candidate_mode = None
+
+    # ------------------------------------------------------------ lock
+    def lock_info(self) -> dict[str, str] | None:
+        """Who holds the device (owner, pid, since, expires, token), or None."""
+        out = self._sh(f"cat {self._q(self.state_dir)}/lock 2>/dev/null", check=False)[1]
+        return locking.parse(out) or None
+
+    def force_unlock(self) -> dict[str, str] | None:
+        """Operators only: remove the lock and its candidate; refused while a commit-confirm is pending."""
+        rc, out, err = self._script(_UNLOCK_SH)
+        if rc == 12:
+            raise CommitError(f"{self.hostname}: a commit-confirm of {locking.parse(out).get('owner', '?')} is "
+                              "pending; it reverts by itself when its timer runs out (or confirm/roll it back)")
+        if rc != 0:
+            raise CommitError(f"{self.hostname}: unlock failed: {(err or out).strip()}")
+        return locking.parse(out) or None
 
     # ------------------------------------------------------------ commit
     def commit_config(self, message: str = "", revert_in: int | None = None) -> None:
         revert = int(revert_in or 0)
         if revert < 0:
             raise CommitError("revert_in must be positive")
-        rc, out, err = self._script(_COMMIT_SH, revert=revert, message=self._q(message.replace("\n", " ")),
+        rc, out, err = self._script(_COMMIT_SH, revert=str(revert), message=self._q(message.replace("\n", " ")),
                                     revert_sh=_REVERT_SH, fixpoint=_FIXPOINT)
         if rc != 0:
-            raise CommitError(f"{self.hostname}: commit failed: {(err or out).strip().splitlines()[-1] if (err or out).strip() else rc}")
+            text = (err or out).strip()
+            raise CommitError(f"{self.hostname}: commit failed: {text.splitlines()[-1] if text else rc}")
         self._candidate_mode = None
 
     def confirm_commit(self) -> None:
@@ -350,6 +479,8 @@ class LinuxNftDriver(NetworkDriver):
 
     def rollback(self) -> None:
         rc, out, err = self._script(_ROLLBACK_SH)
+        if rc == 10:
+            raise DeviceBusy(self.hostname, locking.parse(out))
         if rc != 0:
             raise CommitError(f"{self.hostname}: rollback failed: {(err or out).strip()}")
 
