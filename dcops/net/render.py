@@ -111,6 +111,30 @@ def _constrain(ctx: RenderContext, term: dict, src: str, dst: str) -> dict:
     return body
 
 
+def _zone_match(dev: NetworkDevice, plat: platforms.Platform, body: dict, hop) -> list[dict]:
+    """The term as this platform needs it to match only traffic between the hop's zones.
+
+    Zone-pair platforms (FortiGate, PAN-OS) carry the zones in the filter header. A single
+    nftables chain has none: the term matches the device's interfaces in the ingress and
+    egress zones instead (one term per interface pair when a zone has several interfaces).
+    """
+    if plat.zone_match != "interfaces":
+        return [body]
+    ins = [i.name for i in dev.interfaces if i.zone == hop.ingress]
+    outs = [i.name for i in dev.interfaces if i.zone == hop.egress]
+    if not ins or not outs:
+        raise RenderError(f"{dev.name}: no interface in zone {hop.ingress if not ins else hop.egress} "
+                          f"for term '{body['name']}' ({hop.ingress} → {hop.egress})")
+    terms = []
+    for a in ins:
+        for b in outs:
+            t = {**body, "source-interface": a, "destination-interface": b}
+            if len(ins) * len(outs) > 1:
+                t["name"] = f"{body['name']}-{a}-{b}"
+            terms.append(t)
+    return terms
+
+
 def _platform_options(body: dict, plat: platforms.Platform) -> dict:
     if plat.logging_options and str(body.get("logging", "")).lower() == "true":
         opts = str(body.get("option", "")).split()
@@ -139,7 +163,7 @@ def _filters(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platform) -
                 if len(fpairs) > 1:
                     body["name"] = f"{t.name}-{s}-{d}"
                 body.setdefault("comment", flt.comment)
-                pairs.setdefault((hop.ingress, hop.egress), []).append(body)
+                pairs.setdefault((hop.ingress, hop.egress), []).extend(_zone_match(dev, plat, body, hop))
     if plat.layout == "single":
         terms = [t for _, ts in pairs.items() for t in ts] + deny
         return [{"header": {"targets": {plat.generator: plat.options}, "comment": f"dcops policy for {dev.name}"},

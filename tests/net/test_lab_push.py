@@ -368,3 +368,38 @@ def test_twenty_concurrent_pushes_one_wins_the_rest_are_told_busy(dc, tmp_path):
                 p.kill()
                 p.wait()
         assert dc.pusher().run([dc.targets[FW]]).ok  # back to the baseline for the next tests
+
+
+def test_a_term_naming_a_management_address_never_opens_app_to_management(dc, tmp_path):
+    """Issue 15 §2: an app → db term that names a management host (lint refuses it; pushed anyway with
+    --no-lint semantics) still cannot admit app → mgmt traffic: the nftables term matches the zones'
+    interfaces, not just addresses."""
+    import shutil
+    from dcops.net import render
+    from dcops.net.connect import resolve_placeholders
+    from dcops.net.paths import POLICY_DIR
+    mgmt_host = dc.host_addr("mgmt")
+    assert dc.lab.connect("mgmt", mgmt_host, 22)  # the SSH responder is there
+    shutil.copytree(POLICY_DIR, tmp_path / "policy")
+    (tmp_path / "policy" / "definitions" / "mgmt-host.yaml").write_text(
+        f"networks:\n  MGMT_HOST:\n    values:\n      - address: {mgmt_host}/32\n")
+    pol = (tmp_path / "policy" / "datacenter.yaml").read_text()
+    pol = pol.replace("""      - name: app-to-db
+""", """      - name: app-db-names-mgmt
+        destination-address: MGMT_HOST
+        destination-port: SSH
+        protocol: tcp
+        action: accept
+      - name: app-to-db
+""")
+    (tmp_path / "policy" / "datacenter.yaml").write_text(pol)
+    fw, topo = fleet.stand_in(dc.inv)
+    rendered = render.render_device(render.RenderContext.build(dc.inv, tmp_path / "policy", topo), fw)
+    assert f"ip daddr {mgmt_host}/32 tcp dport 22" in rendered.config
+    try:
+        assert dc.pusher().run([dc.target(FW, resolve_placeholders(rendered.config))]).ok
+        assert "app-db-names-mgmt" in dc.lab.ruleset("fw1")
+        assert dc.lab.connect("app", mgmt_host, 22, timeout=0.5) is None, "app → management SSH must be refused"
+        assert dc.lab.connect("app", dc.host_addr("db"), 5432)   # the filter still does its own job
+    finally:
+        assert dc.pusher().run([dc.targets[FW]]).ok
