@@ -403,3 +403,27 @@ def test_a_term_naming_a_management_address_never_opens_app_to_management(dc, tm
         assert dc.lab.connect("app", dc.host_addr("db"), 5432)   # the filter still does its own job
     finally:
         assert dc.pusher().run([dc.targets[FW]]).ok
+
+
+def test_offline_dry_run_diffs_against_the_confirmed_config(dc):
+    """Issue 15 §5: push A; the device becomes unreachable; a dry run of B shows exactly A → B."""
+    a = dc.target(FW, dc.targets[FW].candidate.replace('"SNMP from management"', '"SNMP (change A)"'))
+    b = dc.target(FW, dc.targets[FW].candidate.replace('"SNMP from management"', '"SNMP (change B)"'))
+    try:
+        report = dc.pusher().run([a])
+        assert report.ok and report.committed == [FW]
+        after = report.outcomes[0].backup_after
+        assert after is not None and '"SNMP (change A)"' in after.read_text()
+        dc.lab.cut_link("mgmt", "eth0")
+        try:
+            dry = Pusher(dc.backups, commit=False, connect_timeout=2, command_timeout=3).run([b])
+        finally:
+            dc.lab.restore_link("mgmt", "eth0")
+        out = dry.outcomes[0]
+        assert out.failed_step == "connect" and after.name in out.error, out.as_dict()
+        changed = [ln for ln in out.diff.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---")]
+        assert len(changed) == 2, out.diff
+        assert '"SNMP (change A)"' in changed[0] and changed[0].startswith("-")
+        assert '"SNMP (change B)"' in changed[1] and changed[1].startswith("+")
+    finally:
+        assert dc.pusher().run([dc.targets[FW]]).ok
