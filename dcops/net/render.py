@@ -232,14 +232,23 @@ def device_context(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platf
     lines = [ll for ll in ctx.inv.leased_lines if ll.device == dev.name]
     routes = topo.routes(dev)
     mgmt = None
-    if plat.data.get("mgmt_interface"):  # a dedicated management port: the mgmt zone is connected there
+    if plat.data.get("mgmt_interface"):
+        # The management address: on the data interface that already holds it (e.g. the lab stand-in),
+        # else on the platform's dedicated management port, in the management zone's subnet.
         mz = next((z for z in ctx.inv.zones if dev.mgmt_ip in z.subnet), None)
         if mz is None:
             raise RenderError(f"{dev.name}: mgmt_ip {dev.mgmt_ip} is in no zone of the inventory")
-        mgmt = {"interface": plat.data["mgmt_interface"], "ip": str(dev.mgmt_ip), "zone": mz,
-                "netmask": str(mz.subnet.netmask), "prefixlen": mz.subnet.prefixlen,
+        if mz.kind is not ZoneKind.mgmt:
+            raise RenderError(f"{dev.name}: mgmt_ip {dev.mgmt_ip} is in zone {mz.name}, not a management zone")
+        on = next((i for i in dev.interfaces if i.address.ip == dev.mgmt_ip), None)
+        mgmt = {"interface": on.name if on else plat.data["mgmt_interface"], "dedicated": on is None,
+                "ip": str(dev.mgmt_ip), "zone": mz, "netmask": str(mz.subnet.netmask),
+                "prefixlen": mz.subnet.prefixlen, "network": str(mz.subnet),
                 "gateway": str(mz.gateway) if mz.gateway else None}
-        routes = [r for r in routes if r.zone != mz.name]
+        if on is None and not plat.data.get("mgmt_vrf"):
+            # the zone is connected on the management port now; a platform whose management port has a
+            # routing table of its own (mgmt_vrf) keeps the data-plane route for forwarded traffic
+            routes = [r for r in routes if r.zone != mz.name]
     try:
         role = appliances.for_device(ctx.inv, dev, ctx.common, plat.data)
     except (appliances.ApplianceError, KeyError) as e:
