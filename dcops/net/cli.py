@@ -189,7 +189,8 @@ def diff_cmd(device: str = typer.Argument(..., help="Device name."), lab: Option
     try:
         d.load_replace_candidate(config=t.candidate)  # takes the device lock: "device busy" while a push runs
         try:
-            sys.stdout.write(t.redact(d.compare_config()))  # never print resolved secrets
+            diff = t.redact(d.compare_config())  # never print resolved secrets
+            sys.stdout.write(diff + "\n" if diff else "")
         finally:
             d.discard_config()  # releases the lock
     except Exception as e:
@@ -400,11 +401,11 @@ def unlock_cmd(device: str = typer.Argument(..., help="Device name."), lab: Opti
         d = make_driver(t.platform, t.endpoint)
     except EXPECTED as e:
         fail(str(e))
-    if not hasattr(d, "force_unlock"):
+    if getattr(d, "device_lock", None) is None:
         fail(f"{device}: platform {t.platform} keeps no device lock in dcops (nothing to unlock)")
     try:
         d.open()
-        was = d.force_unlock()
+        was = d.device_lock.unlock()
     except Exception as e:
         fail(f"{device}: unlock failed: {e}")
     finally:

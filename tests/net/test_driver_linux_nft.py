@@ -139,7 +139,7 @@ def test_a_second_session_is_told_who_holds_the_device(device):
         other.confirm_commit()                  # … until confirm releases it
         d.load_replace_candidate(config=R1)
         d.commit_config()
-        assert "8080" in lab.ruleset("fw") and d.lock_info() is None
+        assert "8080" in lab.ruleset("fw") and d.device_lock.info() is None
     finally:
         other.close()
 
@@ -151,7 +151,7 @@ def test_candidate_replaced_behind_the_lock_is_refused_at_commit(device):
     with pytest.raises(Exception, match="candidate id or checksum differs"):
         d.commit_config()
     d.discard_config()
-    assert d.lock_info() is None
+    assert d.device_lock.info() is None
 
 
 def test_stale_lock_is_taken_over_only_when_safe(device):
@@ -172,12 +172,12 @@ def test_stale_lock_is_taken_over_only_when_safe(device):
         with pytest.raises(DeviceBusy):
             late.load_replace_candidate(config=R2)
         with pytest.raises(Exception, match="commit-confirm .* is pending"):
-            late.force_unlock()
-        assert d.lock_info()["token"] == d.lock_token
+            late.device_lock.unlock()
+        assert d.device_lock.info()["token"] == d.lock_token
         time.sleep(4)                            # the revert timer releases the lock with the revert
-        assert not d.has_pending_commit() and late.lock_info() is None
+        assert not d.has_pending_commit() and late.device_lock.info() is None
         late.load_replace_candidate(config=R2)
-        assert late.force_unlock()["token"] == late.lock_token   # the operator's explicit unlock
-        assert late.lock_info() is None and late.get_config(retrieve="candidate")["candidate"] == ""
+        assert late.device_lock.unlock()["token"] == late.lock_token   # the operator's explicit unlock
+        assert late.device_lock.info() is None and late.get_config(retrieve="candidate")["candidate"] == ""
     finally:
         late.close()

@@ -40,6 +40,7 @@ commit pending, a lock counts as stale).
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import secrets
 import shlex
@@ -264,6 +265,7 @@ class LinuxNftDriver(NetworkDriver):
         self.lock_note: str | None = None   # e.g. "stale lock of … broken" from the last load
         self._client: paramiko.SSHClient | None = None
         self._candidate_mode: str | None = None
+        self.device_lock = DeviceLock(self)   # not a NAPALM verb: an attribute, so the API stays NAPALM's
 
     # ------------------------------------------------------------ session
     def open(self) -> None:
@@ -375,6 +377,89 @@ class LinuxNftDriver(NetworkDriver):
     def _running(self) -> str:
         return FLUSH + self._sh("nft -s list ruleset")[1]
 
+    def _json(self, command: str):
+        out = self._sh(command)[1]
+        return json.loads(out) if out.strip() else []
+
+    def get_interfaces(self) -> dict[str, dict[str, Any]]:
+        links = self._json("ip -j link show")
+        speeds = dict(ln.split(" ", 1) for ln in self._sh(
+            "for d in /sys/class/net/*; do echo \"${d##*/} $(cat $d/speed 2>/dev/null || echo -1)\"; done")[1]
+            .splitlines() if " " in ln)
+        out = {}
+        for ln in links:
+            flags = ln.get("flags", [])
+            speed = speeds.get(ln["ifname"], "-1").strip()
+            out[ln["ifname"]] = {
+                "is_up": "LOWER_UP" in flags and ln.get("operstate") in ("UP", "UNKNOWN"),
+                "is_enabled": "UP" in flags, "description": ln.get("ifalias", ""), "last_flapped": -1.0,
+                "mtu": int(ln.get("mtu", 0)), "speed": float(speed) if speed.lstrip("-").isdigit() else -1.0,
+                "mac_address": (ln.get("address") or "").upper() if ln.get("link_type") == "ether" else "",
+            }
+        return out
+
+    def get_interfaces_ip(self) -> dict[str, dict[str, dict[str, dict[str, int]]]]:
+        out: dict = {}
+        for ln in self._json("ip -j addr show"):
+            for a in ln.get("addr_info", []):
+                fam = {"inet": "ipv4", "inet6": "ipv6"}.get(a.get("family"))
+                if fam:
+                    out.setdefault(ln["ifname"], {}).setdefault(fam, {})[a["local"]] = {"prefix_length": int(a["prefixlen"])}
+        return out
+
+    def get_arp_table(self, vrf: str = "") -> list[dict[str, Any]]:
+        if vrf:
+            raise NotImplementedError("VRFs are not modelled on the Linux platform")
+        out = []
+        for n in self._json("ip -j -s -4 neigh show"):
+            if "lladdr" not in n or n.get("state") == ["FAILED"]:
+                continue
+            used = n.get("used")  # seconds since last used (iproute2 -s), when known
+            out.append({"interface": n.get("dev", ""), "mac": n["lladdr"].upper(), "ip": n["dst"],
+                        "age": float(used[0]) if isinstance(used, list) and used else -1.0})
+        return out
+
+    def get_route_to(self, destination: str = "", protocol: str = "", longer: bool = False) -> dict[str, list]:
+        """Routes (every table) that match `destination` (an address or prefix); `longer` adds more-specifics."""
+        import ipaddress
+        dest = ipaddress.ip_network(destination or "0.0.0.0/0", strict=False)
+        out: dict[str, list] = {}
+        for r in self._json("ip -j route show table all"):
+            if r.get("type", "unicast") != "unicast":
+                continue
+            pfx = ipaddress.ip_network("0.0.0.0/0" if r["dst"] == "default" else r["dst"], strict=False)
+            if pfx.version != dest.version:
+                continue
+            if not (dest.subnet_of(pfx) or (longer and pfx.subnet_of(dest))):
+                continue
+            proto = r.get("protocol", "static" if r.get("gateway") else "connected")
+            proto = {"kernel": "connected", "boot": "static"}.get(proto, proto)
+            if protocol and proto != protocol:
+                continue
+            out.setdefault(str(pfx), []).append({
+                "protocol": proto, "current_active": True, "last_active": True, "age": -1,
+                "next_hop": r.get("gateway", ""), "outgoing_interface": r.get("dev", ""),
+                "selected_next_hop": True, "preference": int(r.get("metric", 0)), "inactive_reason": "",
+                "routing_table": str(r.get("table", "main")), "protocol_attributes": {}})
+        return out
+
+    def get_firewall_policies(self) -> dict[str, list[dict[str, Any]]]:
+        """Every rule of every nftables chain, in order; counters where the rule has one."""
+        data = self._json("nft -j list ruleset")
+        out: dict[str, list] = {}
+        for item in data.get("nftables", []) if isinstance(data, dict) else []:
+            rule = item.get("rule")
+            if not rule:
+                continue
+            name = f"{rule['family']} {rule['table']} {rule['chain']}"
+            policies = out.setdefault(name, [])
+            fields = _rule_fields(rule.get("expr", []))
+            policies.append({"position": len(policies) + 1, "id": str(rule.get("handle", "")), "enabled": True,
+                             "schedule": "always", "src_zone": fields.pop("iifname", "any"),
+                             "dst_zone": fields.pop("oifname", "any"), **fields,
+                             "log": fields.get("log", "disabled")})
+        return out
+
     # ------------------------------------------------------------ candidate
     def _load(self, text: str, mode: str, exc: type[Exception]) -> None:
         if mode == "replace" and not text.lstrip().startswith("flush ruleset"):
@@ -426,7 +511,8 @@ class LinuxNftDriver(NetworkDriver):
         if rc != 0 or _SPLIT not in out:
             raise CommitError(f"{self.hostname}: cannot compare: {(err or out).strip()}")
         running, candidate = out.split(_SPLIT + "\n", 1)
-        return unified(FLUSH + running, candidate, "running", "candidate")
+        # NAPALM drivers return the diff without a trailing newline (the harness compares stripped text)
+        return unified(FLUSH + running, candidate, "running", "candidate").rstrip("\n")
 
     def _mode(self) -> str:
         if self._candidate_mode:
@@ -440,22 +526,6 @@ class LinuxNftDriver(NetworkDriver):
         if rc != 0:
             raise CommitError(f"{self.hostname}: discard failed: {(err or out).strip()}")
         self._candidate_mode = None
-
-    # ------------------------------------------------------------ lock
-    def lock_info(self) -> dict[str, str] | None:
-        """Who holds the device (owner, pid, since, expires, token), or None."""
-        out = self._sh(f"cat {self._q(self.state_dir)}/lock 2>/dev/null", check=False)[1]
-        return locking.parse(out) or None
-
-    def force_unlock(self) -> dict[str, str] | None:
-        """Operators only: remove the lock and its candidate; refused while a commit-confirm is pending."""
-        rc, out, err = self._script(_UNLOCK_SH)
-        if rc == 12:
-            raise CommitError(f"{self.hostname}: a commit-confirm of {locking.parse(out).get('owner', '?')} is "
-                              "pending; it reverts by itself when its timer runs out (or confirm/roll it back)")
-        if rc != 0:
-            raise CommitError(f"{self.hostname}: unlock failed: {(err or out).strip()}")
-        return locking.parse(out) or None
 
     # ------------------------------------------------------------ commit
     def commit_config(self, message: str = "", revert_in: int | None = None) -> None:
@@ -483,6 +553,73 @@ class LinuxNftDriver(NetworkDriver):
             raise DeviceBusy(self.hostname, locking.parse(out))
         if rc != 0:
             raise CommitError(f"{self.hostname}: rollback failed: {(err or out).strip()}")
+
+
+class DeviceLock:
+    """The device's lock, for operators (`dcops net unlock`): who holds it; remove a stale one."""
+
+    def __init__(self, driver: "LinuxNftDriver"):
+        self.d = driver
+
+    def info(self) -> dict[str, str] | None:
+        """Who holds the device (owner, pid, since, expires, token), or None."""
+        out = self.d._sh(f"cat {self.d._q(self.d.state_dir)}/lock 2>/dev/null", check=False)[1]
+        return locking.parse(out) or None
+
+    def unlock(self) -> dict[str, str] | None:
+        """Remove the lock and its candidate; refused while a commit-confirm is pending."""
+        rc, out, err = self.d._script(_UNLOCK_SH)
+        if rc == 12:
+            raise CommitError(f"{self.d.hostname}: a commit-confirm of {locking.parse(out).get('owner', '?')} is "
+                              "pending; it reverts by itself when its timer runs out (or confirm/roll it back)")
+        if rc != 0:
+            raise CommitError(f"{self.d.hostname}: unlock failed: {(err or out).strip()}")
+        return locking.parse(out) or None
+
+
+def _rule_fields(exprs: list) -> dict[str, Any]:
+    """What a rule matches and does, in NAPALM's firewall-policy terms (strings, 'any' when unmatched)."""
+    f: dict[str, Any] = {"l3_src": "any", "l3_dst": "any", "service": "any", "action": "continue",
+                         "packet_hits": 0, "byte_hits": 0}
+    services = []
+    for e in exprs:
+        if "match" in e:
+            left, right = e["match"].get("left", {}), e["match"].get("right")
+            value = _nft_value(right)
+            if isinstance(left, dict) and "payload" in left:
+                p = left["payload"]
+                key = (p.get("protocol"), p.get("field"))
+                if key[1] == "saddr":
+                    f["l3_src"] = value
+                elif key[1] == "daddr":
+                    f["l3_dst"] = value
+                elif key[1] == "dport":
+                    services.append(f"{key[0]}/{value}")
+            elif isinstance(left, dict) and "meta" in left and left["meta"].get("key") in ("iifname", "oifname"):
+                f[left["meta"]["key"]] = value
+        elif "counter" in e and isinstance(e["counter"], dict):
+            f["packet_hits"], f["byte_hits"] = int(e["counter"].get("packets", 0)), int(e["counter"].get("bytes", 0))
+        elif "log" in e:
+            f["log"] = "all"
+        for verdict in ("accept", "drop", "reject", "jump", "goto", "return"):
+            if verdict in e:
+                target = e[verdict].get("target") if isinstance(e[verdict], dict) else None
+                f["action"] = f"{verdict} {target}" if target else verdict
+    if services:
+        f["service"] = " ".join(services)
+    return f
+
+
+def _nft_value(v) -> str:
+    if isinstance(v, dict):
+        if "set" in v:
+            return " ".join(_nft_value(x) for x in v["set"])
+        if "prefix" in v:
+            return f"{v['prefix']['addr']}/{v['prefix']['len']}"
+        if "range" in v:
+            return "-".join(str(x) for x in v["range"])
+        return json.dumps(v, sort_keys=True)
+    return str(v)
 
 
 def _text(filename: str | None, config: str | None) -> str:
