@@ -33,8 +33,8 @@ BackupsOpt = typer.Option(Path("backups"), "--backups", help="Backups folder.")
 DeviceOpt = typer.Option(None, "--device", "-d", help="Device name (repeat for several); default every device.")
 NoLintOpt = typer.Option(False, "--no-lint", help="Emergencies only: proceed although the policy has lint errors "
                          "(recorded in the push report).")
-ConnectTimeoutOpt = typer.Option(10.0, "--connect-timeout", min=1, help="Seconds to open an SSH session.")
-CommandTimeoutOpt = typer.Option(15.0, "--command-timeout", min=1, help="Seconds for one command on the device.")
+ConnectTimeoutOpt = typer.Option(5.0, "--connect-timeout", min=1, help="Seconds to open an SSH session.")
+CommandTimeoutOpt = typer.Option(8.0, "--command-timeout", min=1, help="Seconds for one command on the device.")
 
 app = typer.Typer(help="Network configuration pipeline: render → lint → diff → push (commit-confirm) → backup/rollback.",
                   no_args_is_help=True)

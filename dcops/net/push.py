@@ -170,7 +170,7 @@ def _one_line(e: BaseException) -> str:
 
 class Pusher:
     def __init__(self, backups: Path, *, commit: bool = False, confirm_timeout: int = 60, workers: int = 16,
-                 hook: StepHook | None = None, connect_timeout: float = 10, command_timeout: float = 15,
+                 hook: StepHook | None = None, connect_timeout: float = 5, command_timeout: float = 8,
                  lint: str = "not run", timeout: float | None = None):
         if timeout is not None:  # the older name of connect_timeout
             connect_timeout = timeout

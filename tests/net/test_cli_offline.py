@@ -83,7 +83,7 @@ def test_render_and_push_refuse_on_lint_errors(tmp_path):
 
 
 def test_unmeetable_confirm_timeout_is_refused_up_front(tmp_path):
-    proc = _cli("push", "--commit", "--confirm-timeout", "20", "--backups", str(tmp_path))
+    proc = _cli("push", "--commit", "--confirm-timeout", "20", "--backups", str(tmp_path))  # 5 + 3 × 8 > 20
     assert proc.returncode == 1
     assert "confirm timeout 20 s cannot be met" in " ".join(proc.stderr.split())
     proc = _cli("push", "--commit", "--confirm-timeout", "20", "--connect-timeout", "3", "--command-timeout", "5",
