@@ -330,7 +330,8 @@ def _offline_dry_run(ms, backups: Path, why: str, as_json: bool) -> None:
         except FileNotFoundError:
             rows.append({"device": m.device.name, "platform": m.device.platform, "backup": None, "diff": None})
     if as_json:
-        print(json.dumps({"ok": False, "committed": False, "offline": True, "reason": why, "devices": [
+        print(json.dumps({"ok": False, "mode": "dry-run", "committed": [], "offline": True, "reason": why,
+                          "devices": [
             {**r, "changed_lines": None if r["diff"] is None else
              sum(1 for ln in r["diff"].splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---"))}
             for r in rows]}, ensure_ascii=False, indent=1))

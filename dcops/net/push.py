@@ -316,7 +316,10 @@ class Pusher:
                 s.out.state = "failed"
                 return
         except Exception as e:
-            if s.committed:
+            if s.out.state == "confirmed":  # confirmed stays confirmed: no timer will revert it
+                _note(s, f"could not roll back ({_one_line(e)}); the device runs this push's config "
+                         "(`dcops net rollback` when it can be reached)")
+            elif s.committed:
                 s.out.state = "reverting"
                 _note(s, f"rollback not possible now ({_one_line(e)}); its commit-confirm reverts it by itself "
                          f"within {self.confirm_timeout} s")
