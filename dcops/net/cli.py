@@ -299,7 +299,7 @@ def push_cmd(device: Optional[List[str]] = DeviceOpt, commit: bool = typer.Optio
         try:
             ms = [fleet.Member(m.device, m.rendered, fleet.production_endpoint(m.device)) for m in ms]
         except SecretUnavailable as e:
-            _offline_dry_run(ms, backups, f"cannot reach the devices from here: {e}", as_json)
+            _offline_dry_run(ms, backups, f"cannot reach the devices from here: {e}", as_json, lint_status)
             fail(str(e))
     try:
         targets = [fleet.target(m) for m in ms]
@@ -320,7 +320,7 @@ def _no_commit_note(devices) -> None:
                   "`--commit` is refused (the device could not revert a bad change by itself)[/]")
 
 
-def _offline_dry_run(ms, backups: Path, why: str, as_json: bool) -> None:
+def _offline_dry_run(ms, backups: Path, why: str, as_json: bool, lint_status: str = "passed") -> None:
     """What a push would change, against each device's last backup, when no device can be contacted."""
     rows = []
     for m in ms:
@@ -330,7 +330,8 @@ def _offline_dry_run(ms, backups: Path, why: str, as_json: bool) -> None:
         except FileNotFoundError:
             rows.append({"device": m.device.name, "platform": m.device.platform, "backup": None, "diff": None})
     if as_json:
-        print(json.dumps({"ok": False, "mode": "dry-run", "committed": [], "offline": True, "reason": why,
+        print(json.dumps({"ok": False, "mode": "dry-run", "committed": [], "lint": lint_status, "offline": True,
+                          "reason": why,
                           "devices": [
             {**r, "changed_lines": None if r["diff"] is None else
              sum(1 for ln in r["diff"].splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---"))}

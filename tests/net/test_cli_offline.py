@@ -78,8 +78,9 @@ def test_render_and_push_refuse_on_lint_errors(tmp_path):
     env.pop("DCOPS_NET_SSH_KEY", None)
     proc = _cli("push", "--backups", str(tmp_path / "b"), env=env)
     assert proc.returncode == 1 and "push refused" in proc.stderr and "is not set" not in proc.stderr
-    proc = _cli("push", "--backups", str(tmp_path / "b"), "--no-lint", env=env)
+    proc = _cli("push", "--backups", str(tmp_path / "b"), "--no-lint", "--json", env=env)
     assert "push refused" not in proc.stderr and "--no-lint" in proc.stderr
+    assert json.loads(proc.stdout)["lint"] == "skipped (--no-lint) with 1 error(s)"   # recorded in the report
 
 
 def test_unmeetable_confirm_timeout_is_refused_up_front(tmp_path):
