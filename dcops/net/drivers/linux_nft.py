@@ -85,7 +85,7 @@ drop_candidate() { rm -f candidate.nft candidate.mode candidate.id candidate.sum
 _REVERT_SH = r"""sleep "$1"
 cd "$(dirname "$0")"
 exec 9>>.mutex
-flock 9
+flock -w 60 9 || true   # the revert must happen: a minute stuck behind another command is the most it waits
 mv pending reverting 2>/dev/null || exit 0
 if nft -f rollback.nft; then
   echo "$(date -u +%FT%TZ) reverted: commit not confirmed within $1 s; lock of $(sed -n 's/^owner=//p' lock 2>/dev/null) released" >> history.log
@@ -95,8 +95,14 @@ fi
 rm -f reverting lock
 """
 
-# Take the lock (or say who holds it: exit 10, the lock on stdout), then upload and validate the candidate.
-_LOAD_SH = _MUTEX + r"""
+# Upload first (network I/O outside the mutex), then take the lock (or say who holds it: exit 10, the
+# lock on stdout) and validate the candidate.
+_LOAD_SH = r"""
+mkdir -p {state} && cd {state} || exit 2
+up=upload.$$.tmp
+trap 'rm -f "$PWD/$up"' EXIT
+cat > "$up"
+""" + _MUTEX + r"""
 if [ -f lock ] && ! mine; then
   if pending || { ! stale && [ "$(held)" != {break_token} ]; }; then cat lock; exit 10; fi
   echo "$(date -u +%FT%TZ) broke stale lock: $(tr '\n' ' ' < lock)" >> history.log
@@ -110,7 +116,7 @@ if [ $had = no ]; then
 else
   sed -i "s/^expires=.*/expires=$(( $(date +%s) + {lease} ))/" lock
 fi
-cat > candidate.tmp
+mv "$up" candidate.tmp
 if nft -c -f candidate.tmp; then
   mv candidate.tmp candidate.nft && echo {mode} > candidate.mode && echo "$TOKEN" > candidate.id &&
   cksum < candidate.nft > candidate.sum && rm -f candidate.canon candidate.canon.sum
