@@ -35,3 +35,19 @@ def test_fortiweb_host_list_entries_are_numbered():
         edits = re.findall(r"^            edit (\S+)$", hosts, re.M)
         assert edits and edits == [str(i) for i in range(1, len(edits) + 1)]
         assert len(re.findall(r'^                set host "[^"]+"$', hosts, re.M)) == len(edits)
+
+
+def test_fortimail_snmp_user_keywords_follow_the_cli_reference():
+    """FortiMail CLI Reference 8.0.0, "system snmp user"
+    (https://docs.fortinet.com/document/fortimail/8.0.0/cli-reference/585995/system-snmp-user):
+    security-level {authnopriv | authpriv | noauthnopriv}, query-status, trap-status, numbered `config host`."""
+    inv = load_inventory()
+    ctx = render.RenderContext.build(inv)
+    texts = [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortimail"]
+    assert texts
+    for text in texts:
+        user = re.search(r"^config system snmp user\n(.*?)^end$", text, re.S | re.M).group(1)
+        assert re.search(r"^        set security-level (authnopriv|authpriv|noauthnopriv)$", user, re.M).group(1) == "authpriv"
+        assert "set query-status enable" in user and "set trap-status enable" in user
+        hosts = re.findall(r"^            edit (\S+)\n                set ip (\S+)$", user, re.M)
+        assert [h[0] for h in hosts] == [str(i) for i in range(1, len(hosts) + 1)] and hosts
