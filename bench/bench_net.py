@@ -6,8 +6,8 @@
 
 render    time to render each configured device of the shipped inventory (+ the lab stand-in);
           target < 1 s per device.
-push      a full transaction (connect, backup, load, diff, commit-confirm, verify over a fresh
-          session, confirm) to 1 lab firewall, then to 10 in parallel; target: 10 < 3x one.
+push      a full transaction (connect, backup, lock+load, diff, commit-confirm, verify over a fresh
+          session, confirm, backup of the confirmed config) to 1 lab firewall, then to 10 in parallel; target: 10 < 3x one.
           Real sshd + nftables in network namespaces (needs root).
 failover  the link balancer losing leased line 1 at the far end (no carrier loss seen locally):
           gap in new connections, and the health checker's detection time; target < 1 s.
@@ -58,13 +58,21 @@ def bench_render(repeat: int) -> dict:
         t = time.perf_counter()
         render.render_device(c2, fw)
         times.setdefault(fw.name, []).append(time.perf_counter() - t)
+    from dcops.net import lint
+    lint_times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        lint.lint(inv)
+        lint_times.append(time.perf_counter() - t)
     out = {k: statistics.median(v) for k, v in times.items()}
     print(line("context (policy, objects, topology)", statistics.median(ctx_times), "s", TARGETS["render_s"]))
+    print(line("lint gate (whole policy, once)", statistics.median(lint_times), "s", TARGETS["render_s"]))
     for k, v in out.items():
         print(line(k, v, "s", TARGETS["render_s"]))
-    total = statistics.median(ctx_times) + sum(out.values())
+    total = statistics.median(ctx_times) + statistics.median(lint_times) + sum(out.values())
     print(f"  {'whole fleet (cold context)':<34} {total:>9.3f} s")
-    return {"per_device_s": out, "context_s": statistics.median(ctx_times), "fleet_s": total}
+    return {"per_device_s": out, "context_s": statistics.median(ctx_times), "lint_s": statistics.median(lint_times),
+            "fleet_s": total}
 
 
 def _children_cpu(pids: list[int]) -> float:
@@ -119,7 +127,7 @@ def bench_push(repeat: int) -> dict:
             targets = [Target(f"fw{i}", "linux", variants[k % 2], eps[i], "nft") for i in range(n)]
             d0, c0 = _children_cpu(listeners), time.process_time()
             t = time.perf_counter()
-            rep = Pusher(backups, commit=True, confirm_timeout=60, timeout=20).run(targets)
+            rep = Pusher(backups, commit=True, confirm_timeout=60, connect_timeout=10).run(targets)
             wall = time.perf_counter() - t
             time.sleep(0.3)  # let the listeners reap their session processes
             cpu.setdefault(n, []).append((_children_cpu(listeners) - d0, time.process_time() - c0))

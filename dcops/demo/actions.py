@@ -127,7 +127,7 @@ class Actions:
             raise ActionUnavailable(f"{a.device}: {a.replace.old!r} is not in the rendered config")
         t.candidate = t.candidate.replace(a.replace.old, a.replace.new)
         report = Pusher(self.site.workdir / "backups", commit=True, confirm_timeout=a.confirm_timeout,
-                        timeout=5).run([t])
+                        connect_timeout=5, command_timeout=4).run([t])
         o = report.outcomes[0]
         restored = short is None or lab.ruleset(short) == before
         if o.state != a.expect:

@@ -1,4 +1,4 @@
-"""`dcops net render|lint|diff|backup|push|rollback`."""
+"""`dcops net render|lint|diff|backup|push|rollback|unlock`."""
 from __future__ import annotations
 
 import json
@@ -21,7 +21,7 @@ from .drivers.registry import DriverUnavailable
 from .paths import GOLDEN_DIR
 from .platforms import PlatformError
 from .policy import PolicyError
-from .push import Pusher
+from .push import Pusher, PushRefused
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -31,6 +31,10 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON.")
 LabOpt = typer.Option(None, "--lab", help="Act on the namespace lab of this name (e.g. dcops) instead of production.")
 BackupsOpt = typer.Option(Path("backups"), "--backups", help="Backups folder.")
 DeviceOpt = typer.Option(None, "--device", "-d", help="Device name (repeat for several); default every device.")
+NoLintOpt = typer.Option(False, "--no-lint", help="Emergencies only: proceed although the policy has lint errors "
+                         "(recorded in the push report).")
+ConnectTimeoutOpt = typer.Option(5.0, "--connect-timeout", min=1, help="Seconds to open an SSH session.")
+CommandTimeoutOpt = typer.Option(8.0, "--command-timeout", min=1, help="Seconds for one command on the device.")
 
 app = typer.Typer(help="Network configuration pipeline: render → lint → diff → push (commit-confirm) → backup/rollback.",
                   no_args_is_help=True)
@@ -42,6 +46,22 @@ EXPECTED = (PolicyError, PlatformError, render.RenderError, fleet.FleetError, Se
 def fail(msg: str, code: int = 1) -> None:
     err.print(f"[bold red]error:[/] {msg}")
     raise typer.Exit(code)
+
+
+def _lint_gate(inv, no_lint: bool, what: str) -> str:
+    """Refuse `what` when the policy has lint errors, unless --no-lint; returns the lint status to report."""
+    errors = [f for f in lint_mod.lint(inv) if f.severity == "error"]
+    if not errors:
+        return "passed"
+    listing = "\n".join(f"  {f}" for f in errors)
+    if no_lint:
+        err.print(f"[bold yellow]--no-lint: {what} proceeds despite {len(errors)} lint error(s):[/]\n{listing}",
+                  markup=True)
+        return f"skipped (--no-lint) with {len(errors)} error(s)"
+    err.print(listing, markup=False)
+    fail(f"{what} refused: the policy has {len(errors)} lint error(s) (see above; `dcops net lint`); "
+         "fix them, or --no-lint in an emergency")
+    return "failed"
 
 
 def _members(inventory: Path, lab: str | None, devices: list[str] | None, need_endpoint: bool = True):
@@ -57,9 +77,10 @@ def render_cmd(out_dir: Path = typer.Option(Path("out/network"), "--out", help="
                device: Optional[List[str]] = DeviceOpt, lab: Optional[str] = LabOpt,
                check: bool = typer.Option(False, "--check", help=f"Compare with the golden files ({GOLDEN_DIR.name}/) "
                                           "instead of writing; exit 1 if they differ."),
-               inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
+               no_lint: bool = NoLintOpt, inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
     """Render every configured device: Jinja2 base config + aerleon policy per platform (deterministic)."""
     inv = load_or_exit(inventory)
+    _lint_gate(inv, no_lint, "render")
     try:
         if lab:
             fw, topo = fleet.stand_in(inv)
@@ -173,9 +194,12 @@ def diff_cmd(device: str = typer.Argument(..., help="Device name."), lab: Option
         against("latest")
         return
     try:
-        d.load_replace_candidate(config=t.candidate)
-        emit(t.redact(d.compare_config()), "device")  # never print resolved secrets
-        d.discard_config()
+        d.load_replace_candidate(config=t.candidate)  # takes the device lock: "device busy" while a push runs
+        try:
+            diff = t.redact(d.compare_config())  # never print resolved secrets
+            emit(diff + "\n" if diff else "", "device")
+        finally:
+            d.discard_config()  # releases the lock
     except Exception as e:
         fail(f"{device}: {e}")
     finally:
@@ -217,10 +241,12 @@ def backup_cmd(device: Optional[List[str]] = DeviceOpt, lab: Optional[str] = Lab
 
 def _report(report, as_json: bool) -> None:
     if as_json:
-        print(json.dumps({"ok": report.ok, "committed": report.committed, "seconds": round(report.seconds, 3),
+        print(json.dumps({"ok": report.ok, "mode": "commit" if report.commit else "dry-run",
+                          "committed": report.committed, "lint": report.lint, "seconds": round(report.seconds, 3),
                           "devices": [o.as_dict() for o in report.outcomes]}, ensure_ascii=False, indent=1))
     else:
-        t = Table(title="dcops net push" + ("" if report.committed else " (dry run: nothing changed)"))
+        t = Table(title="dcops net push" + ("" if report.commit else " (dry run: nothing changed)")
+                  + ("" if report.lint in ("passed", "not run") else f" — lint {report.lint}"))
         for c in ("device", "result", "failed step", "changed lines", "backup", "note"):
             t.add_column(c)
         for o in report.outcomes:
@@ -229,7 +255,7 @@ def _report(report, as_json: bool) -> None:
             t.add_row(o.device, f"[{style}]{o.state}[/]", o.failed_step or "", str(d["changed_lines"]),
                       Path(d["backup"]).name if d["backup"] else "", o.error or "")
         out.print(t)
-        if not report.committed:
+        if not report.commit:
             for o in report.outcomes:
                 if o.diff:
                     out.print(f"[bold]--- {o.device}[/]")
@@ -244,10 +270,17 @@ def push_cmd(device: Optional[List[str]] = DeviceOpt, commit: bool = typer.Optio
              help="Apply (default: dry run showing the diff)."),
              confirm_timeout: int = typer.Option(60, "--confirm-timeout", min=5,
                                                  help="Seconds before an unconfirmed change reverts by itself."),
-             lab: Optional[str] = LabOpt, backups: Path = BackupsOpt, inventory: Path = InventoryOpt,
-             as_json: bool = JsonOpt) -> None:
-    """Push rendered configs as one transaction: backup, commit-confirm, verify, confirm — or roll everyone back."""
+             connect_timeout: float = ConnectTimeoutOpt, command_timeout: float = CommandTimeoutOpt,
+             no_lint: bool = NoLintOpt, lab: Optional[str] = LabOpt, backups: Path = BackupsOpt,
+             inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
+    """Push rendered configs as one transaction: backup, lock, commit-confirm, verify, confirm — or roll everyone back."""
     inv = load_or_exit(inventory)
+    try:  # an unmeetable confirm timeout is refused before anything is rendered or contacted
+        Pusher(backups, commit=commit, confirm_timeout=confirm_timeout, connect_timeout=connect_timeout,
+               command_timeout=command_timeout)
+    except PushRefused as e:
+        fail(str(e))
+    lint_status = _lint_gate(inv, no_lint, "push")
     names = device or None
     if commit and not lab:
         chosen = [d for d in render.configured_devices(inv) if not device or d.name in device]
@@ -273,13 +306,14 @@ def push_cmd(device: Optional[List[str]] = DeviceOpt, commit: bool = typer.Optio
         try:
             ms = [fleet.Member(m.device, m.rendered, fleet.production_endpoint(m.device)) for m in ms]
         except SecretUnavailable as e:
-            _offline_dry_run(ms, backups, f"cannot reach the devices from here: {e}", as_json)
+            _offline_dry_run(ms, backups, f"cannot reach the devices from here: {e}", as_json, lint_status)
             fail(str(e))
     try:
         targets = [fleet.target(m) for m in ms]
     except EXPECTED as e:
         fail(str(e))
-    report = Pusher(backups, commit=commit, confirm_timeout=confirm_timeout,
+    report = Pusher(backups, commit=commit, confirm_timeout=confirm_timeout, connect_timeout=connect_timeout,
+                    command_timeout=command_timeout, lint=lint_status,
                     hook=None if as_json else _printer()).run(targets)
     if not as_json:
         _no_commit_note([m.device for m in ms])
@@ -293,7 +327,7 @@ def _no_commit_note(devices) -> None:
                   "`--commit` is refused (the device could not revert a bad change by itself)[/]")
 
 
-def _offline_dry_run(ms, backups: Path, why: str, as_json: bool) -> None:
+def _offline_dry_run(ms, backups: Path, why: str, as_json: bool, lint_status: str = "passed") -> None:
     """What a push would change, against each device's last backup, when no device can be contacted."""
     rows = []
     for m in ms:
@@ -303,7 +337,9 @@ def _offline_dry_run(ms, backups: Path, why: str, as_json: bool) -> None:
         except FileNotFoundError:
             rows.append({"device": m.device.name, "platform": m.device.platform, "backup": None, "diff": None})
     if as_json:
-        print(json.dumps({"ok": False, "committed": False, "offline": True, "reason": why, "devices": [
+        print(json.dumps({"ok": False, "mode": "dry-run", "committed": [], "lint": lint_status, "offline": True,
+                          "reason": why,
+                          "devices": [
             {**r, "changed_lines": None if r["diff"] is None else
              sum(1 for ln in r["diff"].splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---"))}
             for r in rows]}, ensure_ascii=False, indent=1))
@@ -326,6 +362,7 @@ def rollback_cmd(device: str = typer.Argument(..., help="Device name."),
                  to: Optional[str] = typer.Option(None, "--to", help="Backup to restore ('latest', timestamp prefix "
                                                   "or path); default: the config before the device's last commit."),
                  confirm_timeout: int = typer.Option(60, "--confirm-timeout", min=5), lab: Optional[str] = LabOpt,
+                 connect_timeout: float = ConnectTimeoutOpt, command_timeout: float = CommandTimeoutOpt,
                  backups: Path = BackupsOpt, inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
     """Restore a device: to a backup (pushed with commit-confirm), or to its config before the last commit."""
     _, ms = _members(inventory, lab, [device])
@@ -334,7 +371,7 @@ def rollback_cmd(device: str = typer.Argument(..., help="Device name."),
     except EXPECTED as e:
         fail(str(e))
     if to is None:
-        d = make_driver(t.platform, t.endpoint)
+        d = make_driver(t.platform, t.endpoint, connect_timeout, command_timeout=command_timeout)
         try:
             d.open()
             running = d.get_config(retrieve="running")["running"]
@@ -354,9 +391,41 @@ def rollback_cmd(device: str = typer.Argument(..., help="Device name."),
     except FileNotFoundError as e:
         fail(str(e))
     t.candidate = b.read_text(encoding="utf-8")
-    report = Pusher(backups, commit=True, confirm_timeout=confirm_timeout,
-                    hook=None if as_json else _printer()).run([t])
-    _report(report, as_json)
+    try:
+        pusher = Pusher(backups, commit=True, confirm_timeout=confirm_timeout, connect_timeout=connect_timeout,
+                        command_timeout=command_timeout, lint=f"not applicable (restoring {b.name})",
+                        hook=None if as_json else _printer())
+    except PushRefused as e:
+        fail(str(e))
+    _report(pusher.run([t]), as_json)
+
+
+@app.command("unlock")
+def unlock_cmd(device: str = typer.Argument(..., help="Device name."), lab: Optional[str] = LabOpt,
+               inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
+    """Operators: remove a device's lock left by a push that is gone (refused while a commit-confirm is pending)."""
+    _, ms = _members(inventory, lab, [device])
+    try:
+        t = fleet.target(ms[0])
+        d = make_driver(t.platform, t.endpoint)
+    except EXPECTED as e:
+        fail(str(e))
+    if getattr(d, "device_lock", None) is None:
+        fail(f"{device}: platform {t.platform} keeps no device lock in dcops (nothing to unlock)")
+    try:
+        d.open()
+        was = d.device_lock.unlock()
+    except Exception as e:
+        fail(f"{device}: unlock failed: {e}")
+    finally:
+        d.close()
+    if as_json:
+        print(json.dumps({"device": device, "ok": True, "was_locked_by": was}, ensure_ascii=False))
+    elif was:
+        out.print(f"{device}: unlocked (was locked by {was.get('owner')} since {was.get('since')}, "
+                  f"pid {was.get('pid')}); its candidate was discarded")
+    else:
+        out.print(f"{device}: was not locked")
 
 
 def register(root: typer.Typer) -> None:

@@ -100,7 +100,10 @@ def lab_endpoints(lab_name: str) -> dict[str, Endpoint]:
             for name, e in meta.get("endpoints", {}).items()}
 
 
-def make_driver(platform_name: str, ep: Endpoint, timeout: int = 30):
+def make_driver(platform_name: str, ep: Endpoint, timeout: float = 10, *, command_timeout: float | None = None,
+                lock_token: str | None = None):
+    """A driver for the device; `timeout` is the connect timeout, `command_timeout` each command's,
+    `lock_token` makes several sessions of one operation share the device's lock."""
     plat = platforms.load(platform_name)
     cls = driver_class(plat)
     args = dict(plat.driver.get("optional_args") or {})
@@ -109,5 +112,9 @@ def make_driver(platform_name: str, ep: Endpoint, timeout: int = 30):
         args["key_file"] = ep.key_file
     if ep.netns:
         args["netns"] = ep.netns
+    if command_timeout is not None:
+        args["command_timeout"] = command_timeout
+    if lock_token:
+        args["lock_token"] = lock_token
     args.update(ep.extra)
     return cls(ep.host, ep.username, ep.password or "", timeout=timeout, optional_args=args)

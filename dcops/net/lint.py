@@ -2,7 +2,10 @@
 
 Errors: unknown objects or zones, duplicate term names, shadowed terms (an
 earlier term with another action matches everything this one matches, so it
-never fires), any-any permits touching the internet.
+never fires), any-any permits touching the internet; addresses outside the
+filter's from/to zones or outside every zone (a zone-pair term can never admit
+them — and must not look as if it did); service ports outside 0–65535,
+reversed port ranges, unknown protocols.
 Warnings: redundant terms (an earlier term with the same action covers it),
 zone-wide permits of every service, unused hand-written objects, terms whose
 protocols and services do not line up (aerleon would allow the cross product),
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 from netaddr import IPNetwork, IPSet
 
 from dcops.model import Inventory, ZoneKind
+
+from aerleon.lib.aclgenerator import Term as AclTerm
 
 from . import objects
 from . import policy as policy_mod
@@ -70,9 +75,46 @@ def lint(inv: Inventory, folder=POLICY_DIR) -> list[Finding]:
             out.append(Finding(file, line, "error", msg))
         return out
     defs = objects.load(inv, folder / "definitions")
+    out.extend(Finding(f, ln, "error", msg) for f, ln, msg in defs.problems)
     zones = {z.name: z for z in inv.zones}
+    zone_sets = _zone_sets(inv)
     topo = Topology(inv)
     used: set[str] = set()
+
+    def protocols(term: policy_mod.Term) -> None:
+        for p in term.words("protocol"):
+            if p.lower() not in AclTerm.PROTO_MAP and not (p.isdigit() and 0 <= int(p) <= 255):
+                out.append(Finding(term.file, term.lines.get("protocol", term.line), "error",
+                                   f"term '{term.name}': unknown protocol '{p}'"))
+        for n in term.words("source-port"):
+            used.add(n)
+            if n not in defs.services:
+                out.append(Finding(term.file, term.lines.get("source-port", term.line), "error",
+                                   f"term '{term.name}': unknown service '{n}'"))
+
+    def in_zones(term: policy_mod.Term, flt: policy_mod.Filter) -> None:
+        """Every named address must lie in the filter's zones on its side: the firewall matches zone pairs."""
+        for key, side, label in (("source-address", flt.src, "from"), ("destination-address", flt.dst, "to")):
+            if policy_mod.ANY in side or any(z not in zones for z in side):
+                continue
+            allowed = IPSet()
+            for z in side:
+                allowed |= zone_sets[z]
+            for n in term.words(key):
+                if n not in defs.networks:
+                    continue  # reported as unknown elsewhere
+                outside = IPSet(defs.networks[n]) - allowed
+                if not outside:
+                    continue
+                cidrs = ", ".join(str(c) for c in outside.iter_cidrs()[:4]) + (" …" if len(outside.iter_cidrs()) > 4 else "")
+                where = [z for z, zs in zone_sets.items() if zs & outside and zones[z].kind is not ZoneKind.internet]
+                if where:
+                    why = f"lies in zone {', '.join(where)}, outside the filter's {label}-zone {', '.join(side)}"
+                else:
+                    why = "lies outside every zone of the inventory"
+                out.append(Finding(term.file, term.lines.get(key, term.line), "error",
+                                   f"term '{term.name}': {key} {n} ({cidrs}) {why}; the term can never admit it "
+                                   f"— file it under a filter for its zones"))
 
     def netset(term: policy_mod.Term, key: str, zone: str) -> IPSet | None:
         names = term.words(key)
@@ -131,6 +173,8 @@ def lint(inv: Inventory, folder=POLICY_DIR) -> list[Finding]:
                                        f"duplicate term name '{n}' (first at {names_seen[n].where})"))
                 names_seen.setdefault(n, term)
             svc, protos, _ = services(term)
+            protocols(term)
+            in_zones(term, flt)
             for s, d in pairs:
                 if (s != policy_mod.ANY and s not in zones) or (d != policy_mod.ANY and d not in zones):
                     continue
@@ -177,6 +221,15 @@ def lint(inv: Inventory, folder=POLICY_DIR) -> list[Finding]:
         if name not in used:
             out.append(Finding(file, line, "warning", f"object '{name}' is defined but never used"))
     return sorted(set(out))
+
+
+def _zone_sets(inv: Inventory) -> dict[str, IPSet]:
+    """Each zone's addresses: its subnet; the internet zone holds whatever no other zone does."""
+    internal = IPSet()
+    for z in inv.zones:
+        if z.kind is not ZoneKind.internet:
+            internal.add(IPNetwork(str(z.subnet)))
+    return {z.name: (ALL - internal if z.kind is ZoneKind.internet else IPSet([str(z.subnet)])) for z in inv.zones}
 
 
 def _split(problem: str) -> tuple[str, int, str]:

@@ -27,10 +27,12 @@ def obj_name(*parts: str) -> str:
 @dataclass
 class Definitions:
     networks: dict[str, list[str]]               # name → CIDRs (sorted, deterministic)
-    services: dict[str, list[tuple[int, str]]]   # name → (port, protocol)
+    services: dict[str, list[tuple[int | str, str]]]   # name → (port or "low-high", protocol)
     #: where each hand-written object is defined: name → (file, line); generated ones are absent
     origin: dict[str, tuple[str, int]] = field(default_factory=dict)
     generated: set[str] = field(default_factory=set)
+    #: (file, line, message) for entries that were left out: bad ports, protocols without ports
+    problems: list[tuple[str, int, str]] = field(default_factory=list)
 
     def naming_dict(self) -> dict:
         """The aerleon naming-definitions object."""
@@ -73,18 +75,53 @@ def _addr_key(cidr: str):
     return (n.version, int(n.network_address), n.prefixlen)
 
 
+PORT_PROTOCOLS = ("tcp", "udp", "sctp", "udplite", "dccp")  # protocols that have ports
+
+
+def parse_port(value) -> tuple[int, int]:
+    """A service port: 443 or "1024-65535" → (low, high); ValueError with the reason otherwise."""
+    text = str(value).strip()
+    lo, sep, hi = text.partition("-")
+    try:
+        a, b = int(lo), int(hi) if sep else int(lo)
+    except ValueError:
+        raise ValueError(f"port {text!r} is not a number or a range low-high") from None
+    for p in (a, b):
+        if not 0 <= p <= 65535:
+            raise ValueError(f"port {p} is outside 0–65535")
+    if a > b:
+        raise ValueError(f"port range {text} is reversed ({a} > {b})")
+    return a, b
+
+
 def load(inv: Inventory, folder: Path = DEFINITIONS_DIR) -> Definitions:
     generated = from_inventory(inv)
     networks = dict(generated)
-    services: dict[str, list[tuple[int, str]]] = {}
+    services: dict[str, list[tuple[int | str, str]]] = {}
     origin: dict[str, tuple[str, int]] = {}
+    problems: list[tuple[str, int, str]] = []
     yaml = YAML(typ="rt")
     for path in sorted(folder.glob("*.yaml")):
         data = yaml.load(path.read_text(encoding="utf-8")) or {}
         for name, entries in (data.get("services") or {}).items():
-            origin[name] = (str(path), data["services"].lc.key(name)[0] + 1)
-            services[name] = [(int(e["port"]), str(e["protocol"])) for e in entries]
+            line = data["services"].lc.key(name)[0] + 1
+            origin[name] = (str(path), line)
+            ok = []
+            for i, e in enumerate(entries or []):
+                at = entries.lc.item(i)[0] + 1 if hasattr(entries, "lc") else line
+                proto = str(e.get("protocol", "")).lower()
+                if proto not in PORT_PROTOCOLS:
+                    problems.append((str(path), at, f"service {name}: protocol {e.get('protocol')!r} has no ports "
+                                                    f"or is unknown (one of {', '.join(PORT_PROTOCOLS)})"))
+                    continue
+                try:
+                    lo, hi = parse_port(e.get("port"))
+                except ValueError as err:
+                    problems.append((str(path), at, f"service {name}: {err}"))
+                    continue
+                ok.append((lo if lo == hi else f"{lo}-{hi}", proto))
+            services[name] = ok
         for name, body in (data.get("networks") or {}).items():
             origin[name] = (str(path), data["networks"].lc.key(name)[0] + 1)
             networks[name] = [str(v["address"]) for v in body.get("values", [])]
-    return Definitions(networks, dict(sorted(services.items())), origin, set(generated))
+    return Definitions(networks, dict(sorted(services.items())), origin, set(generated), problems)

@@ -44,6 +44,9 @@ class Platform:
     driver: dict[str, Any]
     lab_capable: bool
     logging_options: tuple[str, ...] = ()   # aerleon term options a logged term needs on this platform
+    #: how a zone-pair term is tied to its zones when the target has no zones of its own:
+    #: "interfaces" = the term matches the device's interfaces in its ingress/egress zones (nftables)
+    zone_match: str | None = None
     data: dict[str, Any] = field(default_factory=dict)  # platform.yaml `data:` — vendor settings for templates
 
     @property
@@ -80,6 +83,7 @@ def load(name: str, root: Path = PLATFORMS_DIR) -> Platform:
             default_deny_options=pol.get("default_deny_options"),
             driver=dict(spec["driver"]), lab_capable=bool(spec.get("lab_capable", False)),
             logging_options=tuple(pol.get("logging_options") or ()),
+            zone_match=pol.get("zone_match"),
             data=dict(spec.get("data") or {}),
         )
     except (KeyError, TypeError) as e:

@@ -111,6 +111,30 @@ def _constrain(ctx: RenderContext, term: dict, src: str, dst: str) -> dict:
     return body
 
 
+def _zone_match(dev: NetworkDevice, plat: platforms.Platform, body: dict, hop) -> list[dict]:
+    """The term as this platform needs it to match only traffic between the hop's zones.
+
+    Zone-pair platforms (FortiGate, PAN-OS) carry the zones in the filter header. A single
+    nftables chain has none: the term matches the device's interfaces in the ingress and
+    egress zones instead (one term per interface pair when a zone has several interfaces).
+    """
+    if plat.zone_match != "interfaces":
+        return [body]
+    ins = [i.name for i in dev.interfaces if i.zone == hop.ingress]
+    outs = [i.name for i in dev.interfaces if i.zone == hop.egress]
+    if not ins or not outs:
+        raise RenderError(f"{dev.name}: no interface in zone {hop.ingress if not ins else hop.egress} "
+                          f"for term '{body['name']}' ({hop.ingress} → {hop.egress})")
+    terms = []
+    for a in ins:
+        for b in outs:
+            t = {**body, "source-interface": a, "destination-interface": b}
+            if len(ins) * len(outs) > 1:
+                t["name"] = f"{body['name']}-{a}-{b}"
+            terms.append(t)
+    return terms
+
+
 def _platform_options(body: dict, plat: platforms.Platform) -> dict:
     if plat.logging_options and str(body.get("logging", "")).lower() == "true":
         opts = str(body.get("option", "")).split()
@@ -139,7 +163,7 @@ def _filters(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platform) -
                 if len(fpairs) > 1:
                     body["name"] = f"{t.name}-{s}-{d}"
                 body.setdefault("comment", flt.comment)
-                pairs.setdefault((hop.ingress, hop.egress), []).append(body)
+                pairs.setdefault((hop.ingress, hop.egress), []).extend(_zone_match(dev, plat, body, hop))
     if plat.layout == "single":
         terms = [t for _, ts in pairs.items() for t in ts] + deny
         return [{"header": {"targets": {plat.generator: plat.options}, "comment": f"dcops policy for {dev.name}"},
@@ -208,14 +232,23 @@ def device_context(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platf
     lines = [ll for ll in ctx.inv.leased_lines if ll.device == dev.name]
     routes = topo.routes(dev)
     mgmt = None
-    if plat.data.get("mgmt_interface"):  # a dedicated management port: the mgmt zone is connected there
+    if plat.data.get("mgmt_interface"):
+        # The management address: on the data interface that already holds it (e.g. the lab stand-in),
+        # else on the platform's dedicated management port, in the management zone's subnet.
         mz = next((z for z in ctx.inv.zones if dev.mgmt_ip in z.subnet), None)
         if mz is None:
             raise RenderError(f"{dev.name}: mgmt_ip {dev.mgmt_ip} is in no zone of the inventory")
-        mgmt = {"interface": plat.data["mgmt_interface"], "ip": str(dev.mgmt_ip), "zone": mz,
-                "netmask": str(mz.subnet.netmask), "prefixlen": mz.subnet.prefixlen,
+        if mz.kind is not ZoneKind.mgmt:
+            raise RenderError(f"{dev.name}: mgmt_ip {dev.mgmt_ip} is in zone {mz.name}, not a management zone")
+        on = next((i for i in dev.interfaces if i.address.ip == dev.mgmt_ip), None)
+        mgmt = {"interface": on.name if on else plat.data["mgmt_interface"], "dedicated": on is None,
+                "ip": str(dev.mgmt_ip), "zone": mz, "netmask": str(mz.subnet.netmask),
+                "prefixlen": mz.subnet.prefixlen, "network": str(mz.subnet),
                 "gateway": str(mz.gateway) if mz.gateway else None}
-        routes = [r for r in routes if r.zone != mz.name]
+        if on is None and not plat.data.get("mgmt_vrf"):
+            # the zone is connected on the management port now; a platform whose management port has a
+            # routing table of its own (mgmt_vrf) keeps the data-plane route for forwarded traffic
+            routes = [r for r in routes if r.zone != mz.name]
     try:
         role = appliances.for_device(ctx.inv, dev, ctx.common, plat.data)
     except (appliances.ApplianceError, KeyError) as e:

@@ -19,7 +19,7 @@ def device(lab):
     lab.host("fw", forwarding=True)
     lab.link("mgmt", "eth0", "fw", "mgmt0", addr_a="10.9.0.10/24", addr_b="10.9.0.1/24")
     ep = lab.start_sshd("fw", address="10.9.0.1", private_dirs=["/var/lib/dcops"])
-    d = LinuxNftDriver("10.9.0.1", "root", optional_args={
+    d = LinuxNftDriver("10.9.0.1", "root", "", optional_args={
         "key_file": str(ep.key), "netns": lab.ns("mgmt"), "host_key_check": False})
     d.open()
     yield d, lab
@@ -104,3 +104,80 @@ def test_discard(device):
     d.discard_config()
     assert d.compare_config() == ""
     assert d.get_config(retrieve="candidate")["candidate"] == ""
+
+
+# ---------------------------------------------------------------- device lock (issue 15 §1)
+
+def _second(lab, d, **extra):
+    """Another operator's session to the same device (own lock token)."""
+    other = LinuxNftDriver(d.hostname, d.username, "", optional_args={
+        "key_file": d.key_file, "netns": d.netns, "host_key_check": False, **extra})
+    other.open()
+    return other
+
+
+def test_a_second_session_is_told_who_holds_the_device(device):
+    from dcops.net.drivers.locking import DeviceBusy
+    d, lab = device
+    other = _second(lab, d, lock_owner="lan@noc-02")
+    try:
+        other.load_replace_candidate(config=R2)
+        t0 = time.monotonic()
+        with pytest.raises(DeviceBusy, match=r"device busy: locked by lan@noc-02 since \d{4}-\d\d-\d\dT"):
+            d.load_replace_candidate(config=R1)
+        assert time.monotonic() - t0 < 5
+        d.discard_config()                      # the loser's discard must not touch the holder's candidate
+        assert "9090" in other.get_config(retrieve="candidate")["candidate"]
+        with pytest.raises(Exception, match="does not hold the device lock"):
+            d.commit_config()
+        assert "9090" not in lab.ruleset("fw")
+        other.commit_config(revert_in=30)       # pending: the lock stays with the holder …
+        with pytest.raises(DeviceBusy):
+            d.load_replace_candidate(config=R1)
+        with pytest.raises(CommitConfirmException, match="held by lan@noc-02"):
+            d.confirm_commit()                  # … and only the holder confirms
+        other.confirm_commit()                  # … until confirm releases it
+        d.load_replace_candidate(config=R1)
+        d.commit_config()
+        assert "8080" in lab.ruleset("fw") and d.device_lock.info() is None
+    finally:
+        other.close()
+
+
+def test_candidate_replaced_behind_the_lock_is_refused_at_commit(device):
+    d, lab = device
+    d.load_replace_candidate(config=R1)
+    d._sh("echo 'flush ruleset' > /var/lib/dcops/napalm/candidate.nft")  # e.g. a tool that ignores the lock
+    with pytest.raises(Exception, match="candidate id or checksum differs"):
+        d.commit_config()
+    d.discard_config()
+    assert d.device_lock.info() is None
+
+
+def test_stale_lock_is_taken_over_only_when_safe(device):
+    from dcops.net.drivers.locking import DeviceBusy
+    d, lab = device
+    # a holder on another machine whose lease ran out, no commit pending: stale, taken over and logged
+    ghost = _second(lab, d, lock_owner="tam@noc-09", lock_lease=1)
+    ghost.load_replace_candidate(config=R2)
+    ghost.close()
+    time.sleep(2.2)
+    d.load_replace_candidate(config=R1)
+    assert "stale lock of tam@noc-09" in d.lock_note
+    assert "broke stale lock" in d._sh("cat /var/lib/dcops/napalm/history.log")[1]
+    # a holder with a commit-confirm pending is never stale, whatever its lease; unlock refuses too
+    d.commit_config(revert_in=3)
+    late = _second(lab, d, lock_lease=0)
+    try:
+        with pytest.raises(DeviceBusy):
+            late.load_replace_candidate(config=R2)
+        with pytest.raises(Exception, match="commit-confirm .* is pending"):
+            late.device_lock.unlock()
+        assert d.device_lock.info()["token"] == d.lock_token
+        time.sleep(4)                            # the revert timer releases the lock with the revert
+        assert not d.has_pending_commit() and late.device_lock.info() is None
+        late.load_replace_candidate(config=R2)
+        assert late.device_lock.unlock()["token"] == late.lock_token   # the operator's explicit unlock
+        assert late.device_lock.info() is None and late.get_config(retrieve="candidate")["candidate"] == ""
+    finally:
+        late.close()

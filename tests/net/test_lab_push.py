@@ -36,7 +36,8 @@ class DC:
 
     def pusher(self, **kw):
         kw.setdefault("confirm_timeout", 30)
-        kw.setdefault("timeout", 5)
+        kw.setdefault("connect_timeout", 5)
+        kw.setdefault("command_timeout", 8)
         return Pusher(self.backups, commit=True, **kw)
 
     def target(self, name, candidate=None):
@@ -125,17 +126,19 @@ def test_unconfirmed_commit_reverts_by_itself(dc):
             committed["at"] = time.monotonic()
             dc.lab.cut_link("mgmt", "eth0")  # the operator side goes dark
     result = {}
-    push = threading.Thread(target=lambda: result.update(r=dc.pusher(confirm_timeout=6, hook=hook).run([changed])))
+    push = threading.Thread(target=lambda: result.update(r=dc.pusher(confirm_timeout=12, connect_timeout=2,
+                                                                     command_timeout=3, hook=hook).run([changed])))
     push.start()
     try:
         assert dc.wait(lambda: "at" in committed, 20)
         assert "2222" in dc.lab.ruleset("fw1")  # the change is live, unconfirmed
         assert dc.wait(lambda: dc.lab.ruleset("fw1") == before[FW], 12)
         reverted_after = time.monotonic() - committed["at"]
-        assert 5 <= reverted_after < 6 + 2, reverted_after  # by itself, when its 6 s ran out
+        assert 11 <= reverted_after < 12 + 2, reverted_after  # by itself, when its 12 s ran out
         push.join(60)
         out = result["r"].outcomes[0]
-        assert out.failed_step == "verify" and out.state in ("reverting", "rolled-back"), out.as_dict()
+        assert out.failed_step == "verify" and out.state in ("reverting", "reverted"), out.as_dict()
+        assert not out.committed
     finally:
         dc.lab.restore_link("mgmt", "eth0")
         push.join(60)
@@ -168,7 +171,8 @@ def test_rollback_restores_previous_ruleset_byte_for_byte(dc):
     report = dc.pusher().run([dc.target(FW, extra)])
     assert report.ok and "table inet audit" in dc.lab.ruleset("fw1")
     taken_before_change = report.outcomes[0].backup
-    proc = subprocess.run(cli + ["--to", taken_before_change.name, "--confirm-timeout", "10"], capture_output=True, text=True,
+    proc = subprocess.run(cli + ["--to", taken_before_change.name, "--confirm-timeout", "10", "--connect-timeout", "2",
+                                 "--command-timeout", "2"], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert dc.lab.ruleset("fw1") == before[FW]
@@ -179,14 +183,15 @@ def test_fleet_push_with_one_failure_leaves_every_device_as_it_was(dc):
     fw_changed = dc.target(FW, dc.targets[FW].candidate.replace('"SNMP from management"', '"SNMP (NOC)"'))
     # a link-balancer ruleset that locks management out: the commit cannot be verified
     lockout = "flush ruleset\ntable inet lockout {\n chain input {\n  type filter hook input priority 0; policy drop;\n }\n}\n"
-    report = dc.pusher(confirm_timeout=6).run([fw_changed, dc.target(LB, lockout)])
+    report = dc.pusher(confirm_timeout=12, connect_timeout=2, command_timeout=3).run([fw_changed, dc.target(LB, lockout)])
     by = {o.device: o for o in report.outcomes}
     assert not report.ok
     assert by[LB].failed_step in ("commit", "verify"), by[LB].as_dict()
     assert by[FW].state == "rolled-back" and by[FW].failed_step is None
     assert LB in report.summary()
     assert dc.lab.ruleset("fw1") == before[FW]            # rolled back at once
-    assert dc.wait(lambda: dc.lab.ruleset("lb") == before[LB], 15)  # unreachable: reverted by its own timer
+    assert by[LB].state == "reverting" and not report.committed, by[LB].as_dict()
+    assert dc.wait(lambda: dc.lab.ruleset("lb") == before[LB], 20)  # unreachable: reverted by its own timer
 
 
 def test_invalid_ruleset_changes_nothing_and_says_why(dc):
@@ -266,7 +271,8 @@ def test_cli_backup_diff_and_dry_run_push(dc):
     proc = _cli("push", "--lab", dc.lab.name, "--backups", str(bk), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["committed"] is False and {d["state"] for d in report["devices"]} == {"unchanged"}
+    assert report["mode"] == "dry-run" and report["committed"] == [] and report["lint"] == "passed"
+    assert {d["state"] for d in report["devices"]} == {"unchanged"}
     assert dc.rulesets() == before
     proc = _cli("diff", "no-such-device", "--lab", dc.lab.name)
     assert proc.returncode == 1 and "unknown device(s)" in proc.stderr
@@ -302,3 +308,122 @@ def test_device_whose_commit_never_ran_is_not_rolled_back_to_an_older_config(dc)
     assert by[LB].failed_step == "commit" and by[LB].state == "failed", by[LB].as_dict()
     assert by[FW].state == "rolled-back", by[FW].as_dict()
     assert dc.rulesets() == before
+
+
+_RACER = """
+import json, sys, time
+from pathlib import Path
+import typer
+from dcops.net import cli
+from dcops.net.connect import Endpoint
+from dcops.net.push import Pusher, Target
+n, folder, device = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+e = json.loads(sys.argv[4])
+ep = Endpoint(e['host'], e['username'], e['port'], e['key_file'], None, e['netns'], host_key_check=False)
+candidate = (folder / f"candidate-{n}.nft").read_text()
+
+def hook(dev, step, phase):  # every operator is connected before anyone loads: the races are real
+    if (step, phase) == ("connect", "done"):
+        (folder / f"ready-{n}").touch()
+        while not (folder / "go").exists():
+            time.sleep(0.01)
+report = Pusher(folder / "backups", commit=True, confirm_timeout=60, connect_timeout=10, command_timeout=10,
+                hook=hook).run([Target(device, 'linux', candidate, ep, 'nft')])
+try:
+    cli._report(report, as_json=False)
+except typer.Exit as x:
+    sys.exit(x.exit_code)
+"""
+
+
+def test_twenty_concurrent_pushes_one_wins_the_rest_are_told_busy(dc, tmp_path):
+    """Issue 15 §1: 20 operators push 20 different candidates to one device at the same moment."""
+    ep = json.dumps(state.read(dc.lab.name)["meta"]["endpoints"][FW])
+    base = dc.targets[FW].candidate
+    for n in range(20):
+        (tmp_path / f"candidate-{n}.nft").write_text(
+            base.replace('"SNMP from management"', f'"SNMP from management (operator {n})"'))
+    procs = [subprocess.Popen([sys.executable, "-c", _RACER, str(n), str(tmp_path), FW, ep],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(20)]
+    try:
+        if not dc.wait(lambda: len(list(tmp_path.glob("ready-*"))) == 20 or any(p.poll() is not None for p in procs),
+                       180):
+            pytest.fail("not every operator connected within 180 s")
+        quit_early = [(n, p.returncode, p.communicate()[1][-500:]) for n, p in enumerate(procs) if p.poll() is not None]
+        assert not quit_early, quit_early
+        (tmp_path / "go").touch()
+        results = [(p.wait(180), *p.communicate()) for p in procs]
+        winners = [n for n, (rc, _, _) in enumerate(results) if rc == 0]
+        assert len(winners) == 1, [(rc, err[-300:]) for rc, _, err in results]
+        running = dc.lab.ruleset("fw1")
+        assert f"(operator {winners[0]})" in running
+        assert sum(f"(operator {n})" in running for n in range(20)) == 1
+        for n, (rc, out, err) in enumerate(results):
+            if n != winners[0]:
+                assert rc != 0 and "device busy: locked by" in " ".join(err.split()), (n, rc, out, err)
+        assert "confirmed" in results[winners[0]][1]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        assert dc.pusher().run([dc.targets[FW]]).ok  # back to the baseline for the next tests
+
+
+def test_a_term_naming_a_management_address_never_opens_app_to_management(dc, tmp_path):
+    """Issue 15 §2: an app → db term that names a management host (lint refuses it; pushed anyway with
+    --no-lint semantics) still cannot admit app → mgmt traffic: the nftables term matches the zones'
+    interfaces, not just addresses."""
+    import shutil
+    from dcops.net import render
+    from dcops.net.connect import resolve_placeholders
+    from dcops.net.paths import POLICY_DIR
+    mgmt_host = dc.host_addr("mgmt")
+    assert dc.lab.connect("mgmt", mgmt_host, 22)  # the SSH responder is there
+    shutil.copytree(POLICY_DIR, tmp_path / "policy")
+    (tmp_path / "policy" / "definitions" / "mgmt-host.yaml").write_text(
+        f"networks:\n  MGMT_HOST:\n    values:\n      - address: {mgmt_host}/32\n")
+    pol = (tmp_path / "policy" / "datacenter.yaml").read_text()
+    pol = pol.replace("""      - name: app-to-db
+""", """      - name: app-db-names-mgmt
+        destination-address: MGMT_HOST
+        destination-port: SSH
+        protocol: tcp
+        action: accept
+      - name: app-to-db
+""")
+    (tmp_path / "policy" / "datacenter.yaml").write_text(pol)
+    fw, topo = fleet.stand_in(dc.inv)
+    rendered = render.render_device(render.RenderContext.build(dc.inv, tmp_path / "policy", topo), fw)
+    assert f"ip daddr {mgmt_host}/32 tcp dport 22" in rendered.config
+    try:
+        assert dc.pusher().run([dc.target(FW, resolve_placeholders(rendered.config))]).ok
+        assert "app-db-names-mgmt" in dc.lab.ruleset("fw1")
+        assert dc.lab.connect("app", mgmt_host, 22, timeout=0.5) is None, "app → management SSH must be refused"
+        assert dc.lab.connect("app", dc.host_addr("db"), 5432)   # the filter still does its own job
+    finally:
+        assert dc.pusher().run([dc.targets[FW]]).ok
+
+
+def test_offline_dry_run_diffs_against_the_confirmed_config(dc):
+    """Issue 15 §5: push A; the device becomes unreachable; a dry run of B shows exactly A → B."""
+    a = dc.target(FW, dc.targets[FW].candidate.replace('"SNMP from management"', '"SNMP (change A)"'))
+    b = dc.target(FW, dc.targets[FW].candidate.replace('"SNMP from management"', '"SNMP (change B)"'))
+    try:
+        report = dc.pusher().run([a])
+        assert report.ok and report.committed == [FW]
+        after = report.outcomes[0].backup_after
+        assert after is not None and '"SNMP (change A)"' in after.read_text()
+        dc.lab.cut_link("mgmt", "eth0")
+        try:
+            dry = Pusher(dc.backups, commit=False, connect_timeout=2, command_timeout=3).run([b])
+        finally:
+            dc.lab.restore_link("mgmt", "eth0")
+        out = dry.outcomes[0]
+        assert out.failed_step == "connect" and after.name in out.error, out.as_dict()
+        changed = [ln for ln in out.diff.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---")]
+        assert len(changed) == 2, out.diff
+        assert '"SNMP (change A)"' in changed[0] and changed[0].startswith("-")
+        assert '"SNMP (change B)"' in changed[1] and changed[1].startswith("+")
+    finally:
+        assert dc.pusher().run([dc.targets[FW]]).ok

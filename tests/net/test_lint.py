@@ -86,3 +86,77 @@ def test_cli_exit_codes(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "dcops.cli", "net", "lint"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "0 error(s), 0 warning(s)" in ok.stdout
+
+
+ZONE_BAD = """\
+filters:
+  - header:
+      zones: {from: app, to: db}
+    terms:
+      - name: app-to-mgmt-syslog-in-app-db
+        destination-address: SITE_SYSLOG
+        destination-port: SYSLOG
+        protocol: udp
+        action: accept
+      - name: app-to-nowhere
+        destination-address: LOST_HOST
+        destination-port: POSTGRES
+        protocol: tcp
+        action: accept
+      - name: from-db-in-app-db
+        source-address: ZONE_DB
+        destination-port: POSTGRES
+        protocol: tcp
+        action: accept
+      - name: typo-protocol
+        destination-port: POSTGRES
+        protocol: tpc
+        action: accept
+      - name: fine
+        source-address: SYS_MOTCUA_APP
+        destination-port: ORACLE
+        protocol: tcp
+        action: accept
+  - header:
+      zones: {from: public, to: dmz}
+    terms:
+      - name: internet-to-app-host
+        destination-address: DEV_WAF SYS_MOTCUA_APP
+        destination-port: HTTPS
+        protocol: tcp
+        action: accept
+"""
+
+BAD_SERVICES = """\
+networks:
+  LOST_HOST:
+    values:
+      - address: 192.168.77.7/32
+services:
+  TOO_HIGH: [{port: 70000, protocol: tcp}]
+  BACKWARDS: [{port: 9000-8000, protocol: tcp}]
+  NO_PORTS: [{port: 1, protocol: icmp}]
+  RANGE_OK: [{port: 1024-65535, protocol: udp}]
+"""
+
+
+def test_zone_true_terms_and_port_checks(inv, tmp_path):
+    """Issue 15 §2: addresses outside the filter's zones or every zone, bad ports, unknown protocols."""
+    shutil.copytree(POLICY_DIR / "definitions", tmp_path / "definitions")
+    (tmp_path / "definitions" / "extra.yaml").write_text(BAD_SERVICES)
+    (tmp_path / "bad.yaml").write_text(ZONE_BAD)
+    errors = "\n".join(str(f) for f in lint.lint(inv, tmp_path) if f.severity == "error")
+    assert ("bad.yaml:6: error: term 'app-to-mgmt-syslog-in-app-db': destination-address SITE_SYSLOG "
+            "(10.10.1.18/32) lies in zone mgmt, outside the filter's to-zone db") in errors
+    assert ("bad.yaml:11: error: term 'app-to-nowhere': destination-address LOST_HOST (192.168.77.7/32) "
+            "lies outside every zone of the inventory") in errors
+    assert "bad.yaml:16: error: term 'from-db-in-app-db': source-address ZONE_DB (10.20.30.0/24) lies in zone db" in errors
+    assert "bad.yaml:22: error: term 'typo-protocol': unknown protocol 'tpc'" in errors
+    assert "'fine'" not in errors
+    # the internet zone holds every address no other zone holds — an app-zone host is not among them
+    assert "bad.yaml:33: error: term 'internet-to-app-host': destination-address SYS_MOTCUA_APP" in errors
+    assert "DEV_WAF" not in errors
+    assert "extra.yaml:6: error: service TOO_HIGH: port 70000 is outside 0–65535" in errors
+    assert "extra.yaml:7: error: service BACKWARDS: port range 9000-8000 is reversed (9000 > 8000)" in errors
+    assert "extra.yaml:8: error: service NO_PORTS: protocol 'icmp' has no ports" in errors
+    assert "RANGE_OK" not in errors
