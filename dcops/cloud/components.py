@@ -209,7 +209,7 @@ class Server(ComponentResource):
 
     def __init__(self, name: str, *, spec: VmSpec, inv: Inventory, network_id, subnet_id, security_group_ids,
                  image_id, keypair_name: str, server_group_id, floating_pool: str | None, tenant_provider,
-                 port_after=(), volumes_after=(), instance_after=(), opts=None):
+                 admin_provider, project_id, port_after=(), volumes_after=(), instance_after=(), opts=None):
         vm = spec.vm
         super().__init__(f"{PKG}:Server", name, {"tenant": vm.tenant, "system": vm.system, "zone": vm.zone}, opts)
         # *_after: ordering the engine cannot infer from inputs (RBAC grants and quotas before the
@@ -217,12 +217,16 @@ class Server(ComponentResource):
         # instance); children do not inherit a component's depends_on, so the child that needs it gets it.
         o = _child(self, tenant_provider)
         meta = spec.metadata
+        # The port pins the inventory's address on an admin-owned network: Neutron's default policy
+        # (create_port:fixed_ips:ip_address = admin, service or the network owner's member) refuses
+        # the tenant, so the admin creates it *in the tenant's project* (tenant_id), which is what
+        # Nova requires of a port a server boots on (port project == server project).
         port = ops.networking.Port(
-            f"{vm.name}-port", name=f"{vm.name}-port", network_id=network_id,
+            f"{vm.name}-port", name=f"{vm.name}-port", network_id=network_id, tenant_id=project_id,
             fixed_ips=[ops.networking.PortFixedIpArgs(subnet_id=subnet_id, ip_address=str(vm.ip))],
             security_group_ids=security_group_ids, admin_state_up=True,
             tags=tags(system=vm.system, zone=vm.zone, managed_by="dcops"),
-            opts=_child(self, tenant_provider, depends_on=list(port_after)))
+            opts=_child(self, admin_provider, depends_on=list(port_after)))
         vol_meta = {k: meta[k] for k in ("managed_by", "system", "owner", "security_level", "backup_policy")}
         boot = ops.blockstorage.Volume(
             f"{vm.name}-boot", name=f"{vm.name}-boot", size=spec.boot_gb, volume_type=vm.boot_pool,

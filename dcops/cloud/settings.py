@@ -12,6 +12,8 @@ from typing import Literal
 from .. import PROJECT_ROOT
 
 NAMESPACE = "dcops"
+#: the logical name of the cloud-admin provider (the others are tenant-<name>, scoped to a project)
+ADMIN_PROVIDER = "admin"
 
 
 class SettingsInvalid(ValueError):
