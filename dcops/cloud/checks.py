@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from ..model.schema import Inventory
 from .desired import dr_systems
 from .policy import CloudPolicy
+from .replacement import DELETE_FIRST
 from .settings import ADMIN_PROVIDER, StackSettings
 
 T_RULE = "openstack:networking/secGroupRule:SecGroupRule"
@@ -162,6 +163,31 @@ def check_port_ownership(plan: dict) -> list[Finding]:
     return out
 
 
+def check_replacement_safety(plan: dict) -> list[Finding]:
+    """Resources holding a unique thing are replaced delete-first; boot volumes ignore image changes;
+    data volumes can grow while attached and outlive the program."""
+    out = []
+    for r in plan["resources"]:
+        opts = r.get("options") or {}
+        if r["type"] in DELETE_FIRST and not opts.get("deleteBeforeReplace"):
+            out.append(Finding("error", "replace-delete-first", r["name"],
+                               f"{r['kind']} without delete_before_replace: its replacement "
+                               f"{DELETE_FIRST[r['type']]}"))
+        if r["type"] == T_VOLUME and (r["parent"] or "").startswith(SERVER + "::"):
+            if (r["inputs"].get("imageId") and "imageId" not in (opts.get("ignoreChanges") or [])):
+                out.append(Finding("error", "boot-volume-image-pinned", r["name"],
+                                   "a new image under the same name (or a bumped pin) would replace this boot volume: "
+                                   "ignore_changes imageId"))
+            if not r["inputs"].get("imageId"):
+                if not r["inputs"].get("enableOnlineResize"):
+                    out.append(Finding("error", "data-volume-online-resize", r["name"],
+                                       "attached data volume cannot grow without enable_online_resize"))
+                if not opts.get("retainOnDelete"):
+                    out.append(Finding("error", "data-volume-retained", r["name"],
+                                       "data volume without retain_on_delete"))
+    return out
+
+
 def check_instances_protected(plan: dict, inv: Inventory) -> list[Finding]:
     groups = {r["name"]: r["inputs"].get("policies") for r in _of(plan, T_SERVER_GROUP)}
     vms = {v.name: v for v in inv.vms}
@@ -293,6 +319,7 @@ def run_all(plan: dict, inv: Inventory, policy: CloudPolicy, st: StackSettings) 
         *check_management_sources(plan, inv, policy),
         *check_ports_have_security_groups(plan),
         *check_port_ownership(plan),
+        *check_replacement_safety(plan),
         *check_instances_protected(plan, inv),
         *check_floating_ips(plan, inv),
         *check_volumes(plan, inv),

@@ -117,6 +117,8 @@ def plan_cmd(
     n = _errors(plan)
     if n:
         _fail(f"{n} policy error(s) in the {plan['stack']} plan")
+    if old is not None and plandiff.blast_errors(d):
+        _fail(f"{plandiff.blast_errors(d)} change(s) that pulumi up cannot or must not apply (see the diff)")
 
 
 def register(app: typer.Typer) -> None:
