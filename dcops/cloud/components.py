@@ -220,6 +220,10 @@ class Server(ComponentResource):
                  image_id, keypair_name: str, server_group_id, floating_pool: str | None, tenant_provider,
                  admin_provider, project_id, port_after=(), volumes_after=(), instance_after=(), opts=None):
         vm = spec.vm
+        # A renamed VM (inventory previous_names) keeps every resource: each is aliased to its old name.
+        olds = vm.previous_names
+        aka = lambda suffix="": [pulumi.Alias(name=f"{o}{suffix}") for o in olds] or None  # noqa: E731
+        opts = ResourceOptions.merge(opts, ResourceOptions(aliases=aka()))
         super().__init__(f"{PKG}:Server", name, {"tenant": vm.tenant, "system": vm.system, "zone": vm.zone}, opts)
         # *_after: ordering the engine cannot infer from inputs (RBAC grants and quotas before the
         # port, volume quota before volumes, flavor/key pair by name and compute quota before the
@@ -234,7 +238,7 @@ class Server(ComponentResource):
             fixed_ips=[ops.networking.PortFixedIpArgs(subnet_id=subnet_id, ip_address=str(vm.ip))],
             security_group_ids=security_group_ids, admin_state_up=True,
             tags=tags(system=vm.system, zone=vm.zone, managed_by="dcops"),
-            opts=_unique(self, admin_provider, depends_on=list(port_after)))
+            opts=_unique(self, admin_provider, depends_on=list(port_after), aliases=aka("-port")))
         vol_meta = {k: meta[k] for k in ("managed_by", "system", "owner", "security_level", "backup_policy")}
         # imageId is what the volume was *made from*: a newer image under the same name (or a bumped
         # dcops:imageIds pin) is for new VMs, never a reason to replace a running VM's disk.
@@ -242,7 +246,7 @@ class Server(ComponentResource):
             f"{vm.name}-boot", name=f"{vm.name}-boot", size=spec.boot_gb, volume_type=vm.boot_pool,
             image_id=image_id, metadata={**vol_meta, "vm": vm.name, "role": "boot"},
             opts=_child(self, tenant_provider, depends_on=list(volumes_after), protect=True,
-                        ignore_changes=["imageId"]))
+                        ignore_changes=["imageId"], aliases=aka("-boot")))
         self.instance = ops.compute.Instance(
             vm.name, name=vm.name, flavor_name=vm.flavor, availability_zone=spec.availability_zone,
             key_pair=keypair_name, config_drive=True,
@@ -252,7 +256,7 @@ class Server(ComponentResource):
             networks=[ops.compute.InstanceNetworkArgs(port=port.id)],
             scheduler_hints=[ops.compute.InstanceSchedulerHintArgs(group=server_group_id)] if server_group_id else None,
             metadata=meta, tags=tags(system=vm.system, level=meta["security_level"], backup=meta["backup_policy"]),
-            opts=_unique(self, tenant_provider, depends_on=list(instance_after)))
+            opts=_unique(self, tenant_provider, depends_on=list(instance_after), aliases=aka()))
         for vol in vm.volumes:
             # enable_online_resize: the volumes are attached, and Cinder extends an in-use volume only
             # when asked to (the provider refuses otherwise). retain_on_delete: data outlives the program.
@@ -260,14 +264,16 @@ class Server(ComponentResource):
                 f"{vm.name}-{vol.name}", name=f"{vm.name}-{vol.name}", size=vol.size_gb, volume_type=vol.pool,
                 metadata={**vol_meta, "vm": vm.name, "role": vol.name}, enable_online_resize=True,
                 opts=_child(self, tenant_provider, depends_on=list(volumes_after), protect=True,
-                            retain_on_delete=True))
+                            retain_on_delete=True, aliases=aka(f"-{vol.name}")))
             ops.compute.VolumeAttach(f"{vm.name}-{vol.name}-attach", instance_id=self.instance.id,
-                                     volume_id=data.id, opts=_unique(self, tenant_provider))
+                                     volume_id=data.id,
+                                     opts=_unique(self, tenant_provider, aliases=aka(f"-{vol.name}-attach")))
         if spec.floating_ip and floating_pool:
             ops.networking.FloatingIp(f"{vm.name}-fip", pool=floating_pool, port_id=port.id,
                                       description=f"{vm.name} ({meta['system_name']})",
                                       tags=tags(system=vm.system, managed_by="dcops"),
-                                      opts=_child(self, tenant_provider, depends_on=[self.instance]))
+                                      opts=_child(self, tenant_provider, depends_on=[self.instance],
+                                                  aliases=aka("-fip")))
         self.register_outputs({})
 
 

@@ -327,6 +327,25 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
     sgs = security_groups(inv, policy, zones, systems)
     sg_names = {sg.name for sg in sgs}
 
+    # -- renames: an old name may be claimed once, and never while a VM still carries it
+    current = {v.name for v in inv.vms}
+    claimed: dict[str, str] = {}
+    for v in inv.vms:
+        for old in v.previous_names:
+            if old in current:
+                notes.append(Note("error", "previous-name-in-use", v.name,
+                                  f"previous_names lists {old}, which is still a VM's name"))
+            elif old in claimed:
+                notes.append(Note("error", "previous-name-claimed-twice", v.name,
+                                  f"previous_names lists {old}, also claimed by {claimed[old]}"))
+            claimed.setdefault(old, v.name)
+    unpinned = sorted({v.image for v in vms} - set(st.image_ids))
+    if unpinned:
+        notes.append(Note("warning", "image-not-pinned", ", ".join(unpinned),
+                          "looked up by name (most recent): new VMs get whatever was uploaded last under that name; "
+                          "pin the Glance IDs in dcops:imageIds and bump them in a reviewed change (running boot "
+                          "volumes ignore image changes either way)"))
+
     # -- VMs
     dr_set = set(systems) if st.scope == "dr" else set(dr_systems(inv, st.dr)[0])
     vm_specs = []

@@ -217,7 +217,7 @@ SHORTCUTS = {
     "no-stack-trace": "no Python stack capture per resource (source positions are for the engine's UI)",
     "quiet-engine": "drop the SDK's debug log of every RPC (before it reaches the mock engine)",
     "no-mock-urn": "skip the URN the SDK computes per resource for running without a monitor (it has one; "
-                   "the program uses no aliases, the other caller)",
+                   "aliases, the other caller, go to the mock monitor as alias specs, which need no URN)",
     "no-gc-during-run": "pause the cyclic garbage collector while the program runs (hundreds of "
                         "thousands of short-lived futures make each collection walk a growing heap)",
 }

@@ -121,3 +121,47 @@ def test_deleting_a_protected_or_dr_vm_is_an_error(prod):
     gone["resources"] = [r for r in gone["resources"] if r is not dr_vm]
     d = plandiff.diff(prod.plan, gone)
     assert [(f["check"], f["subject"]) for f in d["blast"]] == [("delete-dr-system", dr_vm["name"])]
+
+
+def _renamed(inv, old: str, new: str, declare: bool):
+    return inv.model_copy(update={"vms": tuple(
+        v.model_copy(update={"name": new, "previous_names": (old,) if declare else ()}) if v.name == old else v
+        for v in inv.vms)})
+
+
+def test_a_declared_rename_keeps_every_resource(prod, inv):
+    """yte-db-01 (a boot and a data volume) renamed with previous_names: 0 creates, 0 deletes, the diff says rename."""
+    run = make_plan("prod", inv=_renamed(inv, "yte-db-01", "yte-his-db-01", declare=True))
+    assert run.plan["findings"] == []
+    d = plandiff.diff(prod.plan, run.plan)
+    assert [r for r in d["added"] if r["custom"]] == [] and d["removed"] == []
+    moved = {c["name"]: c for c in d["changed"] if c["renamed_from"]}
+    assert set(moved) == {"yte-his-db-01", "yte-his-db-01-port", "yte-his-db-01-boot", "yte-his-db-01-data",
+                          "yte-his-db-01-data-attach"}
+    assert not any(c["action"] in ("replace", "cannot-apply") for c in d["changed"]) and d["blast"] == []
+    text = plandiff.render_text(d)
+    assert "0 to add" in text and "0 to delete" in text and "renamed" in text.splitlines()[0]
+    assert "renamed from yte-db-01" in text
+
+
+def test_an_undeclared_rename_is_refused_with_the_fix(prod, inv, tmp_path):
+    run = make_plan("prod", inv=_renamed(inv, "yte-db-01", "yte-his-db-01", declare=False))
+    d = plandiff.diff(prod.plan, run.plan)
+    checks_ = {(f["check"], f["subject"]) for f in d["blast"]}
+    assert ("rename-without-previous-name", "yte-his-db-01") in checks_
+    assert {("delete-protected", "yte-db-01-boot"), ("delete-protected", "yte-db-01-data")} <= checks_
+    msg = next(f["message"] for f in d["blast"] if f["check"] == "rename-without-previous-name")
+    assert "previous_names: [yte-db-01] on yte-his-db-01" in msg
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(dumps(prod.plan), encoding="utf-8")
+    new.write_text(dumps(run.plan), encoding="utf-8")
+    r = CliRunner().invoke(app, ["plan", "--diff", str(old), "--new", str(new), "--markdown"])
+    assert r.exit_code == 1 and "rename-without-previous-name" in r.output
+
+
+def test_a_previous_name_still_in_use_is_an_error(inv):
+    clash = inv.model_copy(update={"vms": tuple(
+        v.model_copy(update={"previous_names": ("yte-app-01",)}) if v.name == "yte-db-01" else v for v in inv.vms)})
+    notes = make_plan("prod", inv=clash).plan["notes"]
+    assert [(n["code"], n["subject"]) for n in notes if n["severity"] == "error"] == [
+        ("previous-name-in-use", "yte-db-01")]
