@@ -147,6 +147,10 @@ def check_port_ownership(plan: dict) -> list[Finding]:
     for r in _of(plan, T_PORT):
         i = r["inputs"]
         owner[f"<networking/port:{r['name']}>"] = i.get("tenantId") or provider_project.get(r["provider"])
+        if r["provider"] == ADMIN_PROVIDER and not i.get("tenantId") and (r["parent"] or "").startswith(SERVER + "::"):
+            out.append(Finding("error", "port-in-server-project", r["name"],
+                               "a VM port the admin creates without tenant_id lands in the admin project: Nova "
+                               "refuses to boot the tenant's server on it (PortNotUsable)"))
         if r["provider"] != ADMIN_PROVIDER and any(f.get("ipAddress") for f in i.get("fixedIps") or []):
             out.append(Finding("error", "fixed-ip-port-by-admin", r["name"],
                                f"pins {', '.join(f['ipAddress'] for f in i['fixedIps'] if f.get('ipAddress'))} "
@@ -163,9 +167,10 @@ def check_port_ownership(plan: dict) -> list[Finding]:
     return out
 
 
-def check_replacement_safety(plan: dict) -> list[Finding]:
+def check_replacement_safety(plan: dict, *, retain_visible: bool = True) -> list[Finding]:
     """Resources holding a unique thing are replaced delete-first; boot volumes ignore image changes;
-    data volumes can grow while attached and outlive the program."""
+    data volumes can grow while attached and outlive the program (retain_on_delete: not visible to
+    CrossGuard, hence `retain_visible`)."""
     out = []
     for r in plan["resources"]:
         opts = r.get("options") or {}
@@ -182,7 +187,7 @@ def check_replacement_safety(plan: dict) -> list[Finding]:
                 if not r["inputs"].get("enableOnlineResize"):
                     out.append(Finding("error", "data-volume-online-resize", r["name"],
                                        "attached data volume cannot grow without enable_online_resize"))
-                if not opts.get("retainOnDelete"):
+                if retain_visible and not opts.get("retainOnDelete"):
                     out.append(Finding("error", "data-volume-retained", r["name"],
                                        "data volume without retain_on_delete"))
     return out
