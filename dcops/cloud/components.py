@@ -240,16 +240,19 @@ class Server(ComponentResource):
             tags=tags(system=vm.system, zone=vm.zone, managed_by="dcops"),
             opts=_unique(self, admin_provider, depends_on=list(port_after), aliases=aka("-port")))
         vol_meta = {k: meta[k] for k in ("managed_by", "system", "owner", "security_level", "backup_policy")}
+        # DR: which production volume (through which backup policy's replica) restores into this one
+        restore = lambda role: ({"restore_from": f"prod:{spec.restore_from[role]}",  # noqa: E731
+                                 "restore_via": meta["backup_policy"]} if role in spec.restore_from else {})
         # imageId is what the volume was *made from*: a newer image under the same name (or a bumped
         # dcops:imageIds pin) is for new VMs, never a reason to replace a running VM's disk.
         boot = ops.blockstorage.Volume(
             f"{vm.name}-boot", name=f"{vm.name}-boot", size=spec.boot_gb, volume_type=vm.boot_pool,
-            image_id=image_id, metadata={**vol_meta, "vm": vm.name, "role": "boot"},
+            image_id=image_id, metadata={**vol_meta, "vm": vm.name, "role": "boot", **restore("boot")},
             opts=_child(self, tenant_provider, depends_on=list(volumes_after), protect=True,
                         ignore_changes=["imageId"], aliases=aka("-boot")))
         self.instance = ops.compute.Instance(
             vm.name, name=vm.name, flavor_name=vm.flavor, availability_zone=spec.availability_zone,
-            key_pair=keypair_name, config_drive=True,
+            key_pair=keypair_name, config_drive=True, power_state=spec.power_state,
             block_devices=[ops.compute.InstanceBlockDeviceArgs(
                 uuid=boot.id, source_type="volume", destination_type="volume", boot_index=0,
                 delete_on_termination=False)],
@@ -262,7 +265,8 @@ class Server(ComponentResource):
             # when asked to (the provider refuses otherwise). retain_on_delete: data outlives the program.
             data = ops.blockstorage.Volume(
                 f"{vm.name}-{vol.name}", name=f"{vm.name}-{vol.name}", size=vol.size_gb, volume_type=vol.pool,
-                metadata={**vol_meta, "vm": vm.name, "role": vol.name}, enable_online_resize=True,
+                metadata={**vol_meta, "vm": vm.name, "role": vol.name, **restore(vol.name)},
+                enable_online_resize=True,
                 opts=_child(self, tenant_provider, depends_on=list(volumes_after), protect=True,
                             retain_on_delete=True, aliases=aka(f"-{vol.name}")))
             ops.compute.VolumeAttach(f"{vm.name}-{vol.name}-attach", instance_id=self.instance.id,

@@ -94,9 +94,12 @@ def build(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
     pool = None
     if d.router:
         ext = inv.zone(policy.networks.external.zone)
+        if st.scope == "dr" and st.dr_public:  # the DR site's own public segment
+            ext = ext.model_copy(update={"subnet": st.dr_public["cidr"], "gateway": st.dr_public.get("gateway")})
         itfs = [(i.zone, zones[i.zone].network.id, zones[i.zone].subnet.id, str(i.ip))
                 for i in policy.networks.router.interfaces if i.zone in zones]
-        gw = policy.networks.external.gateway or ext.gateway
+        gw = (st.dr_public.get("gateway") if st.scope == "dr" and st.dr_public else None) \
+            or policy.networks.external.gateway or ext.gateway
         PublicEdge("edge", zone=ext, physical_network=policy.networks.external.physical_network,
                    router_name=policy.networks.router.name, interfaces=itfs, provider=admin,
                    gateway=str(gw) if gw else None)
