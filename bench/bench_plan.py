@@ -41,7 +41,7 @@ def timed(label: str, repeat: int, **kw) -> dict:
         run = make_plan("prod", **kw)
         wall, cpu = time.perf_counter() - t, time.process_time() - c
         if best is None or wall < best["wall"]:
-            best = {"label": label, "wall": wall, "cpu": cpu, "timings": run.timings,
+            best = {"label": label, "wall": wall, "cpu": cpu, "timings": run.timings, "plan": run.plan,
                     "resources": run.plan["summary"]["resources"],
                     "registrations": run.plan["summary"]["resources"] + run.plan["summary"]["components"],
                     "findings": len(run.plan["findings"])}
@@ -86,6 +86,27 @@ def main() -> int:
     for r in (site, big):
         if r["findings"]:
             print(f"  warning: {r['label']} plan has {r['findings']} policy finding(s)")
+
+    # The plan diff (blast radius: classification and replacement propagation) on the 10x plans:
+    # an AZ move of every instance of the first tenant, the worst common case for propagation.
+    import copy
+
+    from dcops.cloud import diff as plandiff
+
+    old = big["plan"]
+    new = copy.deepcopy(old)
+    first = next(r["tenant"] for r in new["resources"] if r["kind"] == "compute.Instance")
+    moved = 0
+    for r in new["resources"]:
+        if r["kind"] == "compute.Instance" and r["tenant"] == first:
+            r["inputs"]["availabilityZone"] = "az-elsewhere"
+            moved += 1
+    t, c = time.perf_counter(), time.process_time()
+    d = plandiff.diff(old, new)
+    text = plandiff.render_text(d)
+    print(f"diff {a.factor}x ({len(old['resources'])} resources, {moved} instances moved AZ -> "
+          f"{sum(1 for x in d['changed'] if x['action'] == 'replace')} replacements): "
+          f"{time.perf_counter() - t:.2f} s wall, {time.process_time() - c:.2f} s CPU, {len(text):,} chars of text")
 
     if a.shortcuts:
         print("\nMock-runtime shortcuts, cumulative (site; stock = pulumi.runtime.set_mocks as shipped):")

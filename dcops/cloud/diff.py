@@ -317,7 +317,8 @@ def render_text(d: dict) -> str:
             lines.append(f"+ {r['kind']:<28} {r['name']}  {_key_inputs(r)}".rstrip())
     for c in d["changed"]:
         mark = {"replace": "±", "cannot-apply": "✗"}.get(c["action"], "~")
-        lines.append(f"{mark} {c['kind']:<28} {c['name']}  [{_effect(c)}]")
+        plain = c["action"] in ("update", "state") and not c["renamed_from"]  # "~ kind name" says it all
+        lines.append(f"{mark} {c['kind']:<28} {c['name']}" + ("" if plain else f"  [{_effect(c)}]"))
         for ch in c["changes"]:
             why = f" — {ch['why']}" if ch.get("why") else ""
             lines.append(f"      {ch['path']}: {_fmt(ch['old'])} -> {_fmt(ch['new'])}  ({ch['action']}{why})")
