@@ -8,7 +8,19 @@ are UUIDs or unknown, so checks that follow references between resources stay in
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from . import checks
+
+
+@lru_cache(maxsize=1)
+def _site():
+    """The inventory and cloud policy the security-group checks measure rules against (the repository's)."""
+    from ..model import load_inventory
+    from .policy import DEFAULT_POLICY, load_policy
+
+    inv = load_inventory()
+    return inv, load_policy(inv, DEFAULT_POLICY)
 
 
 def _urn_parts(urn: str | None) -> tuple[str, str] | None:
@@ -48,6 +60,13 @@ POLICIES = {
         "delete_before_replace on resources holding unique things; boot volumes ignore image changes; "
         "data volumes resize online",
         lambda plan: checks.check_replacement_safety(plan, retain_visible=False)),
+    "no-internet-admin-or-db": (
+        "no ingress rule opens SSH, RDP, WinRM, SNMP, Telnet or a database port to non-private space "
+        "(infra/cloud_policy.yaml forbidden_from_internet)",
+        lambda plan: checks.check_internet_exposure(plan, _site()[1])),
+    "management-only-from-mgmt": (
+        "management ports are reachable only from the management zone",
+        lambda plan: checks.check_management_sources(plan, *_site())),
     "vm-ports-have-security-groups": (
         "every VM port has a security group and port security",
         lambda plan: checks.check_ports_have_security_groups(plan)),

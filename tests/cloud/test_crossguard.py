@@ -53,12 +53,18 @@ def test_seeded_bad_resources_are_reported(prod):
     del boot["options"]["ignoreChanges"]
     data = next(r for r in of(plan, "blockstorage.Volume") if r["name"] == "yte-db-01-data")
     del data["inputs"]["enableOnlineResize"]
-    got = _violations([port, orphan, nosg, inst, boot, data])
+    rule = copy.deepcopy(next(r for r in of(plan, "networking.SecGroupRule")
+                              if r["inputs"].get("remoteIpPrefix") == "0.0.0.0/0"))
+    rule["name"] = "sg-dmz-ssh-from-anywhere"
+    rule["inputs"].update(portRangeMin=22, portRangeMax=22, protocol="tcp")
+    got = _violations([port, orphan, nosg, inst, boot, data, rule])
     subjects = {p: sorted(m.split(":", 1)[0] for m in msgs) for p, msgs in got.items()}
     assert subjects == {
         "fixed-ip-ports-by-admin": ["yte-app-02-port", "yte-db-01-port"],
         "replacement-safety": ["yte-db-01", "yte-db-01-boot", "yte-db-01-data"],
         "vm-ports-have-security-groups": ["yte-app-03-port"],
+        "no-internet-admin-or-db": ["sg-dmz-ssh-from-anywhere"],
+        "management-only-from-mgmt": ["sg-dmz-ssh-from-anywhere"],
     }
 
 
