@@ -12,6 +12,11 @@ not create it again. On the bastion the operator saves (see docs/cloud.md):
     openstack security group list --all-projects -f json > security_groups.json
     openstack flavor list --all --long -f json           > flavors.json
     openstack project list --long -f json                > projects.json
+    openstack floating ip list --long -f json            > floating_ips.json
+    openstack server group list --all-projects --long -f json > server_groups.json
+    openstack volume type list --long -f json            > volume_types.json
+    openstack aggregate list --long -f json              > aggregates.json
+    openstack router list --long -f json                 > routers.json
 
 `match()` pairs each adoptable resource of the plan with a cloud object: by name, else by address
 (ports and servers by their fixed IP, which the inventory owns), else by attachment (an unnamed boot
@@ -35,13 +40,20 @@ T_SUBNET = "openstack:networking/subnet:Subnet"
 T_SECGROUP = "openstack:networking/secGroup:SecGroup"
 T_FLAVOR = "openstack:compute/flavor:Flavor"
 T_PROJECT = "openstack:identity/project:Project"
+T_FIP = "openstack:networking/floatingIp:FloatingIp"
+T_SERVER_GROUP = "openstack:compute/serverGroup:ServerGroup"
+T_VOLUME_TYPE = "openstack:blockstorage/volumeTypeV3:VolumeTypeV3"
+T_AGGREGATE = "openstack:compute/aggregateV2:AggregateV2"
+T_ROUTER = "openstack:networking/router:Router"
 
 LISTINGS = {"servers": True, "volumes": True, "ports": True, "networks": False, "subnets": False,
-            "security_groups": False, "flavors": False, "projects": False}
+            "security_groups": False, "flavors": False, "projects": False, "floating_ips": False,
+            "server_groups": False, "volume_types": False, "aggregates": False, "routers": False}
 #: plan types adopted from which listing
 ADOPTABLE = {T_INSTANCE: "servers", T_PORT: "ports", T_VOLUME: "volumes", T_ATTACH: "volumes",
              T_NETWORK: "networks", T_SUBNET: "subnets", T_SECGROUP: "security_groups", T_FLAVOR: "flavors",
-             T_PROJECT: "projects"}
+             T_PROJECT: "projects", T_FIP: "floating_ips", T_SERVER_GROUP: "server_groups",
+             T_VOLUME_TYPE: "volume_types", T_AGGREGATE: "aggregates", T_ROUTER: "routers"}
 
 
 class ListingInvalid(ValueError):
@@ -228,9 +240,27 @@ def match(plan: dict, listings: dict[str, list[dict] | None]) -> Adoption:
         else:
             a.inventory_only.append((r["type"], r["name"]))
     # the rest by name (subnets by CIDR)
+    # floating IPs: the one bound to the matched port (their addresses are the cloud's, not the inventory's)
+    port_ids = {m.name: m.id for m in a.matched if m.type == T_PORT}
+    fip_by_port = {r.get("Port"): r for r in listings.get("floating_ips") or () if r.get("Port")}
+    if listings.get("floating_ips") is not None:
+        # a load balancer's VIP port is Octavia's: found by the VIP address the policy pins
+        vips = {f"{r['name']}-vip": r["inputs"].get("vipAddress")
+                for r in plan["resources"] if r["type"] == "openstack:loadbalancer/loadBalancer:LoadBalancer"}
+        for r in _res(plan, T_FIP):
+            port = _ref_name(r["inputs"].get("portId"))
+            pid = (ip_port.get(vips[port]) or {}).get("ID") if port in vips else port_ids.get(port)
+            row = fip_by_port.get(pid)
+            if row is None or row["ID"] in used["floating_ips"]:
+                a.inventory_only.append((r["type"], r["name"]))
+                continue
+            used["floating_ips"].add(row["ID"])
+            a.matched.append(Match(r["type"], r["name"], row["ID"], "port"))
     for typ, listing, key in ((T_NETWORK, "networks", "name"), (T_SECGROUP, "security_groups", "name"),
                               (T_FLAVOR, "flavors", "name"), (T_PROJECT, "projects", "name"),
-                              (T_SUBNET, "subnets", "cidr")):
+                              (T_SUBNET, "subnets", "cidr"), (T_SERVER_GROUP, "server_groups", "name"),
+                              (T_VOLUME_TYPE, "volume_types", "name"), (T_AGGREGATE, "aggregates", "name"),
+                              (T_ROUTER, "routers", "name")):
         rows = listings.get(listing)
         if rows is None:
             continue

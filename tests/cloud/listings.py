@@ -49,6 +49,23 @@ def from_plan(plan: dict) -> dict[str, list[dict]]:
                              "Fixed IP Addresses": [{"subnet_id": uid("subnet", _ref(f["subnetId"])),
                                                      "ip_address": f["ipAddress"]} for f in i["fixedIps"]],
                              "Security Groups": [uid("sg", _ref(g)) for g in i.get("securityGroupIds") or []]})
+    port_of = {r["name"]: r for r in of("openstack:networking/floatingIp:FloatingIp")}
+    out["floating_ips"] = [{"ID": uid("fip", n), "Floating IP Address": f"203.0.113.{i + 10}",
+                            "Port": uid("port", _ref(r["inputs"]["portId"])),
+                            "Floating Network": uid("net", "net-public")}
+                           for i, (n, r) in enumerate(sorted(port_of.items()))]
+    for lb in of("openstack:loadbalancer/loadBalancer:LoadBalancer"):  # Octavia's VIP ports
+        out["ports"].append({"ID": uid("port", f"{lb['name']}-vip"), "Name": f"octavia-lb-{uid('lb', lb['name'])}",
+                             "Device Owner": "Octavia", "Security Groups": [],
+                             "Fixed IP Addresses": [{"ip_address": lb["inputs"]["vipAddress"]}]})
+    out["server_groups"] = [{"ID": uid("sg-group", r["name"]), "Name": r["inputs"]["name"],
+                             "Policy": r["inputs"]["policies"]} for r in of("openstack:compute/serverGroup:ServerGroup")]
+    out["volume_types"] = [{"ID": uid("vtype", r["name"]), "Name": r["inputs"]["name"], "Is Public": True}
+                           for r in of("openstack:blockstorage/volumeTypeV3:VolumeTypeV3")]
+    out["aggregates"] = [{"ID": str(i + 1), "Name": r["inputs"]["name"], "Availability Zone": r["inputs"]["zone"]}
+                         for i, r in enumerate(of("openstack:compute/aggregateV2:AggregateV2"))]
+    out["routers"] = [{"ID": uid("router", r["name"]), "Name": r["inputs"]["name"], "Status": "ACTIVE"}
+                      for r in of("openstack:networking/router:Router")]
     attach = {}
     for r in of("openstack:compute/volumeAttach:VolumeAttach"):
         attach.setdefault(_ref(r["inputs"]["volumeId"]), _ref(r["inputs"]["instanceId"]))

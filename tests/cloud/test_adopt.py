@@ -63,6 +63,12 @@ def test_matching_by_name_address_and_attachment(prod):
     assert core == {("Instance", "yte-app-01"), ("Port", "yte-app-01-port"), ("Volume", "yte-app-01-boot")}
     assert {(lst, i) for lst, _, i in a.cloud_only} == {("servers", uid("server", "legacy-ftp")),
                                                          ("ports", uid("port", "legacy-ftp"))}
+    fip = by[(T + "networking/floatingIp:FloatingIp", "du-lich-web-01-fip")]
+    assert (fip.id, fip.how) == (uid("fip", "du-lich-web-01-fip"), "port")
+    assert by[(T + "compute/serverGroup:ServerGroup", "sg-portal-web")].id == uid("sg-group", "sg-portal-web")
+    assert by[(T + "networking/router:Router", "rt-dmz-public")].how == "name"
+    # a load balancer's floating IP sits on Octavia's VIP port: found by the VIP address
+    assert by[(T + "networking/floatingIp:FloatingIp", "lb-portal-fip")].id == uid("fip", "lb-portal-fip")
     rep = report(a)
     assert rep["renamed_in_cloud"][0]["cloud_name"] == "PORTAL-DB-1"
     assert any("PORTAL-DB-1" in n and "portal-db-01" in n for n in rep["notes"])
