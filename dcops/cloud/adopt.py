@@ -17,6 +17,8 @@ not create it again. On the bastion the operator saves (see docs/cloud.md):
     openstack volume type list --long -f json            > volume_types.json
     openstack aggregate list --long -f json              > aggregates.json
     openstack router list --long -f json                 > routers.json
+    openstack security group rule list --long -f json    > security_group_rules.json
+    openstack loadbalancer list -f json                  > load_balancers.json   (octavia client: lower-case keys)
 
 `match()` pairs each adoptable resource of the plan with a cloud object: by name, else by address
 (ports and servers by their fixed IP, which the inventory owns), else by attachment (an unnamed boot
@@ -45,15 +47,19 @@ T_SERVER_GROUP = "openstack:compute/serverGroup:ServerGroup"
 T_VOLUME_TYPE = "openstack:blockstorage/volumeTypeV3:VolumeTypeV3"
 T_AGGREGATE = "openstack:compute/aggregateV2:AggregateV2"
 T_ROUTER = "openstack:networking/router:Router"
+T_RULE = "openstack:networking/secGroupRule:SecGroupRule"
+T_LB = "openstack:loadbalancer/loadBalancer:LoadBalancer"
 
 LISTINGS = {"servers": True, "volumes": True, "ports": True, "networks": False, "subnets": False,
             "security_groups": False, "flavors": False, "projects": False, "floating_ips": False,
-            "server_groups": False, "volume_types": False, "aggregates": False, "routers": False}
+            "server_groups": False, "volume_types": False, "aggregates": False, "routers": False,
+            "security_group_rules": False, "load_balancers": False}
 #: plan types adopted from which listing
 ADOPTABLE = {T_INSTANCE: "servers", T_PORT: "ports", T_VOLUME: "volumes", T_ATTACH: "volumes",
              T_NETWORK: "networks", T_SUBNET: "subnets", T_SECGROUP: "security_groups", T_FLAVOR: "flavors",
              T_PROJECT: "projects", T_FIP: "floating_ips", T_SERVER_GROUP: "server_groups",
-             T_VOLUME_TYPE: "volume_types", T_AGGREGATE: "aggregates", T_ROUTER: "routers"}
+             T_VOLUME_TYPE: "volume_types", T_AGGREGATE: "aggregates", T_ROUTER: "routers",
+             T_RULE: "security_group_rules", T_LB: "load_balancers"}
 
 
 class ListingInvalid(ValueError):
@@ -79,6 +85,8 @@ def load_listings(folder: Path | str) -> dict[str, list[dict]]:
             raise ListingInvalid(f"{path}: {e}") from e
         except json.JSONDecodeError as e:
             raise ListingInvalid(f"{path}:{e.lineno}: not JSON ({e.msg})") from e
+        if isinstance(rows, list):
+            rows = [_normalise(r) if isinstance(r, dict) else r for r in rows]
         if not isinstance(rows, list) or not all(isinstance(r, dict) and r.get("ID") for r in rows):
             raise ListingInvalid(f"{path}: expected the JSON list `openstack … list -f json` prints "
                                  "(objects with an ID)")
@@ -87,6 +95,13 @@ def load_listings(folder: Path | str) -> dict[str, list[dict]]:
 
 
 # ---------------------------------------------------------------- OSC field shapes (old and new clients)
+
+def _normalise(row: dict) -> dict:
+    """The Octavia client prints lower-case keys (id, name); the others ID, Name."""
+    if "ID" in row or "id" not in row:
+        return row
+    return {**row, "ID": row["id"], "Name": row.get("Name", row.get("name"))}
+
 
 def server_addresses(row: dict) -> dict[str, list[str]]:
     """'Networks' is {"net": ["ip", …]} (OSC >= 5.x) or "net=ip, ip; net2=ip" (older)."""
@@ -160,6 +175,8 @@ def _ref_name(ref) -> str | None:
 
 
 def match(plan: dict, listings: dict[str, list[dict] | None]) -> Adoption:
+    listings = {k: None if v is None else [_normalise(r) for r in v] for k, v in listings.items()}
+    listings.update({k: None for k in LISTINGS if k not in listings})
     a = Adoption()
     used: dict[str, set[str]] = {k: set() for k in LISTINGS}
 
@@ -256,6 +273,14 @@ def match(plan: dict, listings: dict[str, list[dict] | None]) -> Adoption:
                 continue
             used["floating_ips"].add(row["ID"])
             a.matched.append(Match(r["type"], r["name"], row["ID"], "port"))
+    # load balancers by name, confirmed by the VIP address the policy pins
+    for r in _res(plan, T_LB) if listings.get("load_balancers") is not None else ():
+        row = next((x for x in listings["load_balancers"] if x.get("Name") == r["inputs"].get("name")
+                    and x.get("vip_address", r["inputs"].get("vipAddress")) == r["inputs"].get("vipAddress")), None)
+        if row is None or row["ID"] in used["load_balancers"]:
+            a.inventory_only.append((r["type"], r["name"]))
+            continue
+        take("load_balancers", row, r, "name")
     for typ, listing, key in ((T_NETWORK, "networks", "name"), (T_SECGROUP, "security_groups", "name"),
                               (T_FLAVOR, "flavors", "name"), (T_PROJECT, "projects", "name"),
                               (T_SUBNET, "subnets", "cidr"), (T_SERVER_GROUP, "server_groups", "name"),
@@ -272,6 +297,7 @@ def match(plan: dict, listings: dict[str, list[dict] | None]) -> Adoption:
                 a.inventory_only.append((r["type"], r["name"]))
                 continue
             take(listing, row, r, "cidr" if key == "cidr" else "name")
+    _match_rules(plan, listings, a, used)
     for listing, rows in listings.items():
         for row in rows or ():
             if row["ID"] not in used[listing] and not _foreign(listing, row):
@@ -282,6 +308,35 @@ def match(plan: dict, listings: dict[str, list[dict] | None]) -> Adoption:
     return a
 
 
+def _rule_key(group: str | None, direction, ethertype, protocol, lo, hi, remote) -> tuple:
+    any_port = lo in (None, "", 0) and hi in (None, "", 0)
+    return (group, (direction or "ingress").lower(), (ethertype or "IPv4"), (protocol or "any").lower(),
+            "" if any_port else f"{int(lo)}:{int(hi if hi not in (None, '') else lo)}", remote or "0.0.0.0/0")
+
+
+def _match_rules(plan: dict, listings: dict, a: Adoption, used: dict) -> None:
+    """Rules have no names: a rule is its group, direction, protocol, port range and source."""
+    rows = listings.get("security_group_rules")
+    if rows is None:
+        return
+    sg_ids = {m.name: m.id for m in a.matched if m.type == T_SECGROUP}
+    index = {}
+    for row in rows:
+        lo, _, hi = str(row.get("Port Range") or "").partition(":")
+        index.setdefault(_rule_key(row.get("Security Group"), row.get("Direction"), row.get("Ethertype"),
+                                   row.get("IP Protocol"), lo or None, hi or None, row.get("IP Range")), row)
+    for r in _res(plan, T_RULE):
+        i = r["inputs"]
+        key = _rule_key(sg_ids.get(_ref_name(i.get("securityGroupId"))), i.get("direction"), i.get("ethertype"),
+                        i.get("protocol"), i.get("portRangeMin"), i.get("portRangeMax"), i.get("remoteIpPrefix"))
+        row = index.get(key)
+        if row is None or row["ID"] in used["security_group_rules"]:
+            a.inventory_only.append((r["type"], r["name"]))
+            continue
+        used["security_group_rules"].add(row["ID"])
+        a.matched.append(Match(r["type"], r["name"], row["ID"], "rule"))
+
+
 def _foreign(listing: str, row: dict) -> bool:
     """Objects OpenStack makes itself, never the program's: DHCP/router/LB ports, default groups."""
     if listing == "ports":
@@ -289,6 +344,8 @@ def _foreign(listing: str, row: dict) -> bool:
         return owner.startswith("network:") or owner.startswith("neutron:") or owner == "Octavia"
     if listing == "security_groups":
         return row.get("Name") == "default"
+    if listing == "security_group_rules":  # Neutron's egress defaults and the default group's own rules
+        return (row.get("Direction") or "").lower() == "egress" or bool(row.get("Remote Security Group"))
     return False
 
 
@@ -320,11 +377,16 @@ def import_file(plan: dict, adoption: Adoption, *, project: str) -> dict:
         typ, name = key.rsplit("::", 1)
         return f"{typ.rsplit(':', 1)[-1].lower()}-{name}"
 
+    imported = {f"{m.type}::{m.name}" for m in adoption.matched}
     for m in adoption.matched:
         r = by_key[f"{m.type}::{m.name}"]
         parent = r.get("parent")
         p = parent
         while p and p in by_key and p not in components:
+            if by_key[p].get("custom", True):  # a custom parent (a rule's security group): imported or in state
+                if p not in imported:
+                    name_table[fname(p)] = all_urns[tuple(p.rsplit("::", 1))]
+                break
             components.add(p)
             p = by_key[p].get("parent")
         entry = {"type": m.type, "name": m.name, "id": m.id}
@@ -366,7 +428,7 @@ def report(adoption: Adoption) -> dict:
 
 def drift(plan: dict, listings: dict, adoption: Adoption) -> list[dict]:
     """What runs differs from what the plan declares: flavor, AZ, addresses, security groups, size, type."""
-    rows = {k: {r["ID"]: r for r in v or ()} for k, v in listings.items()}
+    rows = {k: {r["ID"]: r for r in map(_normalise, v or ())} for k, v in listings.items()}
     sg_id = {r["ID"]: r.get("Name") or r["ID"] for r in listings.get("security_groups") or ()}
     out = []
 

@@ -66,6 +66,19 @@ def from_plan(plan: dict) -> dict[str, list[dict]]:
                          for i, r in enumerate(of("openstack:compute/aggregateV2:AggregateV2"))]
     out["routers"] = [{"ID": uid("router", r["name"]), "Name": r["inputs"]["name"], "Status": "ACTIVE"}
                       for r in of("openstack:networking/router:Router")]
+    out["security_group_rules"] = [
+        {"ID": uid("rule", r["name"]), "IP Protocol": r["inputs"].get("protocol"), "Ethertype": "IPv4",
+         "IP Range": r["inputs"].get("remoteIpPrefix"), "Direction": "ingress", "Remote Security Group": None,
+         "Port Range": (f"{r['inputs']['portRangeMin']}:{r['inputs']['portRangeMax']}"
+                        if r["inputs"].get("portRangeMin") else ""),
+         "Security Group": uid("sg", _ref(r["inputs"]["securityGroupId"]))}
+        for r in of("openstack:networking/secGroupRule:SecGroupRule")] + [
+        {"ID": uid("rule", f"egress-{g['name']}"), "IP Protocol": None, "Ethertype": "IPv4", "IP Range": None,
+         "Direction": "egress", "Port Range": "", "Security Group": uid("sg", g["name"])}
+        for g in of("openstack:networking/secGroup:SecGroup")]
+    out["load_balancers"] = [{"id": uid("lb", r["name"]), "name": r["inputs"]["name"],
+                              "vip_address": r["inputs"]["vipAddress"], "provisioning_status": "ACTIVE"}
+                             for r in of("openstack:loadbalancer/loadBalancer:LoadBalancer")]
     attach = {}
     for r in of("openstack:compute/volumeAttach:VolumeAttach"):
         attach.setdefault(_ref(r["inputs"]["volumeId"]), _ref(r["inputs"]["instanceId"]))

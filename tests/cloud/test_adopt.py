@@ -69,6 +69,10 @@ def test_matching_by_name_address_and_attachment(prod):
     assert by[(T + "networking/router:Router", "rt-dmz-public")].how == "name"
     # a load balancer's floating IP sits on Octavia's VIP port: found by the VIP address
     assert by[(T + "networking/floatingIp:FloatingIp", "lb-portal-fip")].id == uid("fip", "lb-portal-fip")
+    assert by[(T + "loadbalancer/loadBalancer:LoadBalancer", "lb-dvc")].id == uid("lb", "lb-dvc")
+    rules = [m for m in a.matched if m.type.endswith(":SecGroupRule")]
+    assert len(rules) == sum(1 for r in prod.plan["resources"] if r["type"].endswith(":SecGroupRule"))
+    assert all(m.id == uid("rule", m.name) for m in rules)
     rep = report(a)
     assert rep["renamed_in_cloud"][0]["cloud_name"] == "PORTAL-DB-1"
     assert any("PORTAL-DB-1" in n and "portal-db-01" in n for n in rep["notes"])
@@ -85,9 +89,13 @@ def test_import_file_is_what_pulumi_import_reads(prod):
     comps = {e["name"]: e for e in doc["resources"] if e.get("component")}
     customs = [e for e in doc["resources"] if not e.get("component")]
     assert len(customs) == len(a.matched) and all(e["id"] for e in customs)
+    custom_names = {e["name"] for e in customs}
     for e in customs:
-        assert e["parent"] in comps, e  # every parent is a component created by the same import
+        # every parent is in the same import: a component it creates empty, or an imported resource (a rule's group)
+        assert e["parent"] in comps or e["parent"] in custom_names or e["parent"] in doc["nameTable"], e
         assert e["provider"] in doc["nameTable"]
+    rule = next(e for e in customs if e["type"].endswith(":SecGroupRule"))
+    assert rule["parent"].startswith("secgroup-") and rule["parent"] in custom_names
     inst = next(e for e in customs if e["logicalName"] == "portal-db-01" and e["type"].endswith(":Instance"))
     assert inst["id"] == uid("server", "portal-db-01") and comps[inst["parent"]]["logicalName"] == "portal-db-01"
     assert doc["nameTable"][inst["provider"]] == (
