@@ -87,27 +87,6 @@ def main() -> int:
         if r["findings"]:
             print(f"  warning: {r['label']} plan has {r['findings']} policy finding(s)")
 
-    # The plan diff (blast radius: classification and replacement propagation) on the 10x plans:
-    # an AZ move of every instance of the first tenant, the worst common case for propagation.
-    import copy
-
-    from dcops.cloud import diff as plandiff
-
-    old = big["plan"]
-    new = copy.deepcopy(old)
-    first = next(r["tenant"] for r in new["resources"] if r["kind"] == "compute.Instance")
-    moved = 0
-    for r in new["resources"]:
-        if r["kind"] == "compute.Instance" and r["tenant"] == first:
-            r["inputs"]["availabilityZone"] = "az-elsewhere"
-            moved += 1
-    t, c = time.perf_counter(), time.process_time()
-    d = plandiff.diff(old, new)
-    text = plandiff.render_text(d)
-    print(f"diff {a.factor}x ({len(old['resources'])} resources, {moved} instances moved AZ -> "
-          f"{sum(1 for x in d['changed'] if x['action'] == 'replace')} replacements): "
-          f"{time.perf_counter() - t:.2f} s wall, {time.process_time() - c:.2f} s CPU, {len(text):,} chars of text")
-
     if a.shortcuts:
         print("\nMock-runtime shortcuts, cumulative (site; stock = pulumi.runtime.set_mocks as shipped):")
         stock = timed("stock mock runtime", a.repeat, inv=inv, fast=False)
@@ -129,6 +108,27 @@ def main() -> int:
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(25)
         print("\n".join(line for line in buf.getvalue().splitlines() if line.strip())[:6000])
+
+    # The plan diff (blast radius: classification and replacement propagation) on the 10x plans:
+    # an AZ move of every instance of the first tenant, the worst common case for propagation.
+    import copy
+
+    from dcops.cloud import diff as plandiff
+
+    old = big["plan"]
+    new = copy.deepcopy(old)
+    first = next(r["tenant"] for r in new["resources"] if r["kind"] == "compute.Instance")
+    moved = 0
+    for r in new["resources"]:
+        if r["kind"] == "compute.Instance" and r["tenant"] == first:
+            r["inputs"]["availabilityZone"] = "az-elsewhere"
+            moved += 1
+    t, c = time.perf_counter(), time.process_time()
+    d = plandiff.diff(old, new)
+    text = plandiff.render_text(d)
+    print(f"diff {a.factor}x ({len(old['resources'])} resources, {moved} instances moved AZ -> "
+          f"{sum(1 for x in d['changed'] if x['action'] == 'replace')} replacements): "
+          f"{time.perf_counter() - t:.2f} s wall, {time.process_time() - c:.2f} s CPU, {len(text):,} chars of text")
     return 0
 
 

@@ -38,7 +38,7 @@ def render(prod: dict, dr: dict) -> str:
     systems = ", ".join(dr["systems"])
     by_sys = Counter(r["inputs"]["metadata"]["system"] for r in dr["resources"] if r["kind"] == "compute.Instance")
     return "\n".join([START, "", *rows, "",
-                      f"DR systems ({len(dr['systems'])}, {sum(by_sys.values())} VMs): {systems}.", "", END])
+                      f"DR systems — {systems}: {len(dr['systems'])} in all, VMs: {sum(by_sys.values())}.", "", END])
 
 
 if __name__ == "__main__":
