@@ -13,8 +13,8 @@ out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 
-def _fail(msg: str, code: int = 1):
-    err.print(f"dcops plan: {msg}", markup=False, highlight=False)
+def _fail(msg: str, code: int = 1, verb: str = "plan"):
+    err.print(f"dcops {verb}: {msg}", markup=False, highlight=False)
     raise typer.Exit(code)
 
 
@@ -131,15 +131,15 @@ def _plan_and_listings(stack: str, listing_dir: Path):
     from .runner import STACKS, make_plan
 
     if stack not in STACKS:
-        _fail(f"unknown stack {stack!r} (choose {', '.join(STACKS)})", 2)
+        _fail(f"unknown stack {stack!r} (choose {', '.join(STACKS)})", 2, verb="cloud")
     try:
         listings = load_listings(listing_dir)
     except ListingInvalid as e:
-        _fail(str(e))
+        _fail(str(e), verb="cloud")
     try:
         return make_plan(stack).plan, listings
     except StackConfigInvalid as e:
-        _fail(str(e))
+        _fail(str(e), verb="cloud")
 
 
 @cloud.command("import")
@@ -169,7 +169,7 @@ def import_cmd(
         if report_file:
             write_atomic(report_file, _json.dumps(rep, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     except OSError as e:
-        _fail(f"cannot write: {e}")
+        _fail(f"cannot write: {e}", verb="cloud")
     out.print(f"{rep['matched']} resources matched ({', '.join(f'{n} by {k}' for k, n in rep['matched_by'].items())})"
               f" -> {output}", highlight=False)
     for n in rep["notes"]:
@@ -183,7 +183,7 @@ def import_cmd(
                   markup=False)
     if rep["cloud_only"] or core:
         _fail(f"{len(rep['cloud_only'])} cloud object(s) outside the inventory, {len(core)} declared VM/port/volume "
-              "resource(s) not running: review before `pulumi import`")
+              "resource(s) not running: review before `pulumi import`", verb="cloud")
 
 
 @cloud.command("drift")
@@ -220,7 +220,7 @@ def drift_cmd(
             t.add_row(m["name"], "(exists)", "declared", "missing")
         out.print(t)
     if rows or doc["missing"]:
-        _fail(f"drift: {len(rows)} difference(s), {len(doc['missing'])} missing")
+        _fail(f"drift: {len(rows)} difference(s), {len(doc['missing'])} missing", verb="cloud")
 
 
 def register(app: typer.Typer) -> None:

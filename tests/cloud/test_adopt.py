@@ -136,3 +136,20 @@ def test_cli_import_and_drift(prod, tmp_path):
     (messy / "servers.json").write_text("[{not json", encoding="utf-8")
     r = runner.invoke(app, ["cloud", "drift", "--from", str(messy)])
     assert r.exit_code == 1 and "servers.json:1: not JSON" in r.output
+
+
+def test_hostile_listings_fail_with_the_file_and_write_nothing(prod, tmp_path):
+    d = write(from_plan(prod.plan), tmp_path / "l")
+    out = tmp_path / "import.json"
+    (d / "volumes.json").write_text('{"volumes": []}', encoding="utf-8")  # an object, not the list OSC prints
+    r = runner.invoke(app, ["cloud", "import", "--from", str(d), "-o", str(out)])
+    assert r.exit_code == 1 and "volumes.json: expected the JSON list" in r.output and not out.exists()
+    (d / "volumes.json").write_text('[{"Name": "no-id"}]', encoding="utf-8")
+    r = runner.invoke(app, ["cloud", "import", "--from", str(d), "-o", str(out)])
+    assert r.exit_code == 1 and "objects with an ID" in r.output and not out.exists()
+    write(from_plan(prod.plan), d)
+    (d / "ports.json").unlink()
+    r = runner.invoke(app, ["cloud", "drift", "--from", str(d)])
+    assert r.exit_code == 1 and "ports.json: missing (openstack port list --long -f json)" in r.output
+    r = runner.invoke(app, ["cloud", "import", "--from", str(tmp_path / "nowhere")])
+    assert r.exit_code == 1 and "not a folder" in r.output and r.output.startswith("dcops cloud:")
