@@ -43,7 +43,7 @@ def timed(label: str, repeat: int, **kw) -> dict:
         run = make_plan("prod", **kw)
         wall, cpu = time.perf_counter() - t, time.process_time() - c
         if best is None or wall < best["wall"]:
-            best = {"label": label, "wall": wall, "cpu": cpu, "timings": run.timings,
+            best = {"label": label, "wall": wall, "cpu": cpu, "timings": run.timings, "plan": run.plan,
                     "resources": run.plan["summary"]["resources"],
                     "registrations": run.plan["summary"]["resources"] + run.plan["summary"]["components"],
                     "findings": len(run.plan["findings"])}
@@ -119,6 +119,27 @@ def main() -> int:
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(25)
         print("\n".join(line for line in buf.getvalue().splitlines() if line.strip())[:6000])
+
+    # The plan diff (blast radius: classification and replacement propagation) on the 10x plans:
+    # an AZ move of every instance of the first tenant, the worst common case for propagation.
+    import copy
+
+    from dcops.cloud import diff as plandiff
+
+    old = big["plan"]
+    new = copy.deepcopy(old)
+    first = next(r["tenant"] for r in new["resources"] if r["kind"] == "compute.Instance")
+    moved = 0
+    for r in new["resources"]:
+        if r["kind"] == "compute.Instance" and r["tenant"] == first:
+            r["inputs"]["availabilityZone"] = "az-elsewhere"
+            moved += 1
+    t, c = time.perf_counter(), time.process_time()
+    d = plandiff.diff(old, new)
+    text = plandiff.render_text(d)
+    print(f"diff {a.factor}x ({len(old['resources'])} resources, {moved} instances moved AZ -> "
+          f"{sum(1 for x in d['changed'] if x['action'] == 'replace')} replacements): "
+          f"{time.perf_counter() - t:.2f} s wall, {time.process_time() - c:.2f} s CPU, {len(text):,} chars of text")
     return 0
 
 

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 from ..model.schema import Inventory
 from .desired import dr_systems
 from .policy import CloudPolicy
-from .settings import StackSettings
+from .replacement import DELETE_FIRST
+from .settings import ADMIN_PROVIDER, StackSettings
 
 T_RULE = "openstack:networking/secGroupRule:SecGroupRule"
 T_PORT = "openstack:networking/port:Port"
@@ -24,6 +25,8 @@ T_ATTACH = "openstack:compute/volumeAttach:VolumeAttach"
 T_FIP = "openstack:networking/floatingIp:FloatingIp"
 T_QUOTA_VOL = "openstack:blockstorage/quoteSetV3:QuoteSetV3"
 T_LB = "openstack:loadbalancer/loadBalancer:LoadBalancer"
+T_PROJECT = "openstack:identity/project:Project"
+T_PROVIDER = "pulumi:providers:openstack"
 SERVER = "dcops:cloud:Server"
 PROTECTED_POLICIES = {"anti-affinity", "soft-anti-affinity"}
 REQUIRED_METADATA = ("system", "owner", "security_level", "backup_policy")
@@ -130,6 +133,63 @@ def check_ports_have_security_groups(plan: dict) -> list[Finding]:
             out.append(Finding("error", "vm-has-security-group", r["name"], "port security disabled"))
         elif not i.get("securityGroupIds"):
             out.append(Finding("error", "vm-has-security-group", r["name"], "VM port without a security group"))
+    return out
+
+
+def check_port_ownership(plan: dict) -> list[Finding]:
+    """Ports as Neutron and Nova accept them: a pinned address on a network the tenant does not own is
+    the admin's call (create_port:fixed_ips:ip_address), and a server boots only on a port of its own
+    project (Nova: PortNotUsable). tests/cloud/test_neutron_policy.py holds this to Neutron's policy."""
+    projects = {r["inputs"].get("name"): f"<identity/project:{r['name']}>" for r in _of(plan, T_PROJECT)}
+    provider_project = {r["name"]: projects.get(r["inputs"].get("tenantName"))
+                        for r in _of(plan, T_PROVIDER) if r["name"] != ADMIN_PROVIDER}
+    out, owner = [], {}
+    for r in _of(plan, T_PORT):
+        i = r["inputs"]
+        owner[f"<networking/port:{r['name']}>"] = i.get("tenantId") or provider_project.get(r["provider"])
+        if r["provider"] == ADMIN_PROVIDER and not i.get("tenantId") and (r["parent"] or "").startswith(SERVER + "::"):
+            out.append(Finding("error", "port-in-server-project", r["name"],
+                               "a VM port the admin creates without tenant_id lands in the admin project: Nova "
+                               "refuses to boot the tenant's server on it (PortNotUsable)"))
+        if r["provider"] != ADMIN_PROVIDER and any(f.get("ipAddress") for f in i.get("fixedIps") or []):
+            out.append(Finding("error", "fixed-ip-port-by-admin", r["name"],
+                               f"pins {', '.join(f['ipAddress'] for f in i['fixedIps'] if f.get('ipAddress'))} "
+                               f"with provider {r['provider']}: Neutron's create_port:fixed_ips:ip_address allows "
+                               "only admin, service or the network owner (403)"))
+    for r in _of(plan, T_INSTANCE):
+        want = provider_project.get(r["provider"])
+        for net in r["inputs"].get("networks") or []:
+            port = net.get("port")
+            if port in owner and owner[port] != want:
+                out.append(Finding("error", "port-in-server-project", r["name"],
+                                   f"port {_ref_name(port)} belongs to {owner[port]}, the server to {want}: "
+                                   "Nova refuses it (PortNotUsable)"))
+    return out
+
+
+def check_replacement_safety(plan: dict, *, retain_visible: bool = True) -> list[Finding]:
+    """Resources holding a unique thing are replaced delete-first; boot volumes ignore image changes;
+    data volumes can grow while attached and outlive the program (retain_on_delete: not visible to
+    CrossGuard, hence `retain_visible`)."""
+    out = []
+    for r in plan["resources"]:
+        opts = r.get("options") or {}
+        if r["type"] in DELETE_FIRST and not opts.get("deleteBeforeReplace"):
+            out.append(Finding("error", "replace-delete-first", r["name"],
+                               f"{r['kind']} without delete_before_replace: its replacement "
+                               f"{DELETE_FIRST[r['type']]}"))
+        if r["type"] == T_VOLUME and (r["parent"] or "").startswith(SERVER + "::"):
+            if (r["inputs"].get("imageId") and "imageId" not in (opts.get("ignoreChanges") or [])):
+                out.append(Finding("error", "boot-volume-image-pinned", r["name"],
+                                   "a new image under the same name (or a bumped pin) would replace this boot volume: "
+                                   "ignore_changes imageId"))
+            if not r["inputs"].get("imageId"):
+                if not r["inputs"].get("enableOnlineResize"):
+                    out.append(Finding("error", "data-volume-online-resize", r["name"],
+                                       "attached data volume cannot grow without enable_online_resize"))
+                if retain_visible and not opts.get("retainOnDelete"):
+                    out.append(Finding("error", "data-volume-retained", r["name"],
+                                       "data volume without retain_on_delete"))
     return out
 
 
@@ -263,6 +323,8 @@ def run_all(plan: dict, inv: Inventory, policy: CloudPolicy, st: StackSettings) 
         *check_internet_exposure(plan, policy),
         *check_management_sources(plan, inv, policy),
         *check_ports_have_security_groups(plan),
+        *check_port_ownership(plan),
+        *check_replacement_safety(plan),
         *check_instances_protected(plan, inv),
         *check_floating_ips(plan, inv),
         *check_volumes(plan, inv),

@@ -13,8 +13,8 @@ out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 
-def _fail(msg: str, code: int = 1):
-    err.print(f"dcops plan: {msg}", markup=False, highlight=False)
+def _fail(msg: str, code: int = 1, verb: str = "plan"):
+    err.print(f"dcops {verb}: {msg}", markup=False, highlight=False)
     raise typer.Exit(code)
 
 
@@ -117,7 +117,112 @@ def plan_cmd(
     n = _errors(plan)
     if n:
         _fail(f"{n} policy error(s) in the {plan['stack']} plan")
+    if old is not None and plandiff.blast_errors(d):
+        _fail(f"{plandiff.blast_errors(d)} change(s) that pulumi up cannot or must not apply (see the diff)")
+
+
+cloud = typer.Typer(help="The running cloud: adopt it into Pulumi, detect drift (from `openstack … -f json`).",
+                    no_args_is_help=True)
+
+
+def _plan_and_listings(stack: str, listing_dir: Path):
+    from .adopt import ListingInvalid, load_listings
+    from .offline import StackConfigInvalid
+    from .runner import STACKS, make_plan
+
+    if stack not in STACKS:
+        _fail(f"unknown stack {stack!r} (choose {', '.join(STACKS)})", 2, verb="cloud")
+    try:
+        listings = load_listings(listing_dir)
+    except ListingInvalid as e:
+        _fail(str(e), verb="cloud")
+    try:
+        return make_plan(stack).plan, listings
+    except StackConfigInvalid as e:
+        _fail(str(e), verb="cloud")
+
+
+@cloud.command("import")
+def import_cmd(
+    listing_dir: Path = typer.Option(..., "--from", help="Folder of `openstack … list --long -f json` files."),
+    stack: str = typer.Option("prod", "--stack", "-s"),
+    output: Path = typer.Option(Path("import.json"), "--output", "-o", help="`pulumi import --file` document."),
+    report_file: Optional[Path] = typer.Option(None, "--report", help="Also write the matching report (JSON)."),
+) -> None:
+    """Match the running cloud to the program's resources and write a `pulumi import --file` document.
+
+    Exit 1 when the cloud holds objects the inventory does not declare, or the inventory declares
+    VMs, ports or volumes the cloud does not have (both listed): adoption is a reviewed step.
+    """
+    import json as _json
+
+    from .adopt import import_file, match, report
+    from .offline import PROJECT
+    from .plan import write_atomic
+
+    plan, listings = _plan_and_listings(stack, listing_dir)
+    adoption = match(plan, listings)
+    doc = import_file(plan, adoption, project=PROJECT)
+    rep = report(adoption)
+    try:
+        write_atomic(output, _json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        if report_file:
+            write_atomic(report_file, _json.dumps(rep, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    except OSError as e:
+        _fail(f"cannot write: {e}", verb="cloud")
+    out.print(f"{rep['matched']} resources matched ({', '.join(f'{n} by {k}' for k, n in rep['matched_by'].items())})"
+              f" -> {output}", highlight=False)
+    for n in rep["notes"]:
+        out.print(f"note: {n}", highlight=False, markup=False)
+    for r in rep["cloud_only"]:
+        out.print(f"in the cloud, not in the inventory: {r['listing']} {r['name']} {r['id']}", highlight=False,
+                  markup=False)
+    core = [r for r in rep["inventory_only"] if r["type"].rsplit(":", 1)[-1] in ("Instance", "Port", "Volume")]
+    for r in core:
+        out.print(f"in the inventory, not in the cloud: {r['type'].rsplit(':', 1)[-1]} {r['name']}", highlight=False,
+                  markup=False)
+    if rep["cloud_only"] or core:
+        _fail(f"{len(rep['cloud_only'])} cloud object(s) outside the inventory, {len(core)} declared VM/port/volume "
+              "resource(s) not running: review before `pulumi import`", verb="cloud")
+
+
+@cloud.command("drift")
+def drift_cmd(
+    listing_dir: Path = typer.Option(..., "--from", help="Folder of `openstack … list --long -f json` files."),
+    stack: str = typer.Option("prod", "--stack", "-s"),
+    json_file: Optional[Path] = typer.Option(None, "--json", help="Write the drift as JSON ('-' = stdout)."),
+) -> None:
+    """Compare the running cloud with the offline plan (flavor, AZ, addresses, security groups, volume size
+    and type). Exit 1 on any drift."""
+    import json as _json
+
+    from .adopt import drift, match
+
+    plan, listings = _plan_and_listings(stack, listing_dir)
+    adoption = match(plan, listings)
+    rows = drift(plan, listings, adoption)
+    doc = {"stack": stack, "drift": rows, "missing": [{"type": t, "name": n} for t, n in adoption.inventory_only
+                                                      if t.rsplit(":", 1)[-1] in ("Instance", "Port", "Volume")]}
+    text = _json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    if json_file is not None and str(json_file) == "-":
+        sys.stdout.write(text)
+    else:
+        if json_file is not None:
+            from .plan import write_atomic
+
+            write_atomic(json_file, text)
+        t = Table(title=f"Drift — stack {stack}", show_edge=False)
+        for col in ("resource", "field", "declared", "running"):
+            t.add_column(col)
+        for d in rows:
+            t.add_row(d["resource"], d["field"], str(d["declared"]), str(d["running"]))
+        for m in doc["missing"]:
+            t.add_row(m["name"], "(exists)", "declared", "missing")
+        out.print(t)
+    if rows or doc["missing"]:
+        _fail(f"drift: {len(rows)} difference(s), {len(doc['missing'])} missing", verb="cloud")
 
 
 def register(app: typer.Typer) -> None:
     app.command("plan")(plan_cmd)
+    app.add_typer(cloud, name="cloud")

@@ -26,6 +26,13 @@ def _child(parent: pulumi.Resource, provider: pulumi.ProviderResource | None = N
     return ResourceOptions(parent=parent, provider=provider, **kw)
 
 
+def _unique(parent: pulumi.Resource, provider: pulumi.ProviderResource | None = None, **kw) -> ResourceOptions:
+    """For a resource that holds something unique (an address, a VLAN, an ID, a name OpenStack keeps
+    unique): its replacement must delete the old one first (replacement.DELETE_FIRST says why, per type;
+    checks.check_replacement_safety holds the plan to it)."""
+    return ResourceOptions(parent=parent, provider=provider, delete_before_replace=True, **kw)
+
+
 def tags(**kv: str) -> list[str]:
     """Neutron/Keystone tags are flat strings: key=value, sorted."""
     return sorted(f"{k}={v}" for k, v in kv.items() if v is not None)
@@ -41,7 +48,7 @@ class Catalog(ComponentResource):
         for fname, vcpus, ram_mb, disk, extra in flavors:
             self.flavors[fname] = ops.compute.Flavor(
                 f"flavor-{fname}", name=fname, flavor_id=fname, vcpus=vcpus, ram=ram_mb, disk=disk,
-                is_public=True, extra_specs=extra or None, opts=_child(self, provider))
+                is_public=True, extra_specs=extra or None, opts=_unique(self, provider))
         self.image_ids: dict[str, Output[str]] = {}
         for img in images:
             if img in image_ids:
@@ -51,7 +58,7 @@ class Catalog(ComponentResource):
                                                     opts=pulumi.InvokeOutputOptions(parent=self, provider=provider))
                 self.image_ids[img] = found.id
         self.keypair = ops.compute.Keypair(f"keypair-{keypair_name}", name=keypair_name, public_key=public_key,
-                                           opts=_child(self, provider))
+                                           opts=_unique(self, provider))
         self.register_outputs({})
 
 
@@ -65,13 +72,13 @@ class StorageTiers(ComponentResource):
                 f"voltype-{t.name}", name=t.name, is_public=True,
                 description=f"SAN pool {t.name} ({t.tier}), {t.capacity_gb // 1000} TB",
                 extra_specs={"volume_backend_name": t.backend, "dcops:tier": t.tier},
-                opts=_child(self, provider))
+                opts=_unique(self, provider))
             qos = ops.blockstorage.QosV3(
                 f"qos-{t.name}", name=f"qos-{t.name}", consumer=consumer,
                 specs={"read_iops_sec": str(t.read_iops), "write_iops_sec": str(t.write_iops)},
-                opts=_child(self, provider))
+                opts=_unique(self, provider))
             ops.blockstorage.QosAssociationV3(f"qos-{t.name}-assoc", qos_id=qos.id, volume_type_id=vt.id,
-                                              opts=_child(self, provider))
+                                              opts=_unique(self, provider))
         self.register_outputs({})
 
 
@@ -82,7 +89,7 @@ class HostAggregates(ComponentResource):
         super().__init__(f"{PKG}:HostAggregates", name, {"aggregates": [a.name for a in aggregates]}, opts)
         for a in aggregates:
             ops.compute.AggregateV2(a.name, name=a.name, zone=a.availability_zone, hosts=list(a.hosts),
-                                    metadata=a.metadata, opts=_child(self, provider))
+                                    metadata=a.metadata, opts=_unique(self, provider))
         self.register_outputs({})
 
 
@@ -95,13 +102,14 @@ class ZoneNetwork(ComponentResource):
         super().__init__(f"{PKG}:ZoneNetwork", name, {"zone": zone.name, "vlan": zone.vlan,
                                                      "subnet": str(zone.subnet)}, opts)
         o = _child(self, provider)
+        u = _unique(self, provider)
         seg = ops.networking.NetworkSegmentArgs(network_type="vlan", physical_network=physical_network,
                                                 segmentation_id=zone.vlan) if zone.vlan else \
             ops.networking.NetworkSegmentArgs(network_type="flat", physical_network=physical_network)
         self.network = ops.networking.Network(
             f"net-{zone.name}", name=f"net-{zone.name}", description=zone.display_name, mtu=mtu,
             segments=[seg], shared=False, port_security_enabled=True,
-            tags=tags(zone=zone.name, kind=zone.kind.value, managed_by="dcops"), opts=o)
+            tags=tags(zone=zone.name, kind=zone.kind.value, managed_by="dcops"), opts=u)
         self.subnet = ops.networking.Subnet(
             f"subnet-{zone.name}", name=f"subnet-{zone.name}", network_id=self.network.id, cidr=str(zone.subnet),
             ip_version=4, gateway_ip=str(zone.gateway) if zone.gateway else None,
@@ -109,14 +117,14 @@ class ZoneNetwork(ComponentResource):
             # Addresses are fixed by the inventory and injected by config drive; no Neutron DHCP on VLANs
             # that also carry physical devices.
             enable_dhcp=False, dns_nameservers=dns or None,
-            tags=tags(zone=zone.name, managed_by="dcops"), opts=o)
+            tags=tags(zone=zone.name, managed_by="dcops"), opts=u)
         #: per tenant, the RBAC grants its ports must wait for (a port on a network or with a group
         #: the project cannot see yet fails)
         self.shared_with: dict[str, list[pulumi.Resource]] = {t: [] for t in net_tenants}
         for t in net_tenants:
             self.shared_with[t].append(ops.networking.RbacPolicyV2(
                 f"rbac-net-{zone.name}-{t}", action="access_as_shared", object_type="network",
-                object_id=self.network.id, target_tenant=projects[t], opts=o))
+                object_id=self.network.id, target_tenant=projects[t], opts=u))
         self.security_groups: dict[str, Output[str]] = {}
         for sg in security_groups:
             group = ops.networking.SecGroup(sg.name, name=sg.name, description=sg.description,
@@ -129,11 +137,11 @@ class ZoneNetwork(ComponentResource):
                     f"{sg.name}-{r.service}-{r.protocol}-{ports}-from-{r.remote.replace('/', '_')}",
                     security_group_id=group.id, direction="ingress", ethertype="IPv4", protocol=r.protocol,
                     port_range_min=r.port_min, port_range_max=r.port_max, remote_ip_prefix=r.remote,
-                    description=r.service, opts=_child(group, provider))
+                    description=r.service, opts=_unique(group, provider))
             for t in sg_tenants.get(sg.name, ()):
                 self.shared_with.setdefault(t, []).append(ops.networking.RbacPolicyV2(
                     f"rbac-{sg.name}-{t}", action="access_as_shared", object_type="security_group",
-                    object_id=group.id, target_tenant=projects[t], opts=o))
+                    object_id=group.id, target_tenant=projects[t], opts=u))
         self.register_outputs({})
 
 
@@ -145,21 +153,22 @@ class PublicEdge(ComponentResource):
                  opts=None):
         super().__init__(f"{PKG}:PublicEdge", name, {"external": zone.name, "router": router_name}, opts)
         o = _child(self, provider)
+        u = _unique(self, provider)
         self.network = ops.networking.Network(
             f"net-{zone.name}", name=zone.name, description=zone.display_name, external=True,
             segments=[ops.networking.NetworkSegmentArgs(network_type="flat", physical_network=physical_network)],
-            tags=tags(zone=zone.name, kind=zone.kind.value, managed_by="dcops"), opts=o)
+            tags=tags(zone=zone.name, kind=zone.kind.value, managed_by="dcops"), opts=u)
         self.subnet = ops.networking.Subnet(
             f"subnet-{zone.name}", name=f"subnet-{zone.name}", network_id=self.network.id, cidr=str(zone.subnet),
-            ip_version=4, enable_dhcp=False, no_gateway=gateway is None or None, gateway_ip=gateway, opts=o)
+            ip_version=4, enable_dhcp=False, no_gateway=gateway is None or None, gateway_ip=gateway, opts=u)
         router = ops.networking.Router(router_name, name=router_name, external_network_id=self.network.id,
                                        description="floating-IP NAT for public DMZ services",
                                        tags=tags(managed_by="dcops"), opts=_child(self, provider, depends_on=[self.subnet]))
         for zname, net_id, subnet_id, ip in interfaces:
             port = ops.networking.Port(f"{router_name}-{zname}", name=f"{router_name}-{zname}", network_id=net_id,
                                        fixed_ips=[ops.networking.PortFixedIpArgs(subnet_id=subnet_id, ip_address=ip)],
-                                       opts=o)
-            ops.networking.RouterInterface(f"{router_name}-{zname}-itf", router_id=router.id, port_id=port.id, opts=o)
+                                       opts=u)
+            ops.networking.RouterInterface(f"{router_name}-{zname}-itf", router_id=router.id, port_id=port.id, opts=u)
         self.register_outputs({})
 
 
@@ -209,47 +218,66 @@ class Server(ComponentResource):
 
     def __init__(self, name: str, *, spec: VmSpec, inv: Inventory, network_id, subnet_id, security_group_ids,
                  image_id, keypair_name: str, server_group_id, floating_pool: str | None, tenant_provider,
-                 port_after=(), volumes_after=(), instance_after=(), opts=None):
+                 admin_provider, project_id, port_after=(), volumes_after=(), instance_after=(), opts=None):
         vm = spec.vm
+        # A renamed VM (inventory previous_names) keeps every resource: each is aliased to its old name.
+        olds = vm.previous_names
+        aka = lambda suffix="": [pulumi.Alias(name=f"{o}{suffix}") for o in olds] or None  # noqa: E731
+        opts = ResourceOptions.merge(opts, ResourceOptions(aliases=aka()))
         super().__init__(f"{PKG}:Server", name, {"tenant": vm.tenant, "system": vm.system, "zone": vm.zone}, opts)
         # *_after: ordering the engine cannot infer from inputs (RBAC grants and quotas before the
         # port, volume quota before volumes, flavor/key pair by name and compute quota before the
         # instance); children do not inherit a component's depends_on, so the child that needs it gets it.
-        o = _child(self, tenant_provider)
         meta = spec.metadata
+        # The port pins the inventory's address on an admin-owned network: Neutron's default policy
+        # (create_port:fixed_ips:ip_address = admin, service or the network owner's member) refuses
+        # the tenant, so the admin creates it *in the tenant's project* (tenant_id), which is what
+        # Nova requires of a port a server boots on (port project == server project).
         port = ops.networking.Port(
-            f"{vm.name}-port", name=f"{vm.name}-port", network_id=network_id,
+            f"{vm.name}-port", name=f"{vm.name}-port", network_id=network_id, tenant_id=project_id,
             fixed_ips=[ops.networking.PortFixedIpArgs(subnet_id=subnet_id, ip_address=str(vm.ip))],
             security_group_ids=security_group_ids, admin_state_up=True,
             tags=tags(system=vm.system, zone=vm.zone, managed_by="dcops"),
-            opts=_child(self, tenant_provider, depends_on=list(port_after)))
+            opts=_unique(self, admin_provider, depends_on=list(port_after), aliases=aka("-port")))
         vol_meta = {k: meta[k] for k in ("managed_by", "system", "owner", "security_level", "backup_policy")}
+        # DR: which production volume (through which backup policy's replica) restores into this one
+        restore = lambda role: ({"restore_from": f"prod:{spec.restore_from[role]}",  # noqa: E731
+                                 "restore_via": meta["backup_policy"]} if role in spec.restore_from else {})
+        # imageId is what the volume was *made from*: a newer image under the same name (or a bumped
+        # dcops:imageIds pin) is for new VMs, never a reason to replace a running VM's disk.
         boot = ops.blockstorage.Volume(
             f"{vm.name}-boot", name=f"{vm.name}-boot", size=spec.boot_gb, volume_type=vm.boot_pool,
-            image_id=image_id, metadata={**vol_meta, "vm": vm.name, "role": "boot"},
-            opts=_child(self, tenant_provider, depends_on=list(volumes_after), protect=True))
+            image_id=image_id, metadata={**vol_meta, "vm": vm.name, "role": "boot", **restore("boot")},
+            opts=_child(self, tenant_provider, depends_on=list(volumes_after), protect=True,
+                        ignore_changes=["imageId"], aliases=aka("-boot")))
         self.instance = ops.compute.Instance(
             vm.name, name=vm.name, flavor_name=vm.flavor, availability_zone=spec.availability_zone,
-            key_pair=keypair_name, config_drive=True,
+            key_pair=keypair_name, config_drive=True, power_state=spec.power_state,
             block_devices=[ops.compute.InstanceBlockDeviceArgs(
                 uuid=boot.id, source_type="volume", destination_type="volume", boot_index=0,
                 delete_on_termination=False)],
             networks=[ops.compute.InstanceNetworkArgs(port=port.id)],
             scheduler_hints=[ops.compute.InstanceSchedulerHintArgs(group=server_group_id)] if server_group_id else None,
             metadata=meta, tags=tags(system=vm.system, level=meta["security_level"], backup=meta["backup_policy"]),
-            opts=_child(self, tenant_provider, depends_on=list(instance_after)))
+            opts=_unique(self, tenant_provider, depends_on=list(instance_after), aliases=aka()))
         for vol in vm.volumes:
+            # enable_online_resize: the volumes are attached, and Cinder extends an in-use volume only
+            # when asked to (the provider refuses otherwise). retain_on_delete: data outlives the program.
             data = ops.blockstorage.Volume(
                 f"{vm.name}-{vol.name}", name=f"{vm.name}-{vol.name}", size=vol.size_gb, volume_type=vol.pool,
-                metadata={**vol_meta, "vm": vm.name, "role": vol.name},
-                opts=_child(self, tenant_provider, depends_on=list(volumes_after), protect=True))
+                metadata={**vol_meta, "vm": vm.name, "role": vol.name, **restore(vol.name)},
+                enable_online_resize=True,
+                opts=_child(self, tenant_provider, depends_on=list(volumes_after), protect=True,
+                            retain_on_delete=True, aliases=aka(f"-{vol.name}")))
             ops.compute.VolumeAttach(f"{vm.name}-{vol.name}-attach", instance_id=self.instance.id,
-                                     volume_id=data.id, opts=o)
+                                     volume_id=data.id,
+                                     opts=_unique(self, tenant_provider, aliases=aka(f"-{vol.name}-attach")))
         if spec.floating_ip and floating_pool:
             ops.networking.FloatingIp(f"{vm.name}-fip", pool=floating_pool, port_id=port.id,
                                       description=f"{vm.name} ({meta['system_name']})",
                                       tags=tags(system=vm.system, managed_by="dcops"),
-                                      opts=_child(self, tenant_provider, depends_on=[self.instance]))
+                                      opts=_child(self, tenant_provider, depends_on=[self.instance],
+                                                  aliases=aka("-fip")))
         self.register_outputs({})
 
 
@@ -260,20 +288,21 @@ class PublicService(ComponentResource):
                  tenant_provider, after: list[pulumi.Resource] = (), opts=None):
         super().__init__(f"{PKG}:PublicService", name, {"tenant": spec.tenant, "system": spec.system}, opts)
         o = _child(self, tenant_provider, depends_on=list(after))
+        u = _unique(self, tenant_provider, depends_on=list(after))
         lb = ops.loadbalancer.LoadBalancer(spec.name, name=spec.name, vip_subnet_id=subnet_id, vip_address=spec.vip,
-                                           tags=tags(system=spec.system, managed_by="dcops"), opts=o)
+                                           tags=tags(system=spec.system, managed_by="dcops"), opts=u)
         for proto, port in spec.listeners:
             ln = f"{spec.name}-{proto.lower()}-{port}"
             listener = ops.loadbalancer.Listener(ln, name=ln, loadbalancer_id=lb.id, protocol=proto,
-                                                 protocol_port=port, opts=o)
+                                                 protocol_port=port, opts=u)
             pool = ops.loadbalancer.Pool(f"{ln}-pool", name=f"{ln}-pool", listener_id=listener.id, protocol=proto,
-                                         lb_method="LEAST_CONNECTIONS", opts=o)
+                                         lb_method="LEAST_CONNECTIONS", opts=u)
             ops.loadbalancer.Members(f"{ln}-members", pool_id=pool.id, members=[
                 ops.loadbalancer.MembersMemberArgs(name=vm, address=ip, protocol_port=port, subnet_id=subnet_id)
                 for vm, ip in spec.members], opts=o)
             h = spec.health
             ops.loadbalancer.Monitor(f"{ln}-health", pool_id=pool.id, type=h["type"], delay=h["delay"],
-                                     timeout=h["timeout"], max_retries=h["max_retries"], opts=o)
+                                     timeout=h["timeout"], max_retries=h["max_retries"], opts=u)
         if spec.floating_ip and floating_pool:
             ops.networking.FloatingIp(f"{spec.name}-fip", pool=floating_pool, port_id=lb.vip_port_id,
                                       description=f"{spec.name} VIP", tags=tags(system=spec.system, managed_by="dcops"),

@@ -58,6 +58,10 @@ class VmSpec:
     security_groups: tuple[str, ...]
     floating_ip: bool
     metadata: dict[str, str]
+    #: DR only: the instance's power state (standby: shutoff) and, per volume role, the production
+    #: volume and backup policy its data is restored from
+    power_state: str | None = None
+    restore_from: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -327,7 +331,27 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
     sgs = security_groups(inv, policy, zones, systems)
     sg_names = {sg.name for sg in sgs}
 
+    # -- renames: an old name may be claimed once, and never while a VM still carries it
+    current = {v.name for v in inv.vms}
+    claimed: dict[str, str] = {}
+    for v in inv.vms:
+        for old in v.previous_names:
+            if old in current:
+                notes.append(Note("error", "previous-name-in-use", v.name,
+                                  f"previous_names lists {old}, which is still a VM's name"))
+            elif old in claimed:
+                notes.append(Note("error", "previous-name-claimed-twice", v.name,
+                                  f"previous_names lists {old}, also claimed by {claimed[old]}"))
+            claimed.setdefault(old, v.name)
+    unpinned = sorted({v.image for v in vms} - set(st.image_ids))
+    if unpinned:
+        notes.append(Note("warning", "image-not-pinned", ", ".join(unpinned),
+                          "looked up by name (most recent): new VMs get whatever was uploaded last under that name; "
+                          "pin the Glance IDs in dcops:imageIds and bump them in a reviewed change (running boot "
+                          "volumes ignore image changes either way)"))
+
     # -- VMs
+    unreplicated: dict[str, list[str]] = defaultdict(list)
     dr_set = set(systems) if st.scope == "dr" else set(dr_systems(inv, st.dr)[0])
     vm_specs = []
     for v in vms:
@@ -335,7 +359,7 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
         az, _ = placement(v)
         az = st.az_map.get(az, az)
         zone = inv.zone(v.zone)
-        fip = bool(v.public and st.public_access and zone.kind.value == "dmz")
+        fip = bool(v.public and st.publishes and zone.kind.value == "dmz")
         if v.public and zone.kind.value != "dmz":
             notes.append(Note("error", "public-outside-dmz", v.name,
                               f"public VM in zone {v.zone}: floating IPs are for DMZ services only; none declared"))
@@ -356,7 +380,20 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
         if v.name in vm_group:
             meta["server_group"] = vm_group[v.name]
         vm_sgs = tuple(n for n in (f"sg-{v.zone}", f"sg-{v.system}-{v.zone}") if n in sg_names)
-        vm_specs.append(VmSpec(v, sysm, inv.boot_gb(v), az, vm_group.get(v.name), vm_sgs, fip, meta))
+        power, restore = None, {}
+        if st.scope == "dr":
+            power = "shutoff" if st.dr_mode == "standby" else "active"
+            if bp and bp.replicate_to_dr:
+                restore = {role: f"{v.name}-{role}" for role in ("boot", *(x.name for x in v.volumes))}
+            else:
+                unreplicated[v.system].append(v.name)
+        vm_specs.append(VmSpec(v, sysm, inv.boot_gb(v), az, vm_group.get(v.name), vm_sgs, fip, meta, power, restore))
+
+    for system, names in sorted(unreplicated.items()):
+        notes.append(Note("info", "dr-rebuilt-not-restored", system,
+                          f"{len(names)} DR VM(s) on backup policies that do not replicate to DR ({', '.join(names)}): "
+                          "their DR volumes are rebuilt from the image at failover, not restored (stateless tiers; "
+                          "anything else needs a replicating policy)"))
 
     # -- tenants and their quotas
     h = st.quota_headroom
@@ -447,7 +484,8 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
 
     router = any(s.floating_ip for s in vm_specs) or any(lb.floating_ip for lb in lbs)
     ext = policy.networks.external
-    if router and ext.gateway is None and inv.zone(ext.zone).gateway is None:
+    dr_gateway = st.scope == "dr" and st.dr_public.get("gateway")
+    if router and ext.gateway is None and inv.zone(ext.zone).gateway is None and not dr_gateway:
         notes.append(Note("warning", "external-without-gateway", ext.zone,
                           "neither the inventory nor cloud_policy networks.external.gateway gives the floating-IP "
                           "network a gateway: the router has no default route, so public DMZ services answer "
@@ -473,6 +511,6 @@ def _load_balancers(inv: Inventory, policy: CloudPolicy, st: StackSettings, vms:
             members=tuple((m.name, str(m.ip)) for m in members),
             listeners=tuple((li.protocol, li.port) for li in lb.listeners),
             health=lb.health.model_dump(),
-            floating_ip=bool(st.public_access and zone.kind.value == "dmz" and inv.system(members[0].system).public),
+            floating_ip=bool(st.publishes and zone.kind.value == "dmz" and inv.system(members[0].system).public),
         ))
     return tuple(out)

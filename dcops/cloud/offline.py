@@ -60,6 +60,9 @@ class Recorded:
     dependencies: tuple[str, ...] = ()
     #: `pulumi up` refuses to delete it until `pulumi state unprotect`
     protect: bool = False
+    #: the other resource options `pulumi up` acts on (deleteBeforeReplace, ignoreChanges,
+    #: retainOnDelete, aliases), only those set
+    options: tuple[tuple[str, Any], ...] = ()
 
 
 def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
@@ -160,7 +163,8 @@ def _make_monitor():
             provider = request.provider.rsplit("::", 1)[0] if request.provider else None
             deps = tuple(sorted(u.split("::", 2)[2].rsplit("$", 1)[-1] for u in request.dependencies))
             self.recorded.append(Recorded(request.type, request.name, urn, request.parent or None, provider,
-                                          bool(request.custom), inputs, deps, bool(request.protect)))
+                                          bool(request.custom), inputs, deps, bool(request.protect),
+                                          _options(request)))
             if request.type.startswith("pulumi:providers:"):
                 id_, state = mock_id(request.type, request.name), {}
             else:
@@ -176,6 +180,20 @@ def _make_monitor():
             return resource_pb2.ResourceInvokeResponse(failures=None, **{"return": _struct(ret)})
 
     return Monitor()
+
+
+def _options(request) -> tuple[tuple[str, Any], ...]:
+    opts = []
+    if request.deleteBeforeReplace:
+        opts.append(("deleteBeforeReplace", True))
+    if request.ignoreChanges:
+        opts.append(("ignoreChanges", sorted(request.ignoreChanges)))
+    if request.HasField("retainOnDelete") and request.retainOnDelete:
+        opts.append(("retainOnDelete", True))
+    aliases = sorted(a.spec.name or a.urn for a in request.aliases)
+    if aliases:
+        opts.append(("aliases", aliases))
+    return tuple(opts)
 
 
 class _InlineLoop(asyncio.SelectorEventLoop):
@@ -199,7 +217,7 @@ SHORTCUTS = {
     "no-stack-trace": "no Python stack capture per resource (source positions are for the engine's UI)",
     "quiet-engine": "drop the SDK's debug log of every RPC (before it reaches the mock engine)",
     "no-mock-urn": "skip the URN the SDK computes per resource for running without a monitor (it has one; "
-                   "the program uses no aliases, the other caller)",
+                   "aliases, the other caller, go to the mock monitor as alias specs, which need no URN)",
     "no-gc-during-run": "pause the cyclic garbage collector while the program runs (hundreds of "
                         "thousands of short-lived futures make each collection walk a growing heap)",
 }

@@ -57,6 +57,8 @@ def build_plan(recorded: list[Recorded], d: Desired, *, stack: str, inventory_di
     for r in recorded:
         parent = by_urn.get(r.parent_urn) if r.parent_urn else None
         extra = {"protect": True} if r.protect else {}
+        if r.options:
+            extra["options"] = dict(r.options)
         resources.append({
             **extra,
             "type": r.type,

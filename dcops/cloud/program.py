@@ -16,7 +16,7 @@ from .components import ops  # noqa: F401  (pulumi_openstack, imported quietly t
 from .components import Catalog, HostAggregates, PublicEdge, PublicService, Server, StorageTiers, Tenant, ZoneNetwork
 from .desired import Desired, desired
 from .policy import CloudPolicy, load_policy
-from .settings import NAMESPACE, StackSettings
+from .settings import ADMIN_PROVIDER, NAMESPACE, StackSettings
 
 #: `openstack:*` stack config passed to the explicit providers (env OS_* fill in what is unset).
 PROVIDER_KEYS = {
@@ -64,7 +64,7 @@ def ops_public_key() -> Output[str]:
 def build(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
     d = desired(inv, policy, st)
     pargs = provider_args()
-    admin = ops.Provider("admin", **pargs)
+    admin = ops.Provider(ADMIN_PROVIDER, **pargs)
     tenant_pargs = {k: v for k, v in pargs.items() if k not in ADMIN_SCOPE}
     invoke = pulumi.InvokeOutputOptions(provider=admin)
     user_id = ops.identity.get_user_output(name=st.deployer_user, opts=invoke).id
@@ -94,9 +94,12 @@ def build(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
     pool = None
     if d.router:
         ext = inv.zone(policy.networks.external.zone)
+        if st.scope == "dr" and st.dr_public:  # the DR site's own public segment
+            ext = ext.model_copy(update={"subnet": st.dr_public["cidr"], "gateway": st.dr_public.get("gateway")})
         itfs = [(i.zone, zones[i.zone].network.id, zones[i.zone].subnet.id, str(i.ip))
                 for i in policy.networks.router.interfaces if i.zone in zones]
-        gw = policy.networks.external.gateway or ext.gateway
+        gw = (st.dr_public.get("gateway") if st.scope == "dr" and st.dr_public else None) \
+            or policy.networks.external.gateway or ext.gateway
         PublicEdge("edge", zone=ext, physical_network=policy.networks.external.physical_network,
                    router_name=policy.networks.router.name, interfaces=itfs, provider=admin,
                    gateway=str(gw) if gw else None)
@@ -109,7 +112,8 @@ def build(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
                security_group_ids=[zone.security_groups[n] for n in spec.security_groups],
                image_id=catalog.image_ids[vm.image], keypair_name=st.keypair_name,
                server_group_id=tenant.server_groups.get(spec.server_group) if spec.server_group else None,
-               floating_pool=pool, tenant_provider=tenant.provider,
+               floating_pool=pool, tenant_provider=tenant.provider, admin_provider=admin,
+               project_id=tenant.project.id,
                port_after=[tenant.network_quota, *zone.shared_with.get(vm.tenant, ())],
                volumes_after=[tenant.volume_quota],
                instance_after=[catalog.flavors[vm.flavor], catalog.keypair, tenant.compute_quota])

@@ -12,6 +12,8 @@ from typing import Literal
 from .. import PROJECT_ROOT
 
 NAMESPACE = "dcops"
+#: the logical name of the cloud-admin provider (the others are tenant-<name>, scoped to a project)
+ADMIN_PROVIDER = "admin"
 
 
 class SettingsInvalid(ValueError):
@@ -69,6 +71,16 @@ class StackSettings:
     #: image name -> Glance ID; images not listed are looked up by name
     image_ids: dict[str, str] = field(default_factory=dict)
     dr: DrSelection = DrSelection()
+    #: DR stack only: standby (instances shut off, no public exposure: restore targets, capacity held) or
+    #: active (instances running, public DMZ services and LB VIPs get floating IPs from drPublic)
+    dr_mode: Literal["standby", "active"] = "standby"
+    #: DR stack only: the DR site's public segment {cidr, gateway} (the inventory's public zone is prod's)
+    dr_public: dict = field(default_factory=dict)
+
+    @property
+    def publishes(self) -> bool:
+        """Floating IPs for public DMZ services: prod by publicAccess, DR only when switched to active."""
+        return self.public_access or (self.scope == "dr" and self.dr_mode == "active")
 
     @classmethod
     def from_config(cls, cfg) -> "StackSettings":
@@ -95,7 +107,28 @@ class StackSettings:
             domain_id=cfg.get("domainId") or "default",
             image_ids=dict(cfg.get_object("imageIds") or {}),
             dr=DrSelection.from_obj(cfg.get_object("dr")),
+            dr_mode=_dr_mode(scope, cfg.get("drMode")),
+            dr_public=_dr_public(scope, cfg.get("drMode"), cfg.get_object("drPublic")),
         )
+
+
+def _dr_mode(scope: str, mode: str | None) -> str:
+    mode = mode or "standby"
+    if mode not in ("standby", "active"):
+        raise SettingsInvalid(f"dcops:drMode must be 'standby' or 'active', not {mode!r}")
+    if scope != "dr" and mode != "standby":
+        raise SettingsInvalid("dcops:drMode is for the DR stack (scope dr)")
+    return mode
+
+
+def _dr_public(scope: str, mode: str | None, obj: dict | None) -> dict:
+    obj = dict(obj or {})
+    if set(obj) - {"cidr", "gateway"}:
+        raise SettingsInvalid(f"dcops:drPublic: unknown keys {sorted(set(obj) - {'cidr', 'gateway'})}")
+    if scope == "dr" and mode == "active" and not obj.get("cidr"):
+        raise SettingsInvalid("dcops:drMode active needs dcops:drPublic {cidr, gateway}: the DR site's public "
+                              "segment (the inventory's public zone is the production site's)")
+    return obj
 
 
 def _path(value: str | None, default: Path) -> Path:

@@ -367,6 +367,9 @@ class Vm(Strict):
     ha_group: Name | None = None
     public: bool = False  # gets a floating IP (DMZ only)
     drill_enabled: bool = False
+    #: names this VM had before (oldest first): the cloud program aliases them, so a rename keeps the
+    #: VM's port, volumes and server instead of deleting them and creating empty ones
+    previous_names: tuple[Name, ...] = ()
 
 
 # ---------------------------------------------------------------- budget

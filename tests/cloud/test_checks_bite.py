@@ -129,3 +129,20 @@ def test_dr_rule_follows_stack_config_not_code(inv):
     assert "backup" in included.plan["systems"]
     narrowed = make_plan("dr", inv=inv, overrides={"dcops:dr": '{"exclude": ["portal"]}'})
     assert "portal" not in narrowed.plan["systems"] and narrowed.plan["findings"] == []
+
+
+def test_fixed_ip_port_by_a_tenant_or_in_another_project_is_reported(prod):
+    """The plan check agrees with the Neutron oracle (test_neutron_policy.py) on the two ways to get it wrong."""
+    from .neutron_oracle import evaluate
+
+    plan = copy.deepcopy(prod.plan)
+    port = next(r for r in of(plan, "networking.Port") if r["name"] == "an-sinh-app-01-port")
+    port["provider"] = "tenant-so-ldtbxh"  # the tenant pins the address itself (the shipped program before #14)
+    del port["inputs"]["tenantId"]
+    other = next(r for r in of(plan, "networking.Port") if r["name"] == "portal-web-01-port")
+    other["inputs"]["tenantId"] = "<identity/project:project-so-ldtbxh>"  # admin-made, wrong project
+    found = {(f.check, f.subject) for f in checks.check_port_ownership(plan)}
+    assert found == {("fixed-ip-port-by-admin", "an-sinh-app-01-port"), ("port-in-server-project", "portal-web-01")}
+    refused = {(r.resource, r.rule) for r in evaluate(plan, new_defaults=True)[0]}
+    assert refused == {("an-sinh-app-01-port", "create_port:fixed_ips:ip_address"),
+                       ("portal-web-01", "(nova PortNotUsable)")}

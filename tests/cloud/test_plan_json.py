@@ -35,6 +35,10 @@ def test_cli_json_is_byte_identical_across_processes(prod, tmp_path):
 
 def test_fast_runtime_plans_exactly_like_the_stock_mock_runtime(inv):
     small = _small(inv)
+    # a renamed VM too: its aliases reach the mock monitor the same way with and without the shortcuts
+    small = small.model_copy(update={"vms": tuple(
+        v.model_copy(update={"name": "yte-his-db-01", "previous_names": ("yte-db-01",)}) if v.name == "yte-db-01"
+        else v for v in small.vms)})
     stock = make_plan("prod", inv=small, fast=False).plan
     fast = make_plan("prod", inv=small, fast=True).plan
     assert stock["summary"]["resources"] > 60
@@ -82,7 +86,9 @@ def test_diff_reports_changed_inputs_and_deletions(prod, inv):
         for v in inv.vms if v.name != "du-lich-web-02")})
     d = plandiff.diff(prod.plan, make_plan("prod", inv=resized).plan)
     inst = next(c for c in d["changed"] if c["name"] == "portal-db-01")
-    assert {"path": "flavorName", "old": "db.xlarge", "new": "db.2xlarge"} in inst["changes"]
+    assert inst["changes"] == [{"path": "flavorName", "old": "db.xlarge", "new": "db.2xlarge", "action": "update",
+                                "why": "resize: the server reboots"}]
+    assert inst["action"] == "update"
     removed = {r["name"] for r in d["removed"] if r["custom"]}
     assert removed == {"du-lich-web-02", "du-lich-web-02-port", "du-lich-web-02-boot", "du-lich-web-02-fip",
                        "du-lich-web-02-media", "du-lich-web-02-media-attach"}
@@ -95,6 +101,17 @@ def test_diff_flags_a_group_outgrowing_its_hypervisors(prod, inv):
     fifth = inv.vm("qlvb-web-04").model_copy(update={"name": "qlvb-web-05", "ip": "10.20.10.60"})
     d = plandiff.diff(prod.plan, make_plan("prod", inv=inv.model_copy(update={"vms": inv.vms + (fifth,)})).plan)
     group = next(c for c in d["changed"] if c["name"] == "sg-qlvb-web")
-    assert group["changes"] == [{"path": "policies", "old": "anti-affinity", "new": "soft-anti-affinity"}]
+    assert group["changes"] == [{"path": "policies", "old": "anti-affinity", "new": "soft-anti-affinity",
+                                 "action": "replace"}]
     assert [(f["check"], f["subject"]) for f in d["new_findings"]] == [("anti-affinity-capacity", "qlvb-web")]
     assert "#### ⚠️ New findings" in plandiff.render_markdown(d)
+    # Blast radius: a server group's policy cannot change in place, and a server's group hint cannot
+    # either - the four running web servers are replaced, which the diff must say, not hide.
+    replaced = {c["name"] for c in d["changed"] if c["action"] == "replace" and c["kind"] == "compute.Instance"}
+    assert replaced == {"qlvb-web-01", "qlvb-web-02", "qlvb-web-03", "qlvb-web-04"}
+    web1 = next(c for c in d["changed"] if c["name"] == "qlvb-web-01")
+    assert web1["changes"][0]["path"] == "schedulerHints[0].group" and web1["delete_first"] and web1["downtime"]
+    assert {(f["check"], f["subject"]) for f in d["blast"]} >= {("replace-downtime", "qlvb-web-01")}
+    text = plandiff.render_text(d)
+    assert "1 to add" not in text and "5 to replace" in text.splitlines()[0]
+    assert "qlvb-web-01  [REPLACE (delete-then-create, downtime)]" in text
