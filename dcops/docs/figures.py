@@ -89,6 +89,11 @@ FIGURES: dict[str, Callable[[Sources], str]] = {
     "bench.plan.site_s": _bench("bench_plan", "site_s", 2),
     "bench.plan.x10_resources": _bench("bench_plan", "x10_resources"),
     "bench.plan.x10_s": _bench("bench_plan", "x10_s", 1),
+    "bench.net.render_min_s": _bench("bench_net", "render_min_s", 2),
+    "bench.net.render_max_s": _bench("bench_net", "render_max_s", 2),
+    "bench.net.lint_s": _bench("bench_net", "lint_s", 2),
+    "bench.net.push_ratio": _bench("bench_net", "push_ratio", 2),
+    "bench.net.failover_outage_s": _bench("bench_net", "failover_outage_s", 2),
 }
 
 
