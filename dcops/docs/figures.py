@@ -93,6 +93,8 @@ FIGURES: dict[str, Callable[[Sources], str]] = {
     "bench.net.render_max_s": _bench("bench_net", "render_max_s", 2),
     "bench.net.lint_s": _bench("bench_net", "lint_s", 2),
     "bench.net.push_ratio": _bench("bench_net", "push_ratio", 2),
+    "bench.net.push_one_s": _bench("bench_net", "push_one_s", 2),
+    "bench.net.failover_detection_s": _bench("bench_net", "failover_detection_s", 2),
     "bench.net.failover_outage_s": _bench("bench_net", "failover_outage_s", 2),
 }
 
