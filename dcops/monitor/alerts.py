@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ruamel.yaml import YAML
 
 from . import MONITORS_DIR
+from .i18n import fmt_value
 from .profiles import Sample
 
 ALERTS_FILE = MONITORS_DIR / "alerts.yaml"
@@ -154,9 +155,34 @@ class Webhook(_Strict):
     timeout: float = 5
 
 
+class Telegram(_Strict):
+    """Telegram Bot API sendMessage. The bot token is a reference (env:VAR), never a value."""
+    enabled: bool = False
+    token_ref: str | None = None
+    chat_ids: tuple[str, ...] = ()
+    api_base: str = "https://api.telegram.org"
+    timeout: float = 10
+
+
+class Escalation(_Strict):
+    """A critical alert still unacknowledged `after` its firing goes to a second contact (once)."""
+    enabled: bool = False
+    after: float = 900
+    severities: tuple[str, ...] = ("critical",)
+    telegram_chat_ids: tuple[str, ...] = ()
+    email_to: tuple[str, ...] = ()
+
+    @field_validator("after", mode="before")
+    @classmethod
+    def _dur(cls, v):
+        return parse_duration(v)
+
+
 class NotifyConfig(_Strict):
     email: Email = Email()
     webhook: Webhook = Webhook()
+    telegram: Telegram = Telegram()
+    escalation: Escalation = Escalation()
 
 
 class RuleSet(_Strict):
@@ -208,21 +234,8 @@ def load_rules(path: Path | None = None) -> RuleSet:
 # ---------------------------------------------------------------- formatting
 
 def format_value(value: float | None, unit: str, state: str | None = None, lang: str = "vi") -> str:
-    if state is not None:
-        return state
-    if value is None:
-        return "—"
-    if unit == "ratio":
-        return f"{value * 100:.0f} %"
-    if unit == "celsius":
-        return f"{value:.1f} °C"
-    if unit == "seconds":
-        return f"{value / 60:.0f} {'phút' if lang == 'vi' else 'min'}"
-    if unit in ("volts", "hertz", "amperes", "watts"):
-        return f"{value:g} {dict(volts='V', hertz='Hz', amperes='A', watts='W')[unit]}"
-    if unit == "bytes_per_second":
-        return f"{value * 8 / 1e6:.1f} Mbit/s"
-    return f"{value:g}"
+    """A reading in the language's words and number format (5,5 % in Vietnamese)."""
+    return fmt_value(value, unit, state, lang)
 
 
 class _SafeDict(dict):
@@ -254,11 +267,14 @@ class _Inst:
 
 
 class AlertEngine:
-    def __init__(self, rules: RuleSet, store, notifier=None, clock=time.time, devices: set[str] | None = None) -> None:
-        """`devices`: the devices this engine owns (a shard of the site); None = all."""
+    def __init__(self, rules: RuleSet, store, notifier=None, clock=time.time, devices: set[str] | None = None,
+                 escalation=None) -> None:
+        """`devices`: the devices this engine owns (a shard of the site); None = all.
+        `escalation`: the second contact's notifier (rules.notify.escalation says when)."""
         self.rules = rules
         self.store = store
         self.notifier = notifier
+        self.escalation = escalation
         self.clock = clock
         self.devices = devices
         self._inst: dict[tuple, _Inst] = {}
@@ -400,26 +416,71 @@ class AlertEngine:
 
     # ---------------------------------------------------------------- notifications
     def flush_notifications(self) -> int:
-        """Send what is due (at least once, never twice per transition); returns how many were sent."""
-        if self.notifier is None:
-            return 0
+        """Send what is due (at least once, never twice per transition); returns how many were sent.
+
+        An alert on a device in a maintenance window is not announced while the window lasts; if it
+        still fires when the window ends it is announced then. A recovery is only announced for an
+        alert whose firing was."""
         sent = 0
-        with self.store.db() as db:
+        if self.notifier is not None:
+            now = self.clock()
+            with self.store.read() as db:
+                due = [dict(r) for r in db.execute(
+                    "SELECT * FROM alerts WHERE (state='firing' AND notified_fire=0)"
+                    " OR (state='resolved' AND notified_resolve=0 AND fired_at IS NOT NULL)")]
+            silences = active_silences(self.store, now) if due else []
+            kinds = device_kinds(self.store) if silences else {}
+            for a in due:
+                if self.devices is not None and a["device"] not in self.devices:
+                    continue  # another shard's alert: that shard notifies
+                kind = "firing" if a["state"] == "firing" else "resolved"
+                col = "notified_fire" if kind == "firing" else "notified_resolve"
+                if kind == "firing" and silence_for(a["device"], kinds.get(a["device"], ""), silences):
+                    continue  # held back while the maintenance window lasts
+                if kind == "resolved" and not a["notified_fire"]:
+                    with self.store.db() as db:  # never announced (silenced): no recovery message either
+                        db.execute(f"UPDATE alerts SET {col}=1 WHERE id=?", (a["id"],))
+                    continue
+                try:
+                    self.notifier.send(a, kind)
+                except Exception as e:  # noqa: BLE001 - a failed channel is retried next cycle
+                    self.store.event("notify_error", a["device"], f"{kind} {a['rule']}: {e}")
+                    continue
+                with self.store.db() as db:
+                    db.execute(f"UPDATE alerts SET {col}=1 WHERE id=?", (a["id"],))
+                sent += 1
+        return sent + self.escalate()
+
+    def escalate(self) -> int:
+        """Second contact for alerts of the escalation severities unacknowledged after `after`."""
+        esc = self.rules.notify.escalation
+        if self.escalation is None or not esc.enabled:
+            return 0
+        now = self.clock()
+        marks = ",".join("?" * len(esc.severities))
+        with self.store.read() as db:
             due = [dict(r) for r in db.execute(
-                "SELECT * FROM alerts WHERE (state='firing' AND notified_fire=0)"
-                " OR (state='resolved' AND notified_resolve=0 AND fired_at IS NOT NULL)")]
+                f"SELECT * FROM alerts WHERE state='firing' AND acked_by IS NULL AND escalated_at IS NULL"
+                f" AND fired_at <= ? AND severity IN ({marks})", (now - esc.after, *esc.severities))]
+        if not due:
+            return 0
+        silences = active_silences(self.store, now)
+        kinds = device_kinds(self.store)
+        sent = 0
         for a in due:
             if self.devices is not None and a["device"] not in self.devices:
-                continue  # another shard's alert: that shard notifies
-            kind = "firing" if a["state"] == "firing" else "resolved"
-            try:
-                self.notifier.send(a, kind)
-            except Exception as e:  # noqa: BLE001 - a failed channel is retried next cycle
-                self.store.event("notify_error", a["device"], f"{kind} {a['rule']}: {e}")
                 continue
-            col = "notified_fire" if kind == "firing" else "notified_resolve"
+            if silence_for(a["device"], kinds.get(a["device"], ""), silences):
+                continue
+            try:
+                self.escalation.send(a, "escalation")
+            except Exception as e:  # noqa: BLE001 - retried next cycle
+                self.store.event("notify_error", a["device"], f"escalation {a['rule']}: {e}")
+                continue
             with self.store.db() as db:
-                db.execute(f"UPDATE alerts SET {col}=1 WHERE id=?", (a["id"],))
+                db.execute("UPDATE alerts SET escalated_at=? WHERE id=?", (now, a["id"]))
+            self.store.event("escalation", a["device"], f"alert {a['id']} ({a['rule']}) not acknowledged in "
+                                                        f"{esc.after:.0f} s: escalated")
             sent += 1
         return sent
 
@@ -433,24 +494,98 @@ def _trap_rule(name: str, severity: str) -> Rule:
 # ---------------------------------------------------------------- queries for the dashboard / CLI
 
 def active_alerts(store) -> list[dict]:
-    with store.db() as db:
-        return [dict(r, labels=json.loads(r["labels"])) for r in db.execute(
+    now = time.time()
+    with store.read() as db:
+        rows = [dict(r, labels=json.loads(r["labels"])) for r in db.execute(
             "SELECT * FROM alerts WHERE state='firing' ORDER BY CASE severity WHEN 'critical' THEN 0"
             " WHEN 'warning' THEN 1 ELSE 2 END, fired_at DESC")]
+    silences = active_silences(store, now) if rows else []
+    kinds = device_kinds(store) if silences else {}
+    for r in rows:
+        r["silenced"] = silence_for(r["device"], kinds.get(r["device"], ""), silences) is not None
+    return rows
 
 
-def recent_alerts(store, limit: int = 50) -> list[dict]:
-    with store.db() as db:
+def recent_alerts(store, limit: int = 50, since: float | None = None) -> list[dict]:
+    q, args = "SELECT * FROM alerts WHERE state != 'pending'", []
+    if since is not None:
+        q += " AND COALESCE(resolved_at, fired_at) >= ?"
+        args.append(since)
+    with store.read() as db:
         return [dict(r, labels=json.loads(r["labels"])) for r in db.execute(
-            "SELECT * FROM alerts WHERE state != 'pending' ORDER BY COALESCE(resolved_at, fired_at) DESC LIMIT ?",
-            (limit,))]
+            q + " ORDER BY COALESCE(resolved_at, fired_at) DESC LIMIT ?", (*args, limit))]
 
 
-def acknowledge(store, alert_id: int, user: str) -> bool:
+def acknowledge(store, alert_id: int, user: str, comment: str = "") -> bool:
+    comment = comment.strip()[:500]
     with store.db() as db:
-        cur = db.execute("UPDATE alerts SET acked_by=?, acked_at=? WHERE id=? AND state='firing' AND acked_by IS NULL",
-                         (user, time.time(), alert_id))
+        cur = db.execute("UPDATE alerts SET acked_by=?, acked_at=?, ack_comment=? WHERE id=? AND state='firing'"
+                         " AND acked_by IS NULL", (user, time.time(), comment or None, alert_id))
         ok = cur.rowcount == 1
     if ok:
-        store.event("ack", None, f"alert {alert_id} acknowledged by {user}")
+        store.event("ack", None, f"alert {alert_id} acknowledged by {user}" + (f": {comment}" if comment else ""))
     return ok
+
+
+# ---------------------------------------------------------------- maintenance windows (silences)
+# A target is "device:NAME", "group:GROUP" (ups, cooling, sensor, network) or "*" (the whole site).
+GROUPS = (("ups", ("ups",)), ("cooling", ("cooling",)), ("sensor", ("sensor",)))
+
+
+def device_group(kind: str) -> str:
+    return next((g for g, kinds in GROUPS if kind in kinds), "network")
+
+
+def device_kinds(store) -> dict[str, str]:
+    with store.read() as db:
+        return {r[0]: r[1] or "" for r in db.execute("SELECT name, kind FROM devices")}
+
+
+def valid_target(target: str, devices: set[str]) -> bool:
+    if target == "*":
+        return True
+    kind, _, name = target.partition(":")
+    return (kind == "device" and name in devices) or (kind == "group" and name in ("ups", "cooling", "sensor",
+                                                                                       "network"))
+
+
+def add_silence(store, target: str, starts: float, ends: float, reason: str, author: str) -> int:
+    if ends <= starts:
+        raise ValueError("a maintenance window must end after it starts")
+    if not reason.strip():
+        raise ValueError("a maintenance window needs a reason")
+    with store.db() as db:
+        cur = db.execute("INSERT INTO silences(target, starts, ends, reason, author, created) VALUES (?,?,?,?,?,?)",
+                         (target, starts, ends, reason.strip()[:300], author, time.time()))
+        sid = cur.lastrowid
+    store.event("silence", None, f"{author}: {target} from {starts:.0f} to {ends:.0f}: {reason.strip()[:300]}")
+    return sid
+
+
+def end_silence(store, silence_id: int, author: str) -> bool:
+    now = time.time()
+    with store.db() as db:
+        ok = db.execute("UPDATE silences SET ends=? WHERE id=? AND ends > ?", (now, silence_id, now)).rowcount == 1
+    if ok:
+        store.event("silence", None, f"{author} ended maintenance window {silence_id}")
+    return ok
+
+
+def active_silences(store, now: float | None = None) -> list[dict]:
+    now = now or time.time()
+    with store.read() as db:
+        return [dict(r) for r in db.execute("SELECT * FROM silences WHERE starts <= ? AND ends > ? ORDER BY ends",
+                                            (now, now))]
+
+
+def silences(store, now: float | None = None, history: float = 7 * 86400) -> list[dict]:
+    """Current, future and recently ended windows."""
+    now = now or time.time()
+    with store.read() as db:
+        return [dict(r) for r in db.execute("SELECT * FROM silences WHERE ends > ? ORDER BY starts DESC LIMIT 200",
+                                            (now - history,))]
+
+
+def silence_for(device: str, kind: str, active: list[dict]) -> dict | None:
+    grp = "group:" + device_group(kind)
+    return next((s for s in active if s["target"] in ("*", "device:" + device, grp)), None)
