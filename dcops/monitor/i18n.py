@@ -94,9 +94,11 @@ def fmt_value(value: float | None, unit: str, state: str | None = None, lang: st
 
 
 def fmt_duration(seconds: float, lang: str = "vi") -> str:
-    """3600 -> '1 giờ' / '1 hour'; 86400*30 -> '30 ngày' / '30 days'."""
+    """3600 -> '1 giờ' / '1 hour'; 86400 -> '24 giờ' / '24 hours'; 86400*30 -> '30 ngày' / '30 days'."""
     units = (("d", 86400, "ngày", "day"), ("h", 3600, "giờ", "hour"), ("m", 60, "phút", "minute"))
     for _k, size, vi, en in units:
+        if size == 86400 and seconds < 2 * 86400:
+            continue  # a day or so reads better in hours on a NOC screen
         if seconds >= size and seconds % size == 0:
             n = int(seconds // size)
             return f"{fmt_num(n, 0, lang)} {vi}" if lang == "vi" else f"{fmt_num(n, 0, lang)} {en}{'s' if n != 1 else ''}"
