@@ -246,24 +246,24 @@ class Store:
             start = next((i for i in range(len(tables) - 1, -1, -1) if age <= tables[i][2] * 86400), 0)
         merged: dict[int, list] = {}
         lo = since
+        last_bucket = max(n, 1) - 1
         with self.read() as db:
             for table, step, _days in tables[start:]:
                 if lo > until:
                     break
-                cols = "value, value, value" if table == "samples" else "avg, min, max"
+                a, mn, mx = ("value", "value", "value") if table == "samples" else ("avg", "min", "max")
                 rows = db.execute(
-                    f"SELECT CAST((ts - ?) / ? AS INTEGER) AS b, AVG(a), MIN(mn), MAX(mx), COUNT(*), MAX(ts)"
-                    f" FROM (SELECT ts, {cols.split(', ')[0]} AS a, {cols.split(', ')[1]} AS mn,"
-                    f" {cols.split(', ')[2]} AS mx FROM {table} WHERE series_id=? AND ts >= ? AND ts <= ?)"
-                    f" GROUP BY b ORDER BY b", (since, width, series_id, lo, until)).fetchall()
+                    f"SELECT MIN(CAST((ts - ?) / ? AS INTEGER), ?) AS b, AVG({a}), MIN({mn}), MAX({mx}), COUNT(*),"
+                    f" MAX(ts) FROM {table} WHERE series_id=? AND ts >= ? AND ts <= ? GROUP BY b ORDER BY b",
+                    (since, width, last_bucket, series_id, lo, until)).fetchall()
                 last = None
-                for b, avg, mn, mx, cnt, last_ts in rows:
+                for b, avg, lo_v, hi_v, cnt, last_ts in rows:
                     cur = merged.get(b)
                     if cur is None:
-                        merged[b] = [avg * cnt, mn, mx, cnt]
+                        merged[b] = [avg * cnt, lo_v, hi_v, cnt]
                     else:
                         cur[0] += avg * cnt
-                        cur[1], cur[2], cur[3] = min(cur[1], mn), max(cur[2], mx), cur[3] + cnt
+                        cur[1], cur[2], cur[3] = min(cur[1], lo_v), max(cur[2], hi_v), cur[3] + cnt
                     last = last_ts
                 if last is not None:
                     lo = last + (step or 1)

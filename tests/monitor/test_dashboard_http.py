@@ -476,3 +476,40 @@ def test_kiosk_token_opens_only_the_wall(web):
     revoke_kiosk(st, "wall-1")
     assert k.get("/wall").status_code == 303
     assert re.search(r"dcops_kiosk", r.text) is None
+
+
+# ---------------------------------------------------------------- real history
+def test_thirty_day_device_page_is_small_and_cached(tmp_path):
+    """30 days of history for a UPS with 24 series: the page carries pixels, not 200,000 points."""
+    db = tmp_path / "hist.db"
+    st = seed(db)
+    now = int(time.time()) // 300 * 300
+    samples = [Sample("ups_output_load_ratio", {"phase": str(p)}, 0.4, "gauge", "ratio") for p in (1, 2, 3)]
+    samples += [Sample("ups_output_voltage_volts", {"phase": str(p)}, 230.0, "gauge", "volts") for p in (1, 2, 3)]
+    samples += [Sample("ups_output_current_amperes", {"phase": str(p)}, 40.0, "gauge", "amperes") for p in (1, 2, 3)]
+    samples += [Sample("ups_output_power_watts", {"phase": str(p)}, 9000.0, "gauge", "watts") for p in (1, 2, 3)]
+    samples += [Sample("ups_input_voltage_volts", {"phase": str(p)}, 229.0, "gauge", "volts") for p in (1, 2, 3)]
+    samples += [Sample("ups_input_frequency_hertz", {"phase": str(p)}, 50.0, "gauge", "hertz") for p in (1, 2, 3)]
+    samples += [Sample("ups_battery_temperature_celsius", {"string": str(p)}, 25.0, "gauge", "celsius") for p in (1, 2)]
+    st.write_poll(DevicePoll("kg-ups-01", "ups-rfc1628", now, True, samples=samples), "UPS", "ups")
+    sids = [s["id"] for s in st.series("kg-ups-01") if s["unit"] not in ("",)]
+    conn = st.db().conn
+    for sid in sids:
+        conn.executemany("INSERT OR REPLACE INTO samples VALUES (?,?,?)",
+                         [(sid, ts, 0.4 + (ts % 7) / 100) for ts in range(now - 2 * 86400, now, 60)])
+        conn.executemany("INSERT OR REPLACE INTO rollup_5m VALUES (?,?,?,?,?,?)",
+                         [(sid, ts, 0.4, 0.38, 0.46, 5) for ts in range(now - 31 * 86400, now - 2 * 86400, 300)])
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with start_dashboard(db) as h:
+        c, _r = login(h.url, "noc", "viewer-pass-123")
+        t0 = time.monotonic()
+        r = c.get("/device/kg-ups-01?range=30d")
+        first = time.monotonic() - t0
+        assert r.status_code == 200 and r.text.count("<svg") >= 7
+        assert len(r.content) < 200_000, len(r.content)
+        points = sum(p.count(",") for p in re.findall(r'points="([^"]*)"', r.text))
+        assert points < 24 * 2 * 300, points
+        r2 = c.get("/device/kg-ups-01?range=30d")  # same poll cycle: served from memory, same page
+        assert r2.text == r.text
+        assert len(c.get("/device/kg-ups-01?range=1d").content) < 200_000
+        assert first < 10
