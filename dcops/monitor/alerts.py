@@ -493,8 +493,8 @@ def _trap_rule(name: str, severity: str) -> Rule:
 
 # ---------------------------------------------------------------- queries for the dashboard / CLI
 
-def active_alerts(store) -> list[dict]:
-    now = time.time()
+def active_alerts(store, now: float | None = None) -> list[dict]:
+    now = now or time.time()
     with store.read() as db:
         rows = [dict(r, labels=json.loads(r["labels"])) for r in db.execute(
             "SELECT * FROM alerts WHERE state='firing' ORDER BY CASE severity WHEN 'critical' THEN 0"
