@@ -148,7 +148,8 @@ def test_redirects_and_cookies_in_chromium(noc, browser):
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_pages_in_both_languages_and_widths(noc, browser, lang, viewport):
     url, _st = noc
-    ctx = browser.new_context(viewport=PHONE if viewport == "phone" else DESKTOP)
+    ctx = browser.new_context(viewport=PHONE if viewport == "phone" else DESKTOP,
+                              locale="vi-VN" if lang == "vi" else "en-GB")
     page = ctx.new_page()
     try:
         login(page, url, "admin", "admin-pass-123")
@@ -178,19 +179,29 @@ def test_pages_in_both_languages_and_widths(noc, browser, lang, viewport):
         ctx.close()
 
 
-def test_ack_with_comment_maintenance_zoom_and_csv(noc, browser):
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_ack_with_comment_maintenance_zoom_and_csv(noc, browser, lang):
     url, st = noc
-    ctx = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    with st.db() as db:  # each language acknowledges its own incident
+        db.execute("UPDATE alerts SET acked_by=NULL, acked_at=NULL, ack_comment=NULL")
+        db.execute("DELETE FROM silences")
+    ctx = browser.new_context(viewport=DESKTOP, accept_downloads=True, locale="vi-VN" if lang == "vi" else "en-GB")
     page = ctx.new_page()
+    twelve = "(12 giờ)" if lang == "vi" else "(12 hours)"
+    comment = "Điện lực báo cắt điện 30 phút" if lang == "vi" else "Mains cut announced, 30 min"
     try:
         login(page, url, "admin", "admin-pass-123")
+        if lang == "en":
+            page.click("#lang-switch")
+            page.wait_for_selector("html[lang=en]")
         row = page.wait_for_selector('tr.alert-row[data-rule="ups_on_battery"]')
-        row.query_selector(".ack-comment-input").fill("Điện lực báo cắt điện 30 phút")
+        row.query_selector(".ack-comment-input").fill(comment)
         row.query_selector(".ack-button").click()
         page.wait_for_selector('tr.alert-row[data-rule="ups_on_battery"] .acked')
         assert page.url == url + "/"
-        assert "Điện lực báo cắt điện 30 phút" in page.inner_text('tr.alert-row[data-rule="ups_on_battery"]')
-        shot(page, "alert-acked-vi")
+        text = page.inner_text('tr.alert-row[data-rule="ups_on_battery"]')
+        assert comment in text and ("Đã xác nhận bởi admin" if lang == "vi" else "Acknowledged by admin") in text
+        shot(page, f"alert-acked-{lang}")
 
         # a maintenance window for the UPS, shown on the overview
         page.goto(url + "/silences")
@@ -199,7 +210,8 @@ def test_ack_with_comment_maintenance_zoom_and_csv(noc, browser):
         page.click("#s-add")
         page.wait_for_selector('tr.silence-row[data-target="device:kg-ups-01"]')
         assert "Bảo dưỡng định kỳ UPS" in page.inner_text("#silences") and "admin" in page.inner_text("#silences")
-        shot(page, "maintenance-vi")
+        assert ("Bắt đầu" if lang == "vi" else "Starts") in page.inner_text("#silences")
+        shot(page, f"maintenance-{lang}")
         page.goto(url + "/")
         assert page.is_visible("#dev-kg-ups-01 .in-maintenance")
         assert page.is_visible('tr.alert-row[data-rule="ups_on_battery"] .silenced')
@@ -208,19 +220,20 @@ def test_ack_with_comment_maintenance_zoom_and_csv(noc, browser):
         page.goto(url + "/device/kg-ups-01?range=1d")
         page.click("#zoom-in")
         page.wait_for_selector("#range-shown")
-        assert "from=" in page.url and "(12 giờ)" in page.inner_text("#range-shown")
+        assert "from=" in page.url and twelve in page.inner_text("#range-shown")
         page.click("#pan-earlier")
-        assert "(12 giờ)" in page.inner_text("#range-shown") and page.is_visible("#pan-later")
+        assert twelve in page.inner_text("#range-shown") and page.is_visible("#pan-later")
         page.fill("#range-from", "2026-01-01T00:00")
         page.click("#range-show")
-        assert "01/01/2026" in page.inner_text("#range-shown")
+        assert ("01/01/2026" if lang == "vi" else "2026-01-01") in page.inner_text("#range-shown")
 
         # alert history as CSV
         page.goto(url + "/alerts")
         with page.expect_download() as dl:
             page.click("#export-csv")
         data = Path(dl.value.path()).read_bytes().decode("utf-8-sig")
-        assert "ups_on_battery" in data and "Điện lực báo cắt điện 30 phút" in data
+        assert "ups_on_battery" in data and comment in data
+        assert data.startswith("id,quy_tac" if lang == "vi" else "id,rule")
     finally:
         ctx.close()
 
