@@ -420,3 +420,10 @@ def test_escalation_to_second_contact_when_not_acknowledged(env, telegram):
     esc = [m for m in got if m["chat_id"] == "-1002"]
     assert len(esc) == 1 and "kg-ups-01" in esc[0]["text"] and "LEO THANG" in esc[0]["text"]
     assert any(e["kind"] == "escalation" for e in store.events())
+
+
+def test_telegram_token_never_over_plain_http(tmp_path):
+    p = tmp_path / "alerts.yaml"
+    p.write_text("rules: []\nnotify:\n  telegram: {enabled: true, api_base: 'http://relay.example/'}\n")
+    with pytest.raises(RulesError, match="api_base must be https"):
+        load_rules(p)

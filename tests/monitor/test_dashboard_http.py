@@ -513,3 +513,31 @@ def test_thirty_day_device_page_is_small_and_cached(tmp_path):
         assert r2.text == r.text
         assert len(c.get("/device/kg-ups-01?range=1d").content) < 200_000
         assert first < 10
+
+
+def test_page_views_while_the_monitor_holds_the_write_lock(web):
+    """The old server took SQLite's write lock for every page view: while the monitor wrote a cycle,
+    views waited up to busy_timeout and failed with 'database is locked'."""
+    import sqlite3
+    from concurrent.futures import ThreadPoolExecutor
+    base, st = web
+    c, r = login(base, "noc", "viewer-pass-123")
+    cookies = c.cookies
+    writer = sqlite3.connect(st.path, isolation_level=None, timeout=1)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE devices SET error = 'mid-cycle'")
+
+    def view(path):
+        t0 = time.monotonic()
+        with client(base, cookies=cookies) as cc:
+            r = cc.get(path)
+        return r.status_code, time.monotonic() - t0
+
+    try:
+        with ThreadPoolExecutor(10) as ex:
+            got = list(ex.map(view, ["/", "/alerts", "/device/kg-ups-01?range=1d", "/lines", "/api/status"] * 4))
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert all(code == 200 for code, _ in got), got
+    assert max(t for _, t in got) < 3, got

@@ -152,6 +152,16 @@ class Telegram(_Strict):
     api_base: str = "https://api.telegram.org"
     timeout: float = 10
 
+    @field_validator("api_base")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        # The bot token travels in the URL path: never over plain HTTP except to this machine.
+        from urllib.parse import urlsplit
+        u = urlsplit(v)
+        if u.scheme == "https" or (u.scheme == "http" and u.hostname in ("127.0.0.1", "localhost", "::1")):
+            return v
+        raise ValueError("api_base must be https:// (http:// only to 127.0.0.1)")
+
 
 class Escalation(_Strict):
     """A critical alert still unacknowledged `after` its firing goes to a second contact (once)."""

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import sqlite3
 import time
 
 from argon2 import PasswordHasher, Type
@@ -101,10 +102,21 @@ def get_session(store, token: str | None, idle: float, absolute: float) -> dict 
             db.execute("DELETE FROM sessions WHERE token=?", (key,))
         return None
     if now - (row["touched"] or 0) > TOUCH_EVERY:
-        with store.db() as db:
-            db.execute("UPDATE sessions SET expires=?, touched=? WHERE token=?",
-                       (min(now + idle, row["created"] + absolute), now, key))
+        _touch(store, key, min(now + idle, row["created"] + absolute), now)
     return {"user": row["user"], "role": row["role"], "csrf": row["csrf"], "kiosk": False}
+
+
+def _touch(store, key: str, expires: float, now: float) -> None:
+    """Extend the idle expiry, but never wait behind the monitor's write: skipped, retried next view."""
+    conn = store.db().conn
+    conn.execute("PRAGMA busy_timeout=100")
+    try:
+        with store.db() as db:
+            db.execute("UPDATE sessions SET expires=?, touched=? WHERE token=?", (expires, now, key))
+    except sqlite3.OperationalError:
+        pass
+    finally:
+        conn.execute("PRAGMA busy_timeout=15000")
 
 
 def end_session(store, token: str | None) -> None:
