@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import posixpath
 import re
+import unicodedata
 import urllib.parse
 
 MAX_FORM = 16 * 1024
@@ -22,13 +23,16 @@ def safe_next(raw: str | None, default: str = "/") -> str:
         return default
     text = raw
     for _ in range(4):  # decode until stable (double-encoding is the usual trick)
-        dec = urllib.parse.unquote(text, errors="strict") if "%" in text else text
+        try:
+            dec = urllib.parse.unquote(text, errors="strict") if "%" in text else text
+        except UnicodeDecodeError:
+            return default
         if dec == text:
             break
         text = dec
     else:
         return default
-    if any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f for c in text) or "\\" in text:
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text) or "\\" in text:
         return default
     if not text.startswith("/") or text.startswith("//"):
         return default
