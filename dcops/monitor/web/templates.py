@@ -31,7 +31,8 @@ form.silence input,form.silence select{width:100%}
 .stale{background:#fef3c7;border:1px solid var(--warn);padding:6px 10px;border-radius:4px}
 @media (max-width:640px){th,td{padding:4px 5px}header h1{font-size:14px;width:100%}
 table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}table.stack tr:first-child{display:none}
-table.stack tr{border-bottom:2px solid #d1d5db}table.stack td{border:0}}
+table.stack tr{border-bottom:2px solid #d1d5db}table.stack td{border:0}table.stack td:empty{display:none}
+.chart text{font-size:17px}.chart .ct{font-size:18px}.chart .lg{font-size:13px}}
 body.wall{background:#0b1020;color:#e5e7eb;font-size:18px}body.wall header{background:#000}
 body.wall .tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,280px),1fr));gap:14px}
 body.wall .tile{border-radius:10px;padding:14px 16px;background:#1f2937;border-left:12px solid var(--unk);min-height:120px}
