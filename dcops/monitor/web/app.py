@@ -43,6 +43,8 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"cache-control", b"no-store"),
 ]
+BAD_CSRF = "Biểu mẫu hết hạn hoặc không hợp lệ, hãy tải lại trang / bad CSRF token, reload the page\n"
+LOGIN_REQUIRED = "Cần đăng nhập / login required\n"
 _PH_USER, _PH_CSRF = "\x00user\x00", "\x00csrf\x00"
 
 
@@ -223,10 +225,10 @@ class NocApp:
         return self._redirect("/login?next=" + urllib.parse.quote(c.here, safe=""))
 
     async def _not_found(self, request, exc):
-        return PlainTextResponse("not found\n", 404)
+        return PlainTextResponse("Không tìm thấy / not found\n", 404)
 
     async def _not_allowed(self, request, exc):
-        return PlainTextResponse("method not allowed\n", 405)
+        return PlainTextResponse("Phương thức không được phép / method not allowed\n", 405)
 
     # ---------------------------------------------------------------- health, static
     async def css(self, request):
@@ -286,14 +288,14 @@ class NocApp:
         if c.user is None:
             return self._redirect("/login")
         if not self._csrf_ok(c, form):
-            return PlainTextResponse("bad CSRF token\n", 403)
+            return PlainTextResponse(BAD_CSRF, 403)
         auth.end_session(self.store, c.request.cookies.get(SESSION_COOKIE))
         c.cookies.append(self._cookie(SESSION_COOKIE, "", 0))
         return self._redirect("/login")
 
     def set_lang(self, c: Ctx, form: dict) -> Response:
         if not self._csrf_ok(c, form):
-            return PlainTextResponse("bad CSRF token\n", 403)
+            return PlainTextResponse(BAD_CSRF, 403)
         lang = form.get("lang") if form.get("lang") in LANGS else "vi"
         c.cookies.append(self._cookie("lang", lang, 365 * 86400))
         return self._redirect(safe_next(form.get("next")))
@@ -359,7 +361,7 @@ class NocApp:
 
     def api_status(self, c: Ctx) -> Response:
         if c.user is None:
-            return PlainTextResponse("login required\n", 401)
+            return PlainTextResponse(LOGIN_REQUIRED, 401)
 
         def build():
             alerts = alerts_mod.active_alerts(self.store)
@@ -373,9 +375,9 @@ class NocApp:
     # ---------------------------------------------------------------- actions
     def _admin_post(self, c: Ctx, form: dict) -> Response | None:
         if c.user is None or c.user.get("kiosk"):
-            return PlainTextResponse("login required\n", 401)
+            return PlainTextResponse(LOGIN_REQUIRED, 401)
         if not self._csrf_ok(c, form):
-            return PlainTextResponse("bad CSRF token\n", 403)
+            return PlainTextResponse(BAD_CSRF, 403)
         if c.user["role"] != "admin":
             return self._html("error", c, 403, message=tr("forbidden", c.lang))
         return None

@@ -63,28 +63,29 @@ async def read_form(request, limit: int = MAX_FORM, timeout: float = BODY_TIMEOU
     announces more than it sends, or sends too much, is answered 408/413, not waited for)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in ("application/x-www-form-urlencoded", ""):
-        raise BadForm(415, "form must be application/x-www-form-urlencoded")
+        raise BadForm(415, "Biểu mẫu phải là application/x-www-form-urlencoded / form must be "
+                           "application/x-www-form-urlencoded")
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise BadForm(400, "bad Content-Length")
+            raise BadForm(400, "Content-Length không hợp lệ / bad Content-Length")
         if int(declared) > limit:
-            raise BadForm(413, "form too large")
+            raise BadForm(413, "Biểu mẫu quá lớn / form too large")
     body = bytearray()
 
     async def _read() -> None:
         async for chunk in request.stream():
             body.extend(chunk)
             if len(body) > limit:
-                raise BadForm(413, "form too large")
+                raise BadForm(413, "Biểu mẫu quá lớn / form too large")
 
     try:
         await asyncio.wait_for(_read(), timeout)
     except asyncio.TimeoutError:
-        raise BadForm(408, "request body not received in time") from None
+        raise BadForm(408, "Không nhận đủ dữ liệu kịp thời / request body not received in time") from None
     try:
         text = bytes(body).decode("utf-8")
         pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, max_num_fields=32, strict_parsing=False)
     except (UnicodeDecodeError, ValueError):
-        raise BadForm(400, "malformed form") from None
+        raise BadForm(400, "Biểu mẫu sai định dạng / malformed form") from None
     return {k: v for k, v in pairs}
