@@ -541,3 +541,21 @@ def test_page_views_while_the_monitor_holds_the_write_lock(web):
         writer.close()
     assert all(code == 200 for code, _ in got), got
     assert max(t for _, t in got) < 3, got
+
+
+def test_cached_pages_follow_each_poll_cycle_and_each_ack(tmp_path):
+    db = tmp_path / "c.db"
+    st = seed(db)
+    with start_dashboard(db) as h:
+        c, r = login(h.url, "admin", "admin-pass-123")
+        first = c.get("/").text
+        assert c.get("/").text == first  # the same cycle: the same page from memory
+        st.write_poll(DevicePoll("kg-ups-01", "ups-rfc1628", time.time(), True, samples=[
+            Sample("ups_output_source", {}, 3, "enum", "", state="normal"),
+            Sample("ups_battery_charge_ratio", {}, 0.505, "gauge", "ratio")]), "UPS trung tâm 80 kVA", "ups")
+        page = c.get("/").text
+        assert "50,5 %" in page and "50,5 %" not in first
+        alert_id = st.db().conn.execute("SELECT id FROM alerts WHERE state='firing'").fetchone()[0]
+        from dcops.monitor.alerts import acknowledge
+        acknowledge(st, alert_id, "other-admin", "đang xử lý")
+        assert "other-admin" in c.get("/alerts").text  # an ack (no poll) shows at once too
