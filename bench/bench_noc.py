@@ -12,7 +12,9 @@ written through Store.write_polls every `--write-every` seconds.
 
 Load: 1, 10 and 50 concurrent logged-in clients (asyncio + httpx, one client = one session) on
 the overview, a UPS page at 1 h / 1 day / 30 days, the lines page and /api/status; each cell runs
-`--seconds`. Reported: p50/p95/p99 latency, requests/s, errors, response size.
+`--seconds`. Reported: p50/p95/p99 latency, requests/s, errors, response size, and the server
+process's own CPU time per request (from /proc: robust to whatever else the machine runs; the
+load generator shares the same cores).
 
     python bench/bench_noc.py                     # ≈ 15 min on the 2-core build machine
     python bench/bench_noc.py --devices 50 --days 7 --seconds 3 --quick
@@ -173,8 +175,18 @@ async def login(url: str):
     return c
 
 
-async def cell(clients, path: str, seconds: float) -> dict:
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """utime + stime of the server process (its own CPU, whatever else the machine runs)."""
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / CLK
+
+
+async def cell(clients, path: str, seconds: float, pid: int | None = None) -> dict:
     lat, errors, sizes = [], 0, []
+    cpu0 = cpu_s(pid) if pid else 0.0
     stop = time.monotonic() + seconds
 
     async def worker(c):
@@ -197,18 +209,20 @@ async def cell(clients, path: str, seconds: float) -> dict:
 
     def q(p):
         return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 1) if lat else None
+    cpu_ms = round((cpu_s(pid) - cpu0) * 1000 / max(len(lat), 1), 2) if pid else None
     return {"n": len(lat), "rps": round(len(lat) / took, 1), "p50": q(0.50), "p95": q(0.95), "p99": q(0.99),
-            "errors": errors, "kb": round(sum(sizes) / len(sizes) / 1024, 1) if sizes else None}
+            "errors": errors, "kb": round(sum(sizes) / len(sizes) / 1024, 1) if sizes else None,
+            "server_cpu_ms": cpu_ms}
 
 
-async def measure(url: str, levels, seconds: float) -> dict:
+async def measure(url: str, levels, seconds: float, pid: int) -> dict:
     clients = [await login(url) for _ in range(max(levels))]
     out = {}
     try:
         for name, path in PAGES:
             for c in levels:
                 await cell(clients[:1], path, 0.5)  # warm
-                out[f"{name}@{c}"] = await cell(clients[:c], path, seconds)
+                out[f"{name}@{c}"] = await cell(clients[:c], path, seconds, pid)
                 print(f"  {name:<11} {c:>3} clients: {out[f'{name}@{c}']}", flush=True)
     finally:
         for c in clients:
@@ -258,7 +272,7 @@ def main() -> None:
             p, url = start(tree, db, tmp / f"{label}.log")
             procs.append(p)
             print(f"{label} server ({tree}) on {url}", flush=True)
-            results[label] = asyncio.run(measure(url, levels, a.seconds))
+            results[label] = asyncio.run(measure(url, levels, a.seconds, p.pid))
             p.send_signal(signal.SIGTERM)
             p.wait(30)
         cycles = (tmp / "writer.log").read_text().split()
@@ -280,8 +294,9 @@ def main() -> None:
 
 
 def print_table(r: dict) -> None:
-    print("\n| page | clients | new p50 / p95 / p99 ms | old p50 / p95 / p99 ms | p95 old/new | errors new / old | KB new / old |")
-    print("|---|---:|---|---|---:|---|---|")
+    print("\n| page | clients | new p50 / p95 / p99 ms | old p50 / p95 / p99 ms | p95 old/new | errors new / old "
+          "| server CPU ms/request new / old | KB new / old |")
+    print("|---|---:|---|---|---:|---|---|---|")
     for name, _path in PAGES:
         for c in r["levels"]:
             n = r["new"][f"{name}@{c}"]
@@ -289,7 +304,8 @@ def print_table(r: dict) -> None:
             ratio = f"{o['p95'] / n['p95']:.1f}×" if o and n["p95"] else "—"
             old = f"{o['p50']} / {o['p95']} / {o['p99']}" if o else "—"
             print(f"| {name} | {c} | {n['p50']} / {n['p95']} / {n['p99']} | {old} | {ratio} | "
-                  f"{n['errors']} / {o['errors'] if o else '—'} | {n['kb']} / {o['kb'] if o else '—'} |")
+                  f"{n['errors']} / {o['errors'] if o else '—'} | {n['server_cpu_ms']} / "
+                  f"{o['server_cpu_ms'] if o else '—'} | {n['kb']} / {o['kb'] if o else '—'} |")
 
 
 if __name__ == "__main__":
