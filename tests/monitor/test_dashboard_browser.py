@@ -238,10 +238,11 @@ def test_ack_with_comment_maintenance_zoom_and_csv(noc, browser, lang):
         ctx.close()
 
 
+@pytest.mark.parametrize("lang", ["vi", "en"])
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
-def test_wall_display_with_kiosk_token(noc, browser, viewport):
+def test_wall_display_with_kiosk_token(noc, browser, viewport, lang):
     url, st = noc
-    tok = add_kiosk(st, f"wall-{viewport}")
+    tok = add_kiosk(st, f"wall-{viewport}-{lang}")
     ctx = browser.new_context(viewport={"width": 1920, "height": 1080} if viewport == "desktop" else PHONE)
     page = ctx.new_page()
     try:
@@ -253,7 +254,13 @@ def test_wall_display_with_kiosk_token(noc, browser, viewport):
         assert bg == "rgb(11, 16, 32)"  # dark theme
         assert page.query_selector('meta[http-equiv="refresh"]') is not None
         assert page.query_selector("#logout") is None and no_sideways_scroll(page)
-        shot(page, f"wall-vi-{viewport}")
+        if lang == "en":  # the kiosk switches language with the pre-session token, still without a session
+            page.click("#lang-switch")
+            page.wait_for_selector("html[lang=en]")
+            assert page.url == url + "/wall"
+        assert ("Data as of" if lang == "en" else "Dữ liệu cập nhật lúc") in page.inner_text("#data-age")
+        assert ("Critical" if lang == "en" else "Nghiêm trọng") in page.inner_text("#tile-kg-ups-01")
+        shot(page, f"wall-{lang}-{viewport}")
         with st.db() as db:  # a night later: sessions are gone, the kiosk is not
             db.execute("DELETE FROM sessions")
         page.reload()
