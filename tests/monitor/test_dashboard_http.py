@@ -559,3 +559,15 @@ def test_cached_pages_follow_each_poll_cycle_and_each_ack(tmp_path):
         from dcops.monitor.alerts import acknowledge
         acknowledge(st, alert_id, "other-admin", "đang xử lý")
         assert "other-admin" in c.get("/alerts").text  # an ack (no poll) shows at once too
+
+
+def test_port_in_use_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "dcops.monitor", "dashboard", "--db", str(tmp_path / "p.db"),
+                            "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and f"cannot serve on 127.0.0.1:{port}" in r.stderr, (r.returncode, r.stderr)

@@ -9,8 +9,8 @@ timed by the app (safety.read_form).
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
+import socket
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -106,16 +106,28 @@ def config(cfg: WebConfig, host: str, port: int, forwarded_allow_ips: str | None
 
 
 def serve(cfg: WebConfig, host: str, port: int, **kw) -> None:
-    """Run until SIGTERM/SIGINT; in-flight requests finish (up to `graceful` seconds)."""
+    """Run until SIGTERM/SIGINT; in-flight requests finish (up to `graceful` seconds).
+
+    The socket is bound here, so a port in use is an OSError for the CLI (a clear message, exit 2)
+    and the address printed is the one really listening (port 0 included)."""
     conf = config(cfg, host, port, **kw)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    bound = sock.getsockname()[1]
     server = uvicorn.Server(conf)
-    logging.getLogger("dcops.web").warning("NOC page on http://%s:%s/ (db %s)", host, port, cfg.db)
-    print(f"NOC dashboard on http://{host}:{port}/ (db {cfg.db})", flush=True)
+    print(f"NOC dashboard on http://{host}:{bound}/ (db {cfg.db})", flush=True)
     # uvicorn re-raises the stop signal once it has drained; with these handlers that ends in exit 0.
     signal.signal(signal.SIGTERM, lambda *_: None)
     try:
-        asyncio.run(server.serve())
+        asyncio.run(server.serve(sockets=[sock]))
     except KeyboardInterrupt:
         pass
-    if not server.started:
-        raise OSError(f"cannot listen on {host}:{port}")
+    finally:
+        sock.close()
