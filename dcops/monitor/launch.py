@@ -104,7 +104,7 @@ def start_monitor(targets_file: Path | None, db: Path, interval: float = 5, inve
 
 def start_dashboard(db: Path, port: int | None = None, host: str = "127.0.0.1",
                     users: dict[str, tuple[str, str]] | None = None, log: Path | None = None,
-                    session_minutes: int = 30, timeout: float = 20, extra: list[str] | None = None) -> ProcHandle:
+                    session_minutes: int = 30, timeout: float = 30, extra: list[str] | None = None) -> ProcHandle:
     """`dcops dashboard`; `users` = {name: (role, password)} are created first (Argon2id-hashed)."""
     from .web.auth import set_user
     from .store import Store
