@@ -148,6 +148,7 @@ def import_cmd(
     stack: str = typer.Option("prod", "--stack", "-s"),
     output: Path = typer.Option(Path("import.json"), "--output", "-o", help="`pulumi import --file` document."),
     report_file: Optional[Path] = typer.Option(None, "--report", help="Also write the matching report (JSON)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the matching report as JSON instead of text."),
 ) -> None:
     """Match the running cloud to the program's resources and write a `pulumi import --file` document.
 
@@ -170,6 +171,12 @@ def import_cmd(
             write_atomic(report_file, _json.dumps(rep, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     except OSError as e:
         _fail(f"cannot write: {e}", verb="cloud")
+    core = [r for r in rep["inventory_only"] if r["type"].rsplit(":", 1)[-1] in ("Instance", "Port", "Volume")]
+    if as_json:
+        print(_json.dumps({**rep, "import_file": str(output)}, indent=1, sort_keys=True, ensure_ascii=False))
+        if rep["cloud_only"] or core:
+            raise typer.Exit(1)
+        return
     out.print(f"{rep['matched']} resources matched ({', '.join(f'{n} by {k}' for k, n in rep['matched_by'].items())})"
               f" -> {output}", highlight=False)
     for n in rep["notes"]:
@@ -177,7 +184,6 @@ def import_cmd(
     for r in rep["cloud_only"]:
         out.print(f"in the cloud, not in the inventory: {r['listing']} {r['name']} {r['id']}", highlight=False,
                   markup=False)
-    core = [r for r in rep["inventory_only"] if r["type"].rsplit(":", 1)[-1] in ("Instance", "Port", "Volume")]
     for r in core:
         out.print(f"in the inventory, not in the cloud: {r['type'].rsplit(':', 1)[-1]} {r['name']}", highlight=False,
                   markup=False)

@@ -347,7 +347,7 @@ class Demo:
                f"{sum(r.got == 'deny' for r in tested)} blocked)"
 
     def _start_monitor(self) -> str:
-        from dcops.monitor.auth import set_user
+        from dcops.monitor.web.auth import set_user
         from dcops.monitor.launch import free_tcp_port
         from dcops.monitor.sim import free_port
         from dcops.monitor.store import Store
@@ -377,7 +377,7 @@ class Demo:
                                   "--host", host, "--port", str(port)])
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         self.url = f"http://{shown}:{port}"
-        self._wait("dashboard", lambda: _http_ok(self.url + "/healthz"), 60)
+        self._wait("dashboard", lambda: _http_ok(self.url + "/livez"), 60)
         return self.url
 
     def _record(self, **extra) -> None:

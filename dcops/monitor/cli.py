@@ -281,29 +281,41 @@ def dashboard(
     host: str = typer.Option("127.0.0.1", help="Listen address."),
     port: int = typer.Option(8080, help="Listen port."),
     db: Optional[Path] = typer.Option(None, help="SQLite database of `dcops monitor`."),
-    session_minutes: int = typer.Option(30, help="Idle session lifetime."),
+    session_minutes: int = typer.Option(30, help="Idle session lifetime (minutes)."),
+    session_hours: float = typer.Option(12, help="Absolute session lifetime (hours), however active."),
     secure_cookies: bool = typer.Option(False, help="Mark cookies Secure (behind an HTTPS reverse proxy)."),
+    forwarded_allow_ips: Optional[str] = typer.Option(
+        None, help="Reverse proxies trusted for X-Forwarded-For/-Proto (comma-separated IPs or CIDRs). "
+                   "Unset: headers ignored, the client is the TCP peer."),
+    stale_after: float = typer.Option(180, help="/healthz answers 503 when the newest poll is older (s)."),
+    limit_concurrency: int = typer.Option(1000, help="Connections beyond this get 503 at once."),
+    header_timeout: float = typer.Option(10, help="Seconds a client has to send its request headers."),
+    body_timeout: float = typer.Option(10, help="Seconds a client has to send a POST body."),
 ) -> None:
-    """The NOC dashboard (Vietnamese by default, English switch). Users: `dcops dashboard-user`."""
-    from .dashboard import serve
+    """The NOC page on uvicorn (Vietnamese by default). Users: `dcops dashboard-user`; wall: `dcops dashboard-kiosk`."""
     from .service import default_db
+    from .web.app import WebConfig
+    from .web.server import serve
+    cfg = WebConfig(db or default_db(), session_minutes=session_minutes, session_hours=session_hours,
+                    secure_cookies=secure_cookies, stale_after=stale_after, body_timeout=body_timeout)
     try:
-        serve(host, port, db or default_db(), session_minutes=session_minutes, secure_cookies=secure_cookies)
+        serve(cfg, host, port, forwarded_allow_ips=forwarded_allow_ips, limit_concurrency=limit_concurrency,
+              header_timeout=header_timeout)
     except OSError as e:
         _fail(f"cannot serve on {host}:{port}: {e}", 2)
 
 
 def dashboard_user(
     name: str = typer.Argument(..., help="User name."),
-    role: str = typer.Option("viewer", help="viewer (read-only) or admin (acknowledge alerts)."),
+    role: str = typer.Option("viewer", help="viewer (read-only) or admin (acknowledge alerts, maintenance)."),
     db: Optional[Path] = typer.Option(None, help="SQLite database of `dcops monitor`."),
     password_env: Optional[str] = typer.Option(None, help="Read the password from this environment variable "
                                                           "(default: prompt)."),
 ) -> None:
-    """Create or update a dashboard user (password stored as a scrypt hash)."""
-    from .auth import set_user
+    """Create or update a dashboard user (password stored as an Argon2id hash)."""
     from .service import default_db
     from .store import Store
+    from .web.auth import set_user
     if role not in ("viewer", "admin"):
         _fail("role must be viewer or admin", 2)
     if password_env:
@@ -374,6 +386,27 @@ def _runs_without_subcommand(fn):
     return callback
 
 
+def dashboard_kiosk(
+    name: str = typer.Argument(..., help="Name of the wall screen, e.g. noc-wall-1."),
+    db: Optional[Path] = typer.Option(None, help="SQLite database of `dcops monitor`."),
+    revoke: bool = typer.Option(False, help="Revoke the screen's token instead."),
+) -> None:
+    """A read-only kiosk token for a wall screen: open /kiosk/TOKEN once, it then shows /wall without login."""
+    from .service import default_db
+    from .store import Store
+    from .web.app import add_kiosk, revoke_kiosk
+    st = Store(db or default_db())
+    if revoke:
+        if not revoke_kiosk(st, name):
+            _fail(f"no kiosk named {name}", 1)
+        err.print(f"kiosk {name} revoked", highlight=False)
+        return
+    tok = add_kiosk(st, name)
+    print(f"/kiosk/{tok}")
+    err.print(f"kiosk {name}: open http(s)://NOC-HOST/kiosk/… once on the screen (the token is shown only now)",
+              highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     monitor_app = typer.Typer(help=monitor.__doc__)
     monitor_app.callback(invoke_without_command=True)(_runs_without_subcommand(monitor))
@@ -382,3 +415,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(snmp_app, name="snmp")
     app.command("dashboard")(dashboard)
     app.command("dashboard-user")(dashboard_user)
+    app.command("dashboard-kiosk")(dashboard_kiosk)

@@ -1,95 +1,127 @@
-"""NOC page strings: Vietnamese (default) and English."""
+"""Vietnamese (default) and English text of metrics and states, and numbers in each language's format.
+
+Metric and state names come from monitors/labels.yaml (data, so a new profile adds its words there).
+Vietnamese writes 19.000 and 5,5 % (dot for thousands, comma for decimals, a space before %).
+"""
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import math
+import os
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from . import MONITORS_DIR
+
 LANGS = ("vi", "en")
-
-T = {
-    "title": ("Trung tâm giám sát NOC — Trung tâm dữ liệu tỉnh Kiên Giang", "NOC — Kiên Giang Provincial Data Centre"),
-    "overview": ("Tổng quan", "Overview"),
-    "alerts": ("Cảnh báo", "Alerts"),
-    "lines": ("Kênh thuê riêng", "Leased lines"),
-    "login": ("Đăng nhập", "Log in"),
-    "logout": ("Đăng xuất", "Log out"),
-    "username": ("Tên đăng nhập", "User name"),
-    "password": ("Mật khẩu", "Password"),
-    "login_failed": ("Sai tên đăng nhập hoặc mật khẩu", "Wrong user name or password"),
-    "too_many": ("Quá nhiều lần thử, vui lòng chờ một phút", "Too many attempts, wait a minute"),
-    "device": ("Thiết bị", "Device"),
-    "kind": ("Loại", "Type"),
-    "status": ("Trạng thái", "Status"),
-    "values": ("Giá trị chính", "Key values"),
-    "last_poll": ("Lần đọc cuối", "Last poll"),
-    "ok": ("Bình thường", "OK"),
-    "warning": ("Cảnh báo", "Warning"),
-    "critical": ("Nghiêm trọng", "Critical"),
-    "info": ("Thông tin", "Info"),
-    "unreachable": ("Mất kết nối", "Unreachable"),
-    "unknown": ("Chưa có dữ liệu", "No data yet"),
-    "active_alerts": ("Cảnh báo đang hoạt động", "Active alerts"),
-    "no_alerts": ("Không có cảnh báo nào", "No active alerts"),
-    "recent_alerts": ("Lịch sử cảnh báo", "Alert history"),
-    "since": ("Từ lúc", "Since"),
-    "resolved_at": ("Khôi phục lúc", "Resolved at"),
-    "severity": ("Mức độ", "Severity"),
-    "summary": ("Nội dung", "Summary"),
-    "ack": ("Xác nhận", "Acknowledge"),
-    "acked_by": ("Đã xác nhận bởi", "Acknowledged by"),
-    "readonly": ("chỉ xem", "read-only"),
-    "range": ("Khoảng thời gian", "Time range"),
-    "r1h": ("1 giờ", "1 hour"),
-    "r1d": ("1 ngày", "1 day"),
-    "r30d": ("30 ngày", "30 days"),
-    "latest": ("Giá trị hiện tại", "Current values"),
-    "metric": ("Chỉ số", "Metric"),
-    "value": ("Giá trị", "Value"),
-    "identity": ("Nhận dạng thiết bị", "Device identity"),
-    "utilisation": ("Mức sử dụng băng thông", "Bandwidth utilisation"),
-    "in": ("Vào", "In"),
-    "out": ("Ra", "Out"),
-    "not_found": ("Không tìm thấy", "Not found"),
-    "forbidden": ("Không có quyền", "Forbidden"),
-    "lang_switch": ("English", "Tiếng Việt"),
-    "ups": ("UPS", "UPS"),
-    "cooling": ("Điều hòa chính xác", "Precision cooling"),
-    "sensor": ("Cảm biến môi trường", "Environment sensors"),
-    "network": ("Thiết bị mạng", "Network devices"),
-    "on_battery": ("Đang chạy ắc quy", "On battery"),
-    "on_mains": ("Điện lưới", "On mains"),
-    "charge": ("Dung lượng ắc quy", "Battery charge"),
-    "runtime": ("Thời gian lưu điện", "Runtime"),
-    "load": ("Tải", "Load"),
-    "supply_air": ("Gió cấp", "Supply air"),
-    "return_air": ("Gió hồi", "Return air"),
-    "humidity": ("Độ ẩm", "Humidity"),
-    "temperature": ("Nhiệt độ", "Temperature"),
-    "interfaces_up": ("Cổng hoạt động", "Interfaces up"),
-    "refresh_note": ("Trang tự làm mới mỗi 10 giây", "This page refreshes every 10 seconds"),
-}
-
-METRIC_NAMES = {
-    "ups_output_source": ("Nguồn cấp đầu ra", "Output source"),
-    "ups_battery_status": ("Trạng thái ắc quy", "Battery status"),
-    "ups_battery_charge_ratio": ("Dung lượng ắc quy", "Battery charge"),
-    "ups_battery_runtime_seconds": ("Thời gian lưu điện còn lại", "Runtime remaining"),
-    "ups_output_load_ratio": ("Tải đầu ra", "Output load"),
-    "ups_input_voltage_volts": ("Điện áp vào", "Input voltage"),
-    "ups_output_voltage_volts": ("Điện áp ra", "Output voltage"),
-    "ups_battery_temperature_celsius": ("Nhiệt độ ắc quy", "Battery temperature"),
-    "cooling_air_temperature_celsius": ("Nhiệt độ gió", "Air temperature"),
-    "cooling_humidity_ratio": ("Độ ẩm", "Humidity"),
-    "env_temperature_celsius": ("Nhiệt độ phòng", "Room temperature"),
-    "env_humidity_ratio": ("Độ ẩm phòng", "Room humidity"),
-    "env_contact_alarm": ("Rò nước / cửa", "Leak / door"),
-    "if_in_utilisation_ratio": ("Sử dụng chiều vào", "Utilisation in"),
-    "if_out_utilisation_ratio": ("Sử dụng chiều ra", "Utilisation out"),
-    "if_in_bytes_per_second": ("Lưu lượng vào", "Traffic in"),
-    "if_out_bytes_per_second": ("Lưu lượng ra", "Traffic out"),
-    "if_oper_status": ("Trạng thái cổng", "Interface status"),
-}
+LABELS_FILE = MONITORS_DIR / "labels.yaml"
 
 
-def tr(key: str, lang: str) -> str:
-    pair = T.get(key) or METRIC_NAMES.get(key)
-    if not pair:
-        return key
-    return pair[0] if lang == "vi" else pair[1]
+@functools.lru_cache(maxsize=4)
+def _labels(path: str) -> dict[str, tuple[str, str]]:
+    from ruamel.yaml import YAML
+    data = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8")) or {}
+    out = {}
+    for k, v in data.items():
+        if not isinstance(v, dict) or not v.get("vi") or not v.get("en"):
+            raise ValueError(f"{path}: {k!r} needs both vi and en text")
+        out[str(k)] = (str(v["vi"]), str(v["en"]))
+    return out
+
+
+def labels(path: Path | None = None) -> dict[str, tuple[str, str]]:
+    return _labels(str(path or LABELS_FILE))
+
+
+def label(key: str, lang: str) -> str | None:
+    """Text of a metric or state word, or None when monitors/labels.yaml has none."""
+    pair = labels().get(key)
+    return None if pair is None else pair[0 if lang == "vi" else 1]
+
+
+def label_or_raw(key: str, lang: str) -> str:
+    return label(key, lang) or key
+
+
+# ---------------------------------------------------------------- numbers
+
+def fmt_num(v: float, decimals: int = 0, lang: str = "vi") -> str:
+    """19000 -> '19.000' (vi) / '19,000' (en); 5.5 -> '5,5' (vi) / '5.5' (en)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    s = f"{v:,.{decimals}f}"
+    if lang == "vi":
+        s = s.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return s
+
+
+def _decimals(v: float) -> int:
+    a = abs(v)
+    return 0 if a >= 100 or a == int(a) else 1 if a >= 10 else 2
+
+
+def fmt_pct(ratio: float, lang: str = "vi", decimals: int | None = None) -> str:
+    pct = ratio * 100
+    d = decimals if decimals is not None else (0 if abs(pct - round(pct)) < 0.05 else 1)
+    return f"{fmt_num(pct, d, lang)} %"
+
+
+UNITS = {"celsius": "°C", "volts": "V", "hertz": "Hz", "amperes": "A", "watts": "W", "rpm": "vòng/phút"}
+UNITS_EN = {"rpm": "rpm"}
+
+
+def fmt_value(value: float | None, unit: str, state: str | None = None, lang: str = "vi") -> str:
+    """A reading as NOC staff read it: states in words, ratios as %, seconds as minutes, bytes/s as Mbit/s."""
+    if state is not None:
+        return label_or_raw(state, lang)
+    if value is None:
+        return "—"
+    if unit == "ratio":
+        return fmt_pct(value, lang)
+    if unit == "celsius":
+        return f"{fmt_num(value, 1, lang)} °C"
+    if unit == "seconds":
+        return f"{fmt_num(value / 60, 0, lang)} {'phút' if lang == 'vi' else 'min'}"
+    if unit in UNITS:
+        sym = UNITS_EN.get(unit, UNITS[unit]) if lang == "en" else UNITS[unit]
+        return f"{fmt_num(value, _decimals(value), lang)} {sym}"
+    if unit == "bytes_per_second":
+        return f"{fmt_num(value * 8 / 1e6, 1, lang)} Mbit/s"
+    if unit == "bits_per_second":
+        return f"{fmt_num(value / 1e6, 0, lang)} Mbit/s"
+    return fmt_num(value, _decimals(value), lang)
+
+
+def fmt_duration(seconds: float, lang: str = "vi") -> str:
+    """3600 -> '1 giờ' / '1 hour'; 86400 -> '24 giờ' / '24 hours'; 86400*30 -> '30 ngày' / '30 days'."""
+    units = (("d", 86400, "ngày", "day"), ("h", 3600, "giờ", "hour"), ("m", 60, "phút", "minute"))
+    for _k, size, vi, en in units:
+        if size == 86400 and seconds < 2 * 86400:
+            continue  # a day or so reads better in hours on a NOC screen
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return f"{fmt_num(n, 0, lang)} {vi}" if lang == "vi" else f"{fmt_num(n, 0, lang)} {en}{'s' if n != 1 else ''}"
+    n = int(seconds)
+    return f"{n} giây" if lang == "vi" else f"{n} s"
+
+
+# ---------------------------------------------------------------- time
+
+def site_tz():
+    """The NOC reads local time of the site (Asia/Ho_Chi_Minh), whatever the server's clock zone."""
+    try:
+        return ZoneInfo(os.environ.get("DCOPS_TZ", "Asia/Ho_Chi_Minh"))
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.timezone(dt.timedelta(hours=7))
+
+
+def fmt_ts(ts: float, fmt: str) -> str:
+    return dt.datetime.fromtimestamp(ts, site_tz()).strftime(fmt)
+
+
+def fmt_time(ts, lang: str = "vi") -> str:
+    """Vietnamese: 14:05:09 30/11/2026; English: 2026-11-30 14:05:09 (both site local time)."""
+    if not ts:
+        return "—"
+    return fmt_ts(ts, "%H:%M:%S %d/%m/%Y" if lang == "vi" else "%Y-%m-%d %H:%M:%S")

@@ -104,9 +104,9 @@ def start_monitor(targets_file: Path | None, db: Path, interval: float = 5, inve
 
 def start_dashboard(db: Path, port: int | None = None, host: str = "127.0.0.1",
                     users: dict[str, tuple[str, str]] | None = None, log: Path | None = None,
-                    session_minutes: int = 30, timeout: float = 20) -> ProcHandle:
-    """`dcops dashboard`; `users` = {name: (role, password)} are created first (scrypt-hashed)."""
-    from .auth import set_user
+                    session_minutes: int = 30, timeout: float = 30, extra: list[str] | None = None) -> ProcHandle:
+    """`dcops dashboard`; `users` = {name: (role, password)} are created first (Argon2id-hashed)."""
+    from .web.auth import set_user
     from .store import Store
     if users:
         st = Store(db)
@@ -116,10 +116,10 @@ def start_dashboard(db: Path, port: int | None = None, host: str = "127.0.0.1",
     port = port or free_tcp_port()
     log = log or Path(db).with_suffix(".dashboard.log")
     proc = _spawn(["dashboard", "--db", str(db), "--host", host, "--port", str(port),
-                   "--session-minutes", str(session_minutes)], log)
+                   "--session-minutes", str(session_minutes), *(extra or [])], log)
     h = ProcHandle(proc, log, f"http://{host}:{port}")
     try:
-        _wait_http(h.url + "/healthz", proc, log, timeout)
+        _wait_http(h.url + "/livez", proc, log, timeout)
     except BaseException:
         h.stop()
         raise

@@ -1,4 +1,4 @@
-"""Alert notifications: email over SMTP and a JSON webhook (Alertmanager-like payload)."""
+"""Alert notifications: email over SMTP, a JSON webhook (Alertmanager-like payload), Telegram; escalation."""
 from __future__ import annotations
 
 import json
@@ -21,19 +21,24 @@ def _payload(alert: dict, kind: str) -> dict:
     }
 
 
+TAGS = {"firing": ("CẢNH BÁO", "ALERT"), "resolved": ("ĐÃ KHÔI PHỤC", "RESOLVED"),
+        "escalation": ("CHƯA AI XỬ LÝ — LEO THANG", "NOT ACKNOWLEDGED — ESCALATED")}
+
+
 class EmailNotifier:
-    def __init__(self, cfg) -> None:
+    def __init__(self, cfg, to: tuple[str, ...] | None = None) -> None:
         self.cfg = cfg
+        self.to = to  # escalation: the second contact instead of cfg.to
 
     def send(self, alert: dict, kind: str) -> None:
         c = self.cfg
         p = _payload(alert, kind)
-        tag = "CẢNH BÁO" if kind == "firing" else "ĐÃ KHÔI PHỤC"
+        tag = TAGS[kind][0]
         msg = EmailMessage()
         msg["Subject"] = f"[{tag}][{p['severity']}] {p['summary_vi']}"
         msg["From"] = c.sender
-        msg["To"] = ", ".join(c.to)
-        from .charts import fmt_ts
+        msg["To"] = ", ".join(self.to if self.to is not None else c.to)
+        from .i18n import fmt_ts
         when = fmt_ts(p["resolved_at"] if kind == "resolved" else p["fired_at"] or time.time(),
                       "%Y-%m-%d %H:%M:%S %Z")
         msg.set_content(
@@ -55,6 +60,43 @@ class WebhookNotifier:
     def send(self, alert: dict, kind: str) -> None:
         r = httpx.post(self.cfg.url, json=_payload(alert, kind), timeout=self.cfg.timeout)
         r.raise_for_status()
+
+
+class TelegramNotifier:
+    """Bot API `sendMessage` to each chat (plain text: device strings are never parsed as markup)."""
+
+    def __init__(self, cfg, chat_ids: tuple[str, ...] | None = None) -> None:
+        self.cfg = cfg
+        self.chat_ids = tuple(chat_ids if chat_ids is not None else cfg.chat_ids)
+
+    def text(self, alert: dict, kind: str) -> str:
+        p = _payload(alert, kind)
+        from .i18n import fmt_time
+        when = fmt_time(p["resolved_at"] if kind == "resolved" else p["fired_at"] or time.time())
+        vi, en = TAGS[kind]
+        return (f"[{vi}] {p['summary_vi']}\n[{en}] {p['summary_en']}\n"
+                f"Thiết bị: {p['device']} · Mức độ: {p['severity']} · Lúc: {when}")
+
+    def send(self, alert: dict, kind: str) -> None:
+        token = resolve_secret(self.cfg.token_ref)
+        if not token:
+            raise RuntimeError("telegram: token_ref is not set")
+        url = f"{self.cfg.api_base.rstrip('/')}/bot{token}/sendMessage"
+        text = self.text(alert, kind)
+        for chat in self.chat_ids:
+            r = httpx.post(url, json={"chat_id": chat, "text": text, "disable_web_page_preview": True},
+                           timeout=self.cfg.timeout)
+            try:
+                ok = r.json().get("ok") is True
+            except ValueError:
+                ok = False
+            if r.status_code != 200 or not ok:  # the Bot API says ok:false with a description
+                desc = ""
+                try:
+                    desc = r.json().get("description", "")
+                except ValueError:
+                    pass
+                raise RuntimeError(f"telegram chat {chat}: HTTP {r.status_code} {desc}".strip())
 
 
 class MultiNotifier:
@@ -85,4 +127,19 @@ def notifier_from_config(cfg) -> MultiNotifier | None:
         chans.append(EmailNotifier(cfg.email))
     if cfg.webhook.enabled:
         chans.append(WebhookNotifier(cfg.webhook))
+    if cfg.telegram.enabled:
+        chans.append(TelegramNotifier(cfg.telegram))
+    return MultiNotifier(chans) if chans else None
+
+
+def escalation_from_config(cfg) -> MultiNotifier | None:
+    """The second contact: its own Telegram chats and/or e-mail addresses, over the configured channels."""
+    esc = cfg.escalation
+    if not esc.enabled:
+        return None
+    chans = []
+    if esc.telegram_chat_ids:
+        chans.append(TelegramNotifier(cfg.telegram, esc.telegram_chat_ids))
+    if esc.email_to:
+        chans.append(EmailNotifier(cfg.email, esc.email_to))
     return MultiNotifier(chans) if chans else None

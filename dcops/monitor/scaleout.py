@@ -89,16 +89,17 @@ def _receivers(rules: RuleSet, warnings: list[str]) -> tuple[list[dict], bool]:
     if n.webhook.enabled:
         webhook.append({"url": n.webhook.url, "send_resolved": True})
     telegram = []
-    tg = getattr(n, "telegram", None)  # a Telegram notifier in alerts.yaml, where the schema has one
-    if tg is not None and getattr(tg, "enabled", False):
+    tg = n.telegram
+    if tg.enabled and tg.chat_ids:
         try:
-            token = resolve_secret(tg.bot_token_ref)
+            token = resolve_secret(tg.token_ref)
         except SecretError as e:
             warnings.append(f"Telegram receiver left out: {e}")
         else:
-            telegram.append({"bot_token": token, "chat_id": int(tg.chat_id), "parse_mode": "",
-                             "message": '{{ range .Alerts }}{{ .Annotations.summary_vi }}\n{{ end }}',
-                             "send_resolved": True})
+            for chat in tg.chat_ids:  # Alertmanager 0.25: one telegram_config per chat, chat_id an integer
+                telegram.append({"bot_token": token, "chat_id": int(chat), "api_url": tg.api_base,
+                                 "message": '{{ range .Alerts }}{{ .Annotations.summary_vi }}\n{{ end }}',
+                                 "parse_mode": "", "send_resolved": True})
             has_secret = True
     base = {k: v for k, v in (("email_configs", email), ("webhook_configs", webhook),
                               ("telegram_configs", telegram)) if v}

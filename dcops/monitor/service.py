@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import metrics
 from .alerts import AlertEngine, RuleSet, active_alerts, load_rules
-from .notify import notifier_from_config
+from .notify import escalation_from_config, notifier_from_config
 from .poller import Poller
 from .profiles import get_profile
 from .store import Store
@@ -49,6 +49,7 @@ class MonitorService:
         self.store = Store(cfg.db)
         self.rules = cfg.rules or load_rules()
         self.engine = AlertEngine(self.rules, self.store, notifier_from_config(self.rules.notify),
+                                  escalation=escalation_from_config(self.rules.notify),
                                   devices={t.name for t in cfg.targets})
         self.poller = Poller(cfg.targets, concurrency=cfg.concurrency, timeout=cfg.timeout, retries=cfg.retries)
         self.by_name = {t.name: t for t in cfg.targets}

@@ -12,6 +12,7 @@ from dcops.cli import app
 NOT_REPORTS = {
     "dcops dashboard": "a web server",
     "dcops dashboard-user": "changes a password file",
+    "dcops dashboard-kiosk": "creates or revokes a kiosk token",
     "dcops inventory ansible": "its output is Ansible's JSON inventory protocol already",
     "dcops snmp prometheus-rules": "writes Prometheus rule files",
     "dcops demo inject": "an action on a running demo",

@@ -131,6 +131,8 @@ def test_cli_import_and_drift(prod, tmp_path):
     assert "in the cloud, not in the inventory: servers legacy-ftp" in r.output
     assert "in the inventory, not in the cloud: Instance yte-app-01" in r.output
     assert json.loads(rep.read_text())["inventory_only"]
+    r = runner.invoke(app, ["cloud", "import", "--from", str(messy), "-o", str(out), "--json"])
+    assert r.exit_code == 1 and json.loads(r.output) == {**json.loads(rep.read_text()), "import_file": str(out)}
     r = runner.invoke(app, ["cloud", "drift", "--from", str(messy)])
     assert r.exit_code == 1 and "db.2xlarge" in r.output and "drift: 3 difference(s), 3 missing" in r.output
     (messy / "servers.json").write_text("[{not json", encoding="utf-8")

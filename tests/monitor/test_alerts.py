@@ -286,3 +286,144 @@ def test_shards_only_touch_their_own_devices(env):
     assert b.flush_notifications() == 0
     a.notifier = Count()
     assert a.flush_notifications() == 1
+
+
+# ---------------------------------------------------------------- Telegram, maintenance windows, escalation
+@pytest.fixture
+def telegram(monkeypatch):
+    """A local stand-in for the Telegram Bot API: POST /bot<token>/sendMessage, its JSON answers."""
+    token = "123456:TEST-token"
+    monkeypatch.setenv("DCOPS_TEST_TG", token)
+    got = []
+
+    class H(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if self.path != f"/bot{token}/sendMessage":
+                code, ans = 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+            elif body.get("chat_id") not in ("-1001", "-1002"):
+                code, ans = 400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+            else:
+                got.append(body)
+                code, ans = 200, {"ok": True, "result": {"message_id": len(got), "chat": {"id": body["chat_id"]},
+                                                         "text": body["text"]}}
+            data = json.dumps(ans).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}", got
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def _tg_rules(rules, base, chats=("-1001",), escalate=None):
+    from dcops.monitor.alerts import RuleSet
+    tg = rules.notify.telegram.model_copy(update={"enabled": True, "token_ref": "env:DCOPS_TEST_TG",
+                                                   "chat_ids": tuple(chats), "api_base": base})
+    esc = rules.notify.escalation.model_copy(update={"enabled": escalate is not None, "after": escalate or 900,
+                                                     "telegram_chat_ids": ("-1002",)})
+    notify = rules.notify.model_copy(update={"telegram": tg, "escalation": esc})
+    return RuleSet.model_validate({**rules.model_dump(by_alias=True), "notify": notify.model_dump()})
+
+
+def test_telegram_firing_and_recovery(env, telegram):
+    from dcops.monitor.notify import escalation_from_config, notifier_from_config
+    store, clock, rules = env
+    base, got = telegram
+    rs = _tg_rules(rules, base)
+    eng = AlertEngine(rs, store, notifier_from_config(rs.notify), clock=clock,
+                      escalation=escalation_from_config(rs.notify))
+    eng.evaluate([poll("kg-ups-01", src("battery"))])
+    assert eng.flush_notifications() == 1 and eng.flush_notifications() == 0
+    eng.evaluate([poll("kg-ups-01", src("normal"))])
+    clock.t += 31
+    eng.evaluate([poll("kg-ups-01", src("normal"))])
+    assert eng.flush_notifications() == 1
+    assert [m["chat_id"] for m in got] == ["-1001", "-1001"]
+    assert got[0]["text"].startswith("[CẢNH BÁO] UPS kg-ups-01 đang chạy bằng ắc quy")
+    assert "[ALERT] UPS kg-ups-01 is on battery" in got[0]["text"] and "parse_mode" not in got[0]
+    assert got[1]["text"].startswith("[ĐÃ KHÔI PHỤC]")
+
+
+def test_telegram_error_is_retried_next_cycle(env, telegram):
+    from dcops.monitor.notify import notifier_from_config
+    store, clock, rules = env
+    base, got = telegram
+    rs = _tg_rules(rules, base, chats=("-999",))  # a chat the bot is not in
+    eng = AlertEngine(rs, store, notifier_from_config(rs.notify), clock=clock)
+    eng.evaluate([poll("kg-ups-01", src("battery"))])
+    assert eng.flush_notifications() == 0
+    assert any("chat not found" in e["text"] for e in store.events() if e["kind"] == "notify_error")
+    assert store.db().conn.execute("SELECT notified_fire FROM alerts").fetchone()[0] == 0
+
+
+def test_maintenance_window_holds_notifications(env, telegram):
+    from dcops.monitor.alerts import add_silence
+    from dcops.monitor.notify import notifier_from_config
+    store, clock, rules = env
+    base, got = telegram
+    rs = _tg_rules(rules, base)
+    store.register_device("kg-ups-01", "ups-rfc1628", "ups", "UPS")
+    store.register_device("kg-ups-02", "ups-rfc1628", "ups", "UPS 2")
+    eng = AlertEngine(rs, store, notifier_from_config(rs.notify), clock=clock)
+    add_silence(store, "device:kg-ups-01", clock.t - 60, clock.t + 600, "thay ắc quy", "admin")
+    eng.evaluate([poll("kg-ups-01", src("battery"))])
+    assert eng.flush_notifications() == 0 and got == []  # in the window: nothing sent
+    assert active_alerts(store, now=clock.t)[0]["silenced"]
+    clock.t += 700  # the window is over and the UPS is still on battery: now it is announced
+    eng.evaluate([poll("kg-ups-01", src("battery"))])
+    assert eng.flush_notifications() == 1 and len(got) == 1
+    # a whole group in maintenance: an incident that starts and ends inside it is never announced
+    add_silence(store, "group:ups", clock.t, clock.t + 3600, "bảo dưỡng UPS", "admin")
+    eng.evaluate([poll("kg-ups-02", src("battery"))])
+    assert eng.flush_notifications() == 0
+    eng.evaluate([poll("kg-ups-02", src("normal"))])
+    clock.t += 31
+    eng.evaluate([poll("kg-ups-02", src("normal"))])
+    assert eng.flush_notifications() == 0 and len(got) == 1
+    assert store.db().conn.execute("SELECT COUNT(*) FROM alerts WHERE device='kg-ups-02' AND"
+                                   " notified_resolve=1").fetchone()[0] == 1
+
+
+def test_escalation_to_second_contact_when_not_acknowledged(env, telegram):
+    from dcops.monitor.alerts import add_silence
+    from dcops.monitor.notify import escalation_from_config, notifier_from_config
+    store, clock, rules = env
+    base, got = telegram
+    rs = _tg_rules(rules, base, escalate=600)
+    store.register_device("kg-ups-01", "ups-rfc1628", "ups", "UPS")
+    store.register_device("kg-ups-02", "ups-rfc1628", "ups", "UPS 2")
+    store.register_device("kg-ups-03", "ups-rfc1628", "ups", "UPS 3")
+    eng = AlertEngine(rs, store, notifier_from_config(rs.notify), clock=clock,
+                      escalation=escalation_from_config(rs.notify))
+    eng.evaluate([poll("kg-ups-01", src("battery")), poll("kg-ups-02", src("battery")),
+                  poll("kg-ups-03", src("battery"))])
+    assert eng.flush_notifications() == 3
+    acknowledge(store, next(a["id"] for a in active_alerts(store) if a["device"] == "kg-ups-02"), "admin",
+                "đang xử lý")
+    add_silence(store, "device:kg-ups-03", clock.t + 60, clock.t + 7200, "kiểm tra", "admin")
+    clock.t += 9 * 60
+    assert eng.flush_notifications() == 0  # not yet 10 minutes
+    clock.t += 2 * 60
+    assert eng.flush_notifications() == 1 and eng.flush_notifications() == 0  # once
+    esc = [m for m in got if m["chat_id"] == "-1002"]
+    assert len(esc) == 1 and "kg-ups-01" in esc[0]["text"] and "LEO THANG" in esc[0]["text"]
+    assert any(e["kind"] == "escalation" for e in store.events())
+
+
+def test_telegram_token_never_over_plain_http(tmp_path):
+    p = tmp_path / "alerts.yaml"
+    p.write_text("rules: []\nnotify:\n  telegram: {enabled: true, api_base: 'http://relay.example/'}\n")
+    with pytest.raises(RulesError, match="api_base must be https"):
+        load_rules(p)

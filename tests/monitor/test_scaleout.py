@@ -337,3 +337,23 @@ def test_snmpsim_to_dcops_exporter_to_prometheus_to_alertmanager(tmp_path):
     finally:
         _stop_all(procs)
         receiver.shutdown()
+
+
+@pytest.mark.skipif(not AMTOOL, reason="Debian's prometheus-alertmanager (amtool) not installed")
+def test_telegram_receiver_from_alerts_yaml_passes_amtool(tmp_path, monkeypatch):
+    y = YAML(typ="safe")
+    doc = y.load((MONITORS_DIR / "alerts.yaml").read_text(encoding="utf-8"))
+    doc["notify"]["telegram"].update(enabled=True, chat_ids=["-1001234567890"])
+    path = tmp_path / "alerts.yaml"
+    with path.open("w", encoding="utf-8") as f:
+        y.dump(doc, f)
+    monkeypatch.setenv("DCOPS_TELEGRAM_TOKEN", "123456:test-token-from-env")
+    b = bundle(load_inventory(), load_rules(path), exporters=["127.0.0.1:9118"], alertmanagers=[])
+    assert b.warnings == [] and "alertmanager.yml" in b.secret_files
+    write(b, tmp_path / "out")
+    am = yaml.safe_load((tmp_path / "out" / "alertmanager.yml").read_text())
+    (tg,) = am["receivers"][1]["telegram_configs"]
+    assert tg["chat_id"] == -1001234567890 and tg["bot_token"] == "123456:test-token-from-env"
+    proc = subprocess.run([AMTOOL, "check-config", "alertmanager.yml"], cwd=tmp_path / "out", capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,6 +1,8 @@
 """SQLite history and state (WAL): samples, 5-minute and hourly rollups, device status, alerts, users.
 
-One writer (the monitor) and any number of readers (dashboard, CLI) share the file. Raw samples
+One writer (the monitor) and any number of readers (dashboard, CLI) share the file. Readers use
+`store.read()`: a read-only connection and a deferred transaction, so a page view never waits for
+(or takes) the write lock that `store.db()` holds while a poll cycle is written. Raw samples
 are kept `raw_days`, 5-minute rollups `rollup5_days`, hourly rollups `rollup1h_days`; `maintain()`
 rolls up before it deletes, so a 30-day plot reads 5-minute points and a year reads hourly ones.
 """
@@ -10,42 +12,11 @@ import json
 import sqlite3
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS series (
-  id INTEGER PRIMARY KEY, device TEXT NOT NULL, metric TEXT NOT NULL, labels TEXT NOT NULL,
-  unit TEXT NOT NULL DEFAULT '', UNIQUE(device, metric, labels));
-CREATE TABLE IF NOT EXISTS samples (
-  series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
-  PRIMARY KEY(series_id, ts)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rollup_5m (
-  series_id INTEGER NOT NULL, ts INTEGER NOT NULL, avg REAL, min REAL, max REAL, n INTEGER,
-  PRIMARY KEY(series_id, ts)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rollup_1h (
-  series_id INTEGER NOT NULL, ts INTEGER NOT NULL, avg REAL, min REAL, max REAL, n INTEGER,
-  PRIMARY KEY(series_id, ts)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS latest (
-  series_id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, value REAL NOT NULL, state TEXT);
-CREATE TABLE IF NOT EXISTS devices (
-  name TEXT PRIMARY KEY, profile TEXT, kind TEXT, display_name TEXT, reachable INTEGER,
-  error TEXT, last_poll REAL, last_ok REAL, info TEXT NOT NULL DEFAULT '{}');
-CREATE TABLE IF NOT EXISTS alerts (
-  id INTEGER PRIMARY KEY, rule TEXT NOT NULL, device TEXT NOT NULL, labels TEXT NOT NULL,
-  state TEXT NOT NULL, severity TEXT NOT NULL, since REAL, fired_at REAL, resolved_at REAL,
-  clear_since REAL, value REAL, summary_vi TEXT, summary_en TEXT,
-  acked_by TEXT, acked_at REAL, notified_fire INTEGER DEFAULT 0, notified_resolve INTEGER DEFAULT 0,
-  source TEXT NOT NULL DEFAULT 'poll');
-CREATE INDEX IF NOT EXISTS alerts_open ON alerts(state) WHERE state != 'resolved';
-CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY, ts REAL NOT NULL, kind TEXT NOT NULL, device TEXT, text TEXT);
-CREATE TABLE IF NOT EXISTS users (
-  name TEXT PRIMARY KEY, role TEXT NOT NULL CHECK(role IN ('viewer','admin')), pw_hash TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (
-  token TEXT PRIMARY KEY, user TEXT NOT NULL, expires REAL NOT NULL, csrf TEXT NOT NULL);
-"""
-
+from .schema import MIGRATIONS, SCHEMA
 
 @dataclass
 class Point:
@@ -64,7 +35,34 @@ class Store:
         self.raw_days, self.rollup5_days, self.rollup1h_days = raw_days, rollup5_days, rollup1h_days
         self._local = threading.local()
         self._series: dict[tuple, int] = {}
-        self.db().conn.executescript(SCHEMA)
+        conn = self.db().conn
+        conn.executescript(SCHEMA)
+        for table, col, decl in MIGRATIONS:
+            have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if col not in have:
+                try:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} {decl}")
+                except sqlite3.OperationalError as e:  # another process migrated first
+                    if "duplicate column" not in str(e):
+                        raise
+
+    def read(self) -> "_Read":
+        """`with store.read() as db:` one consistent snapshot, never the write lock.
+
+        A thread inside its own write transaction reads through that transaction (it sees its writes)."""
+        w = getattr(self._local, "conn", None)
+        if w is not None and w.in_transaction:
+            return _Read(w, nested=True)
+        conn = getattr(self._local, "ro", None)
+        if conn is None:
+            if self.path == ":memory:":
+                return _Read(self.db().conn, nested=False)
+            uri = "file:" + urllib.parse.quote(str(Path(self.path).resolve())) + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=15, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=15000")
+            conn.row_factory = sqlite3.Row
+            self._local.ro = conn
+        return _Read(conn, nested=False)
 
     def db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -78,10 +76,18 @@ class Store:
         return _Tx(conn)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        for attr in ("conn", "ro"):
+            conn = getattr(self._local, attr, None)
+            if conn is not None:
+                conn.close()
+                setattr(self._local, attr, None)
+
+    def version(self) -> tuple:
+        """Changes when a poll cycle is written or an alert/silence changes: the key of per-cycle caches."""
+        with self.read() as db:
+            row = db.execute("SELECT (SELECT MAX(last_poll) FROM devices), (SELECT v FROM meta WHERE k='changes'),"
+                             " (SELECT COUNT(*) FROM devices)").fetchone()
+        return tuple(row)
 
     # ---------------------------------------------------------------- samples
     def _series_id(self, db, device: str, metric: str, labels: dict, unit: str) -> int:
@@ -132,7 +138,7 @@ class Store:
         if metric:
             q += " AND metric=?"
             args.append(metric)
-        with self.db() as db:
+        with self.read() as db:
             return [dict(r, labels=json.loads(r["labels"])) for r in db.execute(q + " ORDER BY metric, labels", args)]
 
     def latest(self, device: str | None = None, max_age: float | None = None, current: bool = False) -> list[dict]:
@@ -148,7 +154,7 @@ class Store:
         if max_age is not None:
             q += " AND l.ts >= ?"
             args.append(time.time() - max_age)
-        with self.db() as db:
+        with self.read() as db:
             return [dict(r, labels=json.loads(r["labels"]))
                     for r in db.execute(q + " ORDER BY s.device, s.metric, s.labels", args)]
 
@@ -156,7 +162,7 @@ class Store:
         """Points of a series, from the finest table that still covers `since`."""
         until = until or time.time()
         age = time.time() - since
-        with self.db() as db:
+        with self.read() as db:
             if age <= self.raw_days * 86400:
                 rows = db.execute("SELECT ts, value FROM samples WHERE series_id=? AND ts BETWEEN ? AND ? ORDER BY ts",
                                   (series_id, since, until)).fetchall()
@@ -171,6 +177,45 @@ class Store:
             raw = db.execute("SELECT ts, value FROM samples WHERE series_id=? AND ts >= ? ORDER BY ts",
                              (series_id, last + step)).fetchall()
             return pts + [Point(r[0], r[1]) for r in raw]
+
+    def buckets(self, series_id: int, since: float, until: float, n: int) -> list[Point]:
+        """At most `n` points for [since, until]: avg, min and max per time bucket, aggregated in SQLite.
+
+        The coarsest table whose step fits a bucket is read (30 days: hourly rollups, not 43,200 raw
+        samples); the part that table has not rolled up yet comes from the next finer one."""
+        width = max((until - since) / max(n, 1), 1.0)
+        age = time.time() - since
+        tables = [("rollup_1h", 3600, self.rollup1h_days), ("rollup_5m", 300, self.rollup5_days),
+                  ("samples", 0, self.raw_days)]
+        start = next((i for i, (_t, step, days) in enumerate(tables) if step <= width and age <= days * 86400),
+                     None)
+        if start is None:  # nothing fine enough covers the range: the finest table that does
+            start = next((i for i in range(len(tables) - 1, -1, -1) if age <= tables[i][2] * 86400), 0)
+        merged: dict[int, list] = {}
+        lo = since
+        last_bucket = max(n, 1) - 1
+        with self.read() as db:
+            for table, step, _days in tables[start:]:
+                if lo > until:
+                    break
+                a, mn, mx = ("value", "value", "value") if table == "samples" else ("avg", "min", "max")
+                rows = db.execute(
+                    f"SELECT MIN(CAST((ts - ?) / ? AS INTEGER), ?) AS b, AVG({a}), MIN({mn}), MAX({mx}), COUNT(*),"
+                    f" MAX(ts) FROM {table} WHERE series_id=? AND ts >= ? AND ts <= ? GROUP BY b ORDER BY b",
+                    (since, width, last_bucket, series_id, lo, until)).fetchall()
+                last = None
+                for b, avg, lo_v, hi_v, cnt, last_ts in rows:
+                    cur = merged.get(b)
+                    if cur is None:
+                        merged[b] = [avg * cnt, lo_v, hi_v, cnt]
+                    else:
+                        cur[0] += avg * cnt
+                        cur[1], cur[2], cur[3] = min(cur[1], lo_v), max(cur[2], hi_v), cur[3] + cnt
+                    last = last_ts
+                if last is not None:
+                    lo = last + (step or 1)
+        return [Point(since + (b + 0.5) * width, tot / cnt, mn, mx)
+                for b, (tot, mn, mx, cnt) in sorted(merged.items())]
 
     def maintain(self, now: float | None = None) -> dict:
         """Roll up complete buckets, then apply retention. Idempotent; run every few minutes."""
@@ -197,7 +242,7 @@ class Store:
 
     # ---------------------------------------------------------------- devices, events
     def devices(self) -> list[dict]:
-        with self.db() as db:
+        with self.read() as db:
             return [dict(r, info=json.loads(r["info"] or "{}")) for r in db.execute("SELECT * FROM devices ORDER BY name")]
 
     def register_device(self, name: str, profile: str, kind: str, display_name: str) -> None:
@@ -211,8 +256,26 @@ class Store:
             db.execute("INSERT INTO events(ts, kind, device, text) VALUES (?,?,?,?)", (time.time(), kind, device, text))
 
     def events(self, limit: int = 50) -> list[dict]:
-        with self.db() as db:
+        with self.read() as db:
             return [dict(r) for r in db.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+class _Read:
+    """A deferred (read) transaction: one snapshot across several SELECTs, no write lock."""
+
+    def __init__(self, conn: sqlite3.Connection, nested: bool) -> None:
+        self.conn, self.nested = conn, nested
+
+    def __enter__(self) -> sqlite3.Connection:
+        if not self.nested and not self.conn.in_transaction:
+            self.conn.execute("BEGIN DEFERRED")
+        else:
+            self.nested = True
+        return self.conn
+
+    def __exit__(self, *_a) -> None:
+        if not self.nested:
+            self.conn.execute("COMMIT")
 
 
 class _Tx:
