@@ -19,6 +19,8 @@ from typing import Callable
 from .. import PROJECT_ROOT
 
 MARKER = re.compile(r"<!--fig:(?P<name>[a-z0-9_.-]+)-->(?P<value>.*?)<!--/fig-->")
+#: A whole Markdown table (or paragraph) generated from a bench's results, between two marker lines.
+BLOCK = re.compile(r"(?P<open><!--figblock:(?P<name>[a-z0-9_.-]+)-->\n)(?P<body>.*?)(?P<close><!--/figblock-->)", re.S)
 #: A count of these things typed in prose without a marker is how figures drifted before.
 COUNTED = re.compile(r"\b\d[\d,.]*\s+(?:resources|VMs|hosts|tenants|systems|DR systems|tests)\b")
 NOFIG = "<!--nofig-->"  # on a line: its counts are examples or hypotheticals, not claims about the site
@@ -99,6 +101,35 @@ FIGURES: dict[str, Callable[[Sources], str]] = {
 }
 
 
+def _noc_table(s: Sources) -> str:
+    """bench_noc.py's results (bench/results/noc.json) as the README's table: p95 per page and client count."""
+    path = s.root / "bench" / "results" / "noc.json"
+    if not path.exists():
+        raise RuntimeError("no bench/results/noc.json: run bench/bench_noc.py first")
+    r = json.loads(path.read_text(encoding="utf-8"))
+    pages = [("overview", "overview"), ("ups_1h", "UPS page, 1 h"), ("ups_1d", "UPS page, 24 h"),
+             ("ups_30d", "UPS page, 30 days"), ("lines", "lines"), ("api_status", "`/api/status`")]
+    levels = r["levels"]
+    lv = " / ".join(map(str, levels))
+    rows = [f"| page | p95 ms new ({lv} clients) | p95 ms old ({lv}) | errors new / old | "
+            "server CPU ms per request new / old | size new / old |", "|---|---|---|---|---|---|"]
+    for key, label in pages:
+        new = [r["new"][f"{key}@{n}"] for n in levels]
+        old = [r["old"][f"{key}@{n}"] for n in levels]
+        rows.append(f"| {label} | {' / '.join(num(c['p95']) for c in new)} | {' / '.join(num(c['p95']) for c in old)} | "
+                    f"{sum(c['errors'] for c in new)} / {sum(c['errors'] for c in old)} | "
+                    f"{num(new[-1]['server_cpu_ms'], 1)} / {num(old[-1]['server_cpu_ms'], 1)} | "
+                    f"{num(new[-1]['kb'])} KB / {num(old[-1]['kb'])} KB |")
+    load = r.get("load_before") or [0]
+    rows.append("")
+    rows.append(f"Run on {r.get('cpus', '?')} CPUs, load average {load[0]:.1f} before the run, {r['seconds']} s per cell "
+                "(`bench/results/noc.json`).")
+    return "\n".join(rows) + "\n"
+
+
+BLOCKS: dict[str, Callable[[Sources], str]] = {"bench.noc.table": _noc_table}
+
+
 @dataclass(frozen=True)
 class Drift:
     file: Path
@@ -130,6 +161,7 @@ def scan(files: list[Path], src: Sources, *, write: bool = False) -> list[Drift]
     cache: dict = {}
     for path in files:
         text = path.read_text(encoding="utf-8")
+        text = _blocks(path, text, src, drifts, write)
         out_lines = []
         for no, line in enumerate(text.splitlines(keepends=True), 1):
             def sub(m: re.Match) -> str:
@@ -142,11 +174,29 @@ def scan(files: list[Path], src: Sources, *, write: bool = False) -> list[Drift]
                 return f"<!--fig:{m['name']}-->{actual}<!--/fig-->"
             out_lines.append(MARKER.sub(sub, line))
         new = "".join(out_lines)
-        if write and new != text:
+        if write and new != path.read_text(encoding="utf-8"):
             tmp = path.with_suffix(path.suffix + ".tmp")
             tmp.write_text(new, encoding="utf-8")
             tmp.replace(path)
     return drifts
+
+
+def _blocks(path: Path, text: str, src: Sources, drifts: list, write: bool) -> str:
+    def sub(m: re.Match) -> str:
+        line = text.count("\n", 0, m.start()) + 1
+        fn = BLOCKS.get(m["name"])
+        if fn is None:
+            drifts.append(Drift(path, line, m["name"], "(block)", None, f"unknown block {m['name']!r}"))
+            return m[0]
+        try:
+            body = fn(src)
+        except (RuntimeError, KeyError, ValueError) as e:
+            drifts.append(Drift(path, line, m["name"], "(block)", None, f"{m['name']}: {e}"))
+            return m[0]
+        if body != m["body"]:
+            drifts.append(Drift(path, line, m["name"], "(block)", "(regenerated block)"))
+        return m["open"] + body + m["close"]
+    return BLOCK.sub(sub, text)
 
 
 def unmarked_counts(files: list[Path]) -> list[str]:

@@ -56,3 +56,14 @@ def test_cli_check_exits_1_on_drift_with_json(tmp_path):
 @pytest.mark.parametrize("name", sorted(n for n in FIGURES if not n.startswith("bench.")))
 def test_every_model_figure_computes(name, sources):
     assert FIGURES[name](sources)
+
+
+def test_a_generated_block_is_checked_and_refreshed_whole(tmp_path, sources):
+    md = tmp_path / "b.md"
+    md.write_text("before\n<!--figblock:bench.noc.table-->\n| stale | table |\n<!--/figblock-->\nafter\n", encoding="utf-8")
+    (drift,) = scan([md], sources)
+    assert (drift.line, drift.name, drift.actual) == (2, "bench.noc.table", "(regenerated block)")
+    scan([md], sources, write=True)
+    text = md.read_text(encoding="utf-8")
+    assert "| stale |" not in text and "| overview |" in text and text.endswith("<!--/figblock-->\nafter\n")
+    assert scan([md], sources) == []
