@@ -7,6 +7,8 @@ from collections import Counter
 from dcops.cloud.checks import run_all
 from dcops.model.schema import HostRole
 
+from tests.inventory_facts import count
+
 from .conftest import of
 
 DB_AND_ADMIN_PORTS = {22, 23, 3389, 5985, 5986, 1433, 1521, 3306, 5432, 6379, 9200, 27017}
@@ -26,11 +28,11 @@ def test_counts_per_type_match_the_inventory(prod, inv):
     implicit = {v.system for v in inv.vms if not v.ha_group and inv.vm_security_level(v) >= 3}
     lbs = prod.policy.load_balancers
 
-    assert n["identity.Project"] == n["identity.RoleAssignment"] == len(tenants) == 14
+    assert n["identity.Project"] == n["identity.RoleAssignment"] == len(tenants) == count("tenants")
     assert n["compute.QuotaSetV2"] == n["blockstorage.QuoteSetV3"] == n["networking.QuotaV2"] == len(tenants)
     assert n["provider.openstack"] == len(tenants) + 1  # admin + one scoped to each project
     assert n["networking.Network"] == n["networking.Subnet"] == len(cloud_zones) + 1  # + external
-    assert n["compute.Instance"] == len(inv.vms) == 154
+    assert n["compute.Instance"] == len(inv.vms) == count("vms")
     assert n["networking.Port"] == len(inv.vms) + 1  # + the router's DMZ port
     assert n["blockstorage.Volume"] == len(inv.vms) + sum(len(v.volumes) for v in inv.vms)
     assert n["compute.VolumeAttach"] == sum(len(v.volumes) for v in inv.vms) == 89
@@ -53,7 +55,7 @@ def test_aggregates_name_the_inventory_hypervisors(prod, inv):
         assert aggs[a.name]["zone"] == a.availability_zone
     placed = sum(len(a["hosts"]) for a in aggs.values())
     assert placed == sum(1 for h in inv.hosts if h.role is HostRole.compute) == 24
-    assert len(inv.hosts) == 33  # control, storage and backup hosts are not hypervisors
+    assert len(inv.hosts) == count("hosts")  # control, storage and backup hosts are not hypervisors
 
 
 def test_level3_vms_are_anti_affine_and_carry_their_backup_policy(prod, inv):
