@@ -21,6 +21,13 @@ def messages() -> dict:
     return yaml.safe_load((HERE / "messages.yaml").read_text(encoding="utf-8"))
 
 
+def render_message(msgs: dict, ev: Evidence) -> str:
+    args = dict(ev.args)
+    if "reasons" in args:  # reason keys → the report's language
+        args["reasons"] = "; ".join(msgs["reasons"].get(k, k) for k in args["reasons"])
+    return msgs[ev.message].format(**args)
+
+
 @dataclass(frozen=True)
 class Finding:
     system: str
@@ -84,7 +91,7 @@ class Assessment:
                 "name": s.name, "display_name": s.display_name, "owner": s.owner, "security_level": s.security_level,
                 "controls": [{
                     "id": f.control, "title": titles[f.control], "status": f.evidence.status,
-                    "message": msgs[f.evidence.message].format(**f.evidence.args),
+                    "message": render_message(msgs, f.evidence),
                     "evidence": f.evidence.source, "detail": asdict(f.evidence),
                 } for f in self.for_system(s.name)],
             } for s in self.systems],
