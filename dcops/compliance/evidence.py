@@ -175,6 +175,13 @@ def chain_breaks(records: list[dict]) -> set[str]:
         for paths in by_prev.values():
             if len(paths) > 1:
                 bad.update(paths)
+        # the newest record removed (e.g. a failed drill, to let an older pass show): CHAIN_HEAD names a
+        # hash no record has; nothing in the folder can then be trusted to be the latest word
+        head = Path(recs[0]["_path"]).parent / "CHAIN_HEAD"
+        if head.is_file():
+            named = (head.read_text(encoding="utf-8").split() or [""])[0]
+            if named and named not in hashes:
+                bad.update(r["_path"] for r in recs)
     return bad
 
 

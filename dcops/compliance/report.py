@@ -52,6 +52,11 @@ def print_table(a: Assessment, lang: str, console: Console) -> None:
         console.print(f"[red]{m['no_budget']}[/]")
     else:
         console.print(b)
+        for row in doc["directive14"]:
+            console.print(f"{row['year']} — {m['budget_security_lines']}", markup=False)
+            for ln in row["security_lines"]:
+                console.print(f"  • {ln['item']}: {number(ln['million_vnd'], lang)}", markup=False)
+        console.print(f"[yellow]{doc['directive14_projects']['message']}[/]")
     s = doc["summary"]
     console.print(m["summary"].format(passed=s["passed"], total=s["controls"], findings=s["findings"]) + " · "
                   + m["systems_ok"].format(ok=s["systems_ok"], total=s["systems"]))

@@ -62,3 +62,35 @@ def test_readiness_without_plan_reports_coverage_unknown(inv, report_dir, tmp_pa
                      overlay={h: {"ansible_host": "127.0.0.1", "ansible_port": 9} for h in ("kg-bak-01", "kg-bak-02")})
     assert r.verdict == "fail"
     assert any("DR coverage unknown" in f["message"] for f in r.findings)
+
+
+@pytest.mark.slow
+def test_throughput_from_three_o_direct_reads_of_a_gigabyte(inv, lab_prefix, report_dir, tmp_path):
+    """A ≥ 1 GB archive on the media server is read three times with O_DIRECT (no page cache); the
+    median is used only when the passes agree within ±10 %, and a lab figure is never "met"."""
+    import os
+
+    from dcops.drills.lab import DrillLab
+    drill = get("dr-readiness")
+    plan = _plan(inv, tmp_path / "dr.json", leave_out=None)
+    with DrillLab(lab_prefix) as dl:
+        readiness.build_lab(dl, inv, drill.targets(inv, {}), {})
+        big = next((dl.host_dir("kg-bak-01") / "tape").rglob("data.tar.gz"))
+        chunk = os.urandom(16 * 1024 * 1024)
+        with open(big, "wb") as fh:  # 1.1 GB of incompressible data, flushed to disk
+            for _ in range(66):
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        r, _ = run_drill(drill, inv, execute=True, lab=dl, report_dir=report_dir,
+                         options={"dr_plan": str(plan), "records": str(tmp_path)})
+        big.unlink()
+    m = r.details["throughput_measurement"]["kg-bak-01"]
+    assert m["largest_bytes"] >= 1_000_000_000 and len(m["runs_mbps"]) == 3, m
+    if m["spread"] <= readiness.TOLERANCE:
+        assert r.details["throughput"]["mbps"] == m["median_mbps"] == sorted(m["runs_mbps"])[1]
+        assert r.details["throughput"]["measured_in"] == "lab"
+        est = [x for x in r.measurements if x.name == "estimated_restore"]
+        assert est and all(x.met is None and x.measured_in == "lab" for x in est)
+    else:  # a busy machine: the figure is refused, not used
+        assert "passes disagree" in m["why_not"] and r.details["throughput"]["mbps"] is None
