@@ -115,9 +115,25 @@ def build_lab(dl, inv: Inventory, names: list[str], options: dict) -> None:
         lab.nft("fw", incident)
 
 
+def supported_platforms() -> list[str]:
+    """The platforms the playbook can restore (its role's data, not a list kept here)."""
+    data = _yaml(PROJECT_ROOT / "playbooks/roles/drill_fw_restore/defaults/main.yml")
+    return sorted(data["drill_fw_restore_platforms"])
+
+
 def run(ctx: DrillContext) -> None:
     inv, r = ctx.inv, ctx.record
     fw = r.targets[0]["name"]
+    platform = ctx.hostvars(fw).get("dcops_platform")
+    if platform not in supported_platforms():
+        # a clear refusal before anything connects: FortiOS/PAN-OS restores belong to the vendor APIs
+        # of the network pipeline, which this drill does not drive yet
+        raise DrillRefused(f"{fw} runs {platform}: firewall-restore can restore "
+                           f"{', '.join(supported_platforms())} only; restore a {platform} device through the "
+                           "network pipeline (vendor API), not this drill")
+    if platform != inv.device(fw).platform:
+        r.finding("warning", f"{fw} is {inv.device(fw).platform} in the inventory; this {r.environment['kind']} run "
+                  f"restores a {platform} stand-in — it proves the drill, not the device's restore")
     checks = checks_for(fw, ctx.options)
     backups = Path(ctx.options.get("backups_dir") or DEFAULT_BACKUPS)
     backup = Path(ctx.options["backup"]) if ctx.options.get("backup") else newest_backup(backups, fw)

@@ -5,7 +5,8 @@ Coverage comes from a DR plan (`dcops plan --stack dr --json FILE`, format dcops
 compute.Instance resources are the DR site's VMs); without one it is reported unknown. The
 restore throughput is, in order: -o throughput_mbps= (declared), the newest passing *production*
 backup-restore drill record that restored at least 1 GB, or the media server's O_DIRECT read rate
-of an archive of at least 1 GB, three passes that must agree within ±10 % (median used). A small,
+of an archive of at least 1 GB, three passes that must agree within 25 % (median used; the
+estimate is marginal within ±max(10 %, the passes' spread) of the RTO). A small,
 page-cached file is never used: it measured the cache and flipped the verdict run to run. Without
 any of these the estimate is reported unknown, not guessed. An estimate within ±10 % of the RTO is
 reported as marginal (a finding), so noise in the inputs cannot flip a pass into a fail unnoticed.
@@ -25,7 +26,11 @@ from .record import Measurement, parse_time
 
 PLAYBOOK = "drills/dr-readiness.yml"
 REPRESENTATIVE_BYTES = 1_000_000_000
-TOLERANCE = 0.10  # three measurements must agree within this; an estimate this close to the RTO is marginal
+TOLERANCE = 0.10  # an estimate this close to the RTO is marginal (the verdict must not hinge on noise)
+#: the three O_DIRECT passes must agree within this (max − min over the median). On the 2-core lab
+#: VM shared with other jobs, passes of 1.1 GB ranged 465–811 MB/s (docs/drills.md): a measured figure
+#: carries its spread, and the marginal band around the RTO widens to it.
+PASS_SPREAD = 0.25
 
 
 def required(inv: Inventory) -> dict[str, list[str]]:
@@ -103,8 +108,8 @@ def _measured(media: dict) -> tuple[float | None, str, dict]:
         med = sorted(runs)[1]
         spread = (max(runs) - min(runs)) / med
         info[host]["spread"] = round(spread, 3)
-        if spread > TOLERANCE:
-            info[host]["why_not"] = f"passes disagree by {100 * spread:.0f} % (> {100 * TOLERANCE:.0f} %)"
+        if spread > PASS_SPREAD:
+            info[host]["why_not"] = f"passes disagree by {100 * spread:.0f} % (> {100 * PASS_SPREAD:.0f} %)"
             continue
         info[host]["median_mbps"] = round(med, 1)
     rates = [v["median_mbps"] for v in info.values() if "median_mbps" in v]
@@ -129,7 +134,9 @@ def _throughput(ctx: DrillContext, media: dict) -> tuple[float | None, str, str]
     mbps, source, info = _measured(media)
     ctx.record.details["throughput_measurement"] = info
     if mbps:
-        return mbps, source, ctx.record.environment["kind"]
+        spread = max(v.get("spread", 0.0) for v in info.values() if "median_mbps" in v)
+        ctx.record.details["throughput_spread"] = spread
+        return mbps, f"{source} (passes spread {100 * spread:.0f} %)", ctx.record.environment["kind"]
     return None, "unknown", ""
 
 
@@ -153,7 +160,7 @@ def run(ctx: DrillContext) -> None:
                 latest[c["host"]] = {**c, "media_server": host}
     mbps, source, measured_in = _throughput(ctx, media)
     r.details["throughput"] = {"mbps": mbps, "source": source, "measured_in": measured_in,
-                               "tolerance": TOLERANCE}
+                               "tolerance": TOLERANCE, "pass_spread": PASS_SPREAD}
     if mbps is None:
         why = "; ".join(f"{h}: {v['why_not']}" for h, v in r.details.get("throughput_measurement", {}).items()
                         if "why_not" in v)
@@ -189,8 +196,9 @@ def run(ctx: DrillContext) -> None:
             r.measurements.append(Measurement("estimated_restore", round(est_s, 1), "s", system, limit,
                                               est_s <= limit, f"{data_gb:.0f} GB at {mbps:.1f} MB/s ({source})",
                                               measured_in=measured_in))
-            if abs(est_s - limit) <= TOLERANCE * limit:
-                r.finding("warning", f"{system}: estimated restore {est_s:.0f} s is within ±{100 * TOLERANCE:.0f} % "
+            band = max(TOLERANCE, float(r.details.get("throughput_spread", 0.0)))
+            if abs(est_s - limit) <= band * limit:
+                r.finding("warning", f"{system}: estimated restore {est_s:.0f} s is within ±{100 * band:.0f} % "
                           f"of the RTO ({limit:.0f} s): marginal, the verdict depends on the throughput figure")
         r.systems.append({"system": system, "security_level": s.security_level, "evidence": "dr-readiness",
                           "verified": bool(missing == [] and not stale), "target": None, "at": rec.iso(now)})

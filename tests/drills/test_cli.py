@@ -94,3 +94,12 @@ def test_lab_name_is_checked_for_collisions(tmp_path):
         assert not list(tmp_path.glob("*.json"))  # refused before anything ran
     finally:
         subprocess.run(["ip", "netns", "del", f"{name}-ctl"], check=False)
+
+
+def test_firewall_restore_refuses_a_fortigate_it_cannot_restore(tmp_path):
+    """kg-fw-01 is FortiOS: without the lab's Linux stand-in the drill refuses before connecting."""
+    res = runner.invoke(app, ["drill", "run", "firewall-restore", "-t", "kg-fw-01", "--execute",
+                              "--report", str(tmp_path), "--json"])
+    assert res.exit_code == 1
+    rec = json.loads(res.output)
+    assert "kg-fw-01 runs fortios" in rec["reason"] and "linux only" in rec["reason"] and rec["playbooks"] == []

@@ -35,6 +35,7 @@ def test_restore_last_good_config_and_verify_policy(inv, lab_prefix, report_dir)
     assert r.environment["kind"] == "lab" and "not compliance evidence" in paths["md"].read_text()
     # the record says the lab replaced the FortiGate by a Linux stand-in
     assert r.environment["lab_overrides"]["kg-fw-01"]["dcops_platform"] == "linux"
+    assert any("is fortios in the inventory" in f["message"] and "stand-in" in f["message"] for f in r.findings)
 
 
 def test_a_backup_that_breaks_the_policy_is_rolled_back(inv, lab_prefix, report_dir, tmp_path):
