@@ -228,9 +228,10 @@ WEB = {"header": {"zones": {"from": "public", "to": "dmz"}}, "terms": [{"name": 
 DENY = {"header": {"zones": {"from": "any", "to": "any"}}, "terms": [{"name": "default-deny", "action": "deny"}]}
 
 
-def test_firewall_policy_pass(ctx) -> None:
+def test_firewall_policy_in_git_is_intent_not_evidence(ctx) -> None:
     write_policy(ctx, [ALLOW, WEB, DENY])
-    assert run(ctx, "firewall-default-deny", "qlvb").status == "pass"  # zones dmz, app, db
+    ev = run(ctx, "firewall-default-deny", "qlvb")  # zones dmz, app, db: the intent is right …
+    assert ev.status == "missing" and "not compared with the firewalls' running configuration" in text(ev)
 
 
 def test_firewall_policy_without_default_deny(ctx) -> None:
@@ -259,7 +260,8 @@ def test_firewall_policy_missing(ctx) -> None:
 def test_shipped_policy_closes_with_default_deny(inv) -> None:
     ctx = Context(inv, AS_OF, Path("/nonexistent"), Path("/nonexistent"), PROJECT_ROOT / "network_configs" / "policy",
                   PROJECT_ROOT / "monitors")
-    assert run(ctx, "firewall-default-deny", "portal").status == "pass"
+    ev = run(ctx, "firewall-default-deny", "portal")
+    assert ev.status == "missing" and ev.message == "policy_intent_only"
 
 
 # ---------------------------------------------------------------- monitoring
@@ -272,9 +274,10 @@ def write_monitors(ctx: Context, profiles: list[str], rules: list[str] | None) -
         (ctx.monitors_dir / "alerts.yaml").write_text(yaml.safe_dump({"rules": [{"name": r} for r in rules]}))
 
 
-def test_monitoring_pass(ctx, inv) -> None:
+def test_monitoring_configuration_is_not_operation(ctx, inv) -> None:
     write_monitors(ctx, sorted({f.snmp.profile for f in inv.facility if f.snmp}), ["ups_on_battery"])
-    assert run(ctx, "monitoring", "qlvb").status == "pass"
+    ev = run(ctx, "monitoring", "qlvb")
+    assert ev.status == "missing" and "no evidence that it runs" in text(ev)
 
 
 def test_monitoring_gap(ctx) -> None:
