@@ -133,3 +133,29 @@ def test_a_lab_run_is_no_compliance_evidence(inv, lab_prefix, report_dir, tmp_pa
     ctl = next(c for c in mail["controls"] if c["id"] == "backup-restore-drill")
     # … but it is a rehearsal: "Thiếu bằng chứng", with the reason
     assert ctl["status"] == "missing" and "phòng thí nghiệm" in ctl["message"], ctl
+
+
+def test_a_lost_session_after_the_destroy_leaves_the_data_in_quarantine_and_the_record_says_so(
+        inv, lab_prefix, report_dir):
+    seen = {}
+    with DrillLab(lab_prefix) as dl:
+        backup_restore.build_lab(dl, inv, ["portal-db-01"], {"lab_data_mb": 1})
+        original = tree_digest(dl.host_dir("portal-db-01") / "data")
+
+        def progress(kind, data):
+            # the data set has just been moved to quarantine: the controller loses the host
+            if kind == "task" and data.get("task") == "Pull the backup set from the media server" \
+                    and "killed" not in seen:
+                dl.lab.stop(dl.targets["portal-db-01"].sshd_pid)
+                seen["killed"] = dl.lab.kill_sessions("t0")
+
+        r, _ = run_drill(get("backup-restore"), inv, execute=True, options={"targets": ["portal-db-01"]}, lab=dl,
+                         report_dir=report_dir, progress=progress)
+        quarantine = dl.host_dir("portal-db-01") / "drill-quarantine" / r.id
+        assert seen["killed"] >= 1 and r.verdict == "fail"
+        (state,) = r.end_state
+        assert not state["ok"] and state["state"].startswith(
+            f"IN QUARANTINE at /var/lib/dcops/drill-quarantine/{r.id} on portal-db-01")
+        assert f"mv /var/lib/dcops/drill-quarantine/{r.id} /var/lib/dcops/data" in state["detail"]
+        # … which is where the original really is, byte for byte
+        assert tree_digest(quarantine) == original
