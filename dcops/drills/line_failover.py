@@ -170,6 +170,7 @@ def run(ctx: DrillContext) -> None:
             "drill_line_failover_post_s": int(ctx.options.get("post_s", 4)),
             "drill_line_failover_output_dir": str(out),
             "drill_line_failover_revert_after_s": revert_s,
+            "drill_line_failover_back_retries": int(ctx.options.get("back_wait_s", 80)),
         })
         if not ctx.execute:
             return

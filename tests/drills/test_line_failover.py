@@ -73,3 +73,35 @@ def test_a_line_that_did_not_come_back_is_reported_down_with_its_revert_deadline
     (s,) = r.end_state
     assert not s["ok"] and "STILL DOWN" in s["state"] and s["revert_deadline"] == "2027-01-15T08:02:00+00:00"
     assert "restore command sent" in s["state"]
+
+
+def test_a_line_that_stays_down_is_never_reported_restored(inv, lab_prefix, report_dir):
+    """While the line is failed, a real fault appears on it too (and the drill's own cut vanishes, so the
+    restore command fails): the record must say the line is still down, keep the figures measured
+    before, and never write "restored"."""
+    seen = {}
+
+    def hook(ctx):
+        seen["dl"] = ctx.lab
+
+    def progress(kind, data):
+        if kind == "task" and data.get("task") == "Hold the failure while the probe measures the service" \
+                and "fault" not in seen:
+            lab = seen["dl"].lab
+            lab.cut_link("lb", "wan1")  # the real fault: everything arriving on the line is lost
+            lab.exec("lb", ["nft", "delete", "table", "netdev", "dcops_drill_cut"])
+            seen["fault"] = True
+
+    r, paths = run_drill(get("leased-line-failover"), inv, execute=True, lab_prefix=lab_prefix,
+                         report_dir=report_dir, options={"hold_s": 2, "pre_s": 1, "post_s": 1, "revert_after_s": 20,
+                                  "back_wait_s": 10},
+                         lab_hook=hook, progress=progress)
+    assert seen.get("fault") and r.verdict == "fail"
+    (state,) = r.end_state
+    assert not state["ok"] and "isp1-vnpt STILL DOWN" in state["state"] and state["revert_deadline"]
+    events = " | ".join(e["event"] for e in r.timeline)
+    assert "restored" not in events.replace("restore command", "") and "(verified)" not in events
+    # the outage measured before the fault is kept, with its probe log
+    assert [m.name for m in r.measurements] == ["outage"] and r.artefacts
+    assert "(verified)" not in paths["md"].read_text().split("## End state")[1].split("##")[0]
+    assert any(s.name == "Both lines are back in the default route" and s.status == "failed" for s in r.steps)
