@@ -21,6 +21,13 @@ def messages() -> dict:
     return yaml.safe_load((HERE / "messages.yaml").read_text(encoding="utf-8"))
 
 
+def render_message(msgs: dict, ev: Evidence) -> str:
+    args = dict(ev.args)
+    if "reasons" in args:  # reason keys → the report's language
+        args["reasons"] = "; ".join(msgs["reasons"].get(k, k) for k in args["reasons"])
+    return msgs[ev.message].format(**args)
+
+
 @dataclass(frozen=True)
 class Finding:
     system: str
@@ -38,6 +45,8 @@ class BudgetCheck:
     total: float
     security: float
     min_share: float
+    #: the lines counted as security spend (item, amount): the budget's own `security: true`
+    security_lines: tuple = ()
 
     @property
     def share(self) -> float:
@@ -84,12 +93,16 @@ class Assessment:
                 "name": s.name, "display_name": s.display_name, "owner": s.owner, "security_level": s.security_level,
                 "controls": [{
                     "id": f.control, "title": titles[f.control], "status": f.evidence.status,
-                    "message": msgs[f.evidence.message].format(**f.evidence.args),
+                    "message": render_message(msgs, f.evidence),
                     "evidence": f.evidence.source, "detail": asdict(f.evidence),
                 } for f in self.for_system(s.name)],
             } for s in self.systems],
+            # Directive 14 also asks ≥ 10 % of every IT project (unless the owner already has the technical
+            # system or a dedicated security service); the model has no project list, so it is unproven
+            "directive14_projects": {"status": "missing", "message": msgs["budget_projects_missing"]},
             "directive14": [{"year": b.year, "total_million_vnd": b.total, "security_million_vnd": b.security,
-                             "share": round(b.share, 4), "min_share": b.min_share, "ok": b.ok}
+                             "share": round(b.share, 4), "min_share": b.min_share, "ok": b.ok,
+                             "security_lines": [{"item": i, "million_vnd": a} for i, a in b.security_lines]}
                             for b in self.budgets],
         }
 
@@ -109,6 +122,7 @@ def assess(inv: Inventory, ctx: Context, catalog: dict | None = None) -> Assessm
             findings.append(Finding(system.name, control["id"], evidence))
     min_share = float(catalog["directive14"]["min_security_share"])
     budgets = tuple(BudgetCheck(b.year, sum(l.amount_million_vnd for l in b.lines),
-                                sum(l.amount_million_vnd for l in b.lines if l.security), min_share)
+                                sum(l.amount_million_vnd for l in b.lines if l.security), min_share,
+                                tuple((l.item, l.amount_million_vnd) for l in b.lines if l.security))
                     for b in sorted(inv.budgets, key=lambda b: b.year))
     return Assessment(inv.site.name, ctx.as_of, systems, controls, tuple(findings), budgets)

@@ -28,6 +28,9 @@ def _compliance(
     policy: Path = typer.Option(PROJECT_ROOT / "network_configs" / "policy", "--policy", show_default="network_configs/policy"),
     monitors: Path = typer.Option(PROJECT_ROOT / "monitors", "--monitors", show_default="monitors/"),
     strict: bool = typer.Option(False, "--strict", help="Exit 3 when there are findings (for CI gates)."),
+    allowed_signers: Optional[Path] = typer.Option(None, "--allowed-signers", envvar="DCOPS_ALLOWED_SIGNERS",
+                                                   help="ssh-keygen allowed-signers file: who may sign drill "
+                                                        "records (without it no record is evidence)."),
 ) -> None:
     """Per information system, the controls its security level requires, each with its evidence;
     Directive 14: security spend ≥ 10 % of the IT budget. Missing evidence is a finding, never a pass."""
@@ -46,7 +49,7 @@ def _compliance(
             err.print(str(e), markup=False, highlight=False)
         err.print(f"inventory invalid: {len(result.errors)} error(s)")
         raise typer.Exit(1)
-    ctx = Context(result.inventory, day, drills, dr_plan, policy, monitors)
+    ctx = Context(result.inventory, day, drills, dr_plan, policy, monitors, allowed_signers)
     a = assess(result.inventory, ctx)
     if html is not None:
         write_atomic(html, render_html(a, lang))

@@ -7,7 +7,9 @@ Vietnamese or English from the same finding. No evidence is a finding, never a p
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import subprocess
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -38,6 +40,9 @@ class Context:
     dr_plan: Path
     policy_dir: Path
     monitors_dir: Path
+    #: `ssh-keygen` allowed-signers file: who may sign drill records (principal = operator name)
+    allowed_signers: Path | None = None
+    _problems: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @cached_property
     def drill_records(self) -> list[dict]:
@@ -49,9 +54,17 @@ class Context:
                 except (OSError, ValueError):
                     continue
                 if isinstance(rec, dict):
-                    rec.setdefault("_path", str(path))
+                    rec["_path"] = str(path)  # never the one a record may carry itself
                     records.append(rec)
         return records
+
+    @cached_property
+    def chain_breaks(self) -> set[str]:
+        return chain_breaks(self.drill_records)
+
+    @cached_property
+    def chain_breaks(self) -> set[str]:
+        return chain_breaks(self.drill_records)
 
     @cached_property
     def dr_systems(self) -> set[str] | None:
@@ -119,43 +132,157 @@ def _date(value: Any) -> dt.date | None:
     return None
 
 
-DRILL_SCHEMA = "dcops.drill-record/1"
+DRILL_SCHEMAS = ("dcops.drill-record/1", "dcops.drill-record/2")
+SIG_NAMESPACE = "dcops-drill-record"
+GENESIS = "0" * 64
 
 
-def _drill_evidence(ctx: "Context", evidence: str, system: str) -> list[tuple[dt.date, bool, str]]:
-    """(date, verified, record path) for each executed drill run that covered `system` with `evidence`
-    (see docs/drills.md: records with mode execute; systems[] entries carry evidence and verified)."""
+def record_hash(rec: dict) -> str:
+    """sha256 over the record as canonical JSON without integrity.hash/.signature (docs/drills.md).
+    Reimplemented here on purpose: the verifier does not share the writer's code."""
+    body = {k: v for k, v in rec.items() if k != "_path"}
+    body["integrity"] = {k: v for k, v in (rec.get("integrity") or {}).items() if k not in ("hash", "signature")}
+    raw = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()
+
+
+def verify_signature(path: Path, principal: str, allowed: Path) -> bool:
+    sig = Path(f"{path}.sig")
+    if not sig.is_file():
+        return False
+    with open(path, "rb") as fh:
+        proc = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", principal,
+                               "-n", SIG_NAMESPACE, "-s", str(sig)], stdin=fh, capture_output=True, timeout=30)
+    return proc.returncode == 0
+
+
+def chain_breaks(records: list[dict]) -> set[str]:
+    """Paths of records whose link in their folder's hash chain does not hold: the predecessor they
+    name is gone or was rewritten, or two records claim the same predecessor (history rewritten)."""
+    bad: set[str] = set()
+    folders: dict[str, list[dict]] = {}
+    for r in records:
+        if (r.get("integrity") or {}).get("hash"):
+            folders.setdefault(str(Path(r["_path"]).parent), []).append(r)
+    for recs in folders.values():
+        hashes = {r["integrity"]["hash"] for r in recs}
+        by_prev: dict[str, list[str]] = {}
+        for r in recs:
+            prev = r["integrity"].get("prev")
+            by_prev.setdefault(prev, []).append(r["_path"])
+            if prev != GENESIS and prev not in hashes:
+                bad.add(r["_path"])
+        for paths in by_prev.values():
+            if len(paths) > 1:
+                bad.update(paths)
+        # the newest record removed (e.g. a failed drill, to let an older pass show): CHAIN_HEAD names a
+        # hash no record has; nothing in the folder can then be trusted to be the latest word
+        head = Path(recs[0]["_path"]).parent / "CHAIN_HEAD"
+        if head.is_file():
+            named = (head.read_text(encoding="utf-8").split() or [""])[0]
+            if named and named not in hashes:
+                bad.update(r["_path"] for r in recs)
+    return bad
+
+
+def record_problems(ctx: "Context", rec: dict) -> list[str]:
+    """Why a drill record is no compliance evidence (reason keys in messages.yaml); [] = it is."""
+    out = []
+    if rec.get("mode") != "execute":
+        out.append("not_executed")
+    env = (rec.get("environment") or {}).get("kind")
+    if env is None:
+        out.append("no_environment")
+    elif env != "production":
+        out.append(f"env_{env}" if env in ("lab", "staging") else "env_other")
+    op = (rec.get("operator") or {}).get("name")
+    ap = (rec.get("approver") or {}).get("name")
+    if not op:
+        out.append("no_operator")
+    if not ap:
+        out.append("no_approver")
+    elif op and ap.strip().lower() == op.strip().lower():
+        out.append("self_approved")
+    integ = rec.get("integrity") or {}
+    if not integ.get("hash"):
+        out.append("unchained")
+    elif integ["hash"] != record_hash(rec):
+        out.append("hash_mismatch")
+    elif rec["_path"] in ctx.chain_breaks:
+        out.append("chain_broken")
+    if op:
+        if ctx.allowed_signers is None or not Path(ctx.allowed_signers).is_file():
+            out.append("no_signers")
+        elif not Path(f"{rec['_path']}.sig").is_file():
+            out.append("unsigned")
+        elif not verify_signature(Path(rec["_path"]), op, Path(ctx.allowed_signers)):
+            out.append("bad_signature")
+    return out
+
+
+@dataclass(frozen=True)
+class DrillRun:
+    when: dt.date
+    verified: bool
+    path: str
+    vm: str | None
+    problems: tuple[str, ...]
+
+
+def _drill_evidence(ctx: "Context", evidence: str, system: str) -> list[DrillRun]:
+    """Every drill run (newest first) whose systems[] names `system` with `evidence`, with the reasons
+    it is no evidence (lab, staging, unsigned, unapproved, altered, …) — see docs/drills.md."""
     out = []
     for rec in ctx.drill_records:
-        if rec.get("schema") != DRILL_SCHEMA or rec.get("mode") != "execute":
+        if rec.get("schema") not in DRILL_SCHEMAS:
             continue
-        for entry in rec.get("systems") or []:
-            if entry.get("system") == system and entry.get("evidence") == evidence:
-                when = _date(entry.get("at")) or _date(rec.get("finished_at"))
-                if when is not None:
-                    verified = bool(entry.get("verified")) and rec.get("verdict") == "pass"
-                    out.append((when, verified, rec["_path"]))
-    return sorted(out, reverse=True)
+        entries = [e for e in rec.get("systems") or []
+                   if e.get("system") == system and e.get("evidence") == evidence]
+        if not entries:
+            continue
+        if rec["_path"] not in ctx._problems:  # one signature check per record, not per system
+            ctx._problems[rec["_path"]] = tuple(record_problems(ctx, rec))
+        problems = ctx._problems[rec["_path"]]
+        for entry in entries:
+            when = _date(entry.get("at")) or _date(rec.get("finished_at"))
+            if when is not None:
+                verified = bool(entry.get("verified")) and rec.get("verdict") == "pass"
+                out.append(DrillRun(when, verified, rec["_path"], entry.get("vm") or entry.get("target"), problems))
+    return sorted(out, key=lambda r: (r.when, r.path), reverse=True)
 
-
-# ------------------------------------------------------------------ collectors
 
 def restore_drill(ctx: Context, system: InformationSystem, control: dict) -> Evidence:
+    """Pass only on production records, named operator and approver, signed and chained, whose
+    verified restores together cover every VM of the system that has a backup policy."""
     oldest = ctx.as_of - dt.timedelta(days=int(control.get("max_age_days", 365)))
-    if not any(vm.backup_policy for vm in ctx.inventory.vms_of_system(system.name)):
+    required = sorted(vm.name for vm in ctx.inventory.vms_of_system(system.name) if vm.backup_policy)
+    if not required:
         return Evidence("fail", "no_backup_policy")
-    runs = [r for r in _drill_evidence(ctx, "backup-restore", system.name) if r[0] <= ctx.as_of]
+    runs = [r for r in _drill_evidence(ctx, "backup-restore", system.name) if r.when <= ctx.as_of]
     if not runs:
         return Evidence("missing", "no_restore_drill", {"dir": str(ctx.drills_dir)}, str(ctx.drills_dir))
-    recent = [r for r in runs if r[0] >= oldest]
-    for when, verified, path in recent:
-        if verified:
-            return Evidence("pass", "restore_drill_ok", {"date": when.isoformat()}, path)
-    if recent:
-        when, _, path = recent[0]
-        return Evidence("fail", "restore_drill_failed", {"date": when.isoformat()}, path)
-    when, _, path = runs[0]
-    return Evidence("fail", "restore_drill_old", {"date": when.isoformat()}, path)
+    valid = [r for r in runs if not r.problems]
+    recent = [r for r in valid if r.when >= oldest]
+    if not valid:
+        newest = runs[0]
+        return Evidence("missing", "restore_drill_no_evidence",
+                        {"date": newest.when.isoformat(), "reasons": newest.problems}, newest.path)
+    if not recent:
+        return Evidence("fail", "restore_drill_old", {"date": valid[0].when.isoformat()}, valid[0].path)
+    latest: dict[str, DrillRun] = {}
+    for r in recent:  # newest first: the latest valid run per VM decides
+        latest.setdefault(r.vm or "", r)
+    failed = [r for r in latest.values() if not r.verified]
+    if failed:
+        return Evidence("fail", "restore_drill_failed", {"date": failed[0].when.isoformat()}, failed[0].path)
+    covered = {vm for vm, r in latest.items() if r.verified}
+    missing = [vm for vm in required if vm not in covered]
+    if missing:
+        shown = ", ".join(missing[:6]) + (f" (+{len(missing) - 6})" if len(missing) > 6 else "")
+        return Evidence("missing", "restore_drill_partial",
+                        {"covered": len(required) - len(missing), "total": len(required), "vms": shown},
+                        recent[0].path)
+    return Evidence("pass", "restore_drill_ok", {"date": recent[0].when.isoformat()}, recent[0].path)
 
 
 def dr_plan(ctx: Context, system: InformationSystem, control: dict) -> Evidence:
@@ -177,7 +304,9 @@ def firewall_policy(ctx: Context, system: InformationSystem, control: dict) -> E
     uncovered = [z for z in zones if z not in policy["zones"]]
     if uncovered:
         return Evidence("fail", "policy_zone_uncovered", {"zones": ", ".join(uncovered)}, policy["file"])
-    return Evidence("pass", "policy_ok", {"filters": len(policy["filters"])}, policy["file"])
+    # the policy in git is the intent; what the firewalls run is only evidenced by their running
+    # configuration compared with it, which this report does not do yet
+    return Evidence("missing", "policy_intent_only", {"filters": len(policy["filters"])}, policy["file"])
 
 
 def monitoring(ctx: Context, system: InformationSystem, control: dict) -> Evidence:
@@ -188,12 +317,20 @@ def monitoring(ctx: Context, system: InformationSystem, control: dict) -> Eviden
         return Evidence("missing", "no_monitoring", {"path": mon["rules_file"]}, mon["rules_file"])
     if unprofiled:
         return Evidence("fail", "monitoring_gaps", {"devices": ", ".join(unprofiled)}, mon["rules_file"])
-    return Evidence("pass", "monitoring_ok", {"devices": len(polled), "rules": len(mon["rules"])}, mon["rules_file"])
+    # configuration files say what should be polled, not that anything is: no proof of operation here
+    return Evidence("missing", "monitoring_configured_only", {"devices": len(polled), "rules": len(mon["rules"])},
+                    mon["rules_file"])
 
+
+# The owner's own word (inventory/organisation.yaml) is not evidence: a declared "in place" is
+# reported as missing evidence, never a pass; a declared "not in place" or an out-of-date date is a
+# finding all the same.
 
 def layer(ctx: Context, system: InformationSystem, control: dict) -> Evidence:
     flag = getattr(system.protection, control["layer"])
-    return Evidence("pass" if flag else "fail", f"layer_{'on' if flag else 'off'}", {}, "inventory/organisation.yaml")
+    if flag:
+        return Evidence("missing", "layer_declared", {}, "inventory/organisation.yaml")
+    return Evidence("fail", "layer_off", {}, "inventory/organisation.yaml")
 
 
 def assessment(ctx: Context, system: InformationSystem, control: dict) -> Evidence:
@@ -202,7 +339,7 @@ def assessment(ctx: Context, system: InformationSystem, control: dict) -> Eviden
         return Evidence("missing", "no_assessment", {}, "inventory/organisation.yaml")
     age = (ctx.as_of - last).days
     if 0 <= age <= int(control.get("max_age_days", 365)):
-        return Evidence("pass", "assessment_ok", {"date": last.isoformat()}, "inventory/organisation.yaml")
+        return Evidence("missing", "assessment_declared", {"date": last.isoformat()}, "inventory/organisation.yaml")
     return Evidence("fail", "assessment_old", {"date": last.isoformat(), "days": age}, "inventory/organisation.yaml")
 
 
@@ -212,7 +349,7 @@ def incident_drill(ctx: Context, system: InformationSystem, control: dict) -> Ev
     if last is None:
         return Evidence("missing", "no_incident_drill", {}, src)
     if last.year == ctx.as_of.year and last <= ctx.as_of:
-        return Evidence("pass", "incident_drill_ok", {"date": last.isoformat()}, src)
+        return Evidence("missing", "incident_drill_declared", {"date": last.isoformat()}, src)
     return Evidence("fail", "incident_drill_old", {"date": last.isoformat()}, src)
 
 

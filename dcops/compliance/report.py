@@ -12,6 +12,16 @@ from rich.table import Table
 from .assess import Assessment, catalogue, messages
 
 HERE = Path(__file__).parent
+
+
+def number(value: float, lang: str, decimals: int = 0) -> str:
+    """19.000 and 5,5 in Vietnamese; 19,000 and 5.5 in English."""
+    text = f"{value:,.{decimals}f}"
+    if lang == "vi":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text
+
+
 COLOURS = {"pass": "green", "fail": "red", "missing": "yellow"}
 
 
@@ -35,13 +45,18 @@ def print_table(a: Assessment, lang: str, console: Console) -> None:
     for row in doc["directive14"]:
         share, need = round(100 * row["share"], 1), round(100 * row["min_share"])
         verdict = (f"[green]{m['budget_ok'].format(min=need)}[/]" if row["ok"]
-                   else f"[red]{m['budget_low'].format(share=share, min=need)}[/]")
-        b.add_row(str(row["year"]), f"{row['total_million_vnd']:,.0f}", f"{row['security_million_vnd']:,.0f}",
-                  f"{share} %", verdict)
+                   else f"[red]{m['budget_low'].format(share=number(share, lang, 1), min=need)}[/]")
+        b.add_row(str(row["year"]), number(row["total_million_vnd"], lang), number(row["security_million_vnd"], lang),
+                  f"{number(share, lang, 1)} %", verdict)
     if not doc["directive14"]:
         console.print(f"[red]{m['no_budget']}[/]")
     else:
         console.print(b)
+        for row in doc["directive14"]:
+            console.print(f"{row['year']} — {m['budget_security_lines']}", markup=False)
+            for ln in row["security_lines"]:
+                console.print(f"  • {ln['item']}: {number(ln['million_vnd'], lang)}", markup=False)
+        console.print(f"[yellow]{doc['directive14_projects']['message']}[/]")
     s = doc["summary"]
     console.print(m["summary"].format(passed=s["passed"], total=s["controls"], findings=s["findings"]) + " · "
                   + m["systems_ok"].format(ok=s["systems_ok"], total=s["systems"]))
@@ -50,6 +65,7 @@ def print_table(a: Assessment, lang: str, console: Console) -> None:
 def render_html(a: Assessment, lang: str) -> str:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = lambda v, d=0: number(v, lang, d)
     return env.get_template("report.html").render(doc=a.as_dict(lang), m=messages()[lang], colours=COLOURS,
                                                   directive14_title=catalogue()["directive14"]["title"][lang])
 

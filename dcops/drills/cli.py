@@ -51,6 +51,16 @@ def run(
     report: Path = typer.Option(DEFAULT_REPORT_DIR, "--report", help="Folder for the JSON/Markdown/HTML record."),
     target: List[str] = typer.Option([], "--target", "-t", help="Inventory name to drill (repeatable)."),
     lab: bool = typer.Option(False, "--lab", help="Build a throwaway namespace lab standing in for the targets (root)."),
+    lab_name: Optional[str] = typer.Option(None, "--lab-name", help="Name of the lab (namespaces <name>-<host>); "
+                                           "refused when it overlaps a running lab. Default: random dcdXXXX."),
+    operator: Optional[str] = typer.Option(None, "--operator", envvar="DCOPS_OPERATOR",
+                                           help="The person running the drill (their signing identity, e.g. e-mail)."),
+    approver: Optional[str] = typer.Option(None, "--approver", envvar="DCOPS_APPROVER",
+                                           help="The person who approved the drill."),
+    approval_ref: Optional[str] = typer.Option(None, "--approval-ref", envvar="DCOPS_APPROVAL_REF",
+                                               help="The approval's reference (decision or ticket number)."),
+    sign_key: Optional[Path] = typer.Option(None, "--sign-key", envvar="DCOPS_SIGN_KEY",
+                                            help="The operator's SSH private key; signs the record (ssh-keygen -Y)."),
     targets_file: Optional[Path] = typer.Option(None, "--targets-file",
                                                 help="JSON {control_ns?, overlay: {name: {ansible_host,...}}} for the targets."),
     option: List[str] = typer.Option([], "--option", "-o", help="Drill option KEY=VALUE (repeatable; see docs/drills.md)."),
@@ -89,11 +99,16 @@ def run(
     if lab and os.geteuid() != 0:
         console.print("[red]--lab needs root (network namespaces)[/red]")
         raise typer.Exit(2)
-    lab_prefix = f"dcd{secrets.token_hex(2)}-" if lab else None
+    if lab_name and not lab:
+        console.print("[red]--lab-name needs --lab[/red]")
+        raise typer.Exit(2)
+    lab_prefix = _lab_prefix(lab_name) if lab and drill.needs_lab(execute) else None
     with DrillProgress(name, live=False if (quiet or as_json) else None) as progress:
         record, paths = run_drill(drill, inv, execute=execute, options=options, overlay=overlay,
                                   control_ns=control_ns, lab_prefix=lab_prefix, report_dir=report,
-                                  progress=None if (quiet or as_json) else progress)
+                                  progress=None if (quiet or as_json) else progress,
+                                  operator=operator, approver=approver, approval_ref=approval_ref,
+                                  sign_key=sign_key, inventory_path=inventory)
     if as_json:
         print(json.dumps(record.to_dict(), ensure_ascii=False, indent=1))
     else:
@@ -104,20 +119,46 @@ def run(
         raise typer.Exit(1)
 
 
+def _lab_prefix(name: Optional[str]) -> str:
+    import re
+
+    from .lab import LabNameTaken, check_free
+    if name is not None and not re.fullmatch(r"[a-z][a-z0-9]{1,9}", name):
+        console.print(f"[red]--lab-name {name!r}: 2-10 lower-case letters and digits, starting with a letter[/red]")
+        raise typer.Exit(2)
+    for _ in range(5 if name is None else 1):
+        prefix = f"{name or 'dcd' + secrets.token_hex(2)}-"
+        try:
+            check_free(prefix)
+            return prefix
+        except LabNameTaken as e:
+            problem = str(e)
+    console.print(f"[red]lab name refused: {problem}[/red]")
+    raise typer.Exit(2)
+
+
 def _summary(record, paths) -> None:
     colour = "green" if record.verdict == "pass" else "red"
-    console.print(f"[bold {colour}]{record.verdict.upper()}[/bold {colour}] {record.drill} ({record.mode}) "
+    kind = record.environment["kind"]
+    where = record.mode if kind == record.mode else f"{record.mode}, {kind}"
+    console.print(f"[bold {colour}]{record.verdict.upper()}[/bold {colour}] {record.drill} ({where}) "
                   f"in {record.duration_s:.1f} s — {record.id}")
+    if kind not in ("production", "plan"):
+        console.print(f"[yellow]{record.environment['kind']} run: {record.environment['reason']} — a rehearsal, "
+                      "not compliance evidence[/yellow]")
     if record.details.get("plan_text"):
         print(record.details["plan_text"])
     if record.measurements:
         t = Table(title="measurements")
-        for col in ("measure", "target", "measured", "policy target", "met"):
+        for col in ("measure", "target", "measured", "measured in", "policy target", "met"):
             t.add_column(col)
         from .record import _fmt_limit, _fmt_value
         for m in record.to_dict()["measurements"]:
             met = "—" if m["met"] is None else ("[green]yes[/green]" if m["met"] else "[red]NO[/red]")
-            t.add_row(m["name"], m["target"], _fmt_value(m), _fmt_limit(m), met)
+            t.add_row(m["name"], m["target"], _fmt_value(m), m["measured_in"] + (f" ({m['scale']})" if m["scale"] else ""),
+                      _fmt_limit(m), met)
+    for e in record.end_state:
+        console.print(f"[{'green' if e['ok'] else 'red'}]end state[/]: {e['what']} {e['host']}: {e['state']}")
         console.print(t)
     for f in record.findings:
         console.print(f"[{'red' if f['severity'] == 'error' else 'yellow'}]{f['severity']}[/]: {f['message']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +35,31 @@ class DrillContext:
     control_ns: str | None = None
     progress: Progress | None = None
     lab: object | None = None  # a DrillLab when the drill runs in a throwaway lab
+    report_dir: Path | None = None  # where the record and its artefacts go
+    inventory_path: Path | None = None  # the model's folder, for the playbooks' own guard
+
+    @property
+    def production(self) -> bool:
+        return self.record.is_production
+
+    def artefact(self, name: str, src: Path, what: str) -> None:
+        """Keep `src` with the record as <run-id>.<name> (hash in the record, so the chain covers it)."""
+        data = Path(src).read_bytes()
+        entry = {"name": what, "path": f"{self.run_id}.{name}", "sha256": hashlib.sha256(data).hexdigest(),
+                 "bytes": len(data)}
+        if self.report_dir:
+            folder = Path(self.report_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            dst = folder / entry["path"]
+            dst.write_bytes(data)
+            entry["path"] = str(dst)
+        self.record.artefacts.append(entry)
 
     def inventory(self) -> dict:
-        return static_yaml(dynamic(self.inv, self.overlay))
+        return static_yaml(dynamic(self.inv, self.overlay, lab=self.lab is not None))
 
     def hostvars(self, name: str) -> dict:
-        return dynamic(self.inv, self.overlay)["_meta"]["hostvars"][name]
+        return dynamic(self.inv, self.overlay, lab=self.lab is not None)["_meta"]["hostvars"][name]
 
     def playbook(self, path: str, extravars: dict | None = None, *, check: bool | None = None) -> PlaybookRun:
         """Run a playbook; its tasks become steps, its run a line in record.playbooks."""
@@ -50,7 +70,7 @@ class DrillContext:
         self.record.event(f"playbook {path} started" + (" (check mode)" if check else ""))
         run = run_playbook(path, inventory=self.inventory(), extravars=ev, check=check,
                            control_ns=self.control_ns, progress=self.progress,
-                           timeout=int(self.options.get("timeout", 1800)))
+                           timeout=int(self.options.get("timeout", 1800)), inventory_path=self.inventory_path)
         for s in run.steps:
             status = "changed" if s.status == "ok" and s.changed else s.status
             self.record.steps.append(rec.StepRecord(s.task, status, s.host, s.started, s.ended, s.duration_s,
@@ -75,6 +95,11 @@ class Drill:
     destructive: bool = True
     #: builds a throwaway namespace lab standing in for the targets: (DrillLab, Inventory, targets, options)
     lab: Callable | None = None
+    #: without --execute the drill only computes a plan and contacts nobody (no lab either)
+    plan_only_without_execute: bool = False
+
+    def needs_lab(self, execute: bool) -> bool:
+        return execute or not self.plan_only_without_execute
 
 
 def drill_enabled(inv: Inventory, name: str) -> bool:
@@ -108,6 +133,35 @@ def new_run_id(drill: str, now: dt.datetime) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{drill}-{secrets.token_hex(2)}"
 
 
+def environment(*, lab: object | None, lab_prefix: str | None, overlay: dict | None,
+                control_ns: str | None, plan: bool = False) -> dict:
+    """Where the drill runs. Production only when the targets are reached at their inventory
+    addresses with nothing overlaid; a lab or an overlaid (staging) run is a rehearsal."""
+    if plan:
+        return {"kind": "plan", "reason": "plan only: no device contacted, no lab built", "scale": ""}
+    if lab is not None or lab_prefix:
+        prefix = getattr(lab, "prefix", None) or lab_prefix
+        return {"kind": "lab", "reason": f"throwaway namespace lab {prefix} standing in for the targets",
+                "scale": "lab"}
+    if overlay or control_ns:
+        return {"kind": "staging", "reason": "connection settings overlaid (--targets-file): the targets were "
+                "not reached at their inventory addresses", "scale": "unknown"}
+    return {"kind": "production", "reason": "targets reached at their inventory addresses", "scale": "1:1"}
+
+
+def label_measurements(r: rec.DrillRecord) -> None:
+    """Say where every figure was measured; compare with a production limit only in production."""
+    kind = r.environment["kind"]
+    for m in r.measurements:
+        m.measured_in = m.measured_in or kind
+        if m.measured_in in ("production", "model") or m.limit is None or m.value is None:
+            continue
+        side = "within" if m.value <= m.limit else "beyond"
+        m.comparison = (f"{m.measured_in} figure{' at ' + m.scale if m.scale else ''}: {side} the production "
+                        "limit, which it cannot evidence; not compared")
+        m.met = None
+
+
 def verdict(r: rec.DrillRecord) -> tuple[str, str]:
     bad_steps = [s for s in r.steps if s.status in ("failed", "unreachable", "fail")]
     if bad_steps:
@@ -127,7 +181,10 @@ def run_drill(drill: Drill, inv: Inventory, *, execute: bool = False, options: d
               overlay: dict | None = None, control_ns: str | None = None, lab_prefix: str | None = None,
               report_dir: Path | None = DEFAULT_REPORT_DIR, progress: Progress | None = None,
               lab_hook: Callable | None = None,
-              lab_after: Callable | None = None, lab: object | None = None) -> tuple[rec.DrillRecord, dict]:
+              lab_after: Callable | None = None, lab: object | None = None,
+              operator: str | None = None, approver: str | None = None, approval_ref: str | None = None,
+              sign_key: Path | None = None, inventory_path: Path | None = None,
+              via: str = "dcops drill run") -> tuple[rec.DrillRecord, dict]:
     """Run `drill` and write its record; returns (record, written paths).
 
     `lab_prefix` builds a throwaway namespace lab for the targets (torn down afterwards);
@@ -135,6 +192,8 @@ def run_drill(drill: Drill, inv: Inventory, *, execute: bool = False, options: d
     `lab_after(ctx)` after the drill, before the lab is torn down (tests inspect the hosts).
     `lab` runs against an existing DrillLab (built by an earlier drill's `drill.lab`); the caller
     owns it and tears it down.
+    `operator`/`approver` name the people (else $DCOPS_OPERATOR / $DCOPS_APPROVER); `sign_key` (else
+    $DCOPS_SIGN_KEY) is the operator's SSH key that signs the record.
     """
     options = dict(options or {})
     started = rec.utcnow()
@@ -142,8 +201,20 @@ def run_drill(drill: Drill, inv: Inventory, *, execute: bool = False, options: d
     mode = "execute" if execute else "check"
     r = rec.DrillRecord(drill.name, drill.title, mode, id=run_id, started_at=rec.iso(started), site=inv.site.code,
                         inventory_digest=inventory_digest(inv),
-                        options={k: v for k, v in options.items() if k != "timeout"})
-    ctx = DrillContext(inv, execute, options, r, run_id, dict(overlay or {}), control_ns, progress)
+                        options={k: v for k, v in options.items() if k != "timeout"},
+                        operator=rec.operator(operator, via), approver=rec.approver(approver, approval_ref),
+                        environment=environment(lab=lab, lab_prefix=lab_prefix, overlay=overlay,
+                                                control_ns=control_ns, plan=not drill.needs_lab(execute)))
+    sign_key = sign_key or (Path(os.environ["DCOPS_SIGN_KEY"]) if os.environ.get("DCOPS_SIGN_KEY") else None)
+    ctx = DrillContext(inv, execute, options, r, run_id, dict(overlay or {}), control_ns, progress,
+                       report_dir=Path(report_dir) if report_dir else None, inventory_path=inventory_path)
+    if r.is_production and execute:
+        if not r.operator["name"]:
+            r.finding("warning", "no operator named (--operator or DCOPS_OPERATOR): the record is no evidence")
+        if not r.approver:
+            r.finding("warning", "no approver named (--approver or DCOPS_APPROVER): the record is no evidence")
+        if not sign_key:
+            r.finding("warning", "record not signed (--sign-key or DCOPS_SIGN_KEY): the record is no evidence")
     dl = None
     try:
         targets = drill.targets(inv, options)
@@ -161,7 +232,7 @@ def run_drill(drill: Drill, inv: Inventory, *, execute: bool = False, options: d
             if lab_hook:
                 lab_hook(ctx)
                 ctx.overlay = lab.overlay()
-        elif lab_prefix:
+        elif lab_prefix and drill.needs_lab(execute):
             if drill.lab is None:
                 raise DrillRefused(f"drill {drill.name} has no lab")
             from .lab import DrillLab
@@ -175,7 +246,13 @@ def run_drill(drill: Drill, inv: Inventory, *, execute: bool = False, options: d
             if lab_hook:
                 lab_hook(ctx)
                 ctx.overlay = dl.overlay()  # the hook may have added hosts
+        if ctx.lab is not None:  # what the lab changed beyond connections: its stand-ins, on the record
+            from .inventory import LAB_KEYS
+            overrides = {h: {k: v for k, v in vs.items() if k in LAB_KEYS and k != "dcops_lab_ns"}
+                         for h, vs in ctx.overlay.items()}
+            r.environment["lab_overrides"] = {h: v for h, v in overrides.items() if v}
         drill.run(ctx)
+        label_measurements(r)
         r.verdict, r.reason = verdict(r)
     except DrillRefused as e:
         r.verdict, r.reason = "fail", str(e)
@@ -184,6 +261,7 @@ def run_drill(drill: Drill, inv: Inventory, *, execute: bool = False, options: d
         r.verdict, r.reason = "fail", f"{type(e).__name__}: {e}"
         r.finding("error", f"drill aborted: {type(e).__name__}: {e}")
     finally:
+        label_measurements(r)  # also after a crash: every figure kept says where it was measured
         if lab_after and ctx.lab is not None:
             try:
                 lab_after(ctx)
@@ -196,5 +274,5 @@ def run_drill(drill: Drill, inv: Inventory, *, execute: bool = False, options: d
         r.finished_at = rec.iso(ended)
         r.duration_s = round((ended - started).total_seconds(), 3)
         r.event(f"drill finished: {r.verdict}", detail=r.reason)
-    paths = rec.save(r, Path(report_dir)) if report_dir else {}
+    paths = rec.save(r, Path(report_dir), sign_key) if report_dir else {}
     return r, paths

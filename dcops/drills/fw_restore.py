@@ -35,7 +35,10 @@ def _yaml(path: Path):
 
 
 def targets(inv: Inventory, options: dict) -> list[str]:
-    name = options.get("fw") or (options.get("targets") or [None])[0]
+    given = list(options.get("targets") or [])
+    if len(given) > 1:
+        raise DrillRefused(f"firewall-restore restores one firewall at a time, not {', '.join(given)}")
+    name = options.get("fw") or (given[0] if given else None)
     fws = [d for d in inv.network_devices if d.kind.value == "firewall"]
     if name:
         if name not in {d.name for d in fws}:
@@ -112,9 +115,25 @@ def build_lab(dl, inv: Inventory, names: list[str], options: dict) -> None:
         lab.nft("fw", incident)
 
 
+def supported_platforms() -> list[str]:
+    """The platforms the playbook can restore (its role's data, not a list kept here)."""
+    data = _yaml(PROJECT_ROOT / "playbooks/roles/drill_fw_restore/defaults/main.yml")
+    return sorted(data["drill_fw_restore_platforms"])
+
+
 def run(ctx: DrillContext) -> None:
     inv, r = ctx.inv, ctx.record
     fw = r.targets[0]["name"]
+    platform = ctx.hostvars(fw).get("dcops_platform")
+    if platform not in supported_platforms():
+        # a clear refusal before anything connects: FortiOS/PAN-OS restores belong to the vendor APIs
+        # of the network pipeline, which this drill does not drive yet
+        raise DrillRefused(f"{fw} runs {platform}: firewall-restore can restore "
+                           f"{', '.join(supported_platforms())} only; restore a {platform} device through the "
+                           "network pipeline (vendor API), not this drill")
+    if platform != inv.device(fw).platform:
+        r.finding("warning", f"{fw} is {inv.device(fw).platform} in the inventory; this {r.environment['kind']} run "
+                  f"restores a {platform} stand-in — it proves the drill, not the device's restore")
     checks = checks_for(fw, ctx.options)
     backups = Path(ctx.options.get("backups_dir") or DEFAULT_BACKUPS)
     backup = Path(ctx.options["backup"]) if ctx.options.get("backup") else newest_backup(backups, fw)
@@ -130,7 +149,8 @@ def run(ctx: DrillContext) -> None:
     r.details["backup"] = str(backup)
     r.event("backup chosen", host=fw, detail=str(backup))
     pb = ctx.playbook(PLAYBOOK, {"drill_fw": fw, "drill_fw_restore_backup": str(backup.resolve()),
-                                 "drill_fw_restore_checks": checks})
+                                 "drill_fw_restore_checks": checks,
+                                 "drill_fw_restore_revert_after_s": int(ctx.options.get("revert_after_s", 120))})
     running = pb.custom.get("drill_fw_running", {}).get(fw)
     if running is not None:
         import difflib
@@ -163,6 +183,30 @@ def run(ctx: DrillContext) -> None:
         rto = (parse_time(marks["verified"]) - parse_time(marks["restore_start"])).total_seconds()
         limit = target_s()
         r.measurements.append(Measurement("rto", round(rto, 3), "s", fw, limit, rto <= limit,
-                                          "load last good configuration → traffic policy verified"))
+                                          "load last good configuration → traffic policy verified",
+                                          scale="" if ctx.production else "Linux/nftables stand-in for the firewall"))
     elif ctx.execute and pb.ok:
         r.finding("error", "the playbook ended without verifying the restore")
+    _fw_state(ctx, fw, marks, int(ctx.options.get("revert_after_s", 120)))
+
+
+def _fw_state(ctx: DrillContext, fw: str, marks: dict, revert_s: int) -> None:
+    """The firewall's configuration after the drill, and whether an automatic revert is still pending."""
+    r = ctx.record
+    if not ctx.execute:
+        r.state("firewall configuration", "unchanged (check mode)", host=fw)
+    elif "verified" in marks:
+        r.state("firewall configuration", "last good configuration running and confirmed; automatic revert "
+                "disarmed", host=fw, revert="disarmed")
+    elif "rolled_back" in marks:
+        r.state("firewall configuration", "rolled back to the pre-drill configuration; automatic revert disarmed",
+                host=fw, revert="disarmed")
+    elif "revert_armed" in marks:
+        deadline = parse_time(marks["revert_armed"]) + dt.timedelta(seconds=revert_s)
+        r.state("firewall configuration", f"UNCONFIRMED: automatic revert to the pre-drill configuration pending "
+                f"at {deadline.isoformat()}", host=fw, ok=False, revert="pending",
+                revert_deadline=deadline.isoformat(),
+                detail="the drill lost the device before confirming or rolling back; check the device after "
+                       "the deadline")
+    else:
+        r.state("firewall configuration", "untouched (the drill stopped before the restore)", host=fw)

@@ -14,21 +14,26 @@ from typing import Mapping
 from dcops.model import Inventory
 from dcops.model.ansible_inventory import build
 
-#: connection variables an overlay may set; anything else is a mistake (a drill must not
-#: quietly change what the inventory says a target *is*).
-OVERLAY_KEYS = frozenset({
+#: connection variables an overlay (--targets-file, DCOPS_ANSIBLE_OVERLAY) may set; anything else is
+#: a mistake: a drill must not quietly change what the inventory says a target *is* or *does*.
+CONNECTION_KEYS = frozenset({
     "ansible_host", "ansible_port", "ansible_user", "ansible_ssh_private_key_file",
     "ansible_ssh_common_args", "ansible_python_interpreter", "ansible_connection",
+})
+#: what only a namespace lab built in-process (DrillLab) may change, and the record lists it
+#: (environment.lab_overrides): the lab's Linux stand-ins for the real platforms.
+LAB_KEYS = frozenset({
     "dcops_platform", "dcops_lab_ns", "dcops_redfish_url", "dcops_power_on_method",
     "drill_power_shutdown_command", "fw_config_path", "baseline_root", "baseline_manage_services",
 })
+OVERLAY_KEYS = CONNECTION_KEYS | LAB_KEYS
 
 
 def _slug(name: str) -> str:
     return name.replace("-", "_").replace(".", "_")
 
 
-def dynamic(inv: Inventory, overlay: Mapping[str, Mapping] | None = None) -> dict:
+def dynamic(inv: Inventory, overlay: Mapping[str, Mapping] | None = None, *, lab: bool = False) -> dict:
     """`ansible-inventory --list` JSON: the model's inventory, enriched, with an optional overlay."""
     out = build(inv)
     hv = out["_meta"]["hostvars"]
@@ -69,16 +74,17 @@ def dynamic(inv: Inventory, overlay: Mapping[str, Mapping] | None = None) -> dic
         out[name] = {"hosts": sorted(members)}
     out["all"]["children"] = sorted(set(out["all"]["children"]) - {"ungrouped"} | set(groups)) + ["ungrouped"]
     if overlay:
-        apply_overlay(out, overlay)
+        apply_overlay(out, overlay, lab=lab)
     return out
 
 
-def apply_overlay(dyn: dict, overlay: Mapping[str, Mapping]) -> None:
+def apply_overlay(dyn: dict, overlay: Mapping[str, Mapping], *, lab: bool = False) -> None:
     hv = dyn["_meta"]["hostvars"]
+    allowed = OVERLAY_KEYS if lab else CONNECTION_KEYS
     for host, vars_ in overlay.items():
         if host not in hv:
             raise KeyError(f"overlay names {host!r}, which is not in the inventory")
-        bad = set(vars_) - OVERLAY_KEYS
+        bad = set(vars_) - allowed
         if bad:
             raise ValueError(f"overlay for {host} may only set connection settings, not {sorted(bad)}")
         hv[host].update(copy.deepcopy(dict(vars_)))

@@ -117,5 +117,26 @@ class DrillLab:
         self.down()
 
 
+class LabNameTaken(Exception):
+    """Another lab already uses (or would clash with) this name prefix."""
+
+
+def check_free(prefix: str) -> None:
+    """Refuse a prefix that overlaps a running lab: tearing one down removes namespaces by prefix, so
+    neither prefix may start with the other, and no namespace may already start with ours."""
+    import subprocess
+
+    from dcops.lab import state
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    existing = [line.split()[0] for line in out.splitlines() if line.strip()]
+    clash = [n for n in existing if n.startswith(prefix)]
+    if clash:
+        raise LabNameTaken(f"namespaces {', '.join(sorted(clash)[:5])} already start with {prefix!r}")
+    for name in state.labs():
+        theirs = f"{name}-"
+        if theirs.startswith(prefix) or prefix.startswith(theirs):
+            raise LabNameTaken(f"lab {name!r} is running (state file) and its prefix overlaps {prefix!r}")
+
+
 def python() -> str:
     return sys.executable

@@ -24,7 +24,7 @@ _add(Drill("leased-line-failover", "Leased-line failover",
 _add(Drill("ups-power-loss", "UPS power loss",
            "With the UPS on battery, shut down least critical first (security level and HA aware) within the "
            "battery runtime, then power on in reverse. Without --execute only the plan.",
-           ups.PLAYBOOK, ups.targets, ups.run, lab=ups.build_lab))
+           ups.PLAYBOOK, ups.targets, ups.run, lab=ups.build_lab, plan_only_without_execute=True))
 
 _add(Drill("firewall-restore", "Firewall restore",
            "Restore a central firewall's last good configuration from backup (automatic revert unless "

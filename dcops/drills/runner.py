@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -103,7 +104,7 @@ Progress = Callable[[str, dict], None]
 
 def run_playbook(playbook: str, *, inventory: dict, extravars: dict | None = None, check: bool = True,
                  control_ns: str | None = None, progress: Progress | None = None,
-                 timeout: int = 900, keep: bool = False) -> PlaybookRun:
+                 timeout: int = 900, keep: bool = False, inventory_path: Path | None = None) -> PlaybookRun:
     """Run `playbooks/<playbook>`; returns steps (one per task and host), stats and set_stats data."""
     pdd = Path(tempfile.mkdtemp(prefix="dcops-drill-"))
     run = PlaybookRun(playbook, check, private_dir=str(pdd))
@@ -116,7 +117,11 @@ def run_playbook(playbook: str, *, inventory: dict, extravars: dict | None = Non
         "ANSIBLE_LOCAL_TEMP": str(pdd / "tmp"),
         "ANSIBLE_CONFIG": str(PLAYBOOKS / "ansible.cfg"),
         "ANSIBLE_NOCOLOR": "1",
+        # the playbooks' guard plugin re-reads the model: this tree's dcops, this inventory
+        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
     }
+    if inventory_path:
+        envvars["DCOPS_INVENTORY"] = str(inventory_path)
     binary = None
     if control_ns:
         binary = pdd / "ansible-playbook-in-lab"

@@ -226,7 +226,7 @@ def run(ctx: DrillContext) -> None:
     r.mode = "execute" if ctx.execute else "plan"
     r.event("shutdown plan computed", detail=f"{len(p.shutdown)} waves, ends at {p.end_s:.0f} s of {p.budget_s:.0f} s")
     r.measurements.append(Measurement("planned_shutdown_duration", p.end_s, "s", ups, p.budget_s, p.fits,
-                                      f"battery {runtime:g} min ({source}) minus reserve"))
+                                      f"battery {runtime:g} min ({source}) minus reserve", measured_in="model"))
     if not p.fits:
         late = [w.name for w in p.shutdown if not w.within_budget]
         r.finding("error", f"the shutdown plan does not fit the battery budget: {', '.join(late)} end too late")
@@ -254,7 +254,8 @@ def run(ctx: DrillContext) -> None:
         elapsed = (downs[-1][0] - t0).total_seconds()
         r.measurements.append(Measurement("shutdown_duration", round(elapsed, 3), "s", "drill targets",
                                           p.budget_s - p.grace_s, elapsed <= p.budget_s - p.grace_s,
-                                          "first shutdown command → last target down (lab scale)"))
+                                          "first shutdown command → last target down",
+                                          scale=f"{len(sd_order)} of {len(p.order())} machines of the plan"))
     seen = [n for _, n in downs]
     r.check("targets went down in plan order", _respects(seen, sd_order, sd_sizes),
             f"observed: {', '.join(seen)}")
@@ -262,7 +263,8 @@ def run(ctx: DrillContext) -> None:
             f"back: {len(ups_)} of {len(on_order)}")
     if ups_ and downs:
         r.measurements.append(Measurement("power_on_duration", round((ups_[-1][0] - downs[-1][0]).total_seconds(), 3),
-                                          "s", "drill targets", detail="last down → last back up (lab scale)"))
+                                          "s", "drill targets", detail="last down → last back up",
+                                          scale=f"{len(on_order)} of {len(p.order())} machines of the plan"))
 
 
 def _respects(seen: list[str], order: list[str], sizes: list[int]) -> bool:

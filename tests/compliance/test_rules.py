@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from dcops import PROJECT_ROOT
 from dcops.cli import app
-from dcops.compliance.assess import assess, messages
+from dcops.compliance.assess import assess, messages, render_message
 from dcops.compliance.evidence import COLLECTORS, Context
 from dcops.model import load_inventory
 
@@ -25,10 +26,24 @@ def inv():
     return load_inventory()
 
 
+OPERATOR, APPROVER = "an.nv@sotttt.kiengiang.gov.vn", "binh.tt@sotttt.kiengiang.gov.vn"
+
+
+@pytest.fixture(scope="session")
+def signer(tmp_path_factory):
+    """The operator's SSH key and an allowed-signers file naming them (ssh-keygen -Y)."""
+    d = tmp_path_factory.mktemp("signer")
+    key = d / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    allowed = d / "allowed_signers"
+    allowed.write_text(f"{OPERATOR} {' '.join((d / 'id_ed25519.pub').read_text().split()[:2])}\n")
+    return key, allowed
+
+
 @pytest.fixture
-def ctx(inv, tmp_path: Path) -> Context:
+def ctx(inv, tmp_path: Path, signer) -> Context:
     return Context(inv, AS_OF, tmp_path / "drills", tmp_path / "plan-dr.json", tmp_path / "policy",
-                   tmp_path / "monitors")
+                   tmp_path / "monitors", signer[1])
 
 
 def run(ctx: Context, control_id: str, system: str):
@@ -37,20 +52,24 @@ def run(ctx: Context, control_id: str, system: str):
 
 
 def text(ev, lang="en") -> str:
-    return messages()[lang][ev.message].format(**ev.args)
+    return render_message(messages()[lang], ev)
 
 
-def drill_record(ctx: Context, name: str, systems: list[str], when: str, passed: bool,
-                 mode: str = "execute") -> Path:
-    """A record in the drills' schema (docs/drills.md, dcops.drill-record/1)."""
-    ctx.drills_dir.mkdir(parents=True, exist_ok=True)
-    path = ctx.drills_dir / f"{when}-{name}-{'ok' if passed else 'bad'}-{mode}.json"
-    path.write_text(json.dumps({
-        "schema": "dcops.drill-record/1", "drill": name, "mode": mode, "verdict": "pass" if passed else "fail",
-        "started_at": f"{when}T02:00:00Z", "finished_at": f"{when}T02:30:00Z",
-        "systems": [{"system": s, "security_level": 3, "evidence": name, "verified": passed,
-                     "at": f"{when}T02:30:00Z"} for s in systems]}))
-    return path
+def drill_record(ctx: Context, name: str, systems: list[str], when: str, passed: bool, mode: str = "execute", *,
+                 kind: str = "production", operator: str | None = OPERATOR, approver: str | None = APPROVER,
+                 sign: bool = True, vms: list[str] | None = None, key: Path | None = None) -> Path:
+    """A record written, chained and signed by the drills' own writer (dcops.drill-record/2)."""
+    from dcops.drills import record as rec
+    r = rec.DrillRecord(name, name, mode, id=f"{when}-{name}-{'ok' if passed else 'bad'}-{mode}-{kind}",
+                        started_at=f"{when}T02:00:00Z", finished_at=f"{when}T02:30:00Z",
+                        verdict="pass" if passed else "fail", operator=rec.operator(operator),
+                        approver=rec.approver(approver), environment={"kind": kind, "reason": "", "scale": ""})
+    for s in systems:
+        names = vms if vms is not None else [v.name for v in ctx.inventory.vms_of_system(s) if v.backup_policy]
+        r.systems += [{"system": s, "security_level": 3, "evidence": name, "verified": passed, "vm": v,
+                       "at": f"{when}T02:30:00Z"} for v in names]
+    key = key or Path(ctx.allowed_signers).parent / "id_ed25519"
+    return rec.save(r, ctx.drills_dir, key if sign else None)["json"]
 
 
 # ---------------------------------------------------------------- backup + restore drill
@@ -76,7 +95,8 @@ def test_restore_drill_too_old(ctx) -> None:
 
 def test_restore_drill_in_check_mode_is_no_evidence(ctx) -> None:
     drill_record(ctx, "backup-restore", ["qlvb"], "2026-06-02", True, mode="check")
-    assert run(ctx, "backup-restore-drill", "qlvb").status == "missing"
+    ev = run(ctx, "backup-restore-drill", "qlvb")
+    assert ev.status == "missing" and "rehearsal only" in text(ev)
 
 
 def test_restore_drill_failed(ctx) -> None:
@@ -89,9 +109,82 @@ def test_restore_drill_needs_backup_policy(ctx, inv) -> None:
     stripped = inv.model_copy(update={"vms": tuple(v.model_copy(update={"backup_policy": None}) if v.system == "gis"
                                                    else v for v in inv.vms)})
     ctx.inventory = stripped
-    drill_record(ctx, "backup-restore", ["gis"], "2026-06-02", True)
+    drill_record(ctx, "backup-restore", ["gis"], "2026-06-02", True, vms=["gis-db-01"])
     ev = run(ctx, "backup-restore-drill", "gis")
     assert ev.status == "fail" and text(ev) == "The system's VMs have no backup policy"
+
+
+@pytest.mark.parametrize("change,reason_en,reason_vi", [
+    ({"kind": "lab"}, "ran in a lab", "phòng thí nghiệm"),
+    ({"kind": "staging"}, "staging", "môi trường thử nghiệm"),
+    ({"operator": None}, "no named operator", "không ghi tên người thực hiện"),
+    ({"approver": None}, "no approver", "không có người phê duyệt"),
+    ({"approver": OPERATOR}, "approved their own drill", "tự phê duyệt"),
+    ({"sign": False}, "not signed", "chưa được ký"),
+])
+def test_a_rehearsal_or_an_unaccountable_record_is_missing_evidence(ctx, change, reason_en, reason_vi) -> None:
+    drill_record(ctx, "backup-restore", ["qlvb"], "2026-06-02", True, **change)
+    ev = run(ctx, "backup-restore-drill", "qlvb")
+    assert ev.status == "missing", ev
+    assert reason_en in text(ev) and reason_vi in text(ev, "vi") and text(ev, "vi").startswith("Biên bản")
+
+
+def test_a_record_signed_by_someone_else_is_no_evidence(ctx, tmp_path) -> None:
+    other = tmp_path / "other"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    drill_record(ctx, "backup-restore", ["qlvb"], "2026-06-02", True, key=other)
+    ev = run(ctx, "backup-restore-drill", "qlvb")
+    assert ev.status == "missing" and "signature is invalid" in text(ev)
+    ctx2 = dataclasses.replace(ctx, allowed_signers=None)
+    assert "no allowed-signers list" in text(run(ctx2, "backup-restore-drill", "qlvb"))
+
+
+def test_partial_coverage_is_not_a_pass(ctx) -> None:
+    drill_record(ctx, "backup-restore", ["mail"], "2026-06-02", True, vms=["mail-ldap-01"])
+    ev = run(ctx, "backup-restore-drill", "mail")
+    assert ev.status == "missing" and "cover 1/10 VMs" in text(ev) and "mail-mbox-01" in text(ev)
+
+
+def test_edited_records_are_detected(ctx) -> None:
+    from dcops.compliance.evidence import record_hash, record_problems
+
+    def problems(path):
+        return record_problems(dataclasses.replace(ctx), dict(json.loads(path.read_text()), _path=str(path)))
+
+    first = drill_record(ctx, "backup-restore", ["qlvb"], "2026-05-02", False)
+    second = drill_record(ctx, "backup-restore", ["qlvb"], "2026-06-02", False)
+    assert json.loads(second.read_text())["integrity"]["prev"] == json.loads(first.read_text())["integrity"]["hash"]
+    assert problems(first) == problems(second) == []
+    # 1. flip the verdict of the newest record: its hash no longer matches
+    data = json.loads(second.read_text())
+    data["verdict"], data["systems"] = "pass", [dict(e, verified=True) for e in data["systems"]]
+    second.write_text(json.dumps(data))
+    assert "hash_mismatch" in problems(second)
+    assert run(dataclasses.replace(ctx), "backup-restore-drill", "qlvb").status == "fail"  # the first still counts
+    # 2. also recompute its hash: the operator's signature no longer verifies
+    data["integrity"]["hash"] = record_hash(data)
+    second.write_text(json.dumps(data))
+    assert "bad_signature" in problems(second)
+    # 3. rewrite the older record with a fresh hash: the newer one's link to it breaks
+    old = json.loads(first.read_text())
+    old["verdict"] = "pass"
+    old["integrity"]["hash"] = record_hash(old)
+    first.write_text(json.dumps(old))
+    assert "bad_signature" in problems(first) and "chain_broken" in problems(second)
+    # 4. remove it: the newer record names a predecessor that is gone
+    first.unlink()
+    assert "chain_broken" in problems(second)
+
+
+def test_removing_the_newest_record_is_detected(ctx) -> None:
+    """A failed drill deleted so that an older pass shows: the folder's CHAIN_HEAD names a missing record."""
+    drill_record(ctx, "backup-restore", ["qlvb"], "2026-05-02", True)
+    assert run(dataclasses.replace(ctx), "backup-restore-drill", "qlvb").status == "pass"
+    failed = drill_record(ctx, "backup-restore", ["qlvb"], "2026-09-02", False)
+    assert run(dataclasses.replace(ctx), "backup-restore-drill", "qlvb").status == "fail"
+    failed.unlink()
+    ev = run(dataclasses.replace(ctx), "backup-restore-drill", "qlvb")
+    assert ev.status == "missing" and "chain is broken" in text(ev)
 
 
 # ---------------------------------------------------------------- DR coverage
@@ -135,9 +228,10 @@ WEB = {"header": {"zones": {"from": "public", "to": "dmz"}}, "terms": [{"name": 
 DENY = {"header": {"zones": {"from": "any", "to": "any"}}, "terms": [{"name": "default-deny", "action": "deny"}]}
 
 
-def test_firewall_policy_pass(ctx) -> None:
+def test_firewall_policy_in_git_is_intent_not_evidence(ctx) -> None:
     write_policy(ctx, [ALLOW, WEB, DENY])
-    assert run(ctx, "firewall-default-deny", "qlvb").status == "pass"  # zones dmz, app, db
+    ev = run(ctx, "firewall-default-deny", "qlvb")  # zones dmz, app, db: the intent is right …
+    assert ev.status == "missing" and "not compared with the firewalls' running configuration" in text(ev)
 
 
 def test_firewall_policy_without_default_deny(ctx) -> None:
@@ -166,7 +260,8 @@ def test_firewall_policy_missing(ctx) -> None:
 def test_shipped_policy_closes_with_default_deny(inv) -> None:
     ctx = Context(inv, AS_OF, Path("/nonexistent"), Path("/nonexistent"), PROJECT_ROOT / "network_configs" / "policy",
                   PROJECT_ROOT / "monitors")
-    assert run(ctx, "firewall-default-deny", "portal").status == "pass"
+    ev = run(ctx, "firewall-default-deny", "portal")
+    assert ev.status == "missing" and ev.message == "policy_intent_only"
 
 
 # ---------------------------------------------------------------- monitoring
@@ -179,9 +274,10 @@ def write_monitors(ctx: Context, profiles: list[str], rules: list[str] | None) -
         (ctx.monitors_dir / "alerts.yaml").write_text(yaml.safe_dump({"rules": [{"name": r} for r in rules]}))
 
 
-def test_monitoring_pass(ctx, inv) -> None:
+def test_monitoring_configuration_is_not_operation(ctx, inv) -> None:
     write_monitors(ctx, sorted({f.snmp.profile for f in inv.facility if f.snmp}), ["ups_on_battery"])
-    assert run(ctx, "monitoring", "qlvb").status == "pass"
+    ev = run(ctx, "monitoring", "qlvb")
+    assert ev.status == "missing" and "no evidence that it runs" in text(ev)
 
 
 def test_monitoring_gap(ctx) -> None:
@@ -209,7 +305,8 @@ def with_protection(ctx: Context, system: str, **changes) -> None:
                                           ("layer4-national", "national_monitoring_connected")])
 def test_layers_both_ways(ctx, control, flag) -> None:
     with_protection(ctx, "qlvb", **{flag: True})
-    assert run(ctx, control, "qlvb").status == "pass"
+    ev = run(ctx, control, "qlvb")  # the owner's own word is no evidence
+    assert ev.status == "missing" and "no document or report" in text(ev) and "tự khai báo" in text(ev, "vi")
     with_protection(ctx, "qlvb", **{flag: False})
     ev = run(ctx, control, "qlvb")
     assert ev.status == "fail" and text(ev) == "Not in place"
@@ -217,7 +314,8 @@ def test_layers_both_ways(ctx, control, flag) -> None:
 
 def test_assessment_both_ways(ctx) -> None:
     with_protection(ctx, "qlvb", last_independent_assessment=dt.date(2026, 3, 2))
-    assert run(ctx, "layer3-assessment", "qlvb").status == "pass"
+    ev = run(ctx, "layer3-assessment", "qlvb")
+    assert ev.status == "missing" and "declared on 2026-03-02" in text(ev)
     with_protection(ctx, "qlvb", last_independent_assessment=dt.date(2025, 5, 18))
     ev = run(ctx, "layer3-assessment", "qlvb")
     assert ev.status == "fail" and "554 days ago" in text(ev)
@@ -227,7 +325,8 @@ def test_assessment_both_ways(ctx) -> None:
 
 def test_incident_drill_both_ways(ctx) -> None:
     with_protection(ctx, "qlvb", last_incident_response_drill=dt.date(2026, 6, 20))
-    assert run(ctx, "incident-response-drill", "qlvb").status == "pass"
+    ev = run(ctx, "incident-response-drill", "qlvb")
+    assert ev.status == "missing" and "no drill record" in text(ev)
     with_protection(ctx, "qlvb", last_incident_response_drill=dt.date(2025, 12, 30))
     ev = run(ctx, "incident-response-drill", "qlvb")
     assert ev.status == "fail" and "none this year" in text(ev)
@@ -240,6 +339,14 @@ def test_incident_drill_both_ways(ctx) -> None:
 def test_directive14_flags_2021(ctx) -> None:
     a = assess(ctx.inventory, ctx)
     b2021, b2026 = a.budgets
+    # the 2021 plan reproduces the appendix of KH 195/KH-UBND line by line (27 lines, 5 sections)
+    lines = next(b for b in ctx.inventory.budgets if b.year == 2021).lines
+    assert len(lines) == 27 and lines[0].item.startswith("I.1 ") and lines[-1].amount_million_vnd == 737
+    sections = {}
+    for ln in lines:
+        sec = ln.item.split(".")[0]
+        sections[sec] = sections.get(sec, 0) + ln.amount_million_vnd
+    assert sections == {"I": 1600, "II": 9453, "III": 1300, "IV": 1050, "V": 5597}
     assert (b2021.year, b2021.total, b2021.security) == (2021, 19000, 1050)
     assert round(100 * b2021.share, 1) == 5.5 and not b2021.ok
     assert b2026.ok
@@ -259,6 +366,15 @@ def test_missing_evidence_is_never_a_pass(ctx) -> None:
     for f in a.findings:
         if f.control in ("backup-restore-drill", "dr-coverage", "firewall-default-deny", "monitoring"):
             assert f.evidence.status in ("missing", "fail")
+    # nothing passes on the owner's declaration alone
+    declared = [f for f in a.findings if f.evidence.source == "inventory/organisation.yaml"]
+    assert declared and all(f.evidence.status != "pass" for f in declared)
+
+
+def test_english_report_keeps_english_numbers(tmp_path) -> None:
+    from dcops.compliance.report import number
+    assert (number(19000, "vi"), number(5.5, "vi", 1), number(1050, "en"), number(5.5, "en", 1)) == (
+        "19.000", "5,5", "1,050", "5.5")
 
 
 def test_cli_json_html_both_languages(tmp_path: Path) -> None:
@@ -273,7 +389,13 @@ def test_cli_json_html_both_languages(tmp_path: Path) -> None:
     restore = next(c for c in qlvb["controls"] if c["id"] == "backup-restore-drill")
     assert restore["status"] == "missing" and restore["message"].startswith("Chưa có biên bản")
     page = html.read_text(encoding="utf-8")
-    assert "Báo cáo tuân thủ" in page and "Chỉ thị 14/CT-TTg" in page and "5.5 %" in page
+    assert "Báo cáo tuân thủ" in page and "Chỉ thị 14/CT-TTg" in page
+    assert "5,5 %" in page and "19.000" in page and "1.050" in page and "5.5 %" not in page
+    # which lines count as security, traceable to the appendix of plan KH 195 (section IV)
+    lines = doc["directive14"][0]["security_lines"]
+    assert [(l["item"][:4], l["million_vnd"]) for l in lines] == [("IV.1", 50), ("IV.2", 1000)]
+    assert "Đội ứng cứu sự cố" in page and "Thuê kiểm tra, đánh giá độc lập" in page
+    assert doc["directive14_projects"]["status"] == "missing" and "từng dự án" in page
     res = runner.invoke(app, ["compliance", "--lang", "en", "--html", str(html), "--as-of", "2026-11-23"])
     assert res.exit_code == 0 and "Information-security compliance report" in html.read_text(encoding="utf-8")
     assert runner.invoke(app, ["compliance", "--lang", "fr"]).exit_code == 2

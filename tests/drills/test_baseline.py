@@ -20,7 +20,7 @@ def test_baseline_check_mode_then_idempotent(inv, lab_prefix, monkeypatch):
         root = dl.host_dir("kg-cmp-23") / "root"
 
         def play(check):
-            return run_playbook("site-baseline.yml", inventory=static_yaml(dynamic(inv, dl.overlay())),
+            return run_playbook("site-baseline.yml", inventory=static_yaml(dynamic(inv, dl.overlay(), lab=True)),
                                 extravars={"baseline_hosts": "kg-cmp-23"}, check=check, control_ns=dl.control_ns)
 
         first_check = play(True)

@@ -48,8 +48,33 @@ def test_overlay_may_only_change_connection_settings(inv):
     from dcops.drills.inventory import dynamic
     with pytest.raises(ValueError, match="connection settings"):
         dynamic(inv, {"portal-db-01": {"dcops_drill_enabled": True}})
+    # a targets file cannot swap the platform or the UPS shutdown command; only an in-process lab can
+    for key, value in (("dcops_platform", "linux"), ("drill_power_shutdown_command", "/bin/true")):
+        with pytest.raises(ValueError, match="connection settings"):
+            dynamic(inv, {"kg-fw-01": {key: value}})
+        assert dynamic(inv, {"kg-fw-01": {key: value}}, lab=True)["_meta"]["hostvars"]["kg-fw-01"][key] == value
     with pytest.raises(KeyError):
         dynamic(inv, {"nope": {"ansible_host": "127.0.0.1"}})
     d = dynamic(inv, {"portal-db-01": {"ansible_host": "172.31.0.2"}})
     assert d["_meta"]["hostvars"]["portal-db-01"]["ansible_host"] == "172.31.0.2"
     assert d["_meta"]["hostvars"]["portal-db-01"]["dcops_address"] == "10.20.30.10"
+
+
+def test_extra_vars_cannot_bypass_the_drill_enabled_guard(tmp_path):
+    """Plain ansible-playbook (what AWX runs) with every override a caller could try: REFUSED by the
+    guard plugin, which reads the model, before any task touches the host. The hosts point at a closed
+    local port so nothing leaves the machine even if the guard failed."""
+    exe = shutil.which("ansible-playbook")
+    overlay = tmp_path / "overlay.json"
+    overlay.write_text(json.dumps({"qlvb-db-02": {"ansible_host": "127.0.0.1", "ansible_port": 9}}))
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "DCOPS_ANSIBLE_OVERLAY": str(overlay),
+           "ANSIBLE_NOCOLOR": "1"}
+    for extra in ({"drill_targets": "qlvb-db-02", "dcops_drill_enabled": True},
+                  {"drill_targets": "qlvb-db-02", "dcops_drill_enabled": True, "inventory_hostname": "portal-db-01",
+                   "groups": {"drill_enabled": ["qlvb-db-02"]}, "group_names": ["drill_enabled"]}):
+        proc = subprocess.run([exe, "drills/backup-restore.yml", "-e", json.dumps(extra)], cwd=PLAYBOOKS,
+                              capture_output=True, text=True, env=env, timeout=300)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0 and "REFUSED: qlvb-db-02" in out, out[-2000:]
+        assert "UNREACHABLE" not in out and "Check the data set exists" not in out
+        assert "ok=0" in out.split("PLAY RECAP")[-1] or "failed=1" in out.split("PLAY RECAP")[-1]

@@ -100,4 +100,6 @@ def test_shutdown_and_power_on_in_plan_order(inv, lab_prefix, report_dir):
     ups_ = [e["host"] for e in r.timeline if e["event"].endswith("is back up")]
     assert downs == ["portal-web-01", "kg-cmp-23", "kg-bak-01"] and ups_ == ["kg-bak-01", "kg-cmp-23", "portal-web-01"]
     m = {x.name: x for x in r.measurements}
-    assert 0 < m["shutdown_duration"].value < 120 and m["shutdown_duration"].met
+    assert 0 < m["shutdown_duration"].value < 120
+    assert m["shutdown_duration"].met is None and m["shutdown_duration"].scale.startswith("3 of ")
+    assert m["planned_shutdown_duration"].met is True and m["planned_shutdown_duration"].measured_in == "model"
