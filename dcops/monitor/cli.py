@@ -175,7 +175,8 @@ def probe(
     from .alerts import format_value
     from .poller import Poller
     from .profiles import ProfileError, get_profile
-    from .snmp_client import _AUTH, _PRIV, Credentials
+    from .snmp.errors import Credentials
+    from .snmp.pysnmp_v3 import AUTH, PRIV
     from .targets import Target
 
     if ":" in host:
@@ -196,8 +197,8 @@ def probe(
     elif user:
         if not (auth_key and priv_key):
             _fail("SNMPv3 is authPriv only: --auth-key and --priv-key are required", 2)
-        if auth_proto.upper() not in _AUTH or priv_proto.upper() not in _PRIV:
-            _fail(f"unknown protocol (auth: {', '.join(_AUTH)}; priv: {', '.join(_PRIV)})", 2)
+        if auth_proto.upper() not in AUTH or priv_proto.upper() not in PRIV:
+            _fail(f"unknown protocol (auth: {', '.join(AUTH)}; priv: {', '.join(PRIV)})", 2)
         creds = Credentials("3", user=user, auth_key=_secret_arg(auth_key), priv_key=_secret_arg(priv_key),
                             auth_protocol=auth_proto.upper(), priv_protocol=priv_proto.upper(), context=context)
     else:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from .profiles import Profile, Sample, evaluate, get_profile, missing_fallbacks
 from .rates import RateTracker
-from .snmp_client import SnmpError, SnmpTimeout, open_session
+from .snmp.errors import SnmpError, SnmpTimeout
+from .snmp.session import open_session
 from .targets import Target
 
 log = logging.getLogger("dcops.monitor")

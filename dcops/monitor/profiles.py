@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ruamel.yaml import YAML
 
 from . import PROFILES_DIR
+from .snmp.ber import ABSENT
 
 OID_RE = r"^[0-2](\.\d+)+$"
 Oid = str
@@ -195,18 +196,6 @@ def get_profile(name: str, directory: Path | None = None) -> Profile:
 
 
 # ---------------------------------------------------------------- evaluation
-
-class _Absent:
-    """noSuchObject / noSuchInstance / endOfMibView: the value does not exist (never zero)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "ABSENT"
-
-
-ABSENT = _Absent()
-
 
 @dataclass(slots=True)
 class Sample:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
-from .snmp_client import Credentials
+from .snmp.errors import Credentials
 
 
 class SecretError(ValueError):

@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from .profiles import Profile, TrapDef
-from .snmp_client import _AUTH, _PRIV, _pysnmp_value
+from .snmp.pysnmp_v3 import AUTH, PRIV, pysnmp_value
 
 SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
 SNMP_TRAP_ADDRESS = "1.3.6.1.6.3.18.1.3.0"
@@ -67,8 +67,8 @@ class TrapReceiver:
             config.add_v1_system(eng, f"dcops-area-{i}", comm)
         import pysnmp.hlapi.v3arch.asyncio as h
         for u in self.users:
-            auth = getattr(h, _AUTH[u.auth_protocol.upper()])
-            priv = getattr(h, _PRIV[u.priv_protocol.upper()])
+            auth = getattr(h, AUTH[u.auth_protocol.upper()])
+            priv = getattr(h, PRIV[u.priv_protocol.upper()])
             config.add_v3_user(eng, u.user, auth, u.auth_key, priv, u.priv_key)  # informs
             for eid in u.engine_ids:
                 config.add_v3_user(eng, u.user, auth, u.auth_key, priv, u.priv_key,
@@ -97,7 +97,7 @@ class TrapReceiver:
             source = str(addr[0])
         except Exception:  # noqa: BLE001
             source = "?"
-        vb = {str(o): _pysnmp_value(v) for o, v in varbinds}
+        vb = {str(o): pysnmp_value(v) for o, v in varbinds}
         trap_oid = str(vb.get(SNMP_TRAP_OID, ""))
         community, self._last_community = self._last_community, ""
         ctx = bytes(ctx_name).decode(errors="replace") if ctx_name else ""

@@ -10,9 +10,11 @@ import pytest
 
 from dcops.monitor.poller import Poller
 from dcops.monitor.sim import free_port
-from dcops.monitor.snmp_client import Credentials, SnmpError, V3Session, open_session
+from dcops.monitor.snmp.errors import Credentials, SnmpError
+from dcops.monitor.snmp.pysnmp_v3 import V3Session
+from dcops.monitor.snmp.session import open_session
 from dcops.monitor.targets import Target
-from dcops.monitor.usm import V3FastSession, localize
+from dcops.monitor.snmp.usm import V3FastSession, localize
 
 ENGINE = bytes.fromhex("000000000000000000000002")
 

@@ -7,7 +7,18 @@ int, bytes, str (OIDs, dotted), or ABSENT for noSuchObject/noSuchInstance/endOfM
 """
 from __future__ import annotations
 
-from .profiles import ABSENT
+
+
+class _Absent:
+    """noSuchObject / noSuchInstance / endOfMibView: the value does not exist (never zero)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
 
 GET, GETNEXT, RESPONSE, SET, GETBULK, INFORM, TRAPV2, REPORT = 0xA0, 0xA1, 0xA2, 0xA3, 0xA5, 0xA6, 0xA7, 0xA8
 

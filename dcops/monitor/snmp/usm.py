@@ -23,7 +23,9 @@ except ImportError:  # pragma: no cover - older cryptography
     from cryptography.hazmat.primitives.ciphers.modes import CFB
 
 from . import ber
-from .snmp_client import SnmpError, SnmpTimeout, _dispatcher, _pdu_error, _PduVerbs
+from .errors import SnmpError, SnmpTimeout, pdu_error
+from .transport import dispatcher
+from .verbs import PduVerbs
 
 HASHES = {"MD5": ("md5", 12), "SHA": ("sha1", 12), "SHA224": ("sha224", 16), "SHA256": ("sha256", 24),
           "SHA384": ("sha384", 32), "SHA512": ("sha512", 48)}
@@ -58,7 +60,7 @@ def _scoped(ctx_engine: bytes, ctx_name: bytes, pdu: bytes) -> bytes:
     return ber.tlv(ber.T_SEQ, ber.tlv(ber.T_OCTETS, ctx_engine) + ber.tlv(ber.T_OCTETS, ctx_name) + pdu)
 
 
-class V3FastSession(_PduVerbs):
+class V3FastSession(PduVerbs):
     max_get = 40
     max_bulk_varbinds = 48
 
@@ -80,7 +82,7 @@ class V3FastSession(_PduVerbs):
 
     # ---------------------------------------------------------------- wire
     async def _exchange(self, msg: bytes, msg_id: int) -> bytes:
-        d = await _dispatcher()
+        d = await dispatcher()
         fut = asyncio.get_running_loop().create_future()
         fut.addr = self.addr
         d.pending[msg_id] = fut
@@ -103,7 +105,7 @@ class V3FastSession(_PduVerbs):
         return ber.tlv(ber.T_SEQ, ber.enc_int(3) + glob + ber.tlv(ber.T_OCTETS, sec) + data)
 
     async def _discover(self) -> None:
-        d = await _dispatcher()
+        d = await dispatcher()
         msg_id = d.next_id()
         sec = ber.tlv(ber.T_SEQ, ber.tlv(ber.T_OCTETS, b"") + ber.enc_int(0) + ber.enc_int(0) +
                       ber.tlv(ber.T_OCTETS, b"") + ber.tlv(ber.T_OCTETS, b"") + ber.tlv(ber.T_OCTETS, b""))
@@ -126,7 +128,7 @@ class V3FastSession(_PduVerbs):
                        _retry: bool = True) -> list:
         if self.engine_id is None:
             await self._discover()
-        d = await _dispatcher()
+        d = await dispatcher()
         msg_id = d.next_id()
         etime = int(time.monotonic() - self.time_base)
         self._salt = (self._salt + 1) & 0xFFFFFFFFFFFFFFFF
@@ -173,7 +175,7 @@ class V3FastSession(_PduVerbs):
                 return await self._request(pdu_type, oids, a, b, values, _retry=False)
             raise SnmpError(f"{self.addr[0]}:{self.addr[1]}: SNMPv3 {why} (check user, keys, protocols)")
         if err:
-            raise _pdu_error(err, eidx, oids)
+            raise pdu_error(err, eidx, oids)
         if p["engine_id"] == self.engine_id:  # follow the agent's clock (reboots, drift)
             self.boots = p["boots"]
             self.time_base = time.monotonic() - p["time"]

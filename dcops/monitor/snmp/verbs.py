@@ -1,0 +1,79 @@
+"""GET / GETBULK walk / SET over a session's `_request`: batching shared by the v2c and v3 sessions."""
+from __future__ import annotations
+
+from . import ber
+from .ber import ABSENT
+from .errors import PduError
+
+
+class PduVerbs:
+    """GET/GETBULK/walk/SET over a session's `_request` (the v2c and v3 codecs differ only there)."""
+
+    async def get(self, oids: list[str]) -> dict[str, object]:
+        return await batched_get(self, oids)
+
+    async def _get_once(self, oids: list[str]) -> dict[str, object]:
+        return {oid: val for oid, val, _t in await self._request(ber.GET, oids)}
+
+    async def _bulk_once(self, oids: list[str], reps: int) -> list:
+        return [(o, v) for o, v, _t in await self._request(ber.GETBULK, oids, 0, reps)]
+
+    async def walk(self, roots: list[str]) -> dict[str, object]:
+        return await multi_walk(self, roots)
+
+    async def set(self, pairs: list[tuple[str, object]]) -> dict[str, object]:
+        vbs = await self._request(ber.SET, [o for o, _ in pairs], values=[v for _, v in pairs])
+        return {o: v for o, v, _t in vbs}
+
+    def close(self) -> None:
+        pass
+
+
+async def batched_get(session, oids: list[str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    size = session.max_get
+    chunks = [oids[i:i + size] for i in range(0, len(oids), size)]
+    while chunks:
+        chunk = chunks.pop()
+        try:
+            out.update(await session._get_once(chunk))
+        except PduError as e:
+            if e.status == 1 and len(chunk) > 1:  # tooBig: halve the batch
+                half = len(chunk) // 2
+                chunks += [chunk[:half], chunk[half:]]
+            elif e.status == 2 and len(chunk) > 1:  # v1-style noSuchName: drop the culprit
+                bad = chunk[e.index - 1] if 0 < e.index <= len(chunk) else None
+                out[bad] = ABSENT
+                chunks.append([o for o in chunk if o != bad])
+            elif e.status == 2:
+                out[chunk[0]] = ABSENT
+            else:
+                raise
+    return out
+
+
+async def multi_walk(session, roots: list[str]) -> dict[str, object]:
+    """Walk several table columns at once: one GETBULK carries every unfinished column."""
+    out: dict[str, object] = {}
+    cursor = {r: r for r in roots}
+    prefix = {r: r + "." for r in roots}
+    while cursor:
+        active = list(cursor)
+        reps = max(1, session.max_bulk_varbinds // len(active))
+        vbs = await session._bulk_once([cursor[r] for r in active], reps)
+        n = len(active)
+        done: set[str] = set()
+        for i, (oid, val) in enumerate(vbs):
+            root = active[i % n]
+            if root in done:
+                continue
+            if val is ABSENT or not oid.startswith(prefix[root]) or oid in out:
+                done.add(root)  # left the column, end of MIB, or an agent going round in circles
+                continue
+            out[oid] = val
+            cursor[root] = oid
+        if not vbs:
+            done.update(active)
+        for r in done:
+            cursor.pop(r, None)
+    return out
