@@ -248,11 +248,14 @@ class SnmpSettings(Strict):
     port: Annotated[int, Field(ge=1, le=65535)] = 161
     user: str | None = "dcops-noc"
     auth_protocol: Literal["SHA", "SHA224", "SHA256", "SHA384", "SHA512", "MD5"] = "SHA256"
-    priv_protocol: Literal["AES", "AES192", "AES256", "DES"] = "AES"
+    # AES192/AES256: Blumenthal key extension (net-snmp); AES192C/AES256C: Reeder (Cisco). docs/monitoring.md
+    priv_protocol: Literal["AES", "AES192", "AES256", "AES192C", "AES256C", "DES"] = "AES"
     auth_key_ref: str | None = "env:DCOPS_SNMP_AUTH_KEY"
     priv_key_ref: str | None = "env:DCOPS_SNMP_PRIV_KEY"
     community_ref: str | None = None
     context: str | None = None
+    #: metric -> multiplier for an agent reporting in another unit (decivolts: 0.1); `dcops snmp probe` hints it
+    scale: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], Annotated[float, Field(gt=0)]] = {}
 
     _check_refs = field_validator("auth_key_ref", "priv_key_ref", "community_ref")(
         classmethod(lambda cls, v: _secret_ref(v))

@@ -130,7 +130,8 @@ def monitor(
         else:
             tab = Table("device", "profile", "status", "samples", "ms")
             for p in polls:
-                tab.add_row(p.device, p.profile, "[green]ok[/]" if p.reachable else f"[red]{p.error}[/]",
+                status = "[green]ok[/]" if p.state == "ok" else f"[red]{p.state}: {p.error or '; '.join(p.warnings)}[/]"
+                tab.add_row(p.device, p.profile, status,
                             str(len(p.samples)), f"{p.duration * 1000:.0f}")
             console.print(tab)
         if down:
@@ -138,8 +139,9 @@ def monitor(
 
 
 def _poll_json(p) -> dict:
-    return {"device": p.device, "profile": p.profile, "reachable": p.reachable, "error": p.error,
-            "ts": p.ts, "duration_s": round(p.duration, 4), "info": p.info,
+    return {"device": p.device, "profile": p.profile, "reachable": p.reachable, "state": p.state, "error": p.error,
+            "ts": p.ts, "duration_s": round(p.duration, 4), "info": p.info, "implausible": p.implausible,
+            "warnings": p.warnings, "discarded_answers": p.discarded,
             "samples": [{"metric": s.metric, "labels": s.labels, "value": s.value, "unit": s.unit,
                          **({"state": s.state} if s.state is not None else {})} for s in p.samples]}
 
@@ -166,7 +168,8 @@ def probe(
     auth_key: Optional[str] = typer.Option(None, help="v3 auth passphrase (or env:VAR)."),
     priv_key: Optional[str] = typer.Option(None, help="v3 privacy passphrase (or env:VAR)."),
     auth_proto: str = typer.Option("SHA256", help="MD5|SHA|SHA224|SHA256|SHA384|SHA512"),
-    priv_proto: str = typer.Option("AES", help="DES|AES|AES192|AES256"),
+    priv_proto: str = typer.Option("AES", help="DES|AES|AES192|AES256 (Blumenthal key extension, net-snmp)|"
+                                                   "AES192C|AES256C (Reeder, Cisco)"),
     context: Optional[str] = typer.Option(None, help="v3 context name."),
     timeout: float = typer.Option(2.0), retries: int = typer.Option(1),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -176,7 +179,7 @@ def probe(
     from .poller import Poller
     from .profiles import ProfileError, get_profile
     from .snmp.errors import Credentials
-    from .snmp.pysnmp_v3 import AUTH, PRIV
+    from .snmp.usm import HASHES, PRIVS, normalise_auth, normalise_priv
     from .targets import Target
 
     if ":" in host:
@@ -197,10 +200,11 @@ def probe(
     elif user:
         if not (auth_key and priv_key):
             _fail("SNMPv3 is authPriv only: --auth-key and --priv-key are required", 2)
-        if auth_proto.upper() not in AUTH or priv_proto.upper() not in PRIV:
-            _fail(f"unknown protocol (auth: {', '.join(AUTH)}; priv: {', '.join(PRIV)})", 2)
+        if normalise_auth(auth_proto) not in HASHES or normalise_priv(priv_proto) not in PRIVS:
+            _fail(f"unknown protocol (auth: {', '.join(HASHES)}; priv: {', '.join(PRIVS)})", 2)
         creds = Credentials("3", user=user, auth_key=_secret_arg(auth_key), priv_key=_secret_arg(priv_key),
-                            auth_protocol=auth_proto.upper(), priv_protocol=priv_proto.upper(), context=context)
+                            auth_protocol=normalise_auth(auth_proto), priv_protocol=normalise_priv(priv_proto),
+                            context=context)
     else:
         _fail("credentials needed: --community C, or --user U --auth-key K --priv-key P", 2)
     t = Target(host, host, port, profile, creds)
@@ -215,9 +219,18 @@ def probe(
             lab = ", ".join(f"{k}={v}" for k, v in s.labels.items())
             tab.add_row(s.metric, lab, format_value(s.value, s.unit, s.state, "en"), s.unit or s.type)
         console.print(tab)
+    if not as_json:
+        for text in poll.implausible:
+            err.print(f"implausible value dropped: {text}", highlight=False, markup=False)
+        for text in poll.warnings:
+            err.print(f"warning: {text}", highlight=False, markup=False)
     if not poll.reachable:
         if not as_json:
-            err.print(f"{host}:{port}: {poll.error}", highlight=False, markup=False)
+            err.print(f"{host}:{port}: {poll.state}: {poll.error}", highlight=False, markup=False)
+        raise typer.Exit(1)
+    if poll.state != "ok":  # e.g. the profile matched nothing: answering is not being healthy
+        if not as_json:
+            err.print(f"{host}:{port}: {poll.state}", highlight=False, markup=False)
         raise typer.Exit(1)
 
 

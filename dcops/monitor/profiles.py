@@ -5,6 +5,7 @@ walk — and an evaluator turning the raw varbinds into samples. The poll loop n
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
 
-from . import PROFILES_DIR
+from . import MONITORS_DIR, PROFILES_DIR
 from .snmp.ber import ABSENT
 
 OID_RE = r"^[0-2](\.\d+)+$"
@@ -218,6 +219,35 @@ class Evaluated:
     samples: list[Sample] = field(default_factory=list)
     info: dict[str, str] = field(default_factory=dict)
     uptime_ticks: int | None = None
+    implausible: list[str] = field(default_factory=list)  # readings dropped: "metric{labels}=value (why)"
+    hints: list[str] = field(default_factory=list)  # e.g. "looks like decivolts: set snmp.scale"
+
+
+@lru_cache(maxsize=4)
+def _plausible(path: Path) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    try:
+        data = _yaml().load(path.read_text(encoding="utf-8")) or {}
+        unit = {k: (float(a), float(b)) for k, (a, b) in (data.get("by_unit") or {}).items()}
+        metric = {k: (float(a), float(b)) for k, (a, b) in (data.get("by_metric") or {}).items()}
+    except Exception as e:  # noqa: BLE001 - a broken ranges file is a configuration error, said clearly
+        raise ProfileError(f"{path}: {e}") from e
+    return unit, metric
+
+
+PLAUSIBLE_FILE = MONITORS_DIR / "plausible.yaml"
+_RANGES: dict[tuple, tuple[float, float]] = {}
+
+
+def valid_range(m: "Metric") -> tuple[float, float]:
+    """[low, high] of a metric: its profile's valid_min/valid_max, else monitors/plausible.yaml."""
+    key = (m.name, m.unit, m.valid_min, m.valid_max)
+    r = _RANGES.get(key)
+    if r is None:
+        by_unit, by_metric = _plausible(PLAUSIBLE_FILE)
+        lo, hi = by_metric.get(m.name) or by_unit.get(m.unit) or (-math.inf, math.inf)
+        r = _RANGES[key] = (m.valid_min if m.valid_min is not None else lo,
+                            m.valid_max if m.valid_max is not None else hi)
+    return r
 
 
 def as_text(v) -> str:
@@ -281,8 +311,10 @@ class _Columns:
         return self.cols.get(col, {})
 
 
-def evaluate(profile: Profile, varbinds: dict[str, object]) -> Evaluated:
+def evaluate(profile: Profile, varbinds: dict[str, object], scale: dict[str, float] | None = None) -> Evaluated:
+    """Samples of a profile from raw varbinds; `scale`: per-device multipliers by metric (inventory)."""
     out = Evaluated()
+    scale = scale or {}
     up = _num(varbinds.get(profile.uptime_oid))
     out.uptime_ticks = int(up) if up is not None else None
     for key, oid in profile.info.items():
@@ -298,7 +330,7 @@ def evaluate(profile: Profile, varbinds: dict[str, object]) -> Evaluated:
                 raw = varbinds.get(m.fallback.oid)
                 if raw is not None and raw is not ABSENT and _num(raw) is not None:
                     raw = _num(raw) * m.fallback.scale / m.scale
-            _emit(out, m, raw, dict(m.const_labels))
+            _emit(out, m, raw, dict(m.const_labels), None, scale.get(m.name, 1.0))
             continue
         rows = _column(cols, m.walk)
         if not rows and m.fallback_column:
@@ -327,7 +359,7 @@ def evaluate(profile: Profile, varbinds: dict[str, object]) -> Evaluated:
                 if lname in labels and labels[lname] in mapping:
                     labels[lname] = mapping[labels[lname]]
             divisor = _num(div.get(idx)) if div else None
-            _emit(out, m, raw, labels, divisor)
+            _emit(out, m, raw, labels, divisor, scale.get(m.name, 1.0))
     return out
 
 
@@ -376,24 +408,41 @@ def _select_rows(sel: Select, varbinds) -> dict[str, str]:
     return chosen
 
 
-def _emit(out: Evaluated, m: Metric, raw, labels: dict[str, str], divisor: float | None = None) -> None:
+def _emit(out: Evaluated, m: Metric, raw, labels: dict[str, str], divisor: float | None = None,
+          override: float = 1.0) -> None:
     v = _num(raw)
     if v is None:
         return
-    if m.absent_values and int(v) in m.absent_values:
+    if not math.isfinite(v):
+        _implausible(out, m, labels, v, "not a number")
         return
+    if m.absent_values and v == int(v) and int(v) in m.absent_values:
+        return  # a sentinel: no reading (unknown), never a value
     if m.type == "counter":
-        out.samples.append(Sample(m.name, labels, float(v) * m.scale, "counter", m.unit, raw=int(v), bits=m.bits))
+        out.samples.append(Sample(m.name, labels, float(v) * m.scale * override, "counter", m.unit, raw=int(v),
+                                  bits=m.bits))
         return
     value = float(v)
-    if divisor:
-        value /= divisor
-    if m.type != "enum":
-        value *= m.scale
-    if (m.valid_min is not None and value < m.valid_min) or (m.valid_max is not None and value > m.valid_max):
-        return
     if m.type == "enum":
         state = m.states.get(int(v), f"unknown_{int(v)}")
         out.samples.append(Sample(m.name, labels, value, "enum", m.unit, state=state))
         return
+    if divisor:
+        value /= divisor
+    value *= m.scale * override
+    lo, hi = valid_range(m)
+    if not lo <= value <= hi:
+        _implausible(out, m, labels, value, f"outside {lo:g}..{hi:g} {m.unit}".rstrip())
+        for k in (1, -1, 2, -2, 3, -3):
+            if value and lo <= value * 10 ** -k <= hi and (lo > 0 or hi > 0):
+                out.hints.append(f"{m.name} reads {value:g} {m.unit}, off by 10^{k} from its range {lo:g}..{hi:g}: "
+                                 f"if the agent reports in another unit, set snmp.scale: {{{m.name}: {10 ** -k:g}}} "
+                                 "for this device in the inventory")
+                break
+        return
     out.samples.append(Sample(m.name, labels, value, "gauge", m.unit))
+
+
+def _implausible(out: Evaluated, m: Metric, labels: dict[str, str], value: float, why: str) -> None:
+    lab = ",".join(f"{k}={v}" for k, v in labels.items())
+    out.implausible.append(f"{m.name}{{{lab}}}={value:g} ({why})")

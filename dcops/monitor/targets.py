@@ -24,6 +24,8 @@ class Target:
     bandwidth_mbps: dict[str, int] = field(default_factory=dict)
     #: interface name -> leased-line name
     lines: dict[str, str] = field(default_factory=dict)
+    #: metric name -> multiplier, for agents that report in another unit (inventory `snmp.scale`)
+    scale: dict[str, float] = field(default_factory=dict)
 
 
 def resolve_secret(ref: str | None) -> str | None:
@@ -67,7 +69,7 @@ def targets_from_inventory(inventory, resolve: bool = True) -> list[Target]:
             display_name=getattr(dev, "display_name", None) or dev.name,
             kind=getattr(dev.kind, "value", str(dev.kind)),
             bandwidth_mbps={i: bw for i, (_n, bw) in ll.items()},
-            lines={i: n for i, (n, _bw) in ll.items()}))
+            lines={i: n for i, (n, _bw) in ll.items()}, scale=dict(s.scale)))
     return out
 
 

@@ -133,105 +133,176 @@ def encode_message(version: int, community: bytes, pdu: bytes) -> bytes:
 
 
 # ---------------------------------------------------------------- decoding
+#
+# Every read is bounded by the enclosing TLV (never by the datagram alone), so a lying length
+# cannot make a field reach into its neighbour or past the datagram. Values are checked against
+# their SNMP type (RFC 2578 / RFC 3416): anything else is a BerError = "malformed response".
 
-def _hdr(buf: bytes, i: int) -> tuple[int, int, int]:
-    """(tag, start of payload, end of payload) of the TLV at i."""
+MAX_OID_ARCS = 128  # RFC 2578 §3.5
+_U32 = (1 << 32) - 1
+_EXCEPTIONS = (T_NOSUCHOBJECT, T_NOSUCHINSTANCE, T_ENDOFMIB)
+
+
+def _hdr(buf: bytes, i: int, limit: int | None = None) -> tuple[int, int, int]:
+    """(tag, start of payload, end of payload) of the TLV at i, which must end by `limit`."""
+    if limit is None:
+        limit = len(buf)
+    if i + 2 > limit:
+        raise BerError("truncated message")
     tag = buf[i]
+    if tag & 0x1F == 0x1F:
+        raise BerError(f"multi-byte tag at byte {i}")
     ln = buf[i + 1]
     i += 2
     if ln & 0x80:
         k = ln & 0x7F
+        if k == 0 or k > 4:
+            raise BerError("indefinite or oversized length" if k == 0 else f"length of {k} bytes")
+        if i + k > limit:
+            raise BerError("truncated message")
         ln = int.from_bytes(buf[i:i + k], "big")
         i += k
     end = i + ln
-    if end > len(buf):
-        raise BerError("truncated message")
+    if end > limit:
+        raise BerError(f"length {ln} beyond the enclosing data ({limit - i} bytes left)")
     return tag, i, end
+
+
+def _int_field(buf: bytes, i: int, limit: int, what: str) -> tuple[int, int]:
+    """(value, end) of an INTEGER field of the message header/PDU."""
+    tag, s, e = _hdr(buf, i, limit)
+    if tag != T_INT:
+        raise BerError(f"{what}: expected INTEGER, got tag 0x{tag:02x}")
+    if not 0 < e - s <= 8:
+        raise BerError(f"{what}: INTEGER of {e - s} bytes")
+    return int.from_bytes(buf[s:e], "big", signed=True), e
 
 
 _OID_DEC_CACHE: dict[bytes, str] = {}
 
 
 def dec_oid(buf: bytes, s: int, e: int) -> str:
-    """Dotted OID; the same OIDs come back every cycle, so decoded strings are cached by encoding."""
+    """Dotted OID; the same OIDs come back every cycle, so decoded strings are cached by encoding
+    (only valid encodings enter the cache)."""
     raw = buf[s:e]
     hit = _OID_DEC_CACHE.get(raw)
     if hit is not None:
         return hit
-    out = _dec_oid(buf, s, e)
+    out = _dec_oid(raw)
     if len(_OID_DEC_CACHE) < 500_000:
         _OID_DEC_CACHE[raw] = out
     return out
 
 
-def _dec_oid(buf: bytes, s: int, e: int) -> str:
-    first = buf[s]
-    parts = [str(first // 40) if first < 80 else "2", str(first % 40) if first < 80 else str(first - 80)]
+def _dec_oid(raw: bytes) -> str:
+    if not raw:
+        raise BerError("zero-length OID")
+    if raw[-1] & 0x80:
+        raise BerError("OID ends inside a sub-identifier")
+    arcs: list[int] = []
     v = 0
-    for i in range(s + 1, e):
-        c = buf[i]
-        if c < 0x80 and v == 0:
-            parts.append(str(c))
-        else:
-            v = (v << 7) | (c & 0x7F)
-            if not c & 0x80:
-                parts.append(str(v))
-                v = 0
-    return ".".join(parts)
+    for c in raw:
+        if v == 0 and c == 0x80:
+            raise BerError("OID sub-identifier with a leading 0x80 byte")
+        v = (v << 7) | (c & 0x7F)
+        if not c & 0x80:
+            arcs.append(v)
+            v = 0
+    first = arcs[0]
+    if first < 80:
+        parts = [first // 40, first % 40]
+    else:
+        parts = [2, first - 80]
+    parts += arcs[1:]
+    if len(parts) > MAX_OID_ARCS:
+        raise BerError(f"OID of {len(parts)} sub-identifiers (SNMP allows {MAX_OID_ARCS})")
+    if max(parts) > _U32:
+        raise BerError("OID sub-identifier above 2^32-1")
+    return ".".join(map(str, parts))
 
 
 def dec_value(buf: bytes, tag: int, s: int, e: int):
+    n = e - s
     if tag == T_INT:
+        if not 0 < n <= 8:
+            raise BerError(f"INTEGER of {n} bytes (more than 64 bits)" if n else "empty INTEGER")
         return int.from_bytes(buf[s:e], "big", signed=True)
-    if tag in APP_INT_TYPES:
-        return int.from_bytes(buf[s:e], "big")
-    if tag == T_OCTETS or tag == T_OPAQUE:
+    if tag == T_OCTETS:
         return buf[s:e]
+    if tag == T_COUNTER32 or tag == T_GAUGE32 or tag == T_TIMETICKS:
+        # Up to 4 bytes read unsigned, as net-snmp does (agents that drop the leading zero of
+        # values >= 2^31 exist); a 5th byte only as the sign pad.
+        if not 0 < n <= 4 and not (n == 5 and buf[s] == 0):
+            raise BerError(f"{_NAMES[tag]} above 2^32-1 ({n} bytes)" if n else f"empty {_NAMES[tag]}")
+        return int.from_bytes(buf[s:e], "big")
+    if tag == T_COUNTER64:
+        if not 0 < n <= 8 and not (n == 9 and buf[s] == 0):
+            raise BerError(f"Counter64 above 2^64-1 ({n} bytes)" if n else "empty Counter64")
+        return int.from_bytes(buf[s:e], "big")
     if tag == T_OID:
         return dec_oid(buf, s, e)
     if tag == T_IPADDR:
+        if n != 4:
+            raise BerError(f"IpAddress of {n} bytes")
         return ".".join(str(x) for x in buf[s:e])
-    if tag == T_NULL:
-        return None
-    if tag in (T_NOSUCHOBJECT, T_NOSUCHINSTANCE, T_ENDOFMIB):
-        return ABSENT
-    return buf[s:e]
+    if tag == T_NULL or tag in _EXCEPTIONS:
+        if n:
+            raise BerError(f"{_NAMES[tag]} with a {n}-byte payload")
+        return None if tag == T_NULL else ABSENT
+    if tag == T_OPAQUE:
+        return buf[s:e]
+    raise BerError(f"value of unknown type 0x{tag:02x}")
+
+
+_NAMES = {T_COUNTER32: "Counter32", T_GAUGE32: "Gauge32", T_TIMETICKS: "TimeTicks", T_NULL: "NULL",
+          T_NOSUCHOBJECT: "noSuchObject", T_NOSUCHINSTANCE: "noSuchInstance", T_ENDOFMIB: "endOfMibView"}
 
 
 def decode_varbinds(buf: bytes, s: int, e: int) -> list[tuple[str, object, int]]:
     """[(oid, value, tag)] of a VarBindList payload (the hot loop: short forms inlined)."""
     out = []
     i = s
-    n = len(buf)
     while i < e:
-        ln = buf[i + 1]
+        if buf[i] != T_SEQ:
+            raise BerError("varbind is not a SEQUENCE")
+        ln = buf[i + 1] if i + 1 < e else 0x80
         if ln & 0x80:
-            _, vs, ve = _hdr(buf, i)
+            _, vs, ve = _hdr(buf, i, e)
         else:
             vs, ve = i + 2, i + 2 + ln
-        ln = buf[vs + 1]  # OID: always short form in practice
+            if ve > e:
+                raise BerError("varbind beyond the varbind list")
+        if vs + 2 > ve or buf[vs] != T_OID:
+            raise BerError("varbind without an OID")
+        ln = buf[vs + 1]
         if ln & 0x80:
-            _, os_, oe = _hdr(buf, vs)
+            _, os_, oe = _hdr(buf, vs, ve)
         else:
             os_, oe = vs + 2, vs + 2 + ln
-        vtag, xs, xe = _hdr(buf, oe)
-        if ve > n or oe > n:
-            raise BerError("truncated message")
+            if oe > ve:
+                raise BerError("OID beyond its varbind")
+        vtag, xs, xe = _hdr(buf, oe, ve)
+        if xe != ve:
+            raise BerError("varbind with trailing data")
         out.append((dec_oid(buf, os_, oe), dec_value(buf, vtag, xs, xe), vtag))
         i = ve
     return out
 
 
-def decode_pdu(buf: bytes, i: int) -> tuple[int, int, int, int, list]:
+PDU_TYPES = frozenset((GET, GETNEXT, RESPONSE, SET, GETBULK, INFORM, TRAPV2, REPORT))
+
+
+def decode_pdu(buf: bytes, i: int, limit: int | None = None) -> tuple[int, int, int, int, list]:
     """(pdu_type, request_id, error_status, error_index, varbinds) of the PDU at i."""
-    ptype, s, e = _hdr(buf, i)
-    _, a, b = _hdr(buf, s)
-    reqid = int.from_bytes(buf[a:b], "big", signed=True)
-    _, a, b2 = _hdr(buf, b)
-    err = int.from_bytes(buf[a:b2], "big", signed=True)
-    _, a, b3 = _hdr(buf, b2)
-    eidx = int.from_bytes(buf[a:b3], "big", signed=True)
-    _, vs, ve = _hdr(buf, b3)
+    ptype, s, e = _hdr(buf, i, limit)
+    if ptype not in PDU_TYPES:
+        raise BerError(f"unknown PDU type 0x{ptype:02x}")
+    reqid, b = _int_field(buf, s, e, "request-id")
+    err, b = _int_field(buf, b, e, "error-status")
+    eidx, b = _int_field(buf, b, e, "error-index")
+    tag, vs, ve = _hdr(buf, b, e)
+    if tag != T_SEQ:
+        raise BerError("varbind list is not a SEQUENCE")
     return ptype, reqid, err, eidx, decode_varbinds(buf, vs, ve)
 
 
@@ -241,27 +312,41 @@ def decode_message(buf: bytes) -> tuple[int, bytes, int, int, int, int, list]:
         tag, s, e = _hdr(buf, 0)
         if tag != T_SEQ:
             raise BerError("not an SNMP message")
-        _, a, b = _hdr(buf, s)
-        version = int.from_bytes(buf[a:b], "big")
-        _, a, b2 = _hdr(buf, b)
-        community = buf[a:b2]
-        return (version, community, *decode_pdu(buf, b2))
-    except IndexError as exc:
+        version, b = _int_field(buf, s, e, "version")
+        tag, a, b2 = _hdr(buf, b, e)
+        if tag != T_OCTETS:
+            raise BerError("community is not an OCTET STRING")
+        return (version, buf[a:b2], *decode_pdu(buf, b2, e))
+    except IndexError as exc:  # pragma: no cover - every read is bounds-checked; belt and braces
         raise BerError("truncated message") from exc
 
 
-def peek_request_id(buf: bytes) -> int | None:
-    """The request id of a v1/v2c message without decoding the varbinds (dispatch fast path)."""
+def _open(buf: bytes, i: int, limit: int) -> tuple[int, int, int]:
+    """Like _hdr, but a container claiming more than the datagram holds is cut at the datagram's end:
+    the dispatcher still finds the request a truncated answer belongs to (and reports it malformed)."""
     try:
-        _, s, _ = _hdr(buf, 0)
-        _, a, b = _hdr(buf, s)
-        if int.from_bytes(buf[a:b], "big") == 3:  # SNMPv3: msgID (we use the same value as request-id)
-            _, gs, _ = _hdr(buf, b)
-            _, a, b = _hdr(buf, gs)
-            return int.from_bytes(buf[a:b], "big", signed=True)
-        _, a, b = _hdr(buf, b)
-        _, ps, _ = _hdr(buf, b)
-        _, a, b = _hdr(buf, ps)
-        return int.from_bytes(buf[a:b], "big", signed=True)
+        return _hdr(buf, i, limit)
+    except BerError:
+        if i + 2 > limit:
+            raise
+        ln = buf[i + 1]
+        k = ln & 0x7F if ln & 0x80 else 0
+        if ln & 0x80 and not 0 < k <= 4:
+            raise
+        return buf[i], i + 2 + k, limit
+
+
+def peek_request_id(buf: bytes) -> int | None:
+    """The request id of a v1/v2c message (msgID of a v3 one) without decoding the varbinds
+    (dispatch fast path); None when the datagram is not even that."""
+    try:
+        _, s, e = _open(buf, 0, len(buf))
+        version, b = _int_field(buf, s, e, "version")
+        if version == 3:  # SNMPv3: msgID (we use the same value as request-id)
+            _, gs, ge = _open(buf, b, e)
+            return _int_field(buf, gs, ge, "msgID")[0]
+        _, a, b = _hdr(buf, b, e)
+        _, ps, pe = _open(buf, b, e)
+        return _int_field(buf, ps, pe, "request-id")[0]
     except (IndexError, BerError):
         return None

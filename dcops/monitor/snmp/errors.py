@@ -9,7 +9,23 @@ class SnmpError(Exception):
 
 
 class SnmpTimeout(SnmpError):
-    pass
+    """No usable answer: the device is unreachable (or drops what we send)."""
+
+
+class SnmpMalformed(SnmpError):
+    """The agent answered, but with something that is not valid SNMP: a device state of its own."""
+
+
+class SnmpRejected(SnmpError):
+    """Answers came, and every one failed a security check (forged, wrong security level, ...)."""
+
+
+class Discard(Exception):
+    """An answer to throw away (and count) while waiting for a valid one: the reason is the text."""
+
+    def __init__(self, reason: str, kind: str = "rejected") -> None:
+        super().__init__(reason)
+        self.kind = kind  # "malformed" | "rejected"
 
 
 class PduError(SnmpError):

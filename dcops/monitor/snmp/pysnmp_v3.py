@@ -14,8 +14,11 @@ from .verbs import batched_get, multi_walk
 AUTH = {"MD5": "usmHMACMD5AuthProtocol", "SHA": "usmHMACSHAAuthProtocol",
          "SHA224": "usmHMAC128SHA224AuthProtocol", "SHA256": "usmHMAC192SHA256AuthProtocol",
          "SHA384": "usmHMAC256SHA384AuthProtocol", "SHA512": "usmHMAC384SHA512AuthProtocol"}
+# AES192/AES256: the Blumenthal key extension (net-snmp's); AES192C/AES256C: Reeder's (Cisco's).
+# pysnmp names them the other way round: its "usmAesCfb256Protocol" is the Reeder variant.
 PRIV = {"DES": "usmDESPrivProtocol", "AES": "usmAesCfb128Protocol", "AES128": "usmAesCfb128Protocol",
-         "AES192": "usmAesCfb192Protocol", "AES256": "usmAesCfb256Protocol"}
+        "AES192": "usmAesBlumenthalCfb192Protocol", "AES256": "usmAesBlumenthalCfb256Protocol",
+        "AES192C": "usmAesCfb192Protocol", "AES256C": "usmAesCfb256Protocol"}
 
 _ENGINES: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, object]" = weakref.WeakKeyDictionary()
 
@@ -54,7 +57,7 @@ class V3Session:
             self.auth = h.UsmUserData(
                 creds.user, authKey=creds.auth_key, privKey=creds.priv_key,
                 authProtocol=getattr(h, AUTH[creds.auth_protocol.upper()]),
-                privProtocol=getattr(h, PRIV[creds.priv_protocol.upper()]))
+                privProtocol=getattr(h, PRIV[creds.priv_protocol.upper().replace('-', '')]))
         else:
             self.auth = h.CommunityData(creds.community or "public", mpModel=1)
         self.context = h.ContextData(contextName=(creds.context or "").encode())

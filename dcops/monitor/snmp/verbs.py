@@ -52,23 +52,60 @@ async def batched_get(session, oids: list[str]) -> dict[str, object]:
     return out
 
 
+_KEYS: dict[str, tuple[int, ...]] = {}
+
+
+def oid_key(oid: str) -> tuple[int, ...]:
+    """Numeric sort key of a dotted OID (cached: the same OIDs come back every cycle)."""
+    k = _KEYS.get(oid)
+    if k is None:
+        k = tuple(map(int, oid.split(".")))
+        if len(_KEYS) < 500_000:
+            _KEYS[oid] = k
+    return k
+
+
 async def multi_walk(session, roots: list[str]) -> dict[str, object]:
-    """Walk several table columns at once: one GETBULK carries every unfinished column."""
+    """Walk several table columns at once: one GETBULK carries every unfinished column.
+
+    Bounded (an agent must not keep a poll forever): a column whose next OID does not increase
+    stops it (as net-snmp's snmpwalk does), and the whole walk stops at `walk_max_rows` rows per
+    column or `walk_max_requests` requests; what was read stays, the reason goes to
+    `session.walk_warnings`. The poll's deadline bounds the time."""
     out: dict[str, object] = {}
     cursor = {r: r for r in roots}
     prefix = {r: r + "." for r in roots}
+    rows = dict.fromkeys(roots, 0)
+    max_rows = getattr(session, "walk_max_rows", 10_000)
+    max_requests = getattr(session, "walk_max_requests", 1_000)
+    warnings = getattr(session, "walk_warnings", None)
+    requests = 0
     while cursor:
+        if requests >= max_requests:
+            _warn(warnings, f"walk of {', '.join(cursor)} stopped after {requests} requests (walk_max_requests)")
+            break
         active = list(cursor)
         reps = max(1, session.max_bulk_varbinds // len(active))
         vbs = await session._bulk_once([cursor[r] for r in active], reps)
+        requests += 1
         n = len(active)
         done: set[str] = set()
         for i, (oid, val) in enumerate(vbs):
             root = active[i % n]
             if root in done:
                 continue
-            if val is ABSENT or not oid.startswith(prefix[root]) or oid in out:
-                done.add(root)  # left the column, end of MIB, or an agent going round in circles
+            if val is ABSENT or not oid.startswith(prefix[root]):
+                done.add(root)  # left the column, or end of MIB
+                continue
+            if oid_key(oid) <= oid_key(cursor[root]):
+                _warn(warnings, f"walk of {root} stopped: the agent returned {oid} after {cursor[root]} "
+                                "(OID not increasing)")
+                done.add(root)
+                continue
+            rows[root] += 1
+            if rows[root] > max_rows:
+                _warn(warnings, f"walk of {root} stopped after {max_rows} rows (walk_max_rows)")
+                done.add(root)
                 continue
             out[oid] = val
             cursor[root] = oid
@@ -77,3 +114,8 @@ async def multi_walk(session, roots: list[str]) -> dict[str, object]:
         for r in done:
             cursor.pop(r, None)
     return out
+
+
+def _warn(warnings: list | None, text: str) -> None:
+    if warnings is not None:
+        warnings.append(text)
