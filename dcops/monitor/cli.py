@@ -54,6 +54,8 @@ def monitor(
     interval: float = typer.Option(30.0, help="Poll interval, seconds."),
     timeout: float = typer.Option(2.0, help="Per-request timeout, seconds."),
     retries: int = typer.Option(1, help="Retries per request."),
+    deadline: Optional[float] = typer.Option(None, help="Per-device deadline of a whole poll, seconds "
+                                                        "(default: 0.8 x interval at most)."),
     concurrency: int = typer.Option(64, help="Devices polled at once."),
     trap_port: int = typer.Option(1162, help="UDP port of the trap receiver (0: disabled)."),
     trap_host: str = typer.Option("127.0.0.1", help="Address of the trap receiver."),
@@ -103,7 +105,7 @@ def monitor(
         targets=targets, db=db or default_db(), interval=interval, timeout=timeout, retries=retries,
         concurrency=concurrency, trap_host=trap_host, trap_port=trap_port or None,
         trap_communities=communities, trap_users=tuple(trap_users), metrics_host=metrics_host,
-        metrics_port=metrics_port or None, rules=ruleset)
+        metrics_port=metrics_port or None, rules=ruleset, deadline=deadline)
     try:
         svc = MonitorService(cfg)
     except OSError as e:

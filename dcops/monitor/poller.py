@@ -72,7 +72,7 @@ def _rate_name(metric: str) -> str:
 class Poller:
     def __init__(self, targets: list[Target], profiles: dict[str, Profile] | None = None,
                  concurrency: int = 64, timeout: float = 2.0, retries: int = 1, deadline: float | None = None,
-                 walk_max_rows: int = 10_000, walk_max_requests: int = 1_000,
+                 walk_max_rows: int = 2_000, walk_max_requests: int = 300,
                  line_ceiling_bps: float = DEFAULT_LINE_CEILING_BPS) -> None:
         self.targets = list(targets)
         self.profiles = profiles or {t.profile: get_profile(t.profile) for t in self.targets}

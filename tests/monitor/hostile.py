@@ -122,3 +122,64 @@ def authentic_responder(auth_pw: str, priv_pw: str, hash_name: str = "sha256", m
         mac = _hmac.digest(akey, msg, hash_name)[:mac_len]
         return [msg[:pos] + mac + msg[pos + mac_len:]]
     return handler
+
+
+# ---------------------------------------------------------------- v2c agents that misbehave in tables
+
+IF_DESCR = "1.3.6.1.2.1.2.2.1.2"
+
+
+def v2c_agent(walk_row=None, scalars=None, community: bytes = b"public", delay: float = 0.0, garbage=None):
+    """A v2c agent: GETs answered from `scalars` (sysUpTime/sysName by default, others noSuchObject);
+    GETBULK/GETNEXT answered by `walk_row(oid) -> (next_oid, value)` for every requested column
+    (None: endOfMibView); `garbage(request) -> bytes` replaces every answer when given."""
+    import time as _time
+    scalars = scalars if scalars is not None else {SYS_UPTIME: (ber.T_TIMETICKS, 100), SYS_NAME: b"hostile"}
+
+    def handler(req: bytes) -> list[bytes]:
+        if delay:
+            _time.sleep(delay)
+        if garbage is not None:
+            return [garbage(req)]
+        _v, _c, ptype, rid, _e, reps, vbs = ber.decode_message(req)
+        oids, values = [], []
+        if ptype == ber.GET:
+            for oid, _val, _t in vbs:
+                oids.append(oid)
+                values.append(scalars.get(oid, (ber.T_NOSUCHOBJECT, b"")))
+        else:
+            cursors = [o for o, _v2, _t in vbs]
+            for _ in range(max(1, reps if ptype == ber.GETBULK else 1)):
+                for i, cur in enumerate(cursors):
+                    nxt = walk_row(cur) if walk_row else None
+                    if nxt is None:
+                        oids.append(cur)
+                        values.append((ber.T_ENDOFMIB, b""))
+                    else:
+                        oids.append(nxt[0])
+                        values.append(nxt[1])
+                        cursors[i] = nxt[0]
+        pdu = ber.encode_pdu(ber.RESPONSE, rid, oids, values=values)
+        return [ber.encode_message(1, community, pdu)]
+    return handler
+
+
+BASE = 1_000_000  # row indexes the misbehaving agents invent start here (column roots end in small arcs)
+
+
+def _split(oid: str) -> tuple[str, int | None]:
+    head, _, last = oid.rpartition(".")
+    return (head, int(last)) if int(last) >= BASE else (oid, None)
+
+
+def endless_rows(oid: str):
+    """Every column goes on forever with increasing indexes (an agent bug seen in the field)."""
+    col, idx = _split(oid)
+    nxt = (idx or BASE) + 1
+    return f"{col}.{nxt}", (ber.T_COUNTER32, nxt - BASE)
+
+
+def backwards_rows(oid: str):
+    """After the first row, the agent hands back an OID before the one asked for."""
+    col, idx = _split(oid)
+    return (f"{col}.{BASE + 5}", b"eth5") if idx is None else (f"{col}.{idx - 1}", b"eth-back")

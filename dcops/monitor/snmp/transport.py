@@ -62,7 +62,10 @@ class _Dispatcher(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr) -> None:
         rid = ber.peek_request_id(data)
-        w = self.pending.get(rid) if rid is not None else None
+        if rid is None:  # not even a request-id: garbage, which a device waiting here is answering with
+            self._undecodable(data, addr[:2])
+            return
+        w = self.pending.get(rid)
         if w is None or w.fut.done():
             DISCARDED["unmatched"] += 1
             return
@@ -81,6 +84,14 @@ class _Dispatcher(asyncio.DatagramProtocol):
             w.discard("malformed", f"{type(e).__name__}: {e}")
         else:
             w.fut.set_result(res)
+
+    def _undecodable(self, data: bytes, addr: tuple) -> None:
+        waiting = [w for w in self.pending.values() if w.addr == addr and not w.fut.done()]
+        if not waiting:
+            DISCARDED["unmatched"] += 1
+            return
+        for w in waiting:
+            w.discard("malformed", f"undecodable datagram of {len(data)} bytes (no SNMP header)")
 
     def error_received(self, exc) -> None:  # ICMP port unreachable etc.: let the timeout decide
         pass

@@ -76,8 +76,8 @@ async def multi_walk(session, roots: list[str]) -> dict[str, object]:
     cursor = {r: r for r in roots}
     prefix = {r: r + "." for r in roots}
     rows = dict.fromkeys(roots, 0)
-    max_rows = getattr(session, "walk_max_rows", 10_000)
-    max_requests = getattr(session, "walk_max_requests", 1_000)
+    max_rows = getattr(session, "walk_max_rows", 2_000)
+    max_requests = getattr(session, "walk_max_requests", 300)
     warnings = getattr(session, "walk_warnings", None)
     requests = 0
     while cursor:
