@@ -140,11 +140,12 @@ class Poller:
             log.warning("%s: evaluating %s failed: %s: %s", t.name, t.profile, type(e).__name__, e)
             return failed("error", f"internal error evaluating the answer: {type(e).__name__}: {e}")
         ts = time.time()  # when the values (counters come last, with the walk) were read: rates stay exact
+        readings = len(ev.samples)
         poll = DevicePoll(t.name, t.profile, ts, True, samples=ev.samples, info=ev.info,
                           duration=time.monotonic() - start, requests=s.requests - before, varbinds=len(vb),
                           implausible=ev.implausible, warnings=list(s.walk_warnings) + ev.hints,
                           discarded=s.discarded - discarded)
-        if not ev.samples:
+        if not readings:
             poll.state = "profile_matched_nothing"
             poll.warnings.append(f"profile {t.profile} matched nothing on this device (0 readings from "
                                  f"{len(vb)} values): wrong profile, or the agent lacks these MIBs")
@@ -157,7 +158,7 @@ class Poller:
         self._add_rates(t, poll)
         # Data-quality readings of their own, so rules (monitors/alerts.yaml) can raise them.
         poll.samples.append(Sample("snmp_implausible_values", {}, float(len(poll.implausible)), "gauge", ""))
-        poll.samples.append(Sample("snmp_profile_readings", {}, float(len(ev.samples)), "gauge", ""))
+        poll.samples.append(Sample("snmp_profile_readings", {}, float(readings), "gauge", ""))
         return poll
 
     def _ceiling(self, t: Target, smp: Sample, speeds: dict[str, float]) -> float:
