@@ -64,6 +64,31 @@ def state_of(reachable: bool | None, error: str | None) -> str:
     return "error"
 
 
+CONTACT_METRICS = ("env_contact_state", "env_leak_state", "env_contact_alarm")
+
+
+def facility_alarms(t: Target, samples: list[Sample]) -> list[Sample]:
+    """`facility_alarm` readings (state alarm | normal | missing) of the inputs the inventory maps to a
+    facility role. A mapped input the appliance does not report is "missing": the wiring or its
+    naming broke, and the NOC must not read silence as all-clear."""
+    by_input: dict[str, Sample] = {}
+    rank = {m: i for i, m in enumerate(CONTACT_METRICS)}  # the electrical state first, a verdict last
+    for smp in samples:
+        if smp.metric in rank and smp.state is not None:
+            name = smp.labels.get("contact", "")
+            have = by_input.get(name)
+            if have is None or rank[smp.metric] < rank[have.metric]:
+                by_input[name] = smp
+    out = []
+    for name, (role, system, alarm_states) in t.contacts.items():
+        smp = by_input.get(name)
+        state = "missing" if smp is None else "alarm" if smp.state in alarm_states else "normal"
+        labels = {"role": role, "input": name, **({"system": system} if system else {})}
+        out.append(Sample("facility_alarm", labels, {"normal": 0.0, "alarm": 1.0}.get(state, -1.0), "enum", "",
+                          state=state))
+    return out
+
+
 def _rate_name(metric: str) -> str:
     base = metric[:-len("_total")] if metric.endswith("_total") else metric
     return base + "_per_second"
@@ -154,6 +179,8 @@ class Poller:
                 line = t.lines.get(smp.labels.get("ifName", ""))
                 if line:
                     smp.labels["line"] = line
+        if t.contacts:
+            poll.samples.extend(facility_alarms(t, ev.samples))
         poll.restarted = self.rates.restarted(t.name, ev.uptime_ticks, ts)
         self._add_rates(t, poll)
         # Data-quality readings of their own, so rules (monitors/alerts.yaml) can raise them.
