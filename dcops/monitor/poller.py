@@ -140,11 +140,11 @@ class Poller:
 
         def failed(state: str, error: str) -> DevicePoll:
             return DevicePoll(t.name, t.profile, ts, False, error, duration=time.monotonic() - start, state=state,
-                              discarded=(s.discarded - discarded) if s is not None else 0,
-                              requests=(s.requests - before) if s is not None else 0)
+                              discarded=getattr(s, "discarded", discarded) - discarded,
+                              requests=getattr(s, "requests", before) - before)
         try:
             s = self._session(t)
-            before, discarded = s.requests, s.discarded
+            before, discarded = s.requests, getattr(s, "discarded", 0)
             s.walk_warnings = []
             vb = await asyncio.wait_for(self._fetch(s, prof, stage), self.deadline)
         except asyncio.TimeoutError:
@@ -169,7 +169,7 @@ class Poller:
         poll = DevicePoll(t.name, t.profile, ts, True, samples=ev.samples, info=ev.info,
                           duration=time.monotonic() - start, requests=s.requests - before, varbinds=len(vb),
                           implausible=ev.implausible, warnings=list(s.walk_warnings) + ev.hints,
-                          discarded=s.discarded - discarded)
+                          discarded=getattr(s, "discarded", 0) - discarded)
         if not readings:
             poll.state = "profile_matched_nothing"
             poll.warnings.append(f"profile {t.profile} matched nothing on this device (0 readings from "

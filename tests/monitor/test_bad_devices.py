@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from dcops.monitor.poller import Poller
 from dcops.monitor.snmp import ber

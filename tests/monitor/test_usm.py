@@ -206,3 +206,20 @@ def test_reeder_and_blumenthal_are_not_interchangeable(snmpd):
 def test_dead_agent_is_unreachable():
     with pytest.raises(SnmpTimeout, match=r"^no response from 127\.0\.0\.1:\d+$"):
         _get(free_port(), _creds())
+
+
+def test_same_values_through_pysnmp_engine(snmpd, monkeypatch):
+    """Differential: the same poll through pysnmp 7 (DCOPS_SNMP_PYSNMP=1) gives the same readings."""
+    creds = _creds(user="u-sha256-aes256", auth_key="auth-SHA256-pass", priv_key="priv-AES256-pass",
+                   auth_protocol="SHA256", priv_protocol="AES256")
+    t = Target("peer", "127.0.0.1", snmpd, "if-mib", creds)
+    ours = asyncio.run(Poller([t], timeout=3).poll_all())[0]
+    monkeypatch.setenv("DCOPS_SNMP_PYSNMP", "1")
+    theirs = asyncio.run(Poller([t], timeout=3).poll_all())[0]
+    assert ours.reachable and theirs.reachable, (ours.error, theirs.error)
+
+    def static(p):
+        return {(s.metric, tuple(sorted(s.labels.items()))): s.state or s.value for s in p.samples
+                if s.type != "counter" and not s.metric.startswith("snmp_")}
+    assert static(ours) == static(theirs)
+    assert ours.info == theirs.info

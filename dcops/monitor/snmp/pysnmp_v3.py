@@ -51,6 +51,7 @@ class V3Session:
         self.host, self.port = host, port
         self.timeout, self.retries = timeout, retries
         self.requests = 0
+        self.discarded = 0  # pysnmp discards bad answers itself, uncounted here
         if creds.version == "3":
             if not (creds.user and creds.auth_key and creds.priv_key):
                 raise SnmpError("SNMPv3 authPriv needs a user, an auth key and a priv key")
