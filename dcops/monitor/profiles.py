@@ -235,18 +235,20 @@ def _plausible(path: Path) -> tuple[dict[str, tuple[float, float]], dict[str, tu
 
 
 PLAUSIBLE_FILE = MONITORS_DIR / "plausible.yaml"
-_RANGES: dict[tuple, tuple[float, float]] = {}
+_RANGES: dict[int, tuple["Metric", tuple[float, float]]] = {}  # by id(metric): the hot path of every reading
 
 
 def valid_range(m: "Metric") -> tuple[float, float]:
     """[low, high] of a metric: its profile's valid_min/valid_max, else monitors/plausible.yaml."""
-    key = (m.name, m.unit, m.valid_min, m.valid_max)
-    r = _RANGES.get(key)
-    if r is None:
-        by_unit, by_metric = _plausible(PLAUSIBLE_FILE)
-        lo, hi = by_metric.get(m.name) or by_unit.get(m.unit) or (-math.inf, math.inf)
-        r = _RANGES[key] = (m.valid_min if m.valid_min is not None else lo,
-                            m.valid_max if m.valid_max is not None else hi)
+    hit = _RANGES.get(id(m))
+    if hit is not None and hit[0] is m:
+        return hit[1]
+    by_unit, by_metric = _plausible(PLAUSIBLE_FILE)
+    lo, hi = by_metric.get(m.name) or by_unit.get(m.unit) or (-math.inf, math.inf)
+    r = (m.valid_min if m.valid_min is not None else lo, m.valid_max if m.valid_max is not None else hi)
+    if len(_RANGES) > 4096:
+        _RANGES.clear()
+    _RANGES[id(m)] = (m, r)
     return r
 
 

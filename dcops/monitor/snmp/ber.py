@@ -281,9 +281,13 @@ def decode_varbinds(buf: bytes, s: int, e: int) -> list[tuple[str, object, int]]
             os_, oe = vs + 2, vs + 2 + ln
             if oe > ve:
                 raise BerError("OID beyond its varbind")
-        vtag, xs, xe = _hdr(buf, oe, ve)
+        ln = buf[oe + 1] if oe + 1 < ve else 0x80
+        if ln & 0x80 or buf[oe] & 0x1F == 0x1F:
+            vtag, xs, xe = _hdr(buf, oe, ve)
+        else:
+            vtag, xs, xe = buf[oe], oe + 2, oe + 2 + ln
         if xe != ve:
-            raise BerError("varbind with trailing data")
+            raise BerError("varbind with trailing data" if xe < ve else "value beyond its varbind")
         out.append((dec_oid(buf, os_, oe), dec_value(buf, vtag, xs, xe), vtag))
         i = ve
     return out

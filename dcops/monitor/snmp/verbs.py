@@ -74,6 +74,7 @@ async def multi_walk(session, roots: list[str]) -> dict[str, object]:
     `session.walk_warnings`. The poll's deadline bounds the time."""
     out: dict[str, object] = {}
     cursor = {r: r for r in roots}
+    cursor_key = {r: oid_key(r) for r in roots}
     prefix = {r: r + "." for r in roots}
     rows = dict.fromkeys(roots, 0)
     max_rows = getattr(session, "walk_max_rows", 2_000)
@@ -97,7 +98,8 @@ async def multi_walk(session, roots: list[str]) -> dict[str, object]:
             if val is ABSENT or not oid.startswith(prefix[root]):
                 done.add(root)  # left the column, or end of MIB
                 continue
-            if oid_key(oid) <= oid_key(cursor[root]):
+            key = oid_key(oid)
+            if key <= cursor_key[root]:
                 _warn(warnings, f"walk of {root} stopped: the agent returned {oid} after {cursor[root]} "
                                 "(OID not increasing)")
                 done.add(root)
@@ -109,6 +111,7 @@ async def multi_walk(session, roots: list[str]) -> dict[str, object]:
                 continue
             out[oid] = val
             cursor[root] = oid
+            cursor_key[root] = key
         if not vbs:
             done.update(active)
         for r in done:
