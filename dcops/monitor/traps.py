@@ -104,7 +104,7 @@ class TrapReceiver:
         self.keep = 1000
         #: datagrams: received, dropped_rate (source flood), dropped_malformed, dropped_device_rate, errors
         self.stats: Counter = Counter()
-        self.by_source = RateLimit(rate=50, burst=200)  # datagrams per source address
+        self.by_source = RateLimit(rate=20, burst=40)  # datagrams per source address (pysnmp costs ~1 ms each)
         self.by_device = RateLimit(rate=1, burst=30)  # events handed to the alert engine per device
         self._last_warning: dict[str, float] = {}
         self._engine = None
