@@ -295,7 +295,9 @@ class _Columns:
 
     def __init__(self, varbinds: dict[str, object], columns: set[str]) -> None:
         self.cols: dict[str, dict[str, object]] = {}
-        shortest = min((len(c) for c in columns), default=0)
+        if not columns:  # a scalars-only profile: nothing to index (and no arc to cut down to)
+            return
+        shortest = min(len(c) for c in columns)
         for oid, v in varbinds.items():
             if v is ABSENT:
                 continue
@@ -415,7 +417,7 @@ def _emit(out: Evaluated, m: Metric, raw, labels: dict[str, str], divisor: float
     v = _num(raw)
     if v is None:
         return
-    if not math.isfinite(v):
+    if v.__class__ is float and not math.isfinite(v):  # only a string reading can be nan/inf
         _implausible(out, m, labels, v, "not a number")
         return
     if m.absent_values and v == int(v) and int(v) in m.absent_values:
