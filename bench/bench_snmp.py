@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dcops.monitor.poller import Poller  # noqa: E402
 from dcops.monitor.profiles import get_profile  # noqa: E402
-from dcops.monitor.snmp_client import Credentials, V2cSession  # noqa: E402
+from dcops.monitor.snmp.errors import Credentials  # noqa: E402
+from dcops.monitor.snmp.v2c import V2cSession  # noqa: E402
 from dcops.monitor.targets import Target  # noqa: E402
 
 COMMUNITY = "bench-public"

@@ -88,7 +88,7 @@ class Actions:
 
     # -- actions
     def snmp_set(self, a: SnmpSet) -> str | None:
-        from dcops.monitor import ber
+        from dcops.monitor.snmp import ber
         tag = {"integer": ber.T_INT, "gauge32": ber.T_GAUGE32, "counter32": ber.T_COUNTER32,
                "timeticks": ber.T_TIMETICKS}[a.type]
         got = self.sim.set(a.device, a.oid, (tag, a.value)).get(a.oid)

@@ -13,8 +13,10 @@ from ruamel.yaml import YAML
 
 from .errors import Loc, Problem
 
-#: Series the poller adds for every device, whatever its profile.
-SYNTHETIC = {"device_up": ()}
+#: Series the poller adds for every device, whatever its profile (dcops/monitor/poller.py): reachability, data
+#: quality, and the facility roles (fire panel, SPD, door, leak) the inventory maps onto contact inputs.
+SYNTHETIC = {"device_up": (), "snmp_implausible_values": (), "snmp_profile_readings": (),
+             "facility_alarm": ("normal", "alarm", "missing")}
 
 
 def _load(path: Path):

@@ -248,17 +248,43 @@ class LeasedLine(Strict):
     public_prefix: ipaddress.IPv4Network
 
 
+class ContactRole(Strict):
+    """What an input of an environment monitor is wired to (docs/monitoring.md, facility alarms)."""
+
+    #: the input's name on the appliance (memInputsStatusInputName, dryContactSensorLabel, ...)
+    input: Annotated[str, Field(min_length=1, max_length=127)]
+    role: Literal["fire_discharged", "fire_fault", "spd_failed", "door_open", "door_forced", "water_leak"]
+    system: Name | None = None  # the facility system it reports for (e.g. kg-fire-01)
+    #: states of the input's reading that mean "alarm" (closed / open for a raw contact, e.g. an SPD's
+    #: normally-closed status contact opens when it fails)
+    alarm_states: Annotated[list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]], Field(min_length=1)]
+
+
 class SnmpSettings(Strict):
     profile: Name
     version: Literal["3", "2c"] = "3"
     port: Annotated[int, Field(ge=1, le=65535)] = 161
     user: str | None = "dcops-noc"
     auth_protocol: Literal["SHA", "SHA224", "SHA256", "SHA384", "SHA512", "MD5"] = "SHA256"
-    priv_protocol: Literal["AES", "AES192", "AES256", "DES"] = "AES"
+    # AES192/AES256: Blumenthal key extension (net-snmp); AES192C/AES256C: Reeder (Cisco). docs/monitoring.md
+    priv_protocol: Literal["AES", "AES192", "AES256", "AES192C", "AES256C", "DES"] = "AES"
     auth_key_ref: str | None = "env:DCOPS_SNMP_AUTH_KEY"
     priv_key_ref: str | None = "env:DCOPS_SNMP_PRIV_KEY"
     community_ref: str | None = None
     context: str | None = None
+    #: metric -> multiplier for an agent reporting in another unit (decivolts: 0.1); `dcops snmp probe` hints it
+    scale: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], Annotated[float, Field(gt=0)]] = {}
+    #: inputs of an environment monitor wired to facility systems (fire panel, SPD, door, leak rope)
+    contacts: list[ContactRole] = []
+
+    @field_validator("contacts")
+    @classmethod
+    def _unique_inputs(cls, v: list[ContactRole]) -> list[ContactRole]:
+        seen = [c.input for c in v]
+        dup = sorted({x for x in seen if seen.count(x) > 1})
+        if dup:
+            raise ValueError(f"input {dup[0]!r} mapped twice")
+        return v
 
     _check_refs = field_validator("auth_key_ref", "priv_key_ref", "community_ref")(
         classmethod(lambda cls, v: _secret_ref(v))

@@ -54,6 +54,8 @@ def monitor(
     interval: float = typer.Option(30.0, help="Poll interval, seconds."),
     timeout: float = typer.Option(2.0, help="Per-request timeout, seconds."),
     retries: int = typer.Option(1, help="Retries per request."),
+    deadline: Optional[float] = typer.Option(None, help="Per-device deadline of a whole poll, seconds "
+                                                        "(default: 0.8 x interval at most)."),
     concurrency: int = typer.Option(64, help="Devices polled at once."),
     trap_port: int = typer.Option(1162, help="UDP port of the trap receiver (0: disabled)."),
     trap_host: str = typer.Option("127.0.0.1", help="Address of the trap receiver."),
@@ -103,7 +105,7 @@ def monitor(
         targets=targets, db=db or default_db(), interval=interval, timeout=timeout, retries=retries,
         concurrency=concurrency, trap_host=trap_host, trap_port=trap_port or None,
         trap_communities=communities, trap_users=tuple(trap_users), metrics_host=metrics_host,
-        metrics_port=metrics_port or None, rules=ruleset)
+        metrics_port=metrics_port or None, rules=ruleset, deadline=deadline)
     try:
         svc = MonitorService(cfg)
     except OSError as e:
@@ -130,7 +132,8 @@ def monitor(
         else:
             tab = Table("device", "profile", "status", "samples", "ms")
             for p in polls:
-                tab.add_row(p.device, p.profile, "[green]ok[/]" if p.reachable else f"[red]{p.error}[/]",
+                status = "[green]ok[/]" if p.state == "ok" else f"[red]{p.state}: {p.error or '; '.join(p.warnings)}[/]"
+                tab.add_row(p.device, p.profile, status,
                             str(len(p.samples)), f"{p.duration * 1000:.0f}")
             console.print(tab)
         if down:
@@ -138,8 +141,9 @@ def monitor(
 
 
 def _poll_json(p) -> dict:
-    return {"device": p.device, "profile": p.profile, "reachable": p.reachable, "error": p.error,
-            "ts": p.ts, "duration_s": round(p.duration, 4), "info": p.info,
+    return {"device": p.device, "profile": p.profile, "reachable": p.reachable, "state": p.state, "error": p.error,
+            "ts": p.ts, "duration_s": round(p.duration, 4), "info": p.info, "implausible": p.implausible,
+            "warnings": p.warnings, "discarded_answers": p.discarded,
             "samples": [{"metric": s.metric, "labels": s.labels, "value": s.value, "unit": s.unit,
                          **({"state": s.state} if s.state is not None else {})} for s in p.samples]}
 
@@ -166,7 +170,8 @@ def probe(
     auth_key: Optional[str] = typer.Option(None, help="v3 auth passphrase (or env:VAR)."),
     priv_key: Optional[str] = typer.Option(None, help="v3 privacy passphrase (or env:VAR)."),
     auth_proto: str = typer.Option("SHA256", help="MD5|SHA|SHA224|SHA256|SHA384|SHA512"),
-    priv_proto: str = typer.Option("AES", help="DES|AES|AES192|AES256"),
+    priv_proto: str = typer.Option("AES", help="DES|AES|AES192|AES256 (Blumenthal key extension, net-snmp)|"
+                                                   "AES192C|AES256C (Reeder, Cisco)"),
     context: Optional[str] = typer.Option(None, help="v3 context name."),
     timeout: float = typer.Option(2.0), retries: int = typer.Option(1),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -175,7 +180,8 @@ def probe(
     from .alerts import format_value
     from .poller import Poller
     from .profiles import ProfileError, get_profile
-    from .snmp_client import _AUTH, _PRIV, Credentials
+    from .snmp.errors import Credentials
+    from .snmp.usm import HASHES, PRIVS, normalise_auth, normalise_priv
     from .targets import Target
 
     if ":" in host:
@@ -196,10 +202,11 @@ def probe(
     elif user:
         if not (auth_key and priv_key):
             _fail("SNMPv3 is authPriv only: --auth-key and --priv-key are required", 2)
-        if auth_proto.upper() not in _AUTH or priv_proto.upper() not in _PRIV:
-            _fail(f"unknown protocol (auth: {', '.join(_AUTH)}; priv: {', '.join(_PRIV)})", 2)
+        if normalise_auth(auth_proto) not in HASHES or normalise_priv(priv_proto) not in PRIVS:
+            _fail(f"unknown protocol (auth: {', '.join(HASHES)}; priv: {', '.join(PRIVS)})", 2)
         creds = Credentials("3", user=user, auth_key=_secret_arg(auth_key), priv_key=_secret_arg(priv_key),
-                            auth_protocol=auth_proto.upper(), priv_protocol=priv_proto.upper(), context=context)
+                            auth_protocol=normalise_auth(auth_proto), priv_protocol=normalise_priv(priv_proto),
+                            context=context)
     else:
         _fail("credentials needed: --community C, or --user U --auth-key K --priv-key P", 2)
     t = Target(host, host, port, profile, creds)
@@ -214,9 +221,18 @@ def probe(
             lab = ", ".join(f"{k}={v}" for k, v in s.labels.items())
             tab.add_row(s.metric, lab, format_value(s.value, s.unit, s.state, "en"), s.unit or s.type)
         console.print(tab)
+    if not as_json:
+        for text in poll.implausible:
+            err.print(f"implausible value dropped: {text}", highlight=False, markup=False)
+        for text in poll.warnings:
+            err.print(f"warning: {text}", highlight=False, markup=False)
     if not poll.reachable:
         if not as_json:
-            err.print(f"{host}:{port}: {poll.error}", highlight=False, markup=False)
+            err.print(f"{host}:{port}: {poll.state}: {poll.error}", highlight=False, markup=False)
+        raise typer.Exit(1)
+    if poll.state != "ok":  # e.g. the profile matched nothing: answering is not being healthy
+        if not as_json:
+            err.print(f"{host}:{port}: {poll.state}", highlight=False, markup=False)
         raise typer.Exit(1)
 
 

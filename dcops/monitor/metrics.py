@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import time
 
+from .poller import STATES, state_of
 from .profiles import load_profiles
+from .snmp.transport import DISCARDED
+from .traps import TRAP_STATS
 
 PREFIX = "dcops_"
 
@@ -50,6 +53,10 @@ def render(store, active_alerts: list[dict] | None = None) -> str:
         lab = {"device": d["name"], "profile": d["profile"] or "", "kind": d["kind"] or ""}
         add("device_up", "gauge", "1 when the device answered its last SNMP poll", lab,
             1 if d["reachable"] else 0)
+        current = state_of(d["reachable"], d["error"])
+        for st in STATES:  # ok, unreachable, malformed (garbage answers), rejected (forged), never_polled, ...
+            add("device_state", "stateset", "State of the device's last SNMP poll", {"device": d["name"],
+                "device_state": st}, 1 if st == current else 0)
         if d["last_poll"]:
             add("device_last_poll_timestamp_seconds", "gauge", "Time of the last poll", {"device": d["name"]},
                 d["last_poll"])
@@ -71,6 +78,13 @@ def render(store, active_alerts: list[dict] | None = None) -> str:
     for a in active_alerts or []:
         add("alert_firing", "gauge", "Alerts firing in the dcops engine",
             {"rule": a["rule"], "device": a["device"], "severity": a["severity"]}, 1)
+    for reason, n in sorted({**dict.fromkeys(("malformed", "rejected", "unmatched", "wrong_source"), 0),
+                             **DISCARDED}.items()):
+        add("snmp_discarded_answers_total", "counter", "SNMP answers thrown away (malformed, rejected by a "
+            "security check, from another address, or matching no request)", {"reason": reason}, n)
+    for outcome, n in sorted(TRAP_STATS.items()):
+        add("trap_datagrams_total", "counter", "Notification datagrams by outcome (received, dropped_rate, "
+            "dropped_malformed, dropped_device_rate, errors)", {"outcome": outcome}, n)
     add("exporter_render_timestamp_seconds", "gauge", "When this page was rendered", {}, now)
     out = []
     for full, lines in families.items():

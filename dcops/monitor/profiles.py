@@ -5,6 +5,7 @@ walk — and an evaluator turning the raw varbinds into samples. The poll loop n
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
 
-from . import PROFILES_DIR
+from . import MONITORS_DIR, PROFILES_DIR
+from .snmp.ber import ABSENT
 
 OID_RE = r"^[0-2](\.\d+)+$"
 Oid = str
@@ -196,18 +198,6 @@ def get_profile(name: str, directory: Path | None = None) -> Profile:
 
 # ---------------------------------------------------------------- evaluation
 
-class _Absent:
-    """noSuchObject / noSuchInstance / endOfMibView: the value does not exist (never zero)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "ABSENT"
-
-
-ABSENT = _Absent()
-
-
 @dataclass(slots=True)
 class Sample:
     metric: str
@@ -229,6 +219,37 @@ class Evaluated:
     samples: list[Sample] = field(default_factory=list)
     info: dict[str, str] = field(default_factory=dict)
     uptime_ticks: int | None = None
+    implausible: list[str] = field(default_factory=list)  # readings dropped: "metric{labels}=value (why)"
+    hints: list[str] = field(default_factory=list)  # e.g. "looks like decivolts: set snmp.scale"
+
+
+@lru_cache(maxsize=4)
+def _plausible(path: Path) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    try:
+        data = _yaml().load(path.read_text(encoding="utf-8")) or {}
+        unit = {k: (float(a), float(b)) for k, (a, b) in (data.get("by_unit") or {}).items()}
+        metric = {k: (float(a), float(b)) for k, (a, b) in (data.get("by_metric") or {}).items()}
+    except Exception as e:  # noqa: BLE001 - a broken ranges file is a configuration error, said clearly
+        raise ProfileError(f"{path}: {e}") from e
+    return unit, metric
+
+
+PLAUSIBLE_FILE = MONITORS_DIR / "plausible.yaml"
+_RANGES: dict[int, tuple["Metric", tuple[float, float]]] = {}  # by id(metric): the hot path of every reading
+
+
+def valid_range(m: "Metric") -> tuple[float, float]:
+    """[low, high] of a metric: its profile's valid_min/valid_max, else monitors/plausible.yaml."""
+    hit = _RANGES.get(id(m))
+    if hit is not None and hit[0] is m:
+        return hit[1]
+    by_unit, by_metric = _plausible(PLAUSIBLE_FILE)
+    lo, hi = by_metric.get(m.name) or by_unit.get(m.unit) or (-math.inf, math.inf)
+    r = (m.valid_min if m.valid_min is not None else lo, m.valid_max if m.valid_max is not None else hi)
+    if len(_RANGES) > 4096:
+        _RANGES.clear()
+    _RANGES[id(m)] = (m, r)
+    return r
 
 
 def as_text(v) -> str:
@@ -274,7 +295,9 @@ class _Columns:
 
     def __init__(self, varbinds: dict[str, object], columns: set[str]) -> None:
         self.cols: dict[str, dict[str, object]] = {}
-        shortest = min((len(c) for c in columns), default=0)
+        if not columns:  # a scalars-only profile: nothing to index (and no arc to cut down to)
+            return
+        shortest = min(len(c) for c in columns)
         for oid, v in varbinds.items():
             if v is ABSENT:
                 continue
@@ -292,8 +315,10 @@ class _Columns:
         return self.cols.get(col, {})
 
 
-def evaluate(profile: Profile, varbinds: dict[str, object]) -> Evaluated:
+def evaluate(profile: Profile, varbinds: dict[str, object], scale: dict[str, float] | None = None) -> Evaluated:
+    """Samples of a profile from raw varbinds; `scale`: per-device multipliers by metric (inventory)."""
     out = Evaluated()
+    scale = scale or {}
     up = _num(varbinds.get(profile.uptime_oid))
     out.uptime_ticks = int(up) if up is not None else None
     for key, oid in profile.info.items():
@@ -309,7 +334,7 @@ def evaluate(profile: Profile, varbinds: dict[str, object]) -> Evaluated:
                 raw = varbinds.get(m.fallback.oid)
                 if raw is not None and raw is not ABSENT and _num(raw) is not None:
                     raw = _num(raw) * m.fallback.scale / m.scale
-            _emit(out, m, raw, dict(m.const_labels))
+            _emit(out, m, raw, dict(m.const_labels), None, scale.get(m.name, 1.0))
             continue
         rows = _column(cols, m.walk)
         if not rows and m.fallback_column:
@@ -338,7 +363,7 @@ def evaluate(profile: Profile, varbinds: dict[str, object]) -> Evaluated:
                 if lname in labels and labels[lname] in mapping:
                     labels[lname] = mapping[labels[lname]]
             divisor = _num(div.get(idx)) if div else None
-            _emit(out, m, raw, labels, divisor)
+            _emit(out, m, raw, labels, divisor, scale.get(m.name, 1.0))
     return out
 
 
@@ -387,24 +412,41 @@ def _select_rows(sel: Select, varbinds) -> dict[str, str]:
     return chosen
 
 
-def _emit(out: Evaluated, m: Metric, raw, labels: dict[str, str], divisor: float | None = None) -> None:
+def _emit(out: Evaluated, m: Metric, raw, labels: dict[str, str], divisor: float | None = None,
+          override: float = 1.0) -> None:
     v = _num(raw)
     if v is None:
         return
-    if m.absent_values and int(v) in m.absent_values:
+    if v.__class__ is float and not math.isfinite(v):  # only a string reading can be nan/inf
+        _implausible(out, m, labels, v, "not a number")
         return
+    if m.absent_values and v == int(v) and int(v) in m.absent_values:
+        return  # a sentinel: no reading (unknown), never a value
     if m.type == "counter":
-        out.samples.append(Sample(m.name, labels, float(v) * m.scale, "counter", m.unit, raw=int(v), bits=m.bits))
+        out.samples.append(Sample(m.name, labels, float(v) * m.scale * override, "counter", m.unit, raw=int(v),
+                                  bits=m.bits))
         return
     value = float(v)
-    if divisor:
-        value /= divisor
-    if m.type != "enum":
-        value *= m.scale
-    if (m.valid_min is not None and value < m.valid_min) or (m.valid_max is not None and value > m.valid_max):
-        return
     if m.type == "enum":
         state = m.states.get(int(v), f"unknown_{int(v)}")
         out.samples.append(Sample(m.name, labels, value, "enum", m.unit, state=state))
         return
+    if divisor:
+        value /= divisor
+    value *= m.scale * override
+    lo, hi = valid_range(m)
+    if not lo <= value <= hi:
+        _implausible(out, m, labels, value, f"outside {lo:g}..{hi:g} {m.unit}".rstrip())
+        for k in (1, -1, 2, -2, 3, -3):
+            if value and lo <= value * 10 ** -k <= hi and (lo > 0 or hi > 0):
+                out.hints.append(f"{m.name} reads {value:g} {m.unit}, off by 10^{k} from its range {lo:g}..{hi:g}: "
+                                 f"if the agent reports in another unit, set snmp.scale: {{{m.name}: {10 ** -k:g}}} "
+                                 "for this device in the inventory")
+                break
+        return
     out.samples.append(Sample(m.name, labels, value, "gauge", m.unit))
+
+
+def _implausible(out: Evaluated, m: Metric, labels: dict[str, str], value: float, why: str) -> None:
+    lab = ",".join(f"{k}={v}" for k, v in labels.items())
+    out.implausible.append(f"{m.name}{{{lab}}}={value:g} ({why})")

@@ -41,6 +41,7 @@ class MonitorConfig:
     metrics_port: int | None = 9118  # None: no /metrics endpoint
     rules: RuleSet | None = None
     maintain_every: float = 300.0
+    deadline: float | None = None  # per-device poll deadline; default: shorter than the interval
 
 
 class MonitorService:
@@ -51,7 +52,9 @@ class MonitorService:
         self.engine = AlertEngine(self.rules, self.store, notifier_from_config(self.rules.notify),
                                   escalation=escalation_from_config(self.rules.notify),
                                   devices={t.name for t in cfg.targets})
-        self.poller = Poller(cfg.targets, concurrency=cfg.concurrency, timeout=cfg.timeout, retries=cfg.retries)
+        deadline = cfg.deadline or min(max(5.0, 4 * cfg.timeout * (cfg.retries + 1)), 0.8 * cfg.interval)
+        self.poller = Poller(cfg.targets, concurrency=cfg.concurrency, timeout=cfg.timeout, retries=cfg.retries,
+                             deadline=deadline)
         self.by_name = {t.name: t for t in cfg.targets}
         self.cycles = 0
         self.stop_event = asyncio.Event()

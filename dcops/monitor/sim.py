@@ -91,7 +91,7 @@ class SimHandle:
         import asyncio
         from concurrent.futures import ThreadPoolExecutor
 
-        from .snmp_client import open_session
+        from .snmp.session import open_session
         from .targets import credentials_of
         t = self.target(device)
 
@@ -214,7 +214,8 @@ def _wait_ready(handle: SimHandle, wait: float) -> None:
     """Each agent answers a v2c/v3 GET of sysUpTime before we hand it out."""
     import asyncio
 
-    from .snmp_client import SnmpError, open_session
+    from .snmp.errors import SnmpError
+    from .snmp.session import open_session
     from .targets import credentials_of
 
     async def ready(t: SimTarget) -> None:

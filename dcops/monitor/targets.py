@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
-from .snmp_client import Credentials
+from .snmp.errors import Credentials
 
 
 class SecretError(ValueError):
@@ -24,6 +24,10 @@ class Target:
     bandwidth_mbps: dict[str, int] = field(default_factory=dict)
     #: interface name -> leased-line name
     lines: dict[str, str] = field(default_factory=dict)
+    #: metric name -> multiplier, for agents that report in another unit (inventory `snmp.scale`)
+    scale: dict[str, float] = field(default_factory=dict)
+    #: input name -> (role, system, alarm states): facility alarms wired to this monitor's inputs
+    contacts: dict[str, tuple[str, str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 def resolve_secret(ref: str | None) -> str | None:
@@ -67,7 +71,8 @@ def targets_from_inventory(inventory, resolve: bool = True) -> list[Target]:
             display_name=getattr(dev, "display_name", None) or dev.name,
             kind=getattr(dev.kind, "value", str(dev.kind)),
             bandwidth_mbps={i: bw for i, (_n, bw) in ll.items()},
-            lines={i: n for i, (n, _bw) in ll.items()}))
+            lines={i: n for i, (n, _bw) in ll.items()}, scale=dict(s.scale),
+            contacts={c.input: (c.role, c.system or "", tuple(c.alarm_states)) for c in s.contacts}))
     return out
 
 

@@ -117,10 +117,54 @@ def netbotz() -> list[str]:
         rows += [f"{n}.5.1.1.1.1.{i}|2|{i}", f"{n}.5.1.1.1.3.{i}|4|{name}",
                  f"{n}.5.1.1.1.5.{i}|{wc(2, t)}", f"{n}.5.1.1.1.6.{i}|2|320",
                  f"{n}.5.1.1.1.7.{i}|2|160", f"{n}.5.1.1.1.8.{i}|{wc(2, h)}"]
-    contacts = [("Rò rỉ nước sàn nâng", 1), ("Cửa phòng máy", 1)]
-    for i, (name, state) in enumerate(contacts, 1):
+    # Inputs and how they are wired (inventory facility.yaml snmp.contacts says what each one means):
+    # (name, electrical state at rest: 1 closed / 2 open). The SPD's status contact is normally closed.
+    contacts = [("Rò rỉ nước sàn nâng", 2), ("Cửa phòng máy", 2), ("Tủ báo cháy: đã xả khí", 2),
+                ("Tủ báo cháy: lỗi", 2), ("Chống sét lan truyền: SPD hỏng", 1), ("Cửa phòng máy: mở cưỡng bức", 2)]
+    for i, (name, rest) in enumerate(contacts, 1):
         rows += [f"{n}.4.3.2.1.2.0.{i}|2|{i}", f"{n}.4.3.2.1.3.0.{i}|4|{name}",
-                 f"{n}.4.3.2.1.5.0.{i}|2|2", f"{n}.4.3.2.1.7.0.{i}|{wc(2, state)}"]
+                 f"{n}.4.3.2.1.5.0.{i}|{wc(2, rest)}", f"{n}.4.3.2.1.7.0.{i}|{wc(2, 1)}"]
+    return rows
+
+
+def _netbotz_v2_layout(base: str, descr: str, object_id: str, leak: bool) -> list[str]:
+    """NETBOTZV2-MIB (450) and NetBotz50-MIB (750/755) share their table layout under different roots."""
+    rows = system(descr, object_id, "netbotz", "Phòng máy chủ")
+    pods = [(1001, "Nóng-Rack-B1", "27.4", "48.0"), (1002, "Lạnh-Rack-B1", "20.9", "51.0")]
+    for idx, label, t, h in pods:
+        rows += [f"{base}.4.1.1.1.1.{idx}|4|TEMP_{idx}", f"{base}.4.1.1.1.2.{idx}|2|{int(float(t) * 10)}",
+                 f"{base}.4.1.1.1.3.{idx}|{wc(2, 0)}", f"{base}.4.1.1.1.4.{idx}|4|{label}",
+                 f"{base}.4.1.1.1.7.{idx}|{wc(4, t)}",
+                 f"{base}.4.1.2.1.1.{idx}|4|HUMI_{idx}", f"{base}.4.1.2.1.2.{idx}|2|{int(float(h) * 10)}",
+                 f"{base}.4.1.2.1.4.{idx}|4|{label}", f"{base}.4.1.2.1.7.{idx}|{wc(4, h)}"]
+    rows += [f"{base}.4.2.2.1.1.2001|4|DOOR_2001", f"{base}.4.2.2.1.2.2001|{wc(2, 1)}",
+             f"{base}.4.2.2.1.4.2001|4|Cửa tủ B1"]
+    for idx, label, rest in [(3001, "Tủ báo cháy: đã xả khí", 0), (3002, "Chống sét lan truyền: SPD hỏng", 1)]:
+        rows += [f"{base}.4.2.1.1.1.{idx}|4|DRYCONTACT_{idx}", f"{base}.4.2.1.1.2.{idx}|{wc(2, rest)}",
+                 f"{base}.4.2.1.1.4.{idx}|4|{label}"]
+    if leak:
+        rows += [f"{base}.4.2.13.1.1.4001|4|LEAK_4001", f"{base}.4.2.13.1.2.4001|{wc(2, 0)}",
+                 f"{base}.4.2.13.1.4.4001|4|Dây cảm biến rò nước sàn nâng"]
+    return rows
+
+
+def netbotz_750() -> list[str]:
+    return _netbotz_v2_layout("1.3.6.1.4.1.52674.500", "Schneider Electric NetBotz 750 (NBRK0750) v5.3.2",
+                              "1.3.6.1.4.1.52674.500.1", leak=True)
+
+
+def netbotz_450() -> list[str]:
+    return _netbotz_v2_layout("1.3.6.1.4.1.5528.100", "NetBotz RackBot 450 v4.7.0", "1.3.6.1.4.1.5528.100.20.10.2013",
+                              leak=False)
+
+
+def akcp() -> list[str]:
+    b = "1.3.6.1.4.1.3854.1.2.2.1"
+    rows = system("sensorProbe8-X20 v5.2", "1.3.6.1.4.1.3854.1.2.2", "akcp", "Phòng nguồn")
+    rows += [f"{b}.16.1.1.1|4|Phòng nguồn", f"{b}.16.1.3.1|{wc(2, 29)}",
+             f"{b}.17.1.1.1|4|Phòng nguồn", f"{b}.17.1.3.1|{wc(2, 55)}"]
+    for i, (label, status) in enumerate([("Dây rò nước phòng nguồn", 2), ("Tủ báo cháy: lỗi", 2), ("(trống)", 1)], 1):
+        rows += [f"{b}.18.1.1.{i}|4|{label}", f"{b}.18.1.3.{i}|{wc(2, status)}"]
     return rows
 
 
@@ -148,7 +192,8 @@ def if_mib() -> list[str]:
 
 
 RECORDINGS = {"ups-rfc1628": ups_rfc1628, "apc-ups": apc_ups, "liebert-cooling": liebert,
-              "apc-inrow": apc_inrow, "apc-netbotz": netbotz, "if-mib": if_mib}
+              "apc-inrow": apc_inrow, "apc-netbotz": netbotz, "if-mib": if_mib,
+              "netbotz-750": netbotz_750, "netbotz-450": netbotz_450, "akcp-sensorprobe": akcp}
 
 
 def _key(line: str) -> tuple[int, ...]:

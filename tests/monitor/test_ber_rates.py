@@ -2,7 +2,7 @@ import pytest
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api
 
-from dcops.monitor import ber
+from dcops.monitor.snmp import ber
 from dcops.monitor.profiles import ABSENT
 from dcops.monitor.rates import RateTracker
 

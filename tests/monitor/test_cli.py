@@ -74,7 +74,7 @@ def test_snmp_sim_verb_serves_the_inventory_and_cleans_up(tmp_path):
     import time
 
     from dcops.monitor.sim import read_targets
-    from dcops.monitor.snmp_client import open_session
+    from dcops.monitor.snmp.session import open_session
     from dcops.monitor.targets import credentials_of
 
     out = tmp_path / "targets.json"

@@ -29,4 +29,20 @@ def test_exposition_parses_and_escapes_device_strings(tmp_path):
     assert ctr.type == "counter" and ctr.samples[0].labels["ifName"] == 'wan"1'
     # an unreachable device exports no stale values
     assert all(s.labels.get("device") != "kg-ups-01" for f in fams.values() for s in f.samples
-               if f.name not in ("dcops_device_up", "dcops_device_last_poll_timestamp_seconds"))
+               if f.name not in ("dcops_device_up", "dcops_device_last_poll_timestamp_seconds", "dcops_device_state"))
+    state = {(s.labels["device"], s.labels["device_state"]): s.value for s in fams["dcops_device_state"].samples}
+    assert state[("kg-ups-01", "unreachable")] == 1 and state[("kg-ups-02", "ok")] == 1
+    assert sum(v for (d, _s), v in state.items() if d == "kg-ups-01") == 1
+
+
+def test_malformed_rejected_and_never_polled_are_states_of_their_own(tmp_path):
+    st = Store(tmp_path / "m.db")
+    st.register_device("kg-env-09", "apc-netbotz", "sensor", "never polled")
+    st.write_poll(DevicePoll("kg-ups-03", "apc-ups", time.time(), False,
+                             "malformed response from 10.0.0.3:161: INTEGER of 11 bytes (more than 64 bits)"))
+    st.write_poll(DevicePoll("kg-ups-04", "apc-ups", time.time(), False,
+                             "no valid response from 10.0.0.4:161: 1 answer rejected: security level noAuthNoPriv"))
+    fams = {f.name: f for f in text_string_to_metric_families(metrics.render(st))}
+    cur = {s.labels["device"]: s.labels["device_state"] for s in fams["dcops_device_state"].samples if s.value == 1}
+    assert cur == {"kg-env-09": "never_polled", "kg-ups-03": "malformed", "kg-ups-04": "rejected"}
+    assert "dcops_snmp_discarded_answers" in fams

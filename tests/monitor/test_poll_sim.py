@@ -2,7 +2,9 @@
 import asyncio
 
 from dcops.monitor.poller import Poller
-from dcops.monitor.snmp_client import Credentials, V2cSession, open_session
+from dcops.monitor.snmp.errors import Credentials
+from dcops.monitor.snmp.session import open_session
+from dcops.monitor.snmp.v2c import V2cSession
 from dcops.monitor.sim import free_port
 from dcops.monitor.targets import Target, credentials_of
 
