@@ -229,10 +229,11 @@ def bench_dcops(ports: list[int], duration: float, concurrency: int, v3: bool, g
     """Poll the agents round-robin for `duration` s; varbinds per CPU-second of this process.
     store=True: also write every cycle to the SQLite history, as `dcops monitor` does (work the exporter
     leaves to Prometheus)."""
-    st = None
+    st = db_dir = None
     if store:
         from dcops.monitor.store import Store
-        st = Store(Path(tempfile.mkdtemp(prefix="dcops-bench-db-")) / "m.db")
+        db_dir = Path(tempfile.mkdtemp(prefix="dcops-bench-db-"))
+        st = Store(db_dir / "m.db")
 
     async def run():
         prof = get_only[0] if get_only else get_profile("if-mib")
@@ -255,7 +256,12 @@ def bench_dcops(ports: list[int], duration: float, concurrency: int, v3: bool, g
         return {"polls": polls, "errors": errs, "varbinds": vb, "cpu_s": cpu, "wall_s": wall,
                 "varbinds_per_cpu_s": vb / cpu if cpu else 0, "varbinds_per_s": vb / wall}
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    finally:
+        if st is not None:  # leave no database behind in /tmp
+            st.close()
+            shutil.rmtree(db_dir, ignore_errors=True)
 
 
 def bench_naive_pysnmp(ports: list[int], duration: float, concurrency: int) -> dict:
