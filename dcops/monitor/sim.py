@@ -159,6 +159,25 @@ def start_agents(devices: list[SimDevice], workdir: Path | None = None, ports: d
                  wait: float = 30.0, shared: bool = True) -> SimHandle:
     """Start the simulated agents; returns when every agent answers (or raises).
 
+    Ports are picked free and bound by snmpsim a moment later; on a busy machine another process can take
+    one in between, and that agent never answers (or snmpsim exits). So agents that are not ready on ports
+    we picked get one more start on fresh ports (given ports are the caller's: no retry)."""
+    try:
+        return _start_agents(devices, workdir, ports, wait, shared)
+    except AgentNotReady:
+        if ports:
+            raise
+        return _start_agents(devices, workdir, ports, wait, shared)
+
+
+class AgentNotReady(RuntimeError):
+    pass
+
+
+def _start_agents(devices: list[SimDevice], workdir: Path | None, ports: dict[str, int] | None,
+                  wait: float, shared: bool) -> SimHandle:
+    """One attempt of `start_agents`.
+
     shared=True: one snmpsim process serves every device, each on its own UDP port (the data
     file, named after the device, is chosen by v2c community / v3 context). shared=False: one
     process per device, so a test can silence a single device (`stop_device`).
@@ -225,14 +244,14 @@ def _wait_ready(handle: SimHandle, wait: float) -> None:
             proc = handle.procs[gname]
             if proc.poll() is not None:
                 log = (handle.workdir / gname / "agent.log").read_text(errors="replace")[-400:]
-                raise RuntimeError(f"simulated agent for {t.device} exited: {log.strip()}")
+                raise AgentNotReady(f"simulated agent for {t.device} exited: {log.strip()}")
             try:
                 s = open_session(t.host, t.port, credentials_of(t), timeout=0.5, retries=0)
                 await s.get(["1.3.6.1.2.1.1.3.0"])
                 return
             except SnmpError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"simulated agent for {t.device} did not answer on port {t.port}")
+                    raise AgentNotReady(f"simulated agent for {t.device} did not answer on port {t.port}")
                 await asyncio.sleep(0.3)
 
     async def all_ready() -> None:

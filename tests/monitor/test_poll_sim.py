@@ -127,3 +127,30 @@ def test_agent_restart_never_produces_a_spike(tmp_path):
         again = asyncio.run(one(poller))
     rate = {s.metric: s for s in again.samples}["if_in_bytes_per_second"].value
     assert 800 < rate < 1200 and not again.restarted
+
+
+def test_a_port_taken_between_pick_and_bind_gets_one_more_start(monkeypatch):
+    """The race on a busy machine: the free port we picked is taken before snmpsim binds it."""
+    import socket
+
+    from dcops.monitor import sim as simmod
+    from dcops.monitor.sim import SimDevice, start_agents
+
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    squatter.bind(("127.0.0.1", 0))
+    taken = squatter.getsockname()[1]
+    real, calls = simmod.free_port, []
+
+    def first_one_taken():
+        calls.append(1)
+        return taken if len(calls) == 1 else real()
+
+    monkeypatch.setattr(simmod, "free_port", first_one_taken)
+    try:
+        h = start_agents([SimDevice("ups-x", "ups-rfc1628")], wait=5)
+        try:
+            assert h.targets[0].port != taken and len(calls) == 2
+        finally:
+            h.stop()
+    finally:
+        squatter.close()
