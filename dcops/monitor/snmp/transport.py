@@ -109,8 +109,12 @@ async def exchange(addr: tuple[str, int], msg: bytes, rid: int, accept, timeout:
             if session is not None:
                 session.requests += 1
             try:
-                return await asyncio.wait_for(asyncio.shield(w.fut), timeout)
-            except asyncio.TimeoutError:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that arrives
+                # as the answer does, so the poller's per-device deadline (an outer asyncio.timeout) was lost
+                # against an agent answering without pause — and an endless walk ran on for minutes.
+                async with asyncio.timeout(timeout):
+                    return await asyncio.shield(w.fut)
+            except TimeoutError:
                 continue
         raise w.failure()
     finally:
