@@ -1,5 +1,7 @@
 """Fixtures shared by several test areas."""
+import re
 import secrets
+import subprocess
 
 import pytest
 
@@ -29,3 +31,36 @@ def pytest_collection_modifyitems(config, items):
         if item.get_closest_marker("slow") or LAB_FIXTURES & set(getattr(item, "fixturenames", ())):
             if not item.get_closest_marker("lab"):
                 item.add_marker(pytest.mark.lab)
+
+
+#: Namespace names the tests create (lab fixtures, drills, e2e demo, drills CLI): `<tag><4 hex>-<short>`.
+TEST_NAMESPACE = re.compile(r"^(dcn|dcd|dce|kgt|kgu)[0-9a-f]{4}-")
+
+
+def _namespaces() -> set[str]:
+    try:
+        out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def pytest_sessionstart(session):
+    session.config._dcops_netns_before = _namespaces()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Backstop for the per-test cleanups: a test namespace that outlived its test is removed here and
+    named in the summary, so a run never leaves the machine dirtier than it found it."""
+    before = getattr(session.config, "_dcops_netns_before", set())
+    leaked = sorted(n for n in _namespaces() - before if TEST_NAMESPACE.match(n))
+    for ns in leaked:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+    session.config._dcops_netns_leaked = leaked
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    leaked = getattr(config, "_dcops_netns_leaked", [])
+    if leaked:
+        terminalreporter.write_sep("!", f"{len(leaked)} test namespaces outlived their tests (removed now)")
+        terminalreporter.write_line(", ".join(leaked))

@@ -224,12 +224,30 @@ def teardown(lab: str) -> list[str]:
             _kill_leftovers(ns)
             netns.delete(ns)
             removed.append(f"namespace {ns}")
+    _confirm_deleted(lab, st["namespaces"])
     for d in st["dirs"]:
         if Path(d).exists():
             shutil.rmtree(d, ignore_errors=True)
             removed.append(f"folder {d}")
     state.forget(lab)
     return removed
+
+
+def _confirm_deleted(lab: str, recorded: list[str], attempts: int = 5) -> None:
+    """`ip netns del` can fail transiently (a process still leaving the namespace): retry, and if a namespace
+    survives, keep the state file and say so — never report a clean teardown that left namespaces behind."""
+    for attempt in range(attempts):
+        left = [ns for ns in recorded if netns.exists(ns)]
+        if not left:
+            return
+        time.sleep(0.2 * (attempt + 1))
+        for ns in left:
+            _kill_leftovers(ns)
+            netns.delete(ns)
+    left = [ns for ns in recorded if netns.exists(ns)]
+    if left:
+        raise netns.LabError(f"lab {lab}: namespaces still present after teardown: {', '.join(left)} "
+                             f"(state kept; run `dcops lab down --name {lab}` again)")
 
 
 def _kill_leftovers(ns: str) -> None:
