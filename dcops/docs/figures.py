@@ -127,7 +127,12 @@ def _noc_table(s: Sources) -> str:
     return "\n".join(rows) + "\n"
 
 
-BLOCKS: dict[str, Callable[[Sources], str]] = {"bench.noc.table": _noc_table}
+def _cloud_table(s: Sources) -> str:
+    from ..cloud.figures import table  # a pure function of the plan JSON: no Pulumi, no cloud internals
+    return table(s.prod, s.dr)
+
+
+BLOCKS: dict[str, Callable[[Sources], str]] = {"bench.noc.table": _noc_table, "plan.cloud.table": _cloud_table}
 
 
 @dataclass(frozen=True)
@@ -200,15 +205,18 @@ def _blocks(path: Path, text: str, src: Sources, drifts: list, write: bool) -> s
 
 
 def unmarked_counts(files: list[Path]) -> list[str]:
-    """`file:line: text` for counts typed in prose outside a marker (fenced transcripts excepted)."""
+    """`file:line: text` for counts typed in prose outside a marker (fenced transcripts and generated blocks excepted)."""
     found = []
     for path in files:
-        fenced = False
+        fenced = generated = False
         for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if line.lstrip().startswith("```"):
                 fenced = not fenced
                 continue
-            if fenced or NOFIG in line:
+            if line.startswith("<!--figblock:") or line.startswith("<!--/figblock-->"):
+                generated = line.startswith("<!--figblock:")  # a block's lines are its source's, not typed
+                continue
+            if fenced or generated or NOFIG in line:
                 continue
             for m in COUNTED.finditer(MARKER.sub("", line)):
                 found.append(f"{path}:{no}: {m[0]!r} is typed, not a figure (<!--fig:…--> or {NOFIG})")

@@ -38,9 +38,11 @@ def test_drift_is_reported_with_file_and_line_and_refresh_fixes_it(tmp_path, sou
 
 def test_typed_counts_are_found_outside_fences_and_nofig_lines(tmp_path):
     md = tmp_path / "y.md"
-    md.write_text("We run 154 VMs.\n```\n1053 resources\n```\n10,000 hosts in the bench <!--nofig-->\n",
+    md.write_text("We run 154 VMs.\n```\n1053 resources\n```\n10,000 hosts in the bench <!--nofig-->\n"
+                  "<!--figblock:plan.cloud.table-->\n| 25 systems |\n<!--/figblock-->\nand 33 hosts after it.\n",
                   encoding="utf-8")
-    assert unmarked_counts([md]) == [f"{md}:1: '154 VMs' is typed, not a figure (<!--fig:…--> or <!--nofig-->)"]
+    assert unmarked_counts([md]) == [f"{md}:1: '154 VMs' is typed, not a figure (<!--fig:…--> or <!--nofig-->)",
+                                     f"{md}:9: '33 hosts' is typed, not a figure (<!--fig:…--> or <!--nofig-->)"]
 
 
 def test_cli_check_exits_1_on_drift_with_json(tmp_path):
