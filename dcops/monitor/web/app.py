@@ -154,16 +154,16 @@ class NocApp:
         return hmac.new(self.secret, b"pre|" + pre.encode(), hashlib.sha256).hexdigest()[:40]
 
     def _ctx(self, request: Request) -> Ctx:
-        ck = request.cookies
-        lang = ck.get("lang") if ck.get("lang") in LANGS else "vi"
-        user = auth.get_session(self.store, ck.get(SESSION_COOKIE), self.cfg.session_minutes * 60,
+        lang = self._read_cookie(request, "lang")
+        lang = lang if lang in LANGS else "vi"
+        user = auth.get_session(self.store, self._read_cookie(request, SESSION_COOKIE), self.cfg.session_minutes * 60,
                                 self.cfg.session_hours * 3600)
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         cookies: list[str] = []
         if user:
             csrf = user["csrf"]
         else:
-            pre = ck.get(PRE_COOKIE)
+            pre = self._read_cookie(request, PRE_COOKIE)
             if not pre or len(pre) != 32:
                 pre = secrets.token_urlsafe(24)
                 cookies.append(self._cookie(PRE_COOKIE, pre))
@@ -171,8 +171,19 @@ class NocApp:
         client = request.client.host if request.client else "?"
         return Ctx(request, lang, user, csrf, cookies, here, client)
 
+    def _cookie_name(self, name: str, path: str = "/") -> str:
+        """Behind HTTPS, cookie-name prefixes make the browser enforce what the name promises: `__Host-`
+        (Secure, Path=/, no Domain) cannot be planted by a sibling host or over plain HTTP, so a session or
+        pre-login CSRF cookie cannot be fixed by an attacker; `__Secure-` for the one cookie scoped to /login."""
+        if not self.cfg.secure_cookies:
+            return name
+        return f"__Host-{name}" if path == "/" else f"__Secure-{name}"
+
+    def _read_cookie(self, request: Request, name: str, path: str = "/") -> str | None:
+        return request.cookies.get(self._cookie_name(name, path))
+
     def _cookie(self, name: str, value: str, max_age: int | None = None, path: str = "/") -> str:
-        c = f"{name}={value}; Path={path}; HttpOnly; SameSite=Strict"
+        c = f"{self._cookie_name(name, path)}={value}; Path={path}; HttpOnly; SameSite=Strict"
         if max_age is not None:
             c += f"; Max-Age={max_age}"
         if self.cfg.secure_cookies:
@@ -266,7 +277,7 @@ class NocApp:
             c.csrf, c.user = self._pre_token(pre), None
             return self._html("login", c, 403, error=tr("bad_form", c.lang), next=nxt)
         name = form.get("username", "")[:64]
-        device = c.request.cookies.get(DEVICE_COOKIE)
+        device = self._read_cookie(c.request, DEVICE_COOKIE, "/login")
         device = device if self.throttle.device_ok(device, name) else None
         if self.throttle.blocked(name, c.client, device):
             return self._html("login", c, 429, error=tr("too_many", c.lang), next=nxt)
@@ -275,7 +286,7 @@ class NocApp:
             self.throttle.failed(name, c.client, device)
             return self._html("login", c, 401, error=tr("login_failed", c.lang), next=nxt)
         self.throttle.succeeded(name, c.client, device)
-        auth.end_session(self.store, c.request.cookies.get(SESSION_COOKIE))  # no fixation: always a new token
+        auth.end_session(self.store, self._read_cookie(c.request, SESSION_COOKIE))  # no fixation: always a new token
         token, _csrf = auth.new_session(self.store, name, self.cfg.session_minutes * 60)
         self.store.event("login", None, f"{name} logged in from {c.client}")
         c.cookies.append(self._cookie(SESSION_COOKIE, token))
@@ -289,7 +300,7 @@ class NocApp:
             return self._redirect("/login")
         if not self._csrf_ok(c, form):
             return PlainTextResponse(BAD_CSRF, 403)
-        auth.end_session(self.store, c.request.cookies.get(SESSION_COOKIE))
+        auth.end_session(self.store, self._read_cookie(c.request, SESSION_COOKIE))
         c.cookies.append(self._cookie(SESSION_COOKIE, "", 0))
         return self._redirect("/login")
 
@@ -301,7 +312,7 @@ class NocApp:
         return self._redirect(safe_next(form.get("next")))
 
     def _kiosk_user(self, c: Ctx, tok: str | None = None) -> dict | None:
-        tok = tok or c.request.cookies.get(KIOSK_COOKIE)
+        tok = tok or self._read_cookie(c.request, KIOSK_COOKIE)
         if not tok or len(tok) > 128:
             return None
         with self.store.read() as db:
