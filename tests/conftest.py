@@ -1,5 +1,4 @@
 """Fixtures shared by several test areas."""
-import re
 import secrets
 import subprocess
 
@@ -33,8 +32,9 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.lab)
 
 
-#: Namespace names the tests create (lab fixtures, drills, e2e demo, drills CLI): `<tag><4 hex>-<short>`.
-TEST_NAMESPACE = re.compile(r"^(dcn|dcd|dce|kgt|kgu)[0-9a-f]{4}-")
+#: Namespaces created by this test process (dcops.lab.netns.create is the one place that creates them).
+#: Only these are reaped: another pytest run on the same machine owns its own namespaces.
+_CREATED: set[str] = set()
 
 
 def _namespaces() -> set[str]:
@@ -46,14 +46,21 @@ def _namespaces() -> set[str]:
 
 
 def pytest_sessionstart(session):
-    session.config._dcops_netns_before = _namespaces()
+    from dcops.lab import netns
+
+    create = netns.create
+
+    def recording_create(ns, **kw):
+        _CREATED.add(ns)
+        return create(ns, **kw)
+
+    netns.create = recording_create
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Backstop for the per-test cleanups: a test namespace that outlived its test is removed here and
-    named in the summary, so a run never leaves the machine dirtier than it found it."""
-    before = getattr(session.config, "_dcops_netns_before", set())
-    leaked = sorted(n for n in _namespaces() - before if TEST_NAMESPACE.match(n))
+    """Backstop for the per-test cleanups: a namespace this run created that outlived its test is removed
+    here and named in the summary, so a run never leaves the machine dirtier than it found it."""
+    leaked = sorted(_CREATED & _namespaces())
     for ns in leaked:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
     session.config._dcops_netns_leaked = leaked

@@ -39,8 +39,9 @@ def test_the_shipped_plan_passes_every_policy(prod):
     assert _violations(prod.plan["resources"]) == {}
 
 
-def test_seeded_bad_resources_are_reported(prod):
-    plan = copy.deepcopy(prod.plan)
+def seeded_bad_resources(prod_plan: dict) -> list[dict]:
+    """Seven resources, each broken the way the first real `pulumi up` would have been refused."""
+    plan = copy.deepcopy(prod_plan)
     port = next(r for r in of(plan, "networking.Port") if r["name"] == "yte-db-01-port")
     port["provider"] = "tenant-so-yt"          # the tenant pins the address: Neutron 403
     orphan = next(r for r in of(plan, "networking.Port") if r["name"] == "yte-app-02-port")
@@ -57,15 +58,23 @@ def test_seeded_bad_resources_are_reported(prod):
                               if r["inputs"].get("remoteIpPrefix") == "0.0.0.0/0"))
     rule["name"] = "sg-dmz-ssh-from-anywhere"
     rule["inputs"].update(portRangeMin=22, portRangeMax=22, protocol="tcp")
-    got = _violations([port, orphan, nosg, inst, boot, data, rule])
+    return [port, orphan, nosg, inst, boot, data, rule]
+
+
+#: policy -> the seeded resources it must name
+SEEDED_SUBJECTS = {
+    "fixed-ip-ports-by-admin": ["yte-app-02-port", "yte-db-01-port"],
+    "replacement-safety": ["yte-db-01", "yte-db-01-boot", "yte-db-01-data"],
+    "vm-ports-have-security-groups": ["yte-app-03-port"],
+    "no-internet-admin-or-db": ["sg-dmz-ssh-from-anywhere"],
+    "management-only-from-mgmt": ["sg-dmz-ssh-from-anywhere"],
+}
+
+
+def test_seeded_bad_resources_are_reported(prod):
+    got = _violations(seeded_bad_resources(prod.plan))
     subjects = {p: sorted(m.split(":", 1)[0] for m in msgs) for p, msgs in got.items()}
-    assert subjects == {
-        "fixed-ip-ports-by-admin": ["yte-app-02-port", "yte-db-01-port"],
-        "replacement-safety": ["yte-db-01", "yte-db-01-boot", "yte-db-01-data"],
-        "vm-ports-have-security-groups": ["yte-app-03-port"],
-        "no-internet-admin-or-db": ["sg-dmz-ssh-from-anywhere"],
-        "management-only-from-mgmt": ["sg-dmz-ssh-from-anywhere"],
-    }
+    assert subjects == SEEDED_SUBJECTS
 
 
 def test_the_pack_wraps_every_policy():
