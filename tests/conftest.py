@@ -1,6 +1,8 @@
 """Fixtures shared by several test areas."""
+import json
 import secrets
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -21,15 +23,49 @@ def lab():
 
 #: Fixtures that build namespaces or start the demo: a test using one is in the `lab` tier.
 LAB_FIXTURES = {"lab", "lab_prefix", "start_demo"}
+#: Measured durations (`pytest --record-durations`): a test that took longer than SLOW_SECONDS is in the
+#: lab tier too, so the quick loop stays quick as tests are added without anyone marking them by hand.
+DURATIONS = Path(__file__).with_name("durations.json")
+SLOW_SECONDS = 2.0
+
+
+def pytest_addoption(parser):
+    parser.addoption("--record-durations", action="store_true",
+                     help="write each test's setup+call time to tests/durations.json (merged with what is there)")
+
+
+def _measured() -> dict[str, float]:
+    try:
+        return json.loads(DURATIONS.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
 
 
 def pytest_collection_modifyitems(config, items):
-    """`pytest -m "not lab"` is the quick local loop: everything that builds namespaces, starts the demo or
-    is marked slow (real engines, browsers) is in the `lab` tier, whether or not its module says so."""
+    """`pytest -m "not lab"` is the quick local loop: everything that builds namespaces, starts the demo, is
+    marked slow (real engines, browsers) or was measured slower than SLOW_SECONDS is in the `lab` tier."""
+    measured = _measured()
     for item in items:
-        if item.get_closest_marker("slow") or LAB_FIXTURES & set(getattr(item, "fixturenames", ())):
+        slow = item.get_closest_marker("slow") or measured.get(item.nodeid, 0.0) > SLOW_SECONDS
+        if slow or LAB_FIXTURES & set(getattr(item, "fixturenames", ())):
             if not item.get_closest_marker("lab"):
                 item.add_marker(pytest.mark.lab)
+
+
+_TIMES: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    if report.when in ("setup", "call"):
+        _TIMES[report.nodeid] = _TIMES.get(report.nodeid, 0.0) + report.duration
+
+
+def _write_durations(config) -> None:
+    if config.getoption("--record-durations") and _TIMES:
+        merged = {**_measured(), **{k: round(v, 2) for k, v in _TIMES.items()}}
+        tmp = DURATIONS.with_suffix(".tmp")
+        tmp.write_text(json.dumps(dict(sorted(merged.items())), indent=0) + "\n", encoding="utf-8")
+        tmp.replace(DURATIONS)
 
 
 #: Namespaces created by this test process (dcops.lab.netns.create is the one place that creates them).
@@ -60,6 +96,7 @@ def pytest_sessionstart(session):
 def pytest_sessionfinish(session, exitstatus):
     """Backstop for the per-test cleanups: a namespace this run created that outlived its test is removed
     here and named in the summary, so a run never leaves the machine dirtier than it found it."""
+    _write_durations(session.config)
     leaked = sorted(_CREATED & _namespaces())
     for ns in leaked:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
