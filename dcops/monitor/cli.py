@@ -307,13 +307,24 @@ def dashboard(
     limit_concurrency: int = typer.Option(1000, help="Connections beyond this get 503 at once."),
     header_timeout: float = typer.Option(10, help="Seconds a client has to send its request headers."),
     body_timeout: float = typer.Option(10, help="Seconds a client has to send a POST body."),
+    alertmanager: Optional[str] = typer.Option(
+        None, "--alertmanager", help="Scale-out mode: read alerts and silences from this Alertmanager "
+                                     "(http://HOST:9093) and acknowledge and silence through its v2 API."),
+    site: Optional[str] = typer.Option(None, "--site", help="With --alertmanager: the `site` label of this page's "
+                                                            "devices (default: the inventory's site code)."),
+    ack_hours: float = typer.Option(8, help="With --alertmanager: an acknowledgement silences the alert this long."),
 ) -> None:
     """The NOC page on uvicorn (Vietnamese by default). Users: `dcops dashboard-user`; wall: `dcops dashboard-kiosk`."""
     from .service import default_db
     from .web.app import WebConfig
     from .web.server import serve
+    if alertmanager and not alertmanager.startswith(("http://", "https://")):
+        _fail(f"--alertmanager wants an http(s):// URL, got {alertmanager!r}", 2)
+    if not 0 < ack_hours <= 31 * 24:
+        _fail("--ack-hours must be between 0 and 744", 2)
     cfg = WebConfig(db or default_db(), session_minutes=session_minutes, session_hours=session_hours,
-                    secure_cookies=secure_cookies, stale_after=stale_after, body_timeout=body_timeout)
+                    secure_cookies=secure_cookies, stale_after=stale_after, body_timeout=body_timeout,
+                    alertmanager=alertmanager, site=site, ack_hours=ack_hours)
     try:
         serve(cfg, host, port, forwarded_allow_ips=forwarded_allow_ips, limit_concurrency=limit_concurrency,
               header_timeout=header_timeout)
