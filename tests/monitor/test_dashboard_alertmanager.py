@@ -35,10 +35,10 @@ def _iso(ts):
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _labels(alertname, device, kind, severity):
+def _labels(alertname, device, kind, severity, site="kg-dc"):
     # what Prometheus sends for a generated rule: the series' labels, the rule's, the external `site`
     return {"alertname": alertname, "device": device, "kind": kind, "severity": severity, "source": "dcops",
-            "site": "kg-dc", "system": "shared", "level": "3"}
+            "site": site, "system": "shared", "level": "3"}
 
 
 ALERTS = [
@@ -47,6 +47,11 @@ ALERTS = [
     (_labels("DcopsDeviceUnreachable", "kg-crac-01", "cooling", "critical"),
      {"summary_vi": "Mất kết nối tới kg-crac-01", "summary": "kg-crac-01 unreachable"}),
 ]
+
+
+# the DR site's UPS, same device name, in the same (central) Alertmanager: not this page's site
+DR_ALERT = (_labels("DcopsUpsOnBattery", "kg-ups-01", "ups", "critical", site="kg-dr"),
+            {"summary_vi": "UPS kg-ups-01 (DR) đang chạy bằng ắc quy", "summary": "DR UPS on battery"})
 
 
 def _post_alerts(am_url, alerts):
@@ -98,7 +103,7 @@ def stack(tmp_path_factory):
     try:
         web = start_dashboard(db, users={"admin": ("admin", ADMIN_PW), "noc": ("viewer", VIEWER_PW)},
                               extra=["--alertmanager", am.url, "--site", "kg-dc", "--stale-after", "100000"])
-        _post_alerts(am.url, ALERTS)
+        _post_alerts(am.url, [*ALERTS, DR_ALERT])
         yield am, web, st
     finally:
         if web:
@@ -113,7 +118,7 @@ def test_page_lists_alertmanagers_alerts_in_vietnamese_with_inhibition_marked(st
     c = _login(web.url, "noc", VIEWER_PW)
     html = _wait(lambda: (lambda h: h if "kg-crac-01" in h and "kg-ups-01" in h else None)(c.get("/alerts").text),
                  what="both alerts on the page")
-    assert "UPS kg-ups-01 đang chạy bằng ắc quy" in html
+    assert "UPS kg-ups-01 đang chạy bằng ắc quy" in html and "(DR)" not in html
     rows = html.split('class="alert-row"')[1:]
     assert len(rows) == 2
     crac = next(r for r in rows if 'data-device="kg-crac-01"' in r)
@@ -131,7 +136,7 @@ def test_acknowledgement_is_an_alertmanager_silence_of_exactly_that_alert(stack)
     am, web, _st = stack
     viewer = _login(web.url, "noc", VIEWER_PW)
     fp = next(a["fingerprint"] for a in httpx.get(f"{am.url}/api/v2/alerts", timeout=5).json()
-              if a["labels"]["alertname"] == "DcopsUpsOnBattery")
+              if a["labels"]["alertname"] == "DcopsUpsOnBattery" and a["labels"]["site"] == "kg-dc")
     page = viewer.get("/alerts").text
     r = viewer.post(f"/alerts/{fp}/ack", data={"csrf": _csrf(page), "comment": "x"}, follow_redirects=False)
     assert r.status_code == 403 and not _am_silences(am.url)  # a viewer cannot acknowledge
@@ -145,9 +150,11 @@ def test_acknowledgement_is_an_alertmanager_silence_of_exactly_that_alert(stack)
     assert sil["createdBy"] == "admin" and sil["comment"] == "ACK: đã gọi điện lực"
     assert {(m["name"], m["value"], m["isRegex"], m["isEqual"]) for m in sil["matchers"]} == {
         (k, v, False, True) for k, v in ALERTS[0][0].items()}
-    alerts = {a["labels"]["alertname"]: a for a in httpx.get(f"{am.url}/api/v2/alerts", timeout=5).json()}
-    assert alerts["DcopsUpsOnBattery"]["status"]["silencedBy"] == [sil["id"]]
-    assert alerts["DcopsDeviceUnreachable"]["status"]["silencedBy"] == []
+    alerts = {(a["labels"]["alertname"], a["labels"]["site"]): a
+              for a in httpx.get(f"{am.url}/api/v2/alerts", timeout=5).json()}
+    assert alerts["DcopsUpsOnBattery", "kg-dc"]["status"]["silencedBy"] == [sil["id"]]
+    assert alerts["DcopsUpsOnBattery", "kg-dr"]["status"]["silencedBy"] == []
+    assert alerts["DcopsDeviceUnreachable", "kg-dc"]["status"]["silencedBy"] == []
     html = _wait(lambda: (lambda h: h if 'class="acked"' in h else None)(admin.get("/alerts").text),
                  what="the acknowledgement on the page")
     ups = next(r for r in html.split('class="alert-row"')[1:] if 'data-device="kg-ups-01"' in r)
@@ -164,7 +171,8 @@ def test_maintenance_window_made_on_the_page_is_an_alertmanager_silence_and_ends
                    follow_redirects=False)
     assert r.status_code == 303, r.text
     (sil,) = [s for s in _am_silences(am.url) if not s["comment"].startswith("ACK")]
-    assert sil["matchers"] == [{"name": "device", "value": "kg-crac-01", "isRegex": False, "isEqual": True}]
+    assert sorted((m["name"], m["value"], m["isRegex"], m["isEqual"]) for m in sil["matchers"]) == [
+        ("device", "kg-crac-01", False, True), ("site", "kg-dc", False, True)]  # a DR site may have a kg-crac-01
     assert sil["comment"] == "bảo dưỡng định kỳ" and sil["createdBy"] == "admin"
     html = _wait(lambda: (lambda h: h if sil["id"] in h else None)(admin.get("/silences").text), what="the window")
     row = next(r for r in html.split('class="silence-row')[1:] if sil["id"] in r)
@@ -180,8 +188,10 @@ def test_maintenance_window_made_on_the_page_is_an_alertmanager_silence_and_ends
     grp = next(s for s in _am_silences(am.url) if s["comment"] == "thay ắc quy")
     assert sorted((m["name"], m["value"], m["isRegex"]) for m in grp["matchers"]) == [
         ("kind", "ups", True), ("site", "kg-dc", False)]
-    alerts = {a["labels"]["alertname"]: a for a in httpx.get(f"{am.url}/api/v2/alerts", timeout=5).json()}
-    assert alerts["DcopsUpsOnBattery"]["status"]["silencedBy"] == [grp["id"]]
+    alerts = {(a["labels"]["alertname"], a["labels"]["site"]): a
+              for a in httpx.get(f"{am.url}/api/v2/alerts", timeout=5).json()}
+    assert alerts["DcopsUpsOnBattery", "kg-dc"]["status"]["silencedBy"] == [grp["id"]]
+    assert alerts["DcopsUpsOnBattery", "kg-dr"]["status"]["silencedBy"] == []  # the other site's UPS group
     # end both from the page: expired in Alertmanager
     for sid in (sil["id"], grp["id"]):
         page = admin.get("/silences").text

@@ -103,11 +103,12 @@ class AlertmanagerSource:
 
     kind = "alertmanager"
 
-    def __init__(self, url: str, store, *, site: str, timeout: float = 3.0, ttl: float = 2.0,
-                 ack_hours: float = 8.0) -> None:
+    def __init__(self, url: str, store, *, site: str, only_site: bool = False, timeout: float = 3.0,
+                 ttl: float = 2.0, ack_hours: float = 8.0) -> None:
         self.url = url.rstrip("/")
         self.store = store  # the device list (targets) and the fallback when Alertmanager is down
         self.site = site
+        self.only_site = only_site  # a central Alertmanager holds every site's alerts: show this site's
         self.ttl = ttl
         self.ack_hours = ack_hours
         self.http = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)
@@ -158,6 +159,8 @@ class AlertmanagerSource:
         out = []
         for a in alerts:
             lab = a.get("labels", {})
+            if self.only_site and lab.get("site", self.site) != self.site:
+                continue
             ann = a.get("annotations", {})
             st = a.get("status", {})
             silencers = [by_id[i] for i in st.get("silencedBy", []) if i in by_id]
@@ -203,6 +206,9 @@ class AlertmanagerSource:
         if len(ms) == len(s.get("matchers", [])):
             if set(ms) == {"device"} and not ms["device"]["isRegex"]:
                 return "device:" + ms["device"]["value"]
+            if set(ms) == {"device", "site"} and not any(m["isRegex"] for m in ms.values()) \
+                    and ms["site"]["value"] == self.site:
+                return "device:" + ms["device"]["value"]
             if set(ms) == {"site"} and not ms["site"]["isRegex"] and ms["site"]["value"] == self.site:
                 return "*"
             if set(ms) == {"site", "kind"}:
@@ -236,8 +242,8 @@ class AlertmanagerSource:
                 raise ValueError("the site is unknown (no inventory): silence a device or a group")
             return [_eq("site", self.site)]
         what, _, name = target.partition(":")
-        if what == "device":
-            return [_eq("device", name)]
+        if what == "device":  # two sites may both have a kg-ups-01
+            return [_eq("device", name), *([_eq("site", self.site)] if self.site else [])]
         kinds = _group_kinds(name, self._kinds())
         if not kinds:
             raise ValueError(f"no device of group {name}")
@@ -299,6 +305,7 @@ class AlertmanagerSource:
 def make_source(store, alertmanager: str | None, *, site: str | None = None, **kw):
     if not alertmanager:
         return EmbeddedSource(store)
+    only_site = site is not None
     if site is None:
         try:
             import dcops
@@ -306,4 +313,4 @@ def make_source(store, alertmanager: str | None, *, site: str | None = None, **k
             site = load_inventory(dcops.DEFAULT_INVENTORY).site.code
         except Exception:  # noqa: BLE001 - a page without the inventory still works, matched on device
             site = ""
-    return AlertmanagerSource(alertmanager, store, site=site, **kw)
+    return AlertmanagerSource(alertmanager, store, site=site, only_site=only_site, **kw)
