@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -149,7 +150,7 @@ class AlertmanagerSource:
         return Health(not error, self.kind, error, fallback=bool(error))
 
     def _silence_by_id(self) -> dict[str, dict]:
-        return {s["id"]: s for s in self._fetch()[1]}
+        return {s["id"]: s for s in self._fetch()[1] if isinstance(s, dict) and isinstance(s.get("id"), str)}
 
     def active(self) -> list[dict]:
         alerts, _sil, error = self._fetch()
@@ -158,7 +159,9 @@ class AlertmanagerSource:
         by_id = self._silence_by_id()
         out = []
         for a in alerts:
-            lab = a.get("labels", {})
+            if not isinstance(a, dict) or not isinstance(a.get("labels"), dict):
+                continue
+            lab = a["labels"]
             if self.only_site and lab.get("site", self.site) != self.site:
                 continue
             ann = a.get("annotations", {})
@@ -180,15 +183,17 @@ class AlertmanagerSource:
         return out
 
     def _maintenance(self) -> list[dict]:
-        return [s for s in self._fetch()[1]
+        return [s for s in self._silence_by_id().values()
                 if s.get("status", {}).get("state") == "active" and not s.get("comment", "").startswith(ACK_PREFIX)]
 
     @staticmethod
     def _matches(silence: dict, labels: dict) -> bool:
-        import re
         for m in silence.get("matchers", []):
             v = labels.get(m["name"], "")
-            hit = re.fullmatch(m["value"], v) is not None if m.get("isRegex") else v == m["value"]
+            try:  # Alertmanager's regexes are RE2; the common subset reads the same in Python
+                hit = re.fullmatch(m["value"], v) is not None if m.get("isRegex") else v == m["value"]
+            except re.error:
+                hit = False
             if hit != m.get("isEqual", True):
                 return False
         return True
@@ -221,7 +226,7 @@ class AlertmanagerSource:
 
     def silences(self, now: float) -> list[dict]:
         out = []
-        for s in self._fetch()[1]:
+        for s in self._silence_by_id().values():
             state = s.get("status", {}).get("state")
             ends = _ts(s.get("endsAt")) or now
             if state == "expired" and ends < now - 7 * 86400:
