@@ -99,8 +99,11 @@ def embedded(n: int, cycles: int, page: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def prometheus(page: Path, tmp: Path, scrapes: int = 6) -> dict:
+def prometheus(page: Path, tmp: Path, scrapes: int = 4) -> dict:
     body = page.read_bytes()
+    n_samples = sum(1 for ln in body.decode().splitlines() if ln and not ln.startswith("#"))
+    # a scrape of a large page must finish within its interval on a loaded machine (timeout = interval)
+    every = 5 if n_samples <= 50_000 else 20
 
     class H(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -119,7 +122,7 @@ def prometheus(page: Path, tmp: Path, scrapes: int = 6) -> dict:
     from dcops.monitor.alerts import load_rules
     from dcops.monitor.scaleout import bundle, write
     b = bundle(load_inventory(), load_rules(), exporters=[f"127.0.0.1:{srv.server_port}"], alertmanagers=[],
-               scrape_interval="5s", evaluation_interval="5s")
+               scrape_interval=f"{every}s", evaluation_interval=f"{every}s")
     write(b, tmp / "stack")
     port = free_port()
     p = subprocess.Popen([PROMETHEUS, f"--config.file={tmp / 'stack' / 'prometheus.yml'}",
@@ -141,7 +144,14 @@ def prometheus(page: Path, tmp: Path, scrapes: int = 6) -> dict:
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
-        time.sleep(5 * scrapes)
+        # wait for complete scrapes (up == 1, every sample), then a few more intervals of steady state
+        deadline = time.monotonic() + 900
+        up = 'up{job="dcops"}'
+        while not (q(up) == 1 and (q('scrape_samples_scraped{job="dcops"}') or 0) >= n_samples):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"Prometheus never completed a scrape of {n_samples} samples in 900 s (up={q(up)})")
+            time.sleep(every)
+        time.sleep(every * scrapes)
         own = _own_metrics(f"http://127.0.0.1:{port}/metrics")  # Prometheus does not scrape itself here
         return {"scrape_s": q('scrape_duration_seconds{job="dcops"}'),
                 "samples": q('scrape_samples_scraped{job="dcops"}'),

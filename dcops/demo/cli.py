@@ -55,6 +55,9 @@ def demo(ctx: typer.Context,
          port: int = typer.Option(8080, "--port", help="Dashboard port (0: any free port)."),
          interval: float = typer.Option(5.0, "--interval", min=0.5, help="SNMP poll interval, seconds."),
          no_lab: bool = typer.Option(False, "--no-lab", help="No network namespaces, even as root."),
+         stack: str = typer.Option("embedded", "--stack", help="embedded: the monitor's own alert engine; "
+                                   "prometheus: Debian's Prometheus (generated rules) and Alertmanager on 127.0.0.1, "
+                                   "the NOC page reading Alertmanager."),
          lab_name: str = LabNameOpt) -> None:
     """Validate, plan, build the lab, simulate SNMP agents, push configs, start monitor and dashboard.
 
@@ -65,12 +68,14 @@ def demo(ctx: typer.Context,
     if ctx.invoked_subcommand is not None:
         return
     from .orchestrator import Demo, Options
+    if stack not in ("embedded", "prometheus"):
+        _fail(f"--stack wants embedded or prometheus, got {stack!r}", 2)
     scs = _scenarios(scenario or [])
     if not Path(inventory).is_dir():
         _fail(f"inventory folder {inventory} does not exist", 2)
     opts = Options(inventory=Path(inventory), lab_name=lab_name, host=host, port=port, interval=interval,
                    use_lab=not no_lab, scenarios=scs, scenario_delay=scenario_delay, speed=speed, duration=duration,
-                   password=os.environ.get("DCOPS_DEMO_PASSWORD") or None)
+                   password=os.environ.get("DCOPS_DEMO_PASSWORD") or None, stack=stack)
     raise typer.Exit(Demo(opts, out).run())
 
 

@@ -54,6 +54,7 @@ class Options:
     speed: float = 1.0
     duration: float | None = None
     password: str | None = None
+    stack: str = "embedded"  # "prometheus": alerts through Debian's Prometheus + Alertmanager on loopback
 
 
 @contextlib.contextmanager
@@ -107,6 +108,7 @@ class Demo:
         self.password = opts.password or secrets.token_urlsafe(9)
         self._stopping = False
         self.owns_lab = False
+        self.stack_urls: dict[str, str] = {}
 
     # -- signals
     def _on_signal(self, signum, frame):
@@ -184,6 +186,9 @@ class Demo:
                 s["detail"] = self._flows()
         with self.steps.step(f"Monitor: poller every {o.interval:g} s, traps, alert engine, /metrics") as s:
             s["detail"] = self._start_monitor()
+        if o.stack == "prometheus":
+            with self.steps.step("Scale-out stack: Prometheus (generated rules) and Alertmanager on 127.0.0.1") as s:
+                s["detail"] = self._start_stack()
         with self.steps.step("NOC dashboard") as s:
             s["detail"] = self._start_dashboard()
         self._record(ready=True)
@@ -366,6 +371,36 @@ class Demo:
         self._wait("monitor", lambda: _http_ok(url), 60)
         return f"/metrics on {url}, traps on udp/{trap_port}"
 
+    def _start_stack(self) -> str:
+        """Debian's binaries from the bundle `dcops monitor prometheus` writes, scraping the demo's monitor;
+        recorded like every other process, so Ctrl-C and `dcops demo down` stop them by PID."""
+        from dcops.monitor.alerts import load_rules
+        from dcops.monitor.launch import free_tcp_port
+        from dcops.monitor.scaleout import bundle, write
+        from dcops.monitor.stack import ALERTMANAGER_BIN, PROMETHEUS_BIN, StackError, find_binary
+        try:
+            prom_bin, am_bin = find_binary(PROMETHEUS_BIN), find_binary(ALERTMANAGER_BIN)
+        except StackError as e:
+            raise DemoFailed(str(e)) from e
+        prom_port, am_port = free_tcp_port(), free_tcp_port()
+        every = f"{max(1, round(self.o.interval))}s"
+        b = bundle(self.inv, load_rules(), exporters=[f"127.0.0.1:{self.metrics_port}"],
+                   alertmanagers=[f"127.0.0.1:{am_port}"], scrape_interval=every, evaluation_interval=every)
+        folder = self.workdir / "stack"
+        write(b, folder)
+        self._spawn("alertmanager", [am_bin, f"--config.file={folder / 'alertmanager.yml'}",
+                                     f"--storage.path={folder / 'am-data'}",
+                                     f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="])
+        self._spawn("prometheus", [prom_bin, f"--config.file={folder / 'prometheus.yml'}",
+                                   f"--storage.tsdb.path={folder / 'prom-data'}",
+                                   f"--web.listen-address=127.0.0.1:{prom_port}"])
+        self.stack_urls = {"prometheus": f"http://127.0.0.1:{prom_port}",
+                           "alertmanager": f"http://127.0.0.1:{am_port}"}
+        for what, url in self.stack_urls.items():
+            self._wait(what, lambda u=url: _http_ok(u + "/-/ready"), 90)
+        notes = f"; note: {b.warnings[0]}" if b.warnings else ""
+        return f"Prometheus {self.stack_urls['prometheus']}, Alertmanager {self.stack_urls['alertmanager']}{notes}"
+
     def _start_dashboard(self) -> str:
         host, port = self.o.host, self.o.port
         if port == 0:
@@ -373,8 +408,10 @@ class Demo:
             port = free_tcp_port()
         elif not _port_free(host, port):
             raise DemoFailed(f"port {port} on {host} is in use: choose another with --port")
+        scaleout = ["--alertmanager", self.stack_urls["alertmanager"], "--site", self.inv.site.code] \
+            if self.stack_urls else []
         self._spawn("dashboard", [sys.executable, "-m", "dcops.monitor", "dashboard", "--db", str(self.db),
-                                  "--host", host, "--port", str(port)])
+                                  "--host", host, "--port", str(port), *scaleout])
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         self.url = f"http://{shown}:{port}"
         self._wait("dashboard", lambda: _http_ok(self.url + "/livez"), 60)
@@ -386,7 +423,8 @@ class Demo:
                 "pid": os.getpid(), "inventory": str(Path(self.o.inventory).resolve()),
                 "targets_file": str(self.targets_file), "workdir": str(self.workdir), "db": str(self.db),
                 "url": self.url, "user": DEMO_USER, "lab": self.use_lab, "lab_prefix": self.lab.prefix,
-                "metrics": f"http://127.0.0.1:{self.metrics_port}/metrics", "processes": self.pids, **extra}
+                "metrics": f"http://127.0.0.1:{self.metrics_port}/metrics", "processes": self.pids,
+                "stack": self.o.stack, **self.stack_urls, **extra}
 
     def _announce(self) -> None:
         o = self.o
@@ -394,6 +432,9 @@ class Demo:
                  f"demo login:    [bold]{DEMO_USER}[/] / [bold]{self.password}[/]  "
                  + ("(from DCOPS_DEMO_PASSWORD)" if o.password else "(random, this run only)"),
                  f"metrics:       http://127.0.0.1:{self.metrics_port}/metrics"]
+        if self.stack_urls:
+            lines.append(f"Prometheus:    {self.stack_urls['prometheus']}/alerts   (the generated rules)")
+            lines.append(f"Alertmanager:  {self.stack_urls['alertmanager']}/   (the NOC page reads its alerts)")
         if self.use_lab:
             lines.append(f"lab:           dcops lab status --name {o.lab_name};  "
                          f"dcops net diff lab-fw1 --lab {o.lab_name}")
@@ -427,7 +468,7 @@ class Demo:
                                    highlight=False)
         end = time.monotonic() + o.duration if o.duration else None
         while end is None or time.monotonic() < end:
-            for what in ("monitor", "dashboard", "snmp-sim"):
+            for what in ("monitor", "dashboard", "snmp-sim", *self.stack_urls):
                 if not procs.alive(self.pids[what]):
                     raise DemoFailed(f"{what} stopped unexpectedly: {self._log_tail(what)}")
             time.sleep(0.5 if end is None else max(0.0, min(0.5, end - time.monotonic())))

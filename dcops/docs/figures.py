@@ -98,6 +98,10 @@ FIGURES: dict[str, Callable[[Sources], str]] = {
     "bench.net.push_one_s": _bench("bench_net", "push_one_s", 2),
     "bench.net.failover_detection_s": _bench("bench_net", "failover_detection_s", 2),
     "bench.net.failover_outage_s": _bench("bench_net", "failover_outage_s", 2),
+    "bench.scaleout.embedded_mb_per_1k": _bench("bench_scaleout", "embedded_mb_per_1000_devices", 1),
+    "bench.scaleout.prometheus_mb_per_1k": _bench("bench_scaleout", "prometheus_mb_per_1000_devices", 1),
+    "bench.scaleout.embedded_dps_5k": lambda s: num(s.bench("bench_scaleout")["n5000"]["embedded_devices_per_s"]),
+    "bench.scaleout.prometheus_dps_5k": lambda s: num(s.bench("bench_scaleout")["n5000"]["prometheus_devices_per_s"]),
 }
 
 
@@ -132,7 +136,35 @@ def _cloud_table(s: Sources) -> str:
     return table(s.prod, s.dr)
 
 
-BLOCKS: dict[str, Callable[[Sources], str]] = {"bench.noc.table": _noc_table, "plan.cloud.table": _cloud_table}
+def _scaleout_table(s: Sources) -> str:
+    """bench_scaleout.py's results: the embedded path and the Prometheus path side by side, per device count."""
+    path = s.root / "bench" / "results" / "bench_scaleout.json"
+    if not path.exists():
+        raise RuntimeError("no bench/results/bench_scaleout.json: run bench/bench_scaleout.py first")
+    r = json.loads(path.read_text(encoding="utf-8"))
+    f = r["figures"]
+    sizes = sorted(int(k[1:]) for k in f if k.startswith("n") and k[1:].isdigit())
+    rows = ["| devices (series) | embedded: SQLite write + alert engine per cycle | embedded devices/s | embedded RSS | "
+            "Prometheus: scrape + rule evaluation | Prometheus devices/s | Prometheus RSS |",
+            "|---|---|---|---|---|---|---|"]
+    for n in sizes:
+        x = f[f"n{n}"]
+        rows.append(f"| {num(n)} ({num(x['series'])}) | {num(x['embedded_cycle_s'], 2)} s | "
+                    f"{num(x['embedded_devices_per_s'])} | {num(x['embedded_rss_mb'])} MB | "
+                    f"{num(x['prometheus_scrape_s'], 2)} + {num(x['prometheus_rules_s'], 2)} s | "
+                    f"{num(x['prometheus_devices_per_s'])} | {num(x['prometheus_rss_mb'])} MB |")
+    rows.append("")
+    if "embedded_mb_per_1000_devices" in f:
+        rows.append(f"Memory per 1,000 more devices: embedded {num(f['embedded_mb_per_1000_devices'], 1)} MB, "
+                    f"Prometheus {num(f['prometheus_mb_per_1000_devices'], 1)} MB. ")
+    m = r["machine"]
+    rows[-1] += (f"One run on {m['cpus']} CPUs shared with other jobs (load average {m['load_average'][0]:.1f} at the "
+                 f"end), {r['measured_at'][:10]} (`bench/results/bench_scaleout.json`).")
+    return "\n".join(rows) + "\n"
+
+
+BLOCKS: dict[str, Callable[[Sources], str]] = {"bench.noc.table": _noc_table, "bench.scaleout.table": _scaleout_table,
+                                                "plan.cloud.table": _cloud_table}
 
 
 @dataclass(frozen=True)

@@ -118,8 +118,10 @@ def _references(inv: Inventory, c: _Collector, profiles_dir: Path, platforms_dir
         _profile(c, profiles_dir, d.snmp, "network_devices", i)
         for j, itf in enumerate(d.interfaces):
             c.ref(zones, "zones", itf.zone, "zone", "network_devices", i, "interfaces", j, "zone")
+        c.ref(systems, "systems", d.system, "information system", "network_devices", i, "system")
     for i, f in enumerate(inv.facility):
         _profile(c, profiles_dir, f.snmp, "facility", i)
+        c.ref(systems, "systems", f.system, "information system", "facility", i, "system")
     for i, line in enumerate(inv.leased_lines):
         c.ref(devices, "network_devices", line.device, "network device", "leased_lines", i, "device")
 

@@ -332,6 +332,8 @@ class NetworkDevice(Strict):
     admin_user: str = "dcops"
     admin_key_ref: str = "env:DCOPS_NET_SSH_KEY"
     drill_enabled: bool = False
+    #: the information system the device is dedicated to; None = shared by every system of the site
+    system: Name | None = None
 
     _check_ref = field_validator("admin_key_ref")(classmethod(lambda cls, v: _secret_ref(v)))
 
@@ -360,6 +362,8 @@ class FacilityDevice(Strict):
     battery_runtime_min: PositiveFloat | None = None
     cooling_kw: PositiveFloat | None = None
     last_inspection: dt.date | None = None
+    #: the information system the device is dedicated to; None = shared by every system of the site
+    system: Name | None = None
 
     @model_validator(mode="after")
     def _snmp_needs_address(self) -> "FacilityDevice":

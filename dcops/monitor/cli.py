@@ -307,13 +307,24 @@ def dashboard(
     limit_concurrency: int = typer.Option(1000, help="Connections beyond this get 503 at once."),
     header_timeout: float = typer.Option(10, help="Seconds a client has to send its request headers."),
     body_timeout: float = typer.Option(10, help="Seconds a client has to send a POST body."),
+    alertmanager: Optional[str] = typer.Option(
+        None, "--alertmanager", help="Scale-out mode: read alerts and silences from this Alertmanager "
+                                     "(http://HOST:9093) and acknowledge and silence through its v2 API."),
+    site: Optional[str] = typer.Option(None, "--site", help="With --alertmanager: the `site` label of this page's "
+                                                            "devices (default: the inventory's site code)."),
+    ack_hours: float = typer.Option(8, help="With --alertmanager: an acknowledgement silences the alert this long."),
 ) -> None:
     """The NOC page on uvicorn (Vietnamese by default). Users: `dcops dashboard-user`; wall: `dcops dashboard-kiosk`."""
     from .service import default_db
     from .web.app import WebConfig
     from .web.server import serve
+    if alertmanager and not alertmanager.startswith(("http://", "https://")):
+        _fail(f"--alertmanager wants an http(s):// URL, got {alertmanager!r}", 2)
+    if not 0 < ack_hours <= 31 * 24:
+        _fail("--ack-hours must be between 0 and 744", 2)
     cfg = WebConfig(db or default_db(), session_minutes=session_minutes, session_hours=session_hours,
-                    secure_cookies=secure_cookies, stale_after=stale_after, body_timeout=body_timeout)
+                    secure_cookies=secure_cookies, stale_after=stale_after, body_timeout=body_timeout,
+                    alertmanager=alertmanager, site=site, ack_hours=ack_hours)
     try:
         serve(cfg, host, port, forwarded_allow_ips=forwarded_allow_ips, limit_concurrency=limit_concurrency,
               header_timeout=header_timeout)
@@ -349,30 +360,57 @@ def dashboard_user(
 def prometheus_cmd(
     out: Path = typer.Option(..., "--out", help="Folder for prometheus.yml, rules/ and alertmanager.yml."),
     exporter: list[str] = typer.Option(["127.0.0.1:9118"], "--exporter", help="HOST:PORT of a dcops /metrics "
-                                       "(repeatable: one per monitor shard)."),
+                                       "(repeatable: one per monitor shard); SITE=HOST:PORT for one site only."),
     alertmanager: list[str] = typer.Option(["127.0.0.1:9093"], "--alertmanager", help="HOST:PORT (repeatable)."),
     scrape_interval: str = typer.Option("15s", help="Prometheus scrape interval."),
     evaluation_interval: str = typer.Option("15s", help="Prometheus rule evaluation interval."),
     remote_write: list[str] = typer.Option([], "--remote-write", help="URL of a central store's write API, e.g. "
                                            "VictoriaMetrics http://HOST:8428/api/v1/write (repeatable)."),
     site: Optional[str] = typer.Option(None, "--site", help="Site label (default: the inventory's site code)."),
-    inventory: Optional[Path] = typer.Option(None, help="Inventory folder (default: the shipped one)."),
+    inventory: list[Path] = typer.Option([], help="Inventory folder (default: the shipped one). Repeat it for "
+                                                  "several sites (production, DR …): one folder per site in --out, "
+                                                  "plus central/."),
+    federate: list[str] = typer.Option([], "--federate", help="Several sites: SITE=HOST:PORT of that site's "
+                                       "Prometheus; writes central/prometheus.yml federating them."),
     rules: Optional[Path] = typer.Option(None, help="Alert rules YAML (default monitors/alerts.yaml)."),
     as_json: bool = typer.Option(False, "--json", help="Print the files written and the warnings as JSON."),
 ) -> None:
     """Generate the scale-out stack (Prometheus, its rules, Alertmanager) from the inventory and monitors/."""
     from ..model import InventoryInvalid, load_inventory
     from .alerts import RulesError, load_rules
-    from .scaleout import bundle, write
+    from .scaleout import bundle, multi_site_bundle, parse_site_addresses, write
+    invs = []
     try:
-        inv = load_inventory(inventory) if inventory else load_inventory()
+        for path in inventory or [None]:
+            try:
+                invs.append(load_inventory(path) if path else load_inventory())
+            except InventoryInvalid as e:
+                _fail(f"inventory {path or 'inventory/'} invalid: {len(e.problems)} error(s) (run dcops validate)", 2)
         rs = load_rules(rules)
-    except InventoryInvalid as e:
-        _fail(f"inventory invalid: {len(e.problems)} error(s) (run dcops validate)", 2)
     except RulesError as e:
         _fail(str(e), 2)
-    b = bundle(inv, rs, exporters=exporter, alertmanagers=alertmanager, scrape_interval=scrape_interval,
-               evaluation_interval=evaluation_interval, remote_write=remote_write, site=site)
+    if len(invs) == 1:
+        if federate or any("=" in x for x in exporter):
+            _fail("SITE=HOST:PORT addresses and --federate need several --inventory folders", 2)
+        b = bundle(invs[0], rs, exporters=exporter, alertmanagers=alertmanager, scrape_interval=scrape_interval,
+                   evaluation_interval=evaluation_interval, remote_write=remote_write, site=site)
+    else:
+        if site:
+            _fail("--site names the one site of one inventory; with several, each inventory's site.code is used", 2)
+        codes = [i.site.code for i in invs]
+        try:
+            exporters = parse_site_addresses(exporter, codes, ["127.0.0.1:9118"], "--exporter")
+            if any("=" not in f for f in federate):
+                raise ValueError("--federate wants SITE=HOST:PORT")
+            fed = parse_site_addresses(federate, codes, [], "--federate") if federate else None
+            if fed and not all(fed.values()):
+                raise ValueError("--federate: give SITE=HOST:PORT for every site "
+                                 f"(missing: {', '.join(s for s, v in fed.items() if not v)})")
+            b = multi_site_bundle(invs, rs, exporters=exporters, alertmanagers=alertmanager, federate=fed,
+                                  scrape_interval=scrape_interval, evaluation_interval=evaluation_interval,
+                                  remote_write=remote_write)
+        except ValueError as e:
+            _fail(str(e), 2)
     try:
         paths = write(b, out)
     except OSError as e:

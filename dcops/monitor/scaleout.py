@@ -37,11 +37,26 @@ class Bundle:
     secret_files: set[str] = field(default_factory=set)
 
 
-def _device_labels(inv) -> dict[str, dict[str, str]]:
+#: the `system` label of a device that serves every system of its site (UPS, cooling, perimeter firewall)
+SHARED_SYSTEM = "shared"
+#: Decree 85 levels whose critical alerts take the stricter route (shorter repeat)
+HIGH_LEVELS = (3, 4, 5)
+
+
+def device_labels(inv) -> dict[str, dict[str, str]]:
+    """Per monitored device: `kind`, `system` and `level` (its Decree 85 security level).
+
+    A device dedicated to one system (`system:` in the inventory) carries that system and its level; a
+    device every system of the site depends on carries `system="shared"` and the highest level among the
+    site's systems — a UPS failing takes the level-3 systems down with the others."""
+    levels = {s.name: s.security_level for s in inv.systems}
+    top = max(levels.values(), default=1)
     out = {}
     for d in (*inv.facility, *inv.network_devices):
         if getattr(d, "snmp", None) is not None:
-            out[d.name] = {"kind": str(getattr(d.kind, "value", d.kind))}
+            system = getattr(d, "system", None)
+            out[d.name] = {"kind": str(getattr(d.kind, "value", d.kind)), "system": system or SHARED_SYSTEM,
+                           "level": str(levels[system] if system else top)}
     return out
 
 
@@ -52,7 +67,7 @@ def prometheus_config(inv, *, exporters: list[str], alertmanagers: list[str], sc
     leaves the site carrying `site`, so one query spans the province — or 63 of them."""
     site = site or inv.site.code
     relabel = []
-    for dev, labels in sorted(_device_labels(inv).items()):
+    for dev, labels in sorted(device_labels(inv).items()):
         for key, value in sorted(labels.items()):
             relabel.append({"source_labels": ["device"], "regex": dev, "target_label": key, "replacement": value})
     return {
@@ -105,7 +120,8 @@ def _receivers(rules: RuleSet, warnings: list[str]) -> tuple[list[dict], bool]:
                               ("telegram_configs", telegram)) if v}
     if not base:
         warnings.append("no receiver is enabled in monitors/alerts.yaml notify: alerts are routed nowhere")
-    return [{"name": "noc", **base}, {"name": "noc-critical", **base}], has_secret
+    return [{"name": "noc", **base}, {"name": "noc-critical", **base}, {"name": "noc-critical-high-level", **base}
+            ], has_secret
 
 
 def alertmanager_config(rules: RuleSet, warnings: list[str] | None = None) -> tuple[dict, bool]:
@@ -125,8 +141,14 @@ def alertmanager_config(rules: RuleSet, warnings: list[str] | None = None) -> tu
             "receiver": "noc",
             "group_by": ["site", "alertname"],
             "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h",
-            "routes": [{"matchers": ['severity="critical"'], "receiver": "noc-critical",
-                        "group_wait": "10s", "group_interval": "1m", "repeat_interval": "1h"}],
+            "routes": [
+                # Decree 85 level 3 and above: the same people, reminded twice as often until it is handled
+                {"matchers": ['severity="critical"', f'level=~"{"|".join(map(str, HIGH_LEVELS))}"'],
+                 "receiver": "noc-critical-high-level", "group_wait": "10s", "group_interval": "1m",
+                 "repeat_interval": "30m"},
+                {"matchers": ['severity="critical"'], "receiver": "noc-critical",
+                 "group_wait": "10s", "group_interval": "1m", "repeat_interval": "1h"},
+            ],
         },
         "inhibit_rules": inhibit,
         "receivers": receivers,
@@ -153,6 +175,64 @@ def bundle(inv, rules: RuleSet, *, exporters: list[str], alertmanagers: list[str
     if secret:
         b.secret_files.add("alertmanager.yml")
     return b
+
+
+def parse_site_addresses(values: list[str], sites: list[str], default: list[str], what: str) -> dict[str, list[str]]:
+    """`HOST:PORT` (every site) or `SITE=HOST:PORT` (that site) → {site: [HOST:PORT, …]}; sites left without an
+    address get `default`. An unknown site is an error, not a silently unused address."""
+    out: dict[str, list[str]] = {s: [] for s in sites}
+    common = []
+    for v in values:
+        site, sep, addr = v.partition("=")
+        if not sep:
+            common.append(v)
+        elif site not in out:
+            raise ValueError(f"{what} {v!r}: no site {site!r} (sites: {', '.join(sites)})")
+        else:
+            out[site].append(addr)
+    return {s: out[s] or common or list(default) for s in sites}
+
+
+def federation_config(prometheus_by_site: dict[str, list[str]], scrape_interval: str = "30s") -> dict:
+    """A central Prometheus that federates every site's dcops series and ALERTS (the sites evaluate the rules
+    and page; the centre only looks, so no rule file and no Alertmanager here: nothing fires twice)."""
+    jobs = []
+    for site, targets in sorted(prometheus_by_site.items()):
+        jobs.append({"job_name": f"federate-{site}", "honor_labels": True, "metrics_path": "/federate",
+                     "params": {"match[]": ['{__name__=~"dcops_.+"}', '{__name__="ALERTS"}']},
+                     "static_configs": [{"targets": targets, "labels": {"site": site}}]})
+    return {"global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
+            "scrape_configs": jobs}
+
+
+def multi_site_bundle(invs: list, rules: RuleSet, *, exporters: dict[str, list[str]], alertmanagers: list[str],
+                      federate: dict[str, list[str]] | None = None, scrape_interval: str = "15s",
+                      evaluation_interval: str = "15s", remote_write: list[str] = ()) -> Bundle:
+    """One folder per site (its Prometheus and rules, alerting to the shared Alertmanagers, optionally
+    remote-writing to a central store) and `central/` (the one Alertmanager config; a federating Prometheus
+    when the sites' Prometheus addresses are given). Same-named devices at two sites stay apart by `site`."""
+    codes = [inv.site.code for inv in invs]
+    dup = sorted({c for c in codes if codes.count(c) > 1})
+    if dup:
+        raise ValueError(f"two inventories describe the same site {dup[0]!r}: give each its own site.code")
+    files, warnings, secret = {}, [], set()
+    for inv in invs:
+        b = bundle(inv, rules, exporters=exporters[inv.site.code], alertmanagers=alertmanagers,
+                   scrape_interval=scrape_interval, evaluation_interval=evaluation_interval,
+                   remote_write=remote_write)
+        code = inv.site.code
+        files[f"{code}/prometheus.yml"] = b.files["prometheus.yml"]
+        files[f"{code}/{RULES_FILE}"] = b.files[RULES_FILE]
+        if "central/alertmanager.yml" not in files:  # the same rules and receivers for every site: one copy
+            files["central/alertmanager.yml"] = b.files["alertmanager.yml"]
+            if b.secret_files:
+                secret.add("central/alertmanager.yml")
+            warnings += b.warnings
+    if federate:
+        files["central/prometheus.yml"] = _dump(federation_config(federate))
+    elif not remote_write:
+        warnings.append("no central view: give --remote-write (VictoriaMetrics) or --federate SITE=HOST:PORT")
+    return Bundle(files, warnings, secret)
 
 
 def write(b: Bundle, out: Path) -> list[Path]:

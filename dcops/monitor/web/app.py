@@ -28,6 +28,7 @@ from .. import alerts as alerts_mod
 from ..i18n import LANGS, fmt_time
 from ..store import Store
 from . import auth, pages
+from .alertsource import SourceError, make_source
 from .cache import PageCache
 from .safety import BadForm, read_form, safe_next
 from .strings import tr
@@ -58,6 +59,9 @@ class WebConfig:
     body_timeout: float = 10  # a POST body must arrive within this (a lying Content-Length holds nothing)
     lines: list | None = None
     login_limits: dict = field(default_factory=dict)  # LoginThrottle overrides (tests)
+    alertmanager: str | None = None  # read alerts and silences from this Alertmanager (scale-out mode)
+    site: str | None = None  # the `site` label of this page's devices (default: the inventory's site code)
+    ack_hours: float = 8  # with Alertmanager: an acknowledgement silences the alert for this long
 
 
 @dataclass
@@ -102,6 +106,7 @@ class NocApp:
         self.lines = cfg.lines if cfg.lines is not None else pages.lines_from_inventory()
         self.jenv = _jenv()
         self.cache = PageCache()
+        self.source = make_source(self.store, cfg.alertmanager, site=cfg.site, ack_hours=cfg.ack_hours)
         routes = [
             Route("/static/app.css", self.css), Route("/healthz", self.healthz), Route("/livez", self.livez),
             Route("/login", self._get(self.login_page)), Route("/login", self._post(self.login), methods=["POST"]),
@@ -110,10 +115,10 @@ class NocApp:
             Route("/kiosk/{token}", self._get(self.kiosk)),
             Route("/", self._get(self.overview)), Route("/wall", self._get(self.wall)),
             Route("/alerts", self._get(self.alerts)), Route("/alerts.csv", self._get(self.alerts_csv)),
-            Route("/alerts/{alert_id:int}/ack", self._post(self.ack), methods=["POST"]),
+            Route("/alerts/{alert_id}/ack", self._post(self.ack), methods=["POST"]),
             Route("/silences", self._get(self.silences)),
             Route("/silences", self._post(self.add_silence), methods=["POST"]),
-            Route("/silences/{sid:int}/end", self._post(self.end_silence), methods=["POST"]),
+            Route("/silences/{sid}/end", self._post(self.end_silence), methods=["POST"]),
             Route("/lines", self._get(self.lines_page)), Route("/device/{name:path}", self._get(self.device)),
             Route("/api/status", self._get(self.api_status)),
         ]
@@ -205,6 +210,7 @@ class NocApp:
 
     def _html(self, name: str, c: Ctx, code: int = 200, **kw) -> Response:
         user = c.user
+        kw.setdefault("source_health", self.source.health())
         html = self.jenv.get_template(name).render(lang=c.lang, user=user, csrf=c.csrf, here=c.here,
                                                    t=lambda k: tr(k, c.lang), fmt_time=lambda ts: fmt_time(ts, c.lang),
                                                    **kw)
@@ -214,14 +220,16 @@ class NocApp:
         """Render once per store change (and at most every 30 s), then fill in who is looking."""
         version = self._version()
         role = c.user["role"]
-        key = (name, c.here, c.lang, role, c.user.get("kiosk", False), version, int(time.time() // 30), key_extra)
+        key = (name, c.here, c.lang, role, c.user.get("kiosk", False), version, int(time.time() // 30), key_extra,
+               self.source.version())
 
         def render():
             kw = build()
             if kw is None:
                 return None
             kw.setdefault("n_alerts", sum(1 for a in kw.get("alerts", ())) if "alerts" in kw
-                          else len(alerts_mod.active_alerts(self.store)))
+                          else len(self.source.active()))
+            kw.setdefault("source_health", self.source.health())
             ph_user = dict(c.user, user=_PH_USER, csrf=_PH_CSRF)
             return self.jenv.get_template(name).render(
                 lang=c.lang, user=ph_user, csrf=_PH_CSRF, here=c.here, stale=self._stale(version),
@@ -331,19 +339,19 @@ class NocApp:
     def overview(self, c: Ctx) -> Response:
         if c.user is None:
             return self._login_redirect(c)
-        return self._cached("overview", c, lambda: pages.overview(self.store, c.lang))
+        return self._cached("overview", c, lambda: pages.overview(self.store, c.lang, self.source))
 
     def wall(self, c: Ctx) -> Response:
         if c.user is None:
             c.user = self._kiosk_user(c)
             if c.user is None:
                 return self._login_redirect(c)
-        return self._cached("wall", c, lambda: pages.wall(self.store, c.lang))
+        return self._cached("wall", c, lambda: pages.wall(self.store, c.lang, self.source))
 
     def alerts(self, c: Ctx) -> Response:
         if c.user is None:
             return self._login_redirect(c)
-        return self._cached("alerts", c, lambda: pages.alerts_page(self.store, c.lang))
+        return self._cached("alerts", c, lambda: pages.alerts_page(self.store, c.lang, self.source))
 
     def alerts_csv(self, c: Ctx) -> Response:
         if c.user is None:
@@ -368,19 +376,23 @@ class NocApp:
             return self._login_redirect(c)
         name = c.request.path_params["name"]
         q = dict(c.request.query_params)
-        return self._cached("device", c, lambda: pages.device(self.store, name, q, c.lang, time.time()))
+        return self._cached("device", c, lambda: pages.device(self.store, name, q, c.lang, time.time(),
+                                                                     self.source))
 
     def api_status(self, c: Ctx) -> Response:
         if c.user is None:
             return PlainTextResponse(LOGIN_REQUIRED, 401)
 
         def build():
-            alerts = alerts_mod.active_alerts(self.store)
+            alerts = self.source.active()
+            health = self.source.health()
             return json.dumps({
+                "alert_source": {"kind": health.kind, "ok": health.ok, "error": health.error or None,
+                                 "fallback": health.fallback},
                 "devices": [{"name": d["name"], "status": pages.device_status(d, alerts)} for d in self.store.devices()],
-                "alerts": [{k: a[k] for k in ("id", "rule", "device", "severity", "acked_by", "silenced")}
+                "alerts": [{k: a.get(k) for k in ("id", "rule", "device", "severity", "acked_by", "silenced")}
                            for a in alerts]}, ensure_ascii=False)
-        body = self.cache.get(("api", self._version(), int(time.time() // 30)), build)
+        body = self.cache.get(("api", self._version(), int(time.time() // 30), self.source.version()), build)
         return Response(body, media_type="application/json")
 
     # ---------------------------------------------------------------- actions
@@ -397,9 +409,15 @@ class NocApp:
         denied = self._admin_post(c, form)
         if denied:
             return denied
-        alerts_mod.acknowledge(self.store, int(c.request.path_params["alert_id"]), c.user["user"],
-                               form.get("comment", ""))
+        try:
+            self.source.acknowledge(c.request.path_params["alert_id"], c.user["user"], form.get("comment", ""))
+        except SourceError as e:
+            return self._source_failed(c, e)
         return self._redirect(safe_next(form.get("next"), "/alerts"))
+
+    def _source_failed(self, c: Ctx, e: SourceError) -> Response:
+        """Nothing was stored: say so (502), never pretend the window or acknowledgement exists."""
+        return self._html("error", c, 502, message=f"{tr('source_write_failed', c.lang)}: {e}")
 
     def _targets(self, lang: str) -> list[tuple[str, str]]:
         out = [("*", tr("all_devices", lang))]
@@ -413,12 +431,12 @@ class NocApp:
         now = time.time()
         targets = self._targets(c.lang)
         names = dict(targets)
-        rows = [dict(s, target_text=names.get(s["target"], s["target"])) for s in alerts_mod.silences(self.store, now)]
+        rows = [dict(s, target_text=names.get(s["target"], s["target"])) for s in self.source.silences(now)]
         local = "%Y-%m-%dT%H:%M"
         from ..i18n import fmt_ts
         return self._html("silences", c, code, page="silences", silences=rows, targets=targets, now=now,
                           error=error, now_local=fmt_ts(now, local), later_local=fmt_ts(now + 7200, local),
-                          n_alerts=len(alerts_mod.active_alerts(self.store)), stale=self._stale(self._version()))
+                          n_alerts=len(self.source.active()), stale=self._stale(self._version()))
 
     def add_silence(self, c: Ctx, form: dict) -> Response:
         denied = self._admin_post(c, form)
@@ -432,16 +450,21 @@ class NocApp:
         if ends is None or not alerts_mod.valid_target(target, devices) or ends - starts > 31 * 86400:
             return self.silences(c, tr("bad_input", c.lang), 400)
         try:
-            alerts_mod.add_silence(self.store, target, starts, ends, form.get("reason", ""), c.user["user"])
+            self.source.add_silence(target, starts, ends, form.get("reason", ""), c.user["user"])
         except ValueError:
             return self.silences(c, tr("bad_input", c.lang), 400)
+        except SourceError as e:
+            return self._source_failed(c, e)
         return self._redirect("/silences")
 
     def end_silence(self, c: Ctx, form: dict) -> Response:
         denied = self._admin_post(c, form)
         if denied:
             return denied
-        alerts_mod.end_silence(self.store, int(c.request.path_params["sid"]), c.user["user"])
+        try:
+            self.source.end_silence(c.request.path_params["sid"], c.user["user"])
+        except SourceError as e:
+            return self._source_failed(c, e)
         return self._redirect("/silences")
 
 

@@ -7,8 +7,9 @@ import io
 import time
 from dataclasses import dataclass
 
-from ..alerts import active_alerts, active_silences, device_group, recent_alerts, silence_for
+from ..alerts import device_group, recent_alerts
 from ..i18n import fmt_duration, fmt_pct, fmt_time, fmt_value, site_tz
+from .alertsource import EmbeddedSource
 from .charts import N_BUCKETS, line_chart, minmax_points
 from .strings import tr
 
@@ -139,36 +140,37 @@ def summary(rows: list[dict], lang: str) -> list[tuple[str, str]]:
     return out
 
 
-def _devices_view(store, lang: str, alerts: list[dict]) -> list[dict]:
+def _devices_view(store, lang: str, alerts: list[dict], src=None) -> list[dict]:
     latest = store.latest(current=True)
     rows_by_dev: dict[str, list[dict]] = {}
     for r in latest:
         rows_by_dev.setdefault(r["device"], []).append(r)
-    sil = active_silences(store)
+    src = src or EmbeddedSource(store)
     return [dict(d, status=device_status(d, alerts), group=device_group(d["kind"] or ""),
-                 silence=silence_for(d["name"], d["kind"] or "", sil),
+                 silence=src.device_silence(d["name"], d["kind"] or ""),
                  summary=summary(rows_by_dev.get(d["name"], []), lang)) for d in store.devices()]
 
 
-def overview(store, lang: str) -> dict:
-    alerts = active_alerts(store)
+def overview(store, lang: str, src=None) -> dict:
+    alerts = (src or EmbeddedSource(store)).active()
     groups: dict[str, list] = {"ups": [], "cooling": [], "sensor": [], "network": []}
-    for d in _devices_view(store, lang, alerts):
+    for d in _devices_view(store, lang, alerts, src):
         groups[d["group"]].append(d)
     return dict(page="overview", refresh=10, alerts=alerts, groups=[(g, v) for g, v in groups.items() if v])
 
 
-def wall(store, lang: str) -> dict:
-    alerts = active_alerts(store)
+def wall(store, lang: str, src=None) -> dict:
+    alerts = (src or EmbeddedSource(store)).active()
     order = {"critical": 0, "unreachable": 0, "warning": 1, "unknown": 2, "ok": 3}
-    devs = sorted(_devices_view(store, lang, alerts), key=lambda d: (order.get(d["status"], 2), d["name"]))
+    devs = sorted(_devices_view(store, lang, alerts, src), key=lambda d: (order.get(d["status"], 2), d["name"]))
     with store.read() as db:
         last = db.execute("SELECT MAX(last_poll) FROM devices").fetchone()[0]
     return dict(page="wall", refresh=15, wall=True, body_class="wall", alerts=alerts, devices=devs, data_ts=last)
 
 
-def alerts_page(store, lang: str) -> dict:
-    return dict(page="alerts", refresh=10, alerts=active_alerts(store), recent=recent_alerts(store))
+def alerts_page(store, lang: str, src=None) -> dict:
+    return dict(page="alerts", refresh=10, alerts=(src or EmbeddedSource(store)).active(),
+                recent=recent_alerts(store))
 
 
 def _series_label(s: dict, metric: str, lang: str) -> str:
@@ -177,7 +179,7 @@ def _series_label(s: dict, metric: str, lang: str) -> str:
             or ",".join(f"{v}" for v in lab.values()) or tr(metric, lang))
 
 
-def device(store, name: str, q, lang: str, now: float) -> dict | None:
+def device(store, name: str, q, lang: str, now: float, src=None) -> dict | None:
     dev = next((d for d in store.devices() if d["name"] == name), None)
     if dev is None:
         return None
@@ -198,8 +200,9 @@ def device(store, name: str, q, lang: str, now: float) -> dict | None:
         data = [(_series_label(s, metric, lang), minmax_points(store.buckets(s["id"], since, until, N_BUCKETS)))
                 for s in ss[:8]]
         charts.append(line_chart(data, ss[0]["unit"], since, until, title=tr(metric, lang), lang=lang))
-    alerts = active_alerts(store)
-    sil = silence_for(name, dev["kind"] or "", active_silences(store, now))
+    src = src or EmbeddedSource(store)
+    alerts = src.active()
+    sil = src.device_silence(name, dev["kind"] or "")
     return dict(page="device", dev=dev, status=device_status(dev, alerts), latest=latest, charts=charts, nav=nav,
                 silence=sil, n_alerts=len(alerts))
 

@@ -93,6 +93,15 @@ T = {
     "bad_input": ("Dữ liệu không hợp lệ", "Invalid input"),
     "data_age": ("Dữ liệu cập nhật lúc", "Data as of"),
     "stale": ("Dữ liệu cũ — bộ giám sát không ghi", "Stale data — the monitor is not writing"),
+    "source_down": ("Không kết nối được Alertmanager — danh sách cảnh báo dưới đây có thể không đầy đủ",
+                    "Alertmanager is unreachable — the alerts below may be incomplete"),
+    "source_fallback": ("Đang hiển thị cảnh báo của bộ cảnh báo nhúng (dcops monitor), không phải của Alertmanager",
+                        "Showing the embedded engine's alerts (dcops monitor), not Alertmanager's"),
+    "alerts_unknown": ("Không rõ tình trạng cảnh báo: không đọc được từ Alertmanager",
+                       "Alert state unknown: Alertmanager could not be read"),
+    "source_write_failed": ("Alertmanager không lưu được, chưa có gì thay đổi",
+                            "Alertmanager did not store it, nothing changed"),
+    "inhibited": ("Bị ức chế (do cảnh báo gốc)", "Inhibited (by its cause)"),
 }
 
 

@@ -64,7 +64,9 @@ BASE = """<!doctype html>
 {% if user and not user.kiosk %}<span>{{ user.user }} ({{ user.role }}{% if user.role != 'admin' %}, {{ t('readonly') }}{% endif %})</span>
 <form method="post" action="/logout"><input type="hidden" name="csrf" value="{{ csrf }}">
 <button id="logout">{{ t('logout') }}</button></form>{% endif %}
-</header><main>{% if stale %}<p class="stale" id="stale">{{ t('stale') }}</p>{% endif %}{% block main %}{% endblock %}</main></body></html>"""
+</header><main>{% if stale %}<p class="stale" id="stale">{{ t('stale') }}</p>{% endif %}
+{% if source_health and not source_health.ok %}<p class="stale" id="alert-source-down">{{ t('source_down') }}
+<span class="muted">({{ source_health.error }})</span></p>{% endif %}{% block main %}{% endblock %}</main></body></html>"""
 
 LOGIN = """{% extends "base" %}{% block main %}<div class="card login"><h2>{{ t('login') }}</h2>
 {% if error %}<p class="err" id="login-error">{{ error }}</p>{% endif %}
@@ -75,12 +77,15 @@ LOGIN = """{% extends "base" %}{% block main %}<div class="card login"><h2>{{ t(
 <button type="submit" id="login-button">{{ t('login') }}</button></form></div>{% endblock %}"""
 
 ALERT_TABLE = """{% macro alert_table(alerts, show_ack) %}
-{% if not alerts %}<p class="muted" id="no-alerts">{{ t('no_alerts') }}</p>{% else %}
+{% if source_health and source_health.fallback %}<p class="err" id="alerts-fallback">{{ t('source_fallback') }}</p>{% endif %}
+{% if not alerts and source_health and not source_health.ok %}<p class="err" id="alerts-unknown">{{ t('alerts_unknown') }}</p>
+{% elif not alerts %}<p class="muted" id="no-alerts">{{ t('no_alerts') }}</p>{% else %}
 <table id="active-alerts" class="stack"><tr><th>{{ t('severity') }}</th><th>{{ t('device') }}</th><th>{{ t('summary') }}</th>
 <th>{{ t('since') }}</th><th></th></tr>
 {% for a in alerts %}<tr class="alert-row" data-rule="{{ a.rule }}" data-device="{{ a.device }}">
 <td><span class="badge {{ a.severity }}">{{ t(a.severity) }}</span>{% if a.silenced %}
-<span class="badge maintenance silenced">{{ t('silenced') }}</span>{% endif %}</td>
+<span class="badge maintenance silenced">{{ t('silenced') }}</span>{% endif %}{% if a.inhibited %}
+<span class="badge info inhibited">{{ t('inhibited') }}</span>{% endif %}</td>
 <td><a href="/device/{{ a.device|urlencode }}">{{ a.device }}</a></td>
 <td>{{ a['summary_' + lang] }}</td><td>{{ fmt_time(a.fired_at) }}</td>
 <td>{% if a.acked_by %}<span class="acked">{{ t('acked_by') }} {{ a.acked_by }}</span>
@@ -147,7 +152,7 @@ SILENCES = """{% extends "base" %}{% block main %}
 {% if not silences %}<p class="muted" id="no-silences">{{ t('no_silences') }}</p>{% else %}
 <table id="silences" class="stack"><tr><th>{{ t('target') }}</th><th>{{ t('starts') }}</th><th>{{ t('ends') }}</th>
 <th>{{ t('reason') }}</th><th>{{ t('author') }}</th><th></th></tr>
-{% for s in silences %}<tr class="silence-row" data-target="{{ s.target }}"><td>{{ s.target_text }}</td><td>{{ fmt_time(s.starts) }}</td>
+{% for s in silences %}<tr class="silence-row{{ ' ack-silence' if s.ack }}" data-target="{{ s.target }}" data-id="{{ s.id }}"><td>{{ s.target_text }}{% if s.ack %} <span class="badge info">{{ t('ack') }}</span>{% endif %}</td><td>{{ fmt_time(s.starts) }}</td>
 <td>{{ fmt_time(s.ends) }}</td><td>{{ s.reason }}</td><td>{{ s.author }}</td>
 <td>{% if user.role == 'admin' and s.ends > now %}<form method="post" action="/silences/{{ s.id }}/end">
 <input type="hidden" name="csrf" value="{{ csrf }}"><button class="end-silence">{{ t('end_now') }}</button></form>{% endif %}</td></tr>
