@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import capacity
+from . import capacity, power
 from .errors import Loc, Problem
 from .loader import Loaded
 from .schema import FacilityKind, Inventory, ZoneKind
@@ -251,3 +251,14 @@ def _capacity(inv: Inventory, c: _Collector) -> None:
     if not report.tape.fits:
         c.error(c.at("storage", None, "tape", "capacity_tb"),
                 f"tape too small for the retention: {report.tape.demand:,.1f} TB needed > {report.tape.supply:,.1f} TB", "capacity")
+    _ups_budget(inv, c, report)
+
+
+def _ups_budget(inv: Inventory, c: _Collector, report: capacity.Report) -> None:
+    """The UPS power-loss drill's shutdown plan must end inside the battery budget: a new tenant's VMs
+    lengthen it, and this is where the change is made."""
+    p = report.ups_plan
+    if p is None or p.fits:
+        return
+    i = next(i for i, f in enumerate(inv.facility) if f.name == p.ups)
+    c.error(c.at("facility", i, "battery_runtime_min"), power.budget_message(p), "capacity")
