@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from .. import PROJECT_ROOT
+from .. import paths
 
 REPLICATED = ("hosts", "tenants", "systems", "ha_groups", "vms")
 #: fields that name an item of a replicated section, per section
@@ -80,7 +80,7 @@ def generate(dest: Path | str, factor: int = 10, source: Path | str | None = Non
     """Write the scaled inventory to dest/inventory and its policy to dest/cloud_policy.yaml."""
     if not 1 <= factor <= 64:
         raise ValueError("factor must be 1..64")
-    source = Path(source) if source else PROJECT_ROOT / "inventory"
+    source = Path(source) if source else paths.INVENTORY
     dest = Path(dest)
     inv_dir = dest / "inventory"
     y = _yaml()
@@ -109,7 +109,7 @@ def generate(dest: Path | str, factor: int = 10, source: Path | str | None = Non
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8") as f:
             y.dump(out, f)
-    pol = y.load(Path(policy or PROJECT_ROOT / "infra" / "cloud_policy.yaml").read_text(encoding="utf-8"))
+    pol = y.load(Path(policy or paths.CLOUD_POLICY).read_text(encoding="utf-8"))
     pol_path = dest / "cloud_policy.yaml"
     with pol_path.open("w", encoding="utf-8") as f:
         y.dump(remap.walk(pol), f)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from dcops import PROJECT_ROOT
+from dcops import PROJECT_ROOT, paths
 from dcops.model import Inventory
 
 from .core import DrillContext, DrillRefused
@@ -117,7 +117,7 @@ def build_lab(dl, inv: Inventory, names: list[str], options: dict) -> None:
 
 def supported_platforms() -> list[str]:
     """The platforms the playbook can restore (its role's data, not a list kept here)."""
-    data = _yaml(PROJECT_ROOT / "playbooks/roles/drill_fw_restore/defaults/main.yml")
+    data = _yaml(paths.PLAYBOOKS / "roles/drill_fw_restore/defaults/main.yml")
     return sorted(data["drill_fw_restore_platforms"])
 
 
