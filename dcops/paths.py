@@ -22,9 +22,13 @@ ENV = {"inventory": "DCOPS_INVENTORY", "monitors": "DCOPS_MONITORS",
        "network_configs": "DCOPS_NETWORK_CONFIGS", "playbooks": "DCOPS_PLAYBOOKS"}
 
 
-def _folder(name: str) -> Path:
+def folder(name: str) -> Path:
+    """inventory | monitors | network_configs | playbooks, as the environment says now."""
     value = os.environ.get(ENV[name])
     return Path(value).expanduser() if value else PROJECT_ROOT / name
+
+
+_folder = folder
 
 
 def inventory() -> Path:

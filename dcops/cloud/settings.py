@@ -135,4 +135,8 @@ def _path(value: str | None, default: Path) -> Path:
     if not value:
         return default
     p = Path(value)
-    return p if p.is_absolute() else PROJECT_ROOT / p
+    if p.is_absolute():
+        return p
+    if p.parts[0] in paths.ENV:  # `inventory/…` is the data folder, wherever $DCOPS_INVENTORY moved it
+        return paths.folder(p.parts[0]).joinpath(*p.parts[1:])
+    return PROJECT_ROOT / p
