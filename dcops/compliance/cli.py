@@ -49,7 +49,7 @@ def _compliance(
             err.print(str(e), markup=False, highlight=False)
         err.print(f"inventory invalid: {len(result.errors)} error(s)")
         raise typer.Exit(1)
-    ctx = Context(result.inventory, day, drills, dr_plan, policy, monitors, allowed_signers)
+    ctx = Context(result.inventory, day, drills, dr_plan, policy, monitors, allowed_signers, sources=result.sources)
     a = assess(result.inventory, ctx)
     if html is not None:
         write_atomic(html, render_html(a, lang))
