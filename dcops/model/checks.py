@@ -50,6 +50,7 @@ def run(loaded: Loaded, profiles_dir: Path, platforms_dir: Path) -> list[Problem
     _references(inv, c, profiles_dir, platforms_dir)
     _addressing(inv, c)
     _rules(inv, c)
+    _public_agrees(inv, c)
     if not any(p.severity == "error" for p in loaded.problems + c.problems):
         _capacity(inv, c)
     return c.problems
@@ -228,6 +229,17 @@ def _rules(inv: Inventory, c: _Collector) -> None:
     if total_pools > inv.storage.san.usable_tb + 1e-9:
         c.error(c.at("storage", None, "san", "pools"),
                 f"SAN pools add up to {total_pools:g} TB, more than the {inv.storage.san.usable_tb:g} TB usable")
+
+
+def _public_agrees(inv: Inventory, c: _Collector) -> None:
+    """"Public" is said on the system (the WAF publishes it) and on a VM (its own floating IP): a VM may
+    only be public when its system is, or the two consumers expose different things."""
+    systems = {s.name: s for s in inv.systems}
+    for i, vm in enumerate(inv.vms):
+        system = systems.get(vm.system)
+        if vm.public and system is not None and not system.public:
+            c.error(c.at("vms", i, "public"), f"VM {vm.name} is public (its own floating IP) but its system "
+                                              f"'{system.name}' is not public: set public on the system or drop it here")
 
 
 def _capacity(inv: Inventory, c: _Collector) -> None:
