@@ -81,6 +81,7 @@ def recording(profile: Profile, sys_name: str = "synthetic", plausible: Path = P
     rows[profile.uptime_oid] = "67:numeric|rate=100,initial=1234500"
     for key, oid in profile.info.items():
         rows.setdefault(oid, f"4|{key}-{profile.name}")
+    next_row: dict[str, int] = {}  # self-describing tables: metrics share a column, each its own rows
     for m in profile.metrics:
         if m.oid:
             rows[m.oid] = _value(m, by_metric, by_unit)
@@ -88,16 +89,20 @@ def recording(profile: Profile, sys_name: str = "synthetic", plausible: Path = P
         n = m.sim.rows if m.sim else 1
         names = list(m.select.rows) if m.select and m.select.rows else []
         n = max(n, len(names))
-        for i in range(1, n + 1):
+        first = next_row.get(m.walk, 0) if m.select else 0
+        for k in range(1, n + 1):
+            i = first + k
             rows.setdefault(f"{m.walk}.{i}", _value(m, by_metric, by_unit))
             for label, col in {**profile.labels, **m.labels_from}.items():
                 rows.setdefault(f"{col}.{i}", f"4|{label}-{i}")
             if m.divisor_column:
                 rows.setdefault(f"{m.divisor_column}.{i}", "2|1")
             if m.select:
-                descr = names[i - 1] if i <= len(names) else f"{m.select.match_prefix or m.name} {i}"
+                descr = names[k - 1] if k <= len(names) else f"{m.select.match_prefix or m.name} {k}"
                 rows.setdefault(f"{m.select.column}.{i}", f"4|{descr}")
                 if m.select.unit_column:
                     rows.setdefault(f"{m.select.unit_column}.{i}", f"4|{m.select.unit_equals or m.unit}")
+        if m.select:
+            next_row[m.walk] = first + n
     key = lambda oid: tuple(int(p) for p in oid.split("."))  # noqa: E731
     return "".join(f"{oid}|{rows[oid]}\n" for oid in sorted(rows, key=key))
