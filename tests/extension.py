@@ -221,3 +221,8 @@ def add_firewall_platform(data: DataCopy, devices: tuple[str, ...] = ("kg-fw-03"
         text = text[:start] + block + text[end:]
     path.write_text(text, encoding="utf-8")
     return list(devices)
+
+
+def srx_policy_banner(text: str, inventory) -> str:
+    """A post-processing hook a platform registers by name (policy.postprocess: tests.extension:srx_policy_banner)."""
+    return f"/* policy for {inventory.site.code}: {text.count('policy ')} policies */\n{text}"

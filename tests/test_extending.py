@@ -139,3 +139,28 @@ def test_compliance_assesses_the_new_systems(extended: DataCopy) -> None:
     assert controls["backup-restore-drill"]["status"] == "fail"
     # policy evidence comes from the copy, not the checkout
     assert controls["firewall-default-deny"]["evidence"].startswith(str(extended.network_configs))
+
+
+def test_a_platform_names_its_post_processing_hook(tmp_path) -> None:
+    """The seam instead of a branch in render.py: platform.yaml names a function by module path; an unknown
+    name is an error naming the file, for that platform's devices only."""
+    data = copy_data(tmp_path)
+    add_firewall_platform(data)
+    spec = data.network_configs / "platforms" / "junos-srx" / "platform.yaml"
+    text = spec.read_text(encoding="utf-8")
+    spec.write_text(text.replace("  layout: zone-pairs\n",
+                                 "  layout: zone-pairs\n  postprocess: tests.extension:srx_policy_banner\n"),
+                    encoding="utf-8")
+    out = tmp_path / "rendered"
+    r = _dcops(data, "net", "render", "--out", str(out), "-d", "kg-fw-03")
+    assert r.returncode == 0, r.stderr
+    rendered = (out / "kg-fw-03.conf").read_text(encoding="utf-8")
+    banner = next(ln for ln in rendered.splitlines() if ln.startswith("/* policy for "))
+    assert banner.startswith("/* policy for kg-dc: ") and banner.endswith(" policies */")
+
+    spec.write_text(text.replace("  layout: zone-pairs\n", "  layout: zone-pairs\n  postprocess: srx-magic\n"),
+                    encoding="utf-8")
+    r = _dcops(data, "net", "render", "--out", str(tmp_path / "again"))
+    assert r.returncode != 0
+    assert "junos-srx/platform.yaml: unknown policy.postprocess 'srx-magic' (known: fortigate-addrnames, " \
+           "panos-vsys, none, or package.module:function)" in r.stderr + r.stdout
