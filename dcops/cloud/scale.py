@@ -2,7 +2,8 @@
 
 Replicas 1..N-1 copy the hosts, tenants, systems, HA groups and VMs with a `-rK` suffix;
 SAN, tape and pools grow N-fold; cloud zones move to /16s so every replica keeps its
-addresses (offset K x 1024 inside the zone). Network devices, facility and budgets stay
+addresses (offset K x 1024 inside the zone). Network devices, facility (but the UPS, scaled with the
+site so the power-loss shutdown plan still fits) and budgets stay
 as they are. The result passes `load_inventory` (names, addressing, capacity), and a
 matching cloud policy (router and VIP addresses moved with their zone) is written next to it.
 """
@@ -103,6 +104,15 @@ def generate(dest: Path | str, factor: int = 10, source: Path | str | None = Non
                     p["capacity_tb"] *= factor
                 st["tape"]["capacity_tb"] *= factor
                 out[section] = st
+            elif section == "facility":
+                # the UPS grows with the site (battery strings in parallel): the power-loss shutdown plan
+                # of N times the machines must still fit its budget, as validate checks
+                fac = [remap.walk(i) for i in value]
+                for item in fac:
+                    if item.get("kind") == "ups":
+                        item["battery_runtime_min"] *= factor
+                        item["capacity_kva"] *= factor
+                out[section] = fac
             else:
                 out[section] = remap.walk(value)
         path = inv_dir / rel
