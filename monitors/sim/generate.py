@@ -131,37 +131,35 @@ def netbotz() -> list[str]:
     return rows
 
 
-def _netbotz_v2_layout(base: str, model: str, leak: bool) -> list[str]:
+def _netbotz_v2_layout(base: str, descr: str, object_id: str, leak: bool) -> list[str]:
     """NETBOTZV2-MIB (450) and NetBotz50-MIB (750/755) share their table layout under different roots."""
-    v = VALUES["netbotz-v2"]
-    rows = system(str(VALUES[model]["system"]["descr"]), str(VALUES[model]["system"]["object_id"]),
-                  str(v["system"]["name"]), str(v["system"]["location"]))
-    pods = [tuple(x) for x in v["pods"]]
+    rows = system(descr, object_id, "netbotz", "Phòng máy chủ")
+    pods = [(1001, "Nóng-Rack-B1", "27.4", "48.0"), (1002, "Lạnh-Rack-B1", "20.9", "51.0")]
     for idx, label, t, h in pods:
         rows += [f"{base}.4.1.1.1.1.{idx}|4|TEMP_{idx}", f"{base}.4.1.1.1.2.{idx}|2|{int(float(t) * 10)}",
                  f"{base}.4.1.1.1.3.{idx}|{wc(2, 0)}", f"{base}.4.1.1.1.4.{idx}|4|{label}",
                  f"{base}.4.1.1.1.7.{idx}|{wc(4, t)}",
                  f"{base}.4.1.2.1.1.{idx}|4|HUMI_{idx}", f"{base}.4.1.2.1.2.{idx}|2|{int(float(h) * 10)}",
                  f"{base}.4.1.2.1.4.{idx}|4|{label}", f"{base}.4.1.2.1.7.{idx}|{wc(4, h)}"]
-    door, door_label = v["door"]
-    rows += [f"{base}.4.2.2.1.1.{door}|4|DOOR_{door}", f"{base}.4.2.2.1.2.{door}|{wc(2, 1)}",
-             f"{base}.4.2.2.1.4.{door}|4|{door_label}"]
-    for idx, label, rest in v["dry_contacts"]:
+    rows += [f"{base}.4.2.2.1.1.2001|4|DOOR_2001", f"{base}.4.2.2.1.2.2001|{wc(2, 1)}",
+             f"{base}.4.2.2.1.4.2001|4|Cửa tủ B1"]
+    for idx, label, rest in [(3001, "Tủ báo cháy: đã xả khí", 0), (3002, "Chống sét lan truyền: SPD hỏng", 1)]:
         rows += [f"{base}.4.2.1.1.1.{idx}|4|DRYCONTACT_{idx}", f"{base}.4.2.1.1.2.{idx}|{wc(2, rest)}",
                  f"{base}.4.2.1.1.4.{idx}|4|{label}"]
     if leak:
-        idx, label = v["leak"]
-        rows += [f"{base}.4.2.13.1.1.{idx}|4|LEAK_{idx}", f"{base}.4.2.13.1.2.{idx}|{wc(2, 0)}",
-                 f"{base}.4.2.13.1.4.{idx}|4|{label}"]
+        rows += [f"{base}.4.2.13.1.1.4001|4|LEAK_4001", f"{base}.4.2.13.1.2.4001|{wc(2, 0)}",
+                 f"{base}.4.2.13.1.4.4001|4|Dây cảm biến rò nước sàn nâng"]
     return rows
 
 
 def netbotz_750() -> list[str]:
-    return _netbotz_v2_layout("1.3.6.1.4.1.52674.500", "netbotz-750", leak=True)
+    return _netbotz_v2_layout("1.3.6.1.4.1.52674.500", "Schneider Electric NetBotz 750 (NBRK0750) v5.3.2",
+                              "1.3.6.1.4.1.52674.500.1", leak=True)
 
 
 def netbotz_450() -> list[str]:
-    return _netbotz_v2_layout("1.3.6.1.4.1.5528.100", "netbotz-450", leak=False)
+    return _netbotz_v2_layout("1.3.6.1.4.1.5528.100", "NetBotz RackBot 450 v4.7.0", "1.3.6.1.4.1.5528.100.20.10.2013",
+                              leak=False)
 
 
 def akcp() -> list[str]:
