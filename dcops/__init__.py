@@ -1,11 +1,9 @@
 """dcops: one inventory of the Kiên Giang data centre driving cloud, network, monitoring and drills."""
-from pathlib import Path
-
 __version__ = "0.1.0"
 
-#: The checkout (or installed tree) that holds inventory/, monitors/, network_configs/, playbooks/.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_INVENTORY = PROJECT_ROOT / "inventory"
+#: The checkout (or installed tree) and the inventory folder ($DCOPS_INVENTORY): see dcops/paths.py
+from .paths import INVENTORY as DEFAULT_INVENTORY  # noqa: E402
+from .paths import PROJECT_ROOT  # noqa: E402,F401
 
 
 def _put_own_scripts_on_path() -> None:

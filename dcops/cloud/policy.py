@@ -12,10 +12,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ruamel.yaml import YAML
 
-from .. import PROJECT_ROOT
+from .. import paths
 from ..model.schema import Inventory
 
-DEFAULT_POLICY = PROJECT_ROOT / "infra" / "cloud_policy.yaml"
+DEFAULT_POLICY = paths.CLOUD_POLICY
 INTERNET = "internet"
 
 

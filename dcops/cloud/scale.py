@@ -2,7 +2,8 @@
 
 Replicas 1..N-1 copy the hosts, tenants, systems, HA groups and VMs with a `-rK` suffix;
 SAN, tape and pools grow N-fold; cloud zones move to /16s so every replica keeps its
-addresses (offset K x 1024 inside the zone). Network devices, facility and budgets stay
+addresses (offset K x 1024 inside the zone). Network devices, facility (but the UPS, scaled with the
+site so the power-loss shutdown plan still fits) and budgets stay
 as they are. The result passes `load_inventory` (names, addressing, capacity), and a
 matching cloud policy (router and VIP addresses moved with their zone) is written next to it.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from .. import PROJECT_ROOT
+from .. import paths
 
 REPLICATED = ("hosts", "tenants", "systems", "ha_groups", "vms")
 #: fields that name an item of a replicated section, per section
@@ -80,7 +81,7 @@ def generate(dest: Path | str, factor: int = 10, source: Path | str | None = Non
     """Write the scaled inventory to dest/inventory and its policy to dest/cloud_policy.yaml."""
     if not 1 <= factor <= 64:
         raise ValueError("factor must be 1..64")
-    source = Path(source) if source else PROJECT_ROOT / "inventory"
+    source = Path(source) if source else paths.INVENTORY
     dest = Path(dest)
     inv_dir = dest / "inventory"
     y = _yaml()
@@ -103,13 +104,22 @@ def generate(dest: Path | str, factor: int = 10, source: Path | str | None = Non
                     p["capacity_tb"] *= factor
                 st["tape"]["capacity_tb"] *= factor
                 out[section] = st
+            elif section == "facility":
+                # the UPS grows with the site (battery strings in parallel): the power-loss shutdown plan
+                # of N times the machines must still fit its budget, as validate checks
+                fac = [remap.walk(i) for i in value]
+                for item in fac:
+                    if item.get("kind") == "ups":
+                        item["battery_runtime_min"] *= factor
+                        item["capacity_kva"] *= factor
+                out[section] = fac
             else:
                 out[section] = remap.walk(value)
         path = inv_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8") as f:
             y.dump(out, f)
-    pol = y.load(Path(policy or PROJECT_ROOT / "infra" / "cloud_policy.yaml").read_text(encoding="utf-8"))
+    pol = y.load(Path(policy or paths.CLOUD_POLICY).read_text(encoding="utf-8"))
     pol_path = dest / "cloud_policy.yaml"
     with pol_path.open("w", encoding="utf-8") as f:
         y.dump(remap.walk(pol), f)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .. import PROJECT_ROOT
+from .. import PROJECT_ROOT, paths
 
 NAMESPACE = "dcops"
 #: the logical name of the cloud-admin provider (the others are tenant-<name>, scoped to a project)
@@ -54,8 +54,8 @@ class DrSelection:
 @dataclass(frozen=True)
 class StackSettings:
     scope: Literal["site", "dr"] = "site"
-    inventory: Path = PROJECT_ROOT / "inventory"
-    policy: Path = PROJECT_ROOT / "infra" / "cloud_policy.yaml"
+    inventory: Path = paths.INVENTORY
+    policy: Path = paths.CLOUD_POLICY
     #: quotas = demand x headroom (SAN quotas capped so their sum stays within the pools)
     quota_headroom: float = 1.25
     #: declare host aggregates from the inventory's hypervisors (prod); the DR site's hosts are not inventoried
@@ -95,8 +95,8 @@ class StackSettings:
         bool_or = lambda key, default: default if cfg.get_bool(key) is None else cfg.get_bool(key)  # noqa: E731
         return cls(
             scope=scope,
-            inventory=_path(cfg.get("inventory"), PROJECT_ROOT / "inventory"),
-            policy=_path(cfg.get("policy"), PROJECT_ROOT / "infra" / "cloud_policy.yaml"),
+            inventory=_path(cfg.get("inventory"), paths.INVENTORY),
+            policy=_path(cfg.get("policy"), paths.CLOUD_POLICY),
             quota_headroom=headroom,
             manage_aggregates=bool_or("manageAggregates", scope == "site"),
             public_access=bool_or("publicAccess", True),
@@ -135,4 +135,8 @@ def _path(value: str | None, default: Path) -> Path:
     if not value:
         return default
     p = Path(value)
-    return p if p.is_absolute() else PROJECT_ROOT / p
+    if p.is_absolute():
+        return p
+    if p.parts[0] in paths.ENV:  # `inventory/…` is the data folder, wherever $DCOPS_INVENTORY moved it
+        return paths.folder(p.parts[0]).joinpath(*p.parts[1:])
+    return PROJECT_ROOT / p

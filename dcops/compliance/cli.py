@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from dcops.console import Console
 
-from .. import DEFAULT_INVENTORY, PROJECT_ROOT
+from .. import DEFAULT_INVENTORY, paths
 from ..model import validate
 from .assess import assess
 from .evidence import Context
@@ -25,8 +25,8 @@ def _compliance(
     drills: Path = typer.Option(Path("reports/drills"), "--drills", help="Drill records (JSON) from `dcops drill run`."),
     dr_plan: Path = typer.Option(Path("reports/plan-dr.json"), "--dr-plan",
                                  help="DR stack plan from `dcops plan --stack dr --json`."),
-    policy: Path = typer.Option(PROJECT_ROOT / "network_configs" / "policy", "--policy", show_default="network_configs/policy"),
-    monitors: Path = typer.Option(PROJECT_ROOT / "monitors", "--monitors", show_default="monitors/"),
+    policy: Path = typer.Option(paths.POLICY, "--policy", show_default="network_configs/policy"),
+    monitors: Path = typer.Option(paths.MONITORS, "--monitors", show_default="monitors/"),
     strict: bool = typer.Option(False, "--strict", help="Exit 3 when there are findings (for CI gates)."),
     allowed_signers: Optional[Path] = typer.Option(None, "--allowed-signers", envvar="DCOPS_ALLOWED_SIGNERS",
                                                    help="ssh-keygen allowed-signers file: who may sign drill "
@@ -49,7 +49,7 @@ def _compliance(
             err.print(str(e), markup=False, highlight=False)
         err.print(f"inventory invalid: {len(result.errors)} error(s)")
         raise typer.Exit(1)
-    ctx = Context(result.inventory, day, drills, dr_plan, policy, monitors, allowed_signers)
+    ctx = Context(result.inventory, day, drills, dr_plan, policy, monitors, allowed_signers, sources=result.sources)
     a = assess(result.inventory, ctx)
     if html is not None:
         write_atomic(html, render_html(a, lang))

@@ -42,6 +42,8 @@ class Context:
     monitors_dir: Path
     #: `ssh-keygen` allowed-signers file: who may sign drill records (principal = operator name)
     allowed_signers: Path | None = None
+    #: the loader's source map (dcops.model.Validation.sources): declarations are cited at their file:line
+    sources: Any = None
     _problems: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @cached_property
@@ -309,14 +311,36 @@ def firewall_policy(ctx: Context, system: InformationSystem, control: dict) -> E
     return Evidence("missing", "policy_intent_only", {"filters": len(policy["filters"])}, policy["file"])
 
 
+#: facility kinds every system in the room depends on: without power and cooling nothing runs
+_ROOM_KINDS = ("ups", "cooling")
+
+
+def system_devices(inv: Inventory, system: InformationSystem) -> list:
+    """The infrastructure devices this system's service depends on: the room's power and cooling, the
+    network devices with an interface in one of its zones, the core switches (they carry every zone),
+    and for a public system the devices of the internet path (edge and DMZ zones: DDoS, link balancer,
+    WAF, perimeter firewalls)."""
+    zones = {vm.zone for vm in inv.vms_of_system(system.name)}
+    if not zones:
+        return []
+    if system.public:
+        zones |= {z.name for z in inv.zones if z.kind.value in ("edge", "dmz")}
+    devices = [f for f in inv.facility if f.kind.value in _ROOM_KINDS]
+    devices += [d for d in inv.network_devices
+                if not d.interfaces or any(i.zone in zones for i in d.interfaces)]
+    return devices
+
+
 def monitoring(ctx: Context, system: InformationSystem, control: dict) -> Evidence:
+    """Per system: every device its service depends on (system_devices) is polled with a known profile."""
     mon = ctx.monitoring
-    polled = [f for f in ctx.inventory.facility if f.snmp is not None]
-    unprofiled = [f.name for f in polled if f.snmp.profile not in mon["profiles"]]
+    needed = system_devices(ctx.inventory, system)
+    polled = [d for d in needed if d.snmp is not None]
+    gaps = [d.name for d in needed if d.snmp is None or d.snmp.profile not in mon["profiles"]]
     if not polled or not mon["rules"]:
         return Evidence("missing", "no_monitoring", {"path": mon["rules_file"]}, mon["rules_file"])
-    if unprofiled:
-        return Evidence("fail", "monitoring_gaps", {"devices": ", ".join(unprofiled)}, mon["rules_file"])
+    if gaps:
+        return Evidence("fail", "monitoring_gaps", {"devices": ", ".join(gaps)}, mon["rules_file"])
     # configuration files say what should be polled, not that anything is: no proof of operation here
     return Evidence("missing", "monitoring_configured_only", {"devices": len(polled), "rules": len(mon["rules"])},
                     mon["rules_file"])
@@ -326,26 +350,36 @@ def monitoring(ctx: Context, system: InformationSystem, control: dict) -> Eviden
 # reported as missing evidence, never a pass; a declared "not in place" or an out-of-date date is a
 # finding all the same.
 
+def declared_at(ctx: Context, system: InformationSystem, *path: str) -> str:
+    """Where the owner declared it: file:line of the system's entry (or of the field itself) from the
+    loader's source map; without one, the file that holds systems by convention."""
+    if ctx.sources is None:
+        return "inventory/organisation.yaml"
+    return str(ctx.sources.at("systems", system.name, *path))
+
+
 def layer(ctx: Context, system: InformationSystem, control: dict) -> Evidence:
     flag = getattr(system.protection, control["layer"])
+    src = declared_at(ctx, system, "protection", control["layer"])
     if flag:
-        return Evidence("missing", "layer_declared", {}, "inventory/organisation.yaml")
-    return Evidence("fail", "layer_off", {}, "inventory/organisation.yaml")
+        return Evidence("missing", "layer_declared", {}, src)
+    return Evidence("fail", "layer_off", {}, src)
 
 
 def assessment(ctx: Context, system: InformationSystem, control: dict) -> Evidence:
     last = system.protection.last_independent_assessment
+    src = declared_at(ctx, system, "protection", "last_independent_assessment")
     if last is None:
-        return Evidence("missing", "no_assessment", {}, "inventory/organisation.yaml")
+        return Evidence("missing", "no_assessment", {}, src)
     age = (ctx.as_of - last).days
     if 0 <= age <= int(control.get("max_age_days", 365)):
-        return Evidence("missing", "assessment_declared", {"date": last.isoformat()}, "inventory/organisation.yaml")
-    return Evidence("fail", "assessment_old", {"date": last.isoformat(), "days": age}, "inventory/organisation.yaml")
+        return Evidence("missing", "assessment_declared", {"date": last.isoformat()}, src)
+    return Evidence("fail", "assessment_old", {"date": last.isoformat(), "days": age}, src)
 
 
 def incident_drill(ctx: Context, system: InformationSystem, control: dict) -> Evidence:
     last = system.protection.last_incident_response_drill
-    src = "inventory/organisation.yaml"
+    src = declared_at(ctx, system, "protection", "last_incident_response_drill")
     if last is None:
         return Evidence("missing", "no_incident_drill", {}, src)
     if last.year == ctx.as_of.year and last <= ctx.as_of:

@@ -116,9 +116,10 @@ def build_lab(dl, inv: Inventory, names: list[str], options: dict) -> None:
 
 
 def supported_platforms() -> list[str]:
-    """The platforms the playbook can restore (its role's data, not a list kept here)."""
-    data = _yaml(PROJECT_ROOT / "playbooks/roles/drill_fw_restore/defaults/main.yml")
-    return sorted(data["drill_fw_restore_platforms"])
+    """The platforms the playbook can restore: those whose platform.yaml says how to apply a configuration
+    (its `ansible:` section, which the Ansible inventory hands the role), not a list kept here."""
+    from dcops.model.ansible_inventory import platform_knowledge
+    return sorted(name for name, spec in platform_knowledge().items() if "apply" in spec)
 
 
 def run(ctx: DrillContext) -> None:

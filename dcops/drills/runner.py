@@ -19,9 +19,9 @@ from typing import Callable
 
 import ansible_runner
 
-from dcops import PROJECT_ROOT
+from dcops import PROJECT_ROOT, paths
 
-PLAYBOOKS = PROJECT_ROOT / "playbooks"
+PLAYBOOKS = paths.PLAYBOOKS
 
 #: runner event → step status
 _STATUS = {"runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_skipped": "skipped",
@@ -120,6 +120,7 @@ def run_playbook(playbook: str, *, inventory: dict, extravars: dict | None = Non
         # the playbooks' guard plugin re-reads the model: this tree's dcops, this inventory
         "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
     }
+    envvars.update(paths.as_env())  # the same data folders as this process (dcops/paths.py)
     if inventory_path:
         envvars["DCOPS_INVENTORY"] = str(inventory_path)
     binary = None

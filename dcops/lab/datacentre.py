@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from dcops import PROJECT_ROOT
+from dcops import paths
 from dcops.model import Inventory
 
 from .builder import Lab
@@ -35,7 +35,7 @@ table inet factory_default {
 }
 """
 
-LAB_FILE = PROJECT_ROOT / "network_configs" / "lab.yaml"
+LAB_FILE = paths.NETWORK_LAB_FILE
 
 
 @dataclass

@@ -8,16 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import DEFAULT_INVENTORY, PROJECT_ROOT
+from .. import DEFAULT_INVENTORY
+from .. import paths
 from . import checks, contracts
 from .errors import InventoryInvalid, Loc, Problem
 from .loader import SourceMap, load_raw
 from .schema import *  # noqa: F401,F403  (the schema is the model's public surface)
 from .schema import Inventory
 
-PROFILES_DIR = PROJECT_ROOT / "monitors" / "profiles"
-PLATFORMS_DIR = PROJECT_ROOT / "network_configs" / "platforms"
-ALERTS_FILE = PROJECT_ROOT / "monitors" / "alerts.yaml"
+# the validator reads the same folders as the consumers ($DCOPS_MONITORS, $DCOPS_NETWORK_CONFIGS)
+PROFILES_DIR = paths.PROFILES
+PLATFORMS_DIR = paths.PLATFORMS
+ALERTS_FILE = paths.ALERTS_FILE
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,14 @@ class Validation:
         return not self.errors and self.inventory is not None
 
 
-def validate(path: Path | str | None = None, *, profiles_dir: Path = PROFILES_DIR,
-             platforms_dir: Path = PLATFORMS_DIR, alerts_file: Path | None = None) -> Validation:
+def validate(path: Path | str | None = None, *, profiles_dir: Path | None = None,
+             platforms_dir: Path | None = None, alerts_file: Path | None = None) -> Validation:
     """Every problem in the inventory in one pass: schema, references, addressing, capacity, and the
-    contracts between the data files the consumers read (alert rules ↔ SNMP profiles)."""
-    loaded = load_raw(Path(path) if path else DEFAULT_INVENTORY)
+    contracts between the data files the consumers read (alert rules ↔ SNMP profiles). Folders not given
+    are the environment's (dcops.paths), read at call time."""
+    profiles_dir = profiles_dir or paths.profiles()
+    platforms_dir = platforms_dir or paths.platforms()
+    loaded = load_raw(Path(path) if path else paths.inventory())
     problems = loaded.problems + checks.run(loaded, Path(profiles_dir), Path(platforms_dir))
     if loaded.inventory is not None:
         devices = {d.name for d in (*loaded.inventory.facility, *loaded.inventory.network_devices)}

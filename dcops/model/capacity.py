@@ -1,9 +1,10 @@
-"""Capacity of the cloud, the SAN and the tape library against what the inventory asks of them."""
+"""Capacity of the cloud, the SAN, the tape library and the UPS battery against what the inventory asks of them."""
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
 
+from . import power
 from .schema import HostRole, Inventory
 
 
@@ -37,10 +38,13 @@ class Report:
     compute_hosts: int
     largest_host: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: the UPS power-loss shutdown plan's end against the battery budget (None without a UPS)
+    ups: Resource | None = None
+    ups_plan: "power.PowerPlan | None" = None
 
     @property
     def rows(self) -> tuple[Resource, ...]:
-        return (*self.compute, *self.san, self.tape)
+        return (*self.compute, *self.san, self.tape, *((self.ups,) if self.ups else ()))
 
     def as_dict(self) -> dict:
         def row(r: Resource) -> dict:
@@ -49,7 +53,9 @@ class Report:
             return d
         return {"compute_hosts": self.compute_hosts, "largest_host": self.largest_host,
                 "compute": [row(r) for r in self.compute], "san": [row(r) for r in self.san],
-                "tape": row(self.tape), "notes": list(self.notes)}
+                "tape": row(self.tape), "notes": list(self.notes),
+                "ups": None if self.ups is None else {**row(self.ups), "ups": self.ups_plan.ups,
+                                                      "late_waves": self.ups_plan.late_waves()}}
 
 
 def _round(x: float) -> float:
@@ -112,4 +118,7 @@ def compute(inv: Inventory) -> Report:
                              _round(inv.storage.san.usable_tb * thin)))
     tape = Resource("Tape (retention sets)", "TB", _round(tape_demand_tb(inv)),
                     _round(inv.storage.tape.capacity_tb))
-    return Report(compute_rows, tuple(san_rows), tape, len(hosts), largest.name if largest else "-")
+    plan = power.shipped_plan(inv)
+    ups = None if plan is None else Resource(f"UPS shutdown plan ({plan.ups})", "s", plan.end_s, plan.budget_s)
+    return Report(compute_rows, tuple(san_rows), tape, len(hosts), largest.name if largest else "-",
+                  ups=ups, ups_plan=plan)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import capacity
+from . import capacity, power
 from .errors import Loc, Problem
 from .loader import Loaded
 from .schema import FacilityKind, Inventory, ZoneKind
@@ -50,6 +50,7 @@ def run(loaded: Loaded, profiles_dir: Path, platforms_dir: Path) -> list[Problem
     _references(inv, c, profiles_dir, platforms_dir)
     _addressing(inv, c)
     _rules(inv, c)
+    _public_agrees(inv, c)
     if not any(p.severity == "error" for p in loaded.problems + c.problems):
         _capacity(inv, c)
     return c.problems
@@ -232,6 +233,17 @@ def _rules(inv: Inventory, c: _Collector) -> None:
                 f"SAN pools add up to {total_pools:g} TB, more than the {inv.storage.san.usable_tb:g} TB usable")
 
 
+def _public_agrees(inv: Inventory, c: _Collector) -> None:
+    """"Public" is said on the system (the WAF publishes it) and on a VM (its own floating IP): a VM may
+    only be public when its system is, or the two consumers expose different things."""
+    systems = {s.name: s for s in inv.systems}
+    for i, vm in enumerate(inv.vms):
+        system = systems.get(vm.system)
+        if vm.public and system is not None and not system.public:
+            c.error(c.at("vms", i, "public"), f"VM {vm.name} is public (its own floating IP) but its system "
+                                              f"'{system.name}' is not public: set public on the system or drop it here")
+
+
 def _capacity(inv: Inventory, c: _Collector) -> None:
     report = capacity.compute(inv)
     cap_loc = c.at("site", None, "capacity")
@@ -253,3 +265,14 @@ def _capacity(inv: Inventory, c: _Collector) -> None:
     if not report.tape.fits:
         c.error(c.at("storage", None, "tape", "capacity_tb"),
                 f"tape too small for the retention: {report.tape.demand:,.1f} TB needed > {report.tape.supply:,.1f} TB", "capacity")
+    _ups_budget(inv, c, report)
+
+
+def _ups_budget(inv: Inventory, c: _Collector, report: capacity.Report) -> None:
+    """The UPS power-loss drill's shutdown plan must end inside the battery budget: a new tenant's VMs
+    lengthen it, and this is where the change is made."""
+    p = report.ups_plan
+    if p is None or p.fits:
+        return
+    i = next(i for i, f in enumerate(inv.facility) if f.name == p.ups)
+    c.error(c.at("facility", i, "battery_runtime_min"), power.budget_message(p), "capacity")

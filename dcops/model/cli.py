@@ -14,7 +14,7 @@ from dcops.console import Console
 from rich.table import Table
 
 from .. import DEFAULT_INVENTORY
-from . import ansible_inventory, capacity, validate
+from . import ansible_inventory, capacity, power, validate
 from .schema import Inventory
 
 InventoryOpt = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i", help="Inventory folder.",
@@ -57,7 +57,15 @@ def summary(inv: Inventory) -> dict:
         "network_devices": dict(sorted(Counter(d.kind.value for d in inv.network_devices).items())),
         "facility": dict(sorted(Counter(f.kind.value for f in inv.facility).items())),
         "leased_lines": [f"{l.provider} {l.bandwidth_mbps} Mbps" for l in inv.leased_lines],
+        "ups_shutdown": _ups_summary(power.shipped_plan(inv)),
     }
+
+
+def _ups_summary(p: "power.PowerPlan | None") -> dict | None:
+    if p is None:
+        return None
+    return {"ups": p.ups, "plan_s": p.end_s, "budget_s": p.budget_s, "fits": p.fits, "waves": len(p.shutdown),
+            "late_waves": p.late_waves()}
 
 
 def _validate(inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
@@ -85,12 +93,16 @@ def _validate(inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
     t.add_row("Network devices", ", ".join(f"{k} {v}" for k, v in s["network_devices"].items()))
     t.add_row("Leased lines", ", ".join(s["leased_lines"]) or "-")
     t.add_row("Facility", ", ".join(f"{k} {v}" for k, v in s["facility"].items()))
+    if s["ups_shutdown"]:
+        u = s["ups_shutdown"]
+        t.add_row("UPS shutdown plan", f"{u['ups']}: plan {u['plan_s']:.0f} s of {u['budget_s']:.0f} s battery budget "
+                                       f"({u['waves']} waves, `dcops drill run ups-power-loss` executes it)")
     out.print(t)
 
 
 def _capacity(inventory: Path = InventoryOpt, as_json: bool = JsonOpt,
               chart: Optional[Path] = typer.Option(None, "--chart", help="Write a chart (.png or .svg).")) -> None:
-    """Demand against the 33 hosts (with N+1), the SAN and the tape library."""
+    """Demand against the compute hosts (with N+1), the SAN, the tape library and the UPS battery (shutdown plan)."""
     result = validate(inventory)
     inv = result.capacity_view or load_or_exit(inventory)
     report = capacity.compute(inv)

@@ -1,5 +1,3 @@
 """SNMP monitoring of the facility: profiles (data) -> poller -> rates -> alerts -> store -> /metrics + NOC page."""
-from dcops import PROJECT_ROOT
-
-MONITORS_DIR = PROJECT_ROOT / "monitors"
-PROFILES_DIR = MONITORS_DIR / "profiles"
+from dcops.paths import MONITORS as MONITORS_DIR  # $DCOPS_MONITORS, stated once in dcops/paths.py
+from dcops.paths import PROFILES as PROFILES_DIR  # noqa: F401

@@ -56,6 +56,17 @@ class FallbackColumn(_Strict):
     scale: float = 1.0
 
 
+class SimHint(_Strict):
+    """What a synthetic simulator recording answers for this metric (dcops/monitor/synth.py), for
+    profiles without a hand-made recording: a value (scaled, or a state word for enums) or a range
+    whose middle is served."""
+
+    value: float | str | None = None
+    min: float | None = None
+    max: float | None = None
+    rows: int = Field(default=1, ge=1, le=64)  # walked columns: how many rows the table has
+
+
 class Metric(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     oid: Oid | None = Field(default=None, pattern=OID_RE)  # scalar: GET
@@ -77,6 +88,7 @@ class Metric(_Strict):
     fallback_column: FallbackColumn | None = None  # walked columns only
     divisor_column: Oid | None = Field(default=None, pattern=OID_RE)
     select: Select | None = None
+    sim: SimHint | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> "Metric":

@@ -143,12 +143,26 @@ def _responder() -> list[str]:
     return [sys.executable, "-m", "snmpsim.commands.responder"]
 
 
+def recording_text(dev: SimDevice) -> tuple[str, str]:
+    """The device's recording and where it came from: its own file, the profile's recording
+    (monitors/sim/<profile>.snmprec), else one synthesised from the profile (dcops/monitor/synth.py)."""
+    if dev.recording:
+        src = Path(dev.recording)
+        if not src.exists():
+            raise FileNotFoundError(f"no simulator recording {src} for device {dev.name!r}")
+        return src.read_text(encoding="utf-8"), str(src)
+    src = RECORDINGS_DIR / f"{dev.profile}.snmprec"
+    if src.exists():
+        return src.read_text(encoding="utf-8"), str(src)
+    from . import synth
+    from .profiles import get_profile
+    return synth.recording(get_profile(dev.profile), dev.name), f"synthetic (profile {dev.profile})"
+
+
 def render_recording(dev: SimDevice) -> str:
-    src = Path(dev.recording) if dev.recording else RECORDINGS_DIR / f"{dev.profile}.snmprec"
-    if not src.exists():
-        raise FileNotFoundError(f"no simulator recording for profile {dev.profile!r} ({src})")
+    text, _ = recording_text(dev)
     out = []
-    for line in src.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         if line.startswith("1.3.6.1.2.1.1.5.0|"):
             line = f"1.3.6.1.2.1.1.5.0|4|{dev.name}"
         out.append(line)

@@ -1,14 +1,10 @@
-"""Where the network pipeline's data lives (all under network_configs/)."""
+"""Where the network pipeline's data lives (all under network_configs/, $DCOPS_NETWORK_CONFIGS).
+The names are stated once in dcops/paths.py; kept here for the modules that import them from net."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from dcops import PROJECT_ROOT
-
-NETWORK_CONFIGS = Path(os.environ.get("DCOPS_NETWORK_CONFIGS", PROJECT_ROOT / "network_configs"))
-PLATFORMS_DIR = NETWORK_CONFIGS / "platforms"
-POLICY_DIR = NETWORK_CONFIGS / "policy"
-DEFINITIONS_DIR = POLICY_DIR / "definitions"
-GOLDEN_DIR = NETWORK_CONFIGS / "golden"
-LAB_FILE = NETWORK_CONFIGS / "lab.yaml"
+from dcops.paths import DEFINITIONS as DEFINITIONS_DIR  # noqa: F401
+from dcops.paths import GOLDEN as GOLDEN_DIR  # noqa: F401
+from dcops.paths import NETWORK_CONFIGS  # noqa: F401
+from dcops.paths import NETWORK_LAB_FILE as LAB_FILE  # noqa: F401
+from dcops.paths import PLATFORMS as PLATFORMS_DIR  # noqa: F401
+from dcops.paths import POLICY as POLICY_DIR  # noqa: F401

@@ -48,6 +48,9 @@ class Platform:
     #: "interfaces" = the term matches the device's interfaces in its ingress/egress zones (nftables)
     zone_match: str | None = None
     data: dict[str, Any] = field(default_factory=dict)  # platform.yaml `data:` — vendor settings for templates
+    #: policy.postprocess: how aerleon's output is reshaped for the template — a name registered in
+    #: dcops.net.render.POSTPROCESSORS or "package.module:function" (text, inventory) -> text
+    postprocess: str | None = None
 
     @property
     def commit_confirm(self) -> bool:
@@ -85,6 +88,7 @@ def load(name: str, root: Path = PLATFORMS_DIR) -> Platform:
             logging_options=tuple(pol.get("logging_options") or ()),
             zone_match=pol.get("zone_match"),
             data=dict(spec.get("data") or {}),
+            postprocess=pol.get("postprocess"),
         )
     except (KeyError, TypeError) as e:
         raise PlatformError(f"{spec_file}: missing or malformed key {e}") from e

@@ -187,14 +187,37 @@ def render_policy(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platfo
     if not out:
         raise RenderError(f"{dev.name}: aerleon produced no output")
     text = next(iter(out.values()))
+    hook = postprocessor(plat)
     try:
-        if plat.generator == "paloalto":
-            text = _panos_vsys(text, ctx.inv)
-        elif plat.generator == "fortigate":
-            text = addrnames.fortigate(text, ctx.inv)
+        if hook is not None:
+            text = hook(text, ctx.inv)
     except ValueError as e:
         raise RenderError(f"{dev.name}: {e}") from e
     return text.strip("\n") + "\n"
+
+
+#: the reshaping a generator gets when its platform.yaml names none (the shipped vendors)
+DEFAULT_POSTPROCESS = {"paloalto": "panos-vsys", "fortigate": "fortigate-addrnames"}
+
+
+def postprocessor(plat: platforms.Platform):
+    """The platform's aerleon post-processing: `policy.postprocess` in platform.yaml — a registered name,
+    "none", or "package.module:function" taking (text, inventory) — so a new vendor registers a small
+    module by name instead of another branch here."""
+    name = plat.postprocess or DEFAULT_POSTPROCESS.get(plat.generator or "")
+    if not name or name == "none":
+        return None
+    if name in POSTPROCESSORS:
+        return POSTPROCESSORS[name]
+    module, _, func = name.partition(":")
+    if module and func:
+        import importlib
+        try:
+            return getattr(importlib.import_module(module), func)
+        except (ImportError, AttributeError) as e:
+            raise RenderError(f"{plat.folder / 'platform.yaml'}: policy.postprocess '{name}' not found ({e})") from e
+    raise RenderError(f"{plat.folder / 'platform.yaml'}: unknown policy.postprocess '{name}' "
+                      f"(known: {', '.join(sorted(POSTPROCESSORS))}, none, or package.module:function)")
 
 
 def _panos_vsys(xml_text: str, inv: Inventory) -> str:
@@ -209,6 +232,9 @@ def _panos_vsys(xml_text: str, inv: Inventory) -> str:
         ET.indent(child, space="  ")
         parts.append(ET.tostring(child, encoding="unicode").rstrip())
     return "\n".join(parts)
+
+
+POSTPROCESSORS = {"panos-vsys": _panos_vsys, "fortigate-addrnames": addrnames.fortigate}
 
 
 # ---------------------------------------------------------------- device context

@@ -1,14 +1,23 @@
 """Writes the site's simulated-agent recordings (snmprec) next to this script.
 
-Run `python monitors/sim/generate.py` after editing; the .snmprec files are committed so a
+The values are data (values.yaml beside this script); this script only lays them out in each MIB's
+structure. Run `python monitors/sim/generate.py` after editing; the .snmprec files are committed so a
 review shows exactly what the simulated UPS, cooling, sensors and link balancer answer.
 Conventions (snmpsim): `numeric` makes counters move at `rate` per second, `writecache`
 makes a value settable by SNMP SET (fault injection: UPS on battery, leak, line down).
 """
 from pathlib import Path
 
+import yaml
+
 HERE = Path(__file__).resolve().parent
 SYS = "1.3.6.1.2.1.1"
+VALUES = yaml.safe_load((HERE / "values.yaml").read_text(encoding="utf-8"))
+
+
+def _system(name: str, **over) -> list[str]:
+    s = {**VALUES[name]["system"], **over}
+    return system(str(s["descr"]), str(s["object_id"]), str(s["name"]), str(s["location"]))
 
 
 def system(descr: str, object_id: str, name: str, location: str) -> list[str]:
@@ -28,16 +37,17 @@ def wc(tag: int, value) -> str:
 
 def ups_rfc1628() -> list[str]:
     u = "1.3.6.1.2.1.33.1"
-    rows = system("Galaxy VS 80kVA UPS - Network Management Card (UPS-MIB)", "1.3.6.1.2.1.33",
-                  "ups-80kva", "Phòng máy chủ tầng 2")
+    v = VALUES["ups-rfc1628"]
+    ident, bat = v["ident"], v["battery"]
+    rows = _system("ups-rfc1628")
     rows += [
-        f"{u}.1.1.0|4|Schneider Electric", f"{u}.1.2.0|4|Galaxy VS 80kVA", f"{u}.1.3.0|4|v3.1",
-        f"{u}.2.1.0|{wc(2, 2)}",  # upsBatteryStatus normal
-        f"{u}.2.2.0|{wc(2, 0)}",  # upsSecondsOnBattery
-        f"{u}.2.3.0|{wc(2, 45)}",  # upsEstimatedMinutesRemaining
-        f"{u}.2.4.0|{wc(2, 100)}",  # upsEstimatedChargeRemaining
-        f"{u}.2.5.0|2:numeric|function=sin,rate=0.01,scale=4,offset=5460",  # 546.0 V DC
-        f"{u}.2.7.0|{wc(2, 24)}",
+        f"{u}.1.1.0|4|{ident['manufacturer']}", f"{u}.1.2.0|4|{ident['model']}", f"{u}.1.3.0|4|{ident['software']}",
+        f"{u}.2.1.0|{wc(2, bat['status'])}",  # upsBatteryStatus (2 normal)
+        f"{u}.2.2.0|{wc(2, bat['seconds_on_battery'])}",  # upsSecondsOnBattery
+        f"{u}.2.3.0|{wc(2, bat['minutes_remaining'])}",  # upsEstimatedMinutesRemaining
+        f"{u}.2.4.0|{wc(2, bat['charge_percent'])}",  # upsEstimatedChargeRemaining
+        f"{u}.2.5.0|2:numeric|function=sin,rate=0.01,scale=4,offset={v['battery_voltage_decivolts']}",
+        f"{u}.2.7.0|{wc(2, bat['temperature_c'])}",
         f"{u}.3.1.0|65|3", f"{u}.3.2.0|2|3",
     ]
     for ph in (1, 2, 3):
@@ -45,7 +55,7 @@ def ups_rfc1628() -> list[str]:
                  f"{u}.3.3.1.2.{ph}|2:numeric|function=sin,rate=0.05,scale=2,offset=500",
                  f"{u}.3.3.1.3.{ph}|2:numeric|function=sin,rate=0.02,scale=3,offset={229 + ph}"]
     rows += [f"{u}.4.1.0|{wc(2, 3)}", f"{u}.4.2.0|2|500", f"{u}.4.3.0|2|3"]  # upsOutputSource normal
-    loads = {1: 41, 2: 38, 3: 44}
+    loads = {int(k): int(x) for k, x in v["output_load_percent"].items()}
     for ph in (1, 2, 3):
         rows += [f"{u}.4.4.1.1.{ph}|2|{ph}", f"{u}.4.4.1.2.{ph}|2|230",
                  f"{u}.4.4.1.3.{ph}|2|{loads[ph] * 1160 // 100}",
@@ -57,10 +67,10 @@ def ups_rfc1628() -> list[str]:
 
 def apc_ups() -> list[str]:
     a = "1.3.6.1.4.1.318.1.1.1"
-    rows = system("APC Web/SNMP Management Card (MB:v4.5.1 PF:v7.1.2 AN1:apc_hw21_su_7.1.2.bin MN:AP9641)",
-                  "1.3.6.1.4.1.318.1.3.27", "ups-rack", "Phòng mạng")
+    ident = VALUES["apc-ups"]["ident"]
+    rows = _system("apc-ups")
     rows += [
-        f"{a}.1.1.1.0|4|Smart-UPS SRT 10000", f"{a}.1.2.1.0|4|UPS 16.5",
+        f"{a}.1.1.1.0|4|{ident['model']}", f"{a}.1.2.1.0|4|{ident['firmware']}",
         f"{a}.2.1.1.0|{wc(2, 2)}", f"{a}.2.1.2.0|{wc(67, 0)}",
         f"{a}.2.2.1.0|{wc(66, 100)}", f"{a}.2.2.2.0|66|27", f"{a}.2.2.3.0|{wc(67, 186000)}",
         f"{a}.2.2.4.0|2|1",
@@ -73,16 +83,17 @@ def apc_ups() -> list[str]:
 
 def liebert() -> list[str]:
     e = "1.3.6.1.4.1.476.1.42.3.4"
-    rows = system("Liebert PEX 40kW - Vertiv IntelliSlot Unity", "1.3.6.1.4.1.476.1.42",
-                  "crac-1", "Phòng máy chủ tầng 2")
+    v = VALUES["liebert-cooling"]
+    rows = _system("liebert-cooling")
     ids = {1: f"{e}.1.1.2", 2: f"{e}.1.1.3"}  # lgpEnvReturnAirTemperature, lgpEnvSupplyAirTemperature
-    temps = {1: (27, 32, 16), 2: (18, 24, 12)}
+    temps = {int(k): tuple(x) for k, x in v["temperatures_c"].items()}
+    hum, hum_hi, hum_lo = v["humidity_percent"]
     for i in (1, 2):
         rows += [f"{e}.1.3.3.1.1.{i}|66|{i}", f"{e}.1.3.3.1.2.{i}|6|{ids[i]}",
                  f"{e}.1.3.3.1.3.{i}|{wc(2, temps[i][0])}",
                  f"{e}.1.3.3.1.4.{i}|2|{temps[i][1]}", f"{e}.1.3.3.1.5.{i}|2|{temps[i][2]}"]
     rows += [f"{e}.2.2.3.1.1.1|66|1", f"{e}.2.2.3.1.2.1|6|{e}.2.1.2",
-             f"{e}.2.2.3.1.3.1|{wc(2, 48)}", f"{e}.2.2.3.1.4.1|2|60", f"{e}.2.2.3.1.5.1|2|40"]
+             f"{e}.2.2.3.1.3.1|{wc(2, hum)}", f"{e}.2.2.3.1.4.1|2|{hum_hi}", f"{e}.2.2.3.1.5.1|2|{hum_lo}"]
     rows += [f"{e}.3.1.0|2|1", f"{e}.3.2.0|{wc(2, 1)}", f"{e}.3.7.0|{wc(2, 1)}", f"{e}.3.8.0|{wc(2, 2)}"]
     rows += ["1.3.6.1.4.1.476.1.42.3.2.2.0|" + wc(66, 0)]
     return rows
@@ -90,18 +101,14 @@ def liebert() -> list[str]:
 
 def apc_inrow() -> list[str]:
     c = "1.3.6.1.4.1.318.1.1.27.1.4"
-    rows = system("APC Web/SNMP Management Card (MB:v4.1.0 PF:v6.8.8 MN:ACRD301S) InRow RD",
-                  "1.3.6.1.4.1.318.1.3.14.8", "inrow-1", "Dãy rack A")
+    rows = _system("apc-inrow")
     rows.append("1.3.6.1.4.1.318.1.1.27.1.1.0|2|1")
-    analog = [("Supply Temperature", 182, "C", 10), ("Return Temperature", 295, "C", 10),
-              ("Room Temperature", 236, "C", 10), ("Humidity", 465, "%RH", 10),
-              ("Maximum Rack Inlet Temperature", 221, "C", 10),
-              ("Fan 1", 2900, "rpm", 1), ("Fan 2", 2880, "rpm", 1), ("Compressor Speed", 480, "Hz", 10)]
+    analog = [tuple(x) for x in VALUES["apc-inrow"]["analog"]]
     for i, (d, v, unit, sc) in enumerate(analog, 1):
         rows += [f"{c}.1.2.1.1.1.{i}|2|{i}", f"{c}.1.2.1.2.1.{i}|4|{d}",
                  f"{c}.1.2.1.3.1.{i}|{wc(2, v) if d.endswith('Temperature') and 'Rack' not in d else '2|' + str(v)}",
                  f"{c}.1.2.1.4.1.{i}|4|{unit}", f"{c}.1.2.1.5.1.{i}|2|{sc}"]
-    discrete = [("Mode", "Active", 6), ("Alarm Relay 1", "Open", 0), ("Alarm Relay 2", "Open", 0)]
+    discrete = [tuple(x) for x in VALUES["apc-inrow"]["discrete"]]
     for i, (d, text, v) in enumerate(discrete, 1):
         rows += [f"{c}.2.2.1.1.1.{i}|2|{i}", f"{c}.2.2.1.2.1.{i}|4|{d}", f"{c}.2.2.1.3.1.{i}|4|{text}",
                  f"{c}.2.2.1.4.1.{i}|{wc(2, v) if d.startswith('Alarm') else '2|' + str(v)}"]
@@ -110,17 +117,14 @@ def apc_inrow() -> list[str]:
 
 def netbotz() -> list[str]:
     n = "1.3.6.1.4.1.318.1.1.10"
-    rows = system("APC Web/SNMP Management Card (MB:v4.2.9 PF:v2.3.2.1 MN:NBRK0250A) NetBotz 250",
-                  "1.3.6.1.4.1.318.1.3.8.5", "netbotz-1", "Phòng máy chủ tầng 2")
-    probes = [("Nóng-Rack-A3", 262, 48), ("Lạnh-Rack-A3", 205, 52), ("Phòng-UPS", 251, 45)]
+    rows = _system("apc-netbotz")
+    probes = [tuple(x) for x in VALUES["apc-netbotz"]["probes"]]
     for i, (name, t, h) in enumerate(probes, 1):
         rows += [f"{n}.5.1.1.1.1.{i}|2|{i}", f"{n}.5.1.1.1.3.{i}|4|{name}",
                  f"{n}.5.1.1.1.5.{i}|{wc(2, t)}", f"{n}.5.1.1.1.6.{i}|2|320",
                  f"{n}.5.1.1.1.7.{i}|2|160", f"{n}.5.1.1.1.8.{i}|{wc(2, h)}"]
-    # Inputs and how they are wired (inventory facility.yaml snmp.contacts says what each one means):
-    # (name, electrical state at rest: 1 closed / 2 open). The SPD's status contact is normally closed.
-    contacts = [("Rò rỉ nước sàn nâng", 2), ("Cửa phòng máy", 2), ("Tủ báo cháy: đã xả khí", 2),
-                ("Tủ báo cháy: lỗi", 2), ("Chống sét lan truyền: SPD hỏng", 1), ("Cửa phòng máy: mở cưỡng bức", 2)]
+    # (name, electrical state at rest: 1 closed / 2 open), see values.yaml
+    contacts = [tuple(x) for x in VALUES["apc-netbotz"]["contacts"]]
     for i, (name, rest) in enumerate(contacts, 1):
         rows += [f"{n}.4.3.2.1.2.0.{i}|2|{i}", f"{n}.4.3.2.1.3.0.{i}|4|{name}",
                  f"{n}.4.3.2.1.5.0.{i}|{wc(2, rest)}", f"{n}.4.3.2.1.7.0.{i}|{wc(2, 1)}"]
@@ -160,21 +164,19 @@ def netbotz_450() -> list[str]:
 
 def akcp() -> list[str]:
     b = "1.3.6.1.4.1.3854.1.2.2.1"
-    rows = system("sensorProbe8-X20 v5.2", "1.3.6.1.4.1.3854.1.2.2", "akcp", "Phòng nguồn")
-    rows += [f"{b}.16.1.1.1|4|Phòng nguồn", f"{b}.16.1.3.1|{wc(2, 29)}",
-             f"{b}.17.1.1.1|4|Phòng nguồn", f"{b}.17.1.3.1|{wc(2, 55)}"]
-    for i, (label, status) in enumerate([("Dây rò nước phòng nguồn", 2), ("Tủ báo cháy: lỗi", 2), ("(trống)", 1)], 1):
+    v = VALUES["akcp-sensorprobe"]
+    rows = _system("akcp-sensorprobe")
+    rows += [f"{b}.16.1.1.1|4|{v['place']}", f"{b}.16.1.3.1|{wc(2, v['temperature_c'])}",
+             f"{b}.17.1.1.1|4|{v['place']}", f"{b}.17.1.3.1|{wc(2, v['humidity_percent'])}"]
+    for i, (label, status) in enumerate(v["switches"], 1):
         rows += [f"{b}.18.1.1.{i}|4|{label}", f"{b}.18.1.3.{i}|{wc(2, status)}"]
     return rows
 
 
 def if_mib() -> list[str]:
-    rows = system("Link balancer - dual 300 Mbps leased lines", "1.3.6.1.4.1.8072.3.2.10",
-                  "lb-1", "Phòng mạng")
-    # ifIndex: 1 = VNPT leased line, 2 = Viettel leased line, 3 = LAN
-    ifs = {1: ("wan1", "VNPT 300M", 300, 9_000_000, 4_000_000),  # bytes/s in, out (~240 / 107 Mbit/s)
-           2: ("wan2", "Viettel 300M", 300, 5_000_000, 2_500_000),
-           3: ("lan1", "LAN", 10000, 6_000_000, 13_000_000)}
+    rows = _system("if-mib")
+    # ifIndex: name, alias, Mbit/s, bytes/s in, out (values.yaml)
+    ifs = {int(k): tuple(x) for k, x in VALUES["if-mib"]["interfaces"].items()}
     t, x = "1.3.6.1.2.1.2.2.1", "1.3.6.1.2.1.31.1.1.1"
     rows.append(f"1.3.6.1.2.1.2.1.0|2|{len(ifs)}")
     for i, (name, alias, mbps, rin, rout) in ifs.items():

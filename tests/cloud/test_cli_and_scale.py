@@ -67,6 +67,9 @@ def test_scaled_inventory_is_valid_and_scaled(tmp_path, inv):
     big = result.inventory
     assert len(big.vms) == 3 * len(inv.vms) and len(big.hosts) == 3 * len(inv.hosts)
     assert big.storage.san.usable_tb == 3 * inv.storage.san.usable_tb
+    ups = [(f.name, f.battery_runtime_min) for f in inv.facility if f.kind.value == "ups"]
+    assert [(f.name, f.battery_runtime_min) for f in big.facility if f.kind.value == "ups"] == \
+        [(n, 3 * m) for n, m in ups]  # the UPS grows with the site: its shutdown plan still fits
     assert big.vm("portal-db-01-r2").ha_group == "portal-db-r2"
     assert "10.66.0.254" in policy.read_text(encoding="utf-8")  # the router's DMZ address moved with its zone
 

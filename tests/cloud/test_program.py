@@ -7,7 +7,7 @@ from collections import Counter
 from dcops.cloud.checks import run_all
 from dcops.model.schema import HostRole
 
-from tests.inventory_facts import count
+from tests.inventory_facts import count, volumes
 
 from .conftest import of
 
@@ -35,8 +35,8 @@ def test_counts_per_type_match_the_inventory(prod, inv):
     assert n["compute.Instance"] == len(inv.vms) == count("vms")
     assert n["networking.Port"] == len(inv.vms) + 1  # + the router's DMZ port
     assert n["blockstorage.Volume"] == len(inv.vms) + sum(len(v.volumes) for v in inv.vms)
-    assert n["compute.VolumeAttach"] == sum(len(v.volumes) for v in inv.vms) == 89
-    assert n["networking.FloatingIp"] == len(public_dmz) + len(lbs) == 28
+    assert n["compute.VolumeAttach"] == sum(len(v.volumes) for v in inv.vms) == volumes()
+    assert n["networking.FloatingIp"] == len(public_dmz) + len(lbs) == count("vms", public=True) + len(lbs)
     assert n["compute.ServerGroup"] == len(ha_groups) + len(implicit)
     assert n["compute.Flavor"] == len(inv.flavors)
     assert n["blockstorage.VolumeTypeV3"] == n["blockstorage.QosV3"] == len(inv.storage.san.pools)
@@ -54,7 +54,7 @@ def test_aggregates_name_the_inventory_hypervisors(prod, inv):
         assert aggs[a.name]["hosts"] == want
         assert aggs[a.name]["zone"] == a.availability_zone
     placed = sum(len(a["hosts"]) for a in aggs.values())
-    assert placed == sum(1 for h in inv.hosts if h.role is HostRole.compute) == 24
+    assert placed == sum(1 for h in inv.hosts if h.role is HostRole.compute) == count("hosts", role="compute")
     assert len(inv.hosts) == count("hosts")  # control, storage and backup hosts are not hypervisors
 
 

@@ -15,6 +15,7 @@ from dcops.cloud.replacement import DELETE_FIRST, TABLE, derive
 from dcops.cloud.runner import make_plan
 
 from .conftest import of
+from tests.inventory_facts import count
 
 
 def test_replace_table_matches_the_installed_provider():
@@ -87,12 +88,12 @@ def test_a_network_move_replaces_the_port_and_the_server_on_it(prod, inv):
 
 
 def test_a_new_image_under_the_same_name_never_replaces_a_boot_volume(prod, inv):
-    """Pin the image to a new Glance ID (what a name lookup would return after an upload): the 83
+    """Pin the image to a new Glance ID (what a name lookup would return after an upload): the
     ubuntu boot volumes see the change, ignore it, and nothing is replaced."""
     bumped = make_plan("prod", inv=inv, overrides={"dcops:imageIds": '{"ubuntu-22.04": "6b4a0c2e-new-image"}'}).plan
     d = plandiff.diff(prod.plan, bumped)
     boots = [c for c in d["changed"] if c["kind"] == "blockstorage.Volume"]
-    assert len(boots) == sum(1 for v in inv.vms if v.image == "ubuntu-22.04") == 83
+    assert len(boots) == sum(1 for v in inv.vms if v.image == "ubuntu-22.04") == count("vms", image="ubuntu-22.04")
     assert {c["action"] for c in boots} == {"ignored"}
     assert not any(c["action"] == "replace" for c in d["changed"]) and d["blast"] == []
 

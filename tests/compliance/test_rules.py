@@ -275,7 +275,8 @@ def write_monitors(ctx: Context, profiles: list[str], rules: list[str] | None) -
 
 
 def test_monitoring_configuration_is_not_operation(ctx, inv) -> None:
-    write_monitors(ctx, sorted({f.snmp.profile for f in inv.facility if f.snmp}), ["ups_on_battery"])
+    polled = (*inv.facility, *inv.network_devices)  # monitoring is per system: its network path counts too
+    write_monitors(ctx, sorted({d.snmp.profile for d in polled if d.snmp}), ["ups_on_battery"])
     ev = run(ctx, "monitoring", "qlvb")
     assert ev.status == "missing" and "no evidence that it runs" in text(ev)
 

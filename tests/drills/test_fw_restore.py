@@ -67,13 +67,15 @@ def test_without_a_backup_the_drill_takes_one_first_and_backups_are_idempotent(i
         again = ctx.playbook("netdev-backup.yml", {"netdev_hosts": "kg-fw-01", "netdev_backup_dir": str(backups)},
                              check=False)
         seen["again_ok"] = again.ok
+        seen["again_failed"] = [again.status, again.rc] + [(st.task, st.message[:300]) for st in again.steps
+                                                            if st.status not in ("ok", "skipped")]
         seen["second"] = sorted(p.name for p in (backups / "kg-fw-01").iterdir())
 
     r, _ = run_drill(get("firewall-restore"), inv, execute=True, lab_prefix=lab_prefix, report_dir=report_dir,
                      options={"backups_dir": str(backups), "lab_incident": "none"}, lab_after=after)
     assert r.verdict == "pass", r.reason
     assert any("took one from the device" in f["message"] for f in r.findings)
-    assert len(seen["first"]) == 1 and seen["again_ok"] and seen["second"] == seen["first"]
+    assert len(seen["first"]) == 1 and seen["again_ok"] and seen["second"] == seen["first"], seen
     assert "table inet dcops_policy" in (backups / "kg-fw-01" / seen["first"][0]).read_text()
 
 

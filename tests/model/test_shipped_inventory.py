@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.inventory_facts import count
+from tests.inventory_facts import count, items
 from typer.testing import CliRunner
 
 from dcops.cli import app
@@ -55,8 +55,8 @@ def test_capacity_numbers(inv) -> None:
     report = capacity.compute(inv)
     vcpu, ram = report.compute
     assert vcpu.demand == sum(inv.flavor(v.flavor).vcpus for v in inv.vms)
-    # 24 compute hosts × (56 − 2 reserved cores) × 4.0 overcommit
-    assert vcpu.supply == 24 * 54 * 4.0
+    # compute hosts × (cores − 2 reserved) × 4.0 overcommit, the cores as written in compute.yaml
+    assert vcpu.supply == sum((h["cpu_cores"] - 2) * 4.0 for h in items("hosts") if h["role"] == "compute")
     assert report.largest_host == "kg-cmp-20"  # an agg-db host with 1 TB RAM
     assert ram.supply_n1 == ram.supply - (1024 - 16)
     assert all(r.fits for r in report.rows) and all(r.fits_n1 is not False for r in report.rows)
@@ -103,7 +103,7 @@ def test_capacity_json_and_chart(tmp_path) -> None:
     result = runner.invoke(app, ["capacity", "--json", "--chart", str(chart)])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["compute_hosts"] == 24 and doc["tape"]["fits"] is True
+    assert doc["compute_hosts"] == count("hosts", role="compute") and doc["tape"]["fits"] is True
     assert chart.read_text().lstrip().startswith("<?xml") and "capacity" in chart.read_text()
     png = tmp_path / "cap.png"
     assert runner.invoke(app, ["capacity", "--chart", str(png)]).exit_code == 0
@@ -127,7 +127,7 @@ def test_ansible_inventory_groups(inv) -> None:
     doc = build(inv)
     hv = doc["_meta"]["hostvars"]
     assert len(doc["physical"]["hosts"]) == count("hosts")
-    assert len(doc["role_compute"]["hosts"]) == 24
+    assert len(doc["role_compute"]["hosts"]) == count("hosts", role="compute")
     assert set(doc["zone_dmz"]["hosts"]) == {v.name for v in inv.vms if v.zone == "dmz"}
     assert set(doc["level_3"]["hosts"]) == {v.name for v in inv.vms if inv.system(v.system).security_level == 3}
     assert set(doc["tenant_vp_ubnd"]["hosts"]) == {v.name for v in inv.vms if v.tenant == "vp-ubnd"}
