@@ -97,5 +97,68 @@ def status_cmd(catalogue: Path = typer.Option(..., "--catalogue", help="The dire
         raise typer.Exit(1)
 
 
+@app.command("run")
+def run_cmd(client: list[str] = typer.Option([], "--client", "-c", help="VM to back up (repeatable; default: every "
+                                                                       "VM on a tape policy)."),
+            level: Optional[str] = typer.Option(None, "--level", help="full, incremental or differential (default: "
+                                                "the job's own)."),
+            dr_copy: bool = typer.Option(False, "--dr-copy", help="Then run the DR copy jobs of the selected "
+                                         "clients' policies."),
+            execute: bool = typer.Option(False, "--execute", help="Really run the jobs (default: dry run)."),
+            bconsole_conf: Optional[Path] = typer.Option(None, "--bconsole-conf", help="bconsole.conf of the "
+                                                         "director (with --execute)."),
+            catalogue: Optional[Path] = typer.Option(None, "--catalogue", help="The director's SQLite catalogue "
+                                                     "(with --execute)."),
+            timeout: float = typer.Option(1800, help="Seconds to wait for all jobs."),
+            inventory: Path = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i"),
+            as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Back up the selected clients through bconsole, wait, report each job (status, bytes, files) from the
+    catalogue. A failing client never stops the others; exit 1 if any job failed."""
+    from .config import copy_jobs
+    from .jobs import Director, run_jobs
+    inv = _inventory(inventory)
+    known = {c.name: c for c in clients_of(inv)}
+    unknown = [c for c in client if c not in known]
+    if unknown:
+        _fail(f"not a VM on a tape backup policy: {', '.join(unknown)} (known: {', '.join(sorted(known))})", 2)
+    lvl = None
+    if level:
+        lvl = {"full": "Full", "incremental": "Incremental", "differential": "Differential"}.get(level.lower())
+        if not lvl:
+            _fail(f"--level {level!r}: full, incremental or differential", 2)
+    chosen = [known[n] for n in (client or sorted(known))]
+    plan = [(c.name, f"{c.name}-fd") for c in chosen]
+    copies = [(j, "") for j in copy_jobs(sorted({c.policy.name: c.policy for c in chosen}.values(),
+                                                key=lambda p: p.name))] if dr_copy else []
+    if not execute:
+        rows = [{"job": j, "client": cl, "level": level or "as scheduled", "kind": "backup"} for j, cl in plan]
+        rows += [{"job": j, "client": "", "level": "", "kind": "dr-copy"} for j, _ in copies]
+        if as_json:
+            print(json.dumps({"mode": "dry-run", "jobs": rows}, ensure_ascii=False, indent=2))
+        else:
+            out.print("dry run (use --execute to run):", highlight=False)
+            for r in rows:
+                out.print(f"  would run {r['kind']} job {r['job']} {r['level']}", highlight=False)
+        return
+    if not bconsole_conf or not catalogue:
+        _fail("--execute needs --bconsole-conf and --catalogue", 2)
+    for p in (bconsole_conf, catalogue):
+        if not p.exists():
+            _fail(f"no such file: {p}", 2)
+    director = Director(bconsole_conf, catalogue)
+    results = run_jobs(director, plan, lvl, timeout=timeout)
+    if copies:  # after the backups, so tonight's jobs are copied tonight
+        results += run_jobs(director, copies, None, timeout=timeout)
+    if as_json:
+        print(json.dumps({"mode": "execute", "jobs": [r.as_dict() for r in results]}, ensure_ascii=False, indent=2))
+    else:
+        for r in results:
+            mark = "ok  " if r.ok else "FAIL"
+            out.print(f"{mark} {r.job:<28} JobId {r.job_id or '—':<5} {r.status_text or '—':<16} {r.bytes:>14,} B "
+                      f"{r.files:>7} files  {r.error}", highlight=False)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="backup")

@@ -31,7 +31,7 @@ def test_restore_drill_passes_then_a_corrupted_backup_fails_and_touches_nothing(
     drill = get("backup-restore")
     hosts = ("portal-db-01", "qlvb-db-01", "kg-bak-01")
     with DrillLab(lab_prefix) as dl:
-        backup_restore.build_lab(dl, inv, ["portal-db-01"], {"lab_data_mb": 2})
+        backup_restore.build_lab(dl, inv, ["portal-db-01"], {"lab_data_mb": 2, "engine": "media-server"})
         dl.target("qlvb-db-01", "by")  # a bystander: must never be touched
         backup_restore.seed_data(dl.host_dir("qlvb-db-01") / "data", 256 * 1024)
         original = tree_digest(dl.host_dir("portal-db-01") / "data")
@@ -117,7 +117,7 @@ def test_a_lab_run_is_no_compliance_evidence(inv, lab_prefix, report_dir, tmp_pa
     allowed = tmp_path / "allowed_signers"
     allowed.write_text("an.nv@kg " + " ".join(key.with_suffix(".pub").read_text().split()[:2]) + "\n")
     with DrillLab(lab_prefix) as dl:
-        backup_restore.build_lab(dl, inv, ["mail-ldap-01"], {"lab_data_mb": 4})
+        backup_restore.build_lab(dl, inv, ["mail-ldap-01"], {"lab_data_mb": 4, "engine": "media-server"})
         r, paths = run_drill(get("backup-restore"), inv, execute=True, options={"targets": ["mail-ldap-01"]},
                              lab=dl, report_dir=report_dir, operator="an.nv@kg", approver="binh.tt@kg",
                              sign_key=key)
@@ -139,7 +139,7 @@ def test_a_lost_session_after_the_destroy_leaves_the_data_in_quarantine_and_the_
         inv, lab_prefix, report_dir):
     seen = {}
     with DrillLab(lab_prefix) as dl:
-        backup_restore.build_lab(dl, inv, ["portal-db-01"], {"lab_data_mb": 1})
+        backup_restore.build_lab(dl, inv, ["portal-db-01"], {"lab_data_mb": 1, "engine": "media-server"})
         original = tree_digest(dl.host_dir("portal-db-01") / "data")
 
         def progress(kind, data):

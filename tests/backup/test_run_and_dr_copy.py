@@ -1,0 +1,125 @@
+"""`dcops backup run` and the DR copy job against real Bacula 9.6 daemons on 127.0.0.1.
+
+Three clients are backed up in one run; one of them does not answer (its file daemon address is a port
+nobody listens on): its job fails with the director's words and the other two are backed up and reported
+from the catalogue. Then the DR copy jobs copy the good jobs to the DR library (its own media type), and with
+the original jobs deleted and the main library's cartridge destroyed, a restore from the DR copy verifies
+against the catalogue."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from dcops.backup import catalogue
+from dcops.backup.config import Deployment, clients_of, copy_jobs, render
+from dcops.backup.lab import BaculaLab, _free_port, available
+from dcops.backup.restore import restore_verified
+from dcops.cli import app
+from dcops.model import load_inventory
+
+needs_bacula = pytest.mark.skipif(not available(), reason="Debian's bacula-director/sd/fd/console not installed")
+
+
+@pytest.fixture(scope="module")
+def inv():
+    return load_inventory()
+
+
+def test_dry_run_lists_the_jobs_and_runs_nothing(inv):
+    res = CliRunner().invoke(app, ["backup", "run", "-c", "portal-db-01", "-c", "mail-mbox-01", "--dr-copy",
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == {"mode": "dry-run", "jobs": [
+        {"job": "portal-db-01", "client": "portal-db-01-fd", "level": "as scheduled", "kind": "backup"},
+        {"job": "mail-mbox-01", "client": "mail-mbox-01-fd", "level": "as scheduled", "kind": "backup"},
+        {"job": "tape-daily-30d-full-copy-dr", "client": "", "level": "", "kind": "dr-copy"},
+        {"job": "tape-daily-30d-inc-copy-dr", "client": "", "level": "", "kind": "dr-copy"},
+        {"job": "tape-monthly-60d-full-copy-dr", "client": "", "level": "", "kind": "dr-copy"},
+        {"job": "tape-monthly-60d-inc-copy-dr", "client": "", "level": "", "kind": "dr-copy"}]}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-c", "kg-fw-01"], "not a VM on a tape backup policy: kg-fw-01"),
+    (["--level", "weekly"], "--level 'weekly': full, incremental or differential"),
+    (["--execute"], "--execute needs --bconsole-conf and --catalogue"),
+])
+def test_bad_input_is_refused_before_anything_runs(args, message):
+    res = CliRunner().invoke(app, ["backup", "run", *args])
+    assert res.exit_code == 2 and message in " ".join(res.stderr.split()), res.stderr
+
+
+def test_the_dr_copy_is_declared_for_replicated_policies_only(inv, tmp_path):
+    conf = render(inv, Deployment(tmp_path, dr_dir=tmp_path / "dr"), clients_of(inv))
+    d, sd = conf["bacula-dir.conf"], conf["bacula-sd.conf"]
+    assert d.count("  Type = Copy\n") == 4 and d.count("Selection Type = PoolUncopiedJobs") == 4
+    assert "Next Pool = tape-daily-30d-dr" in d and "Media Type = LTO-8-DR" in d
+    assert f'Changer Device = "{tmp_path / "dr"}/changer.conf"' in sd and "Media Type = LTO-8-DR" in sd
+    replicated = [p for p in inv.storage.backup_policies if p.replicate_to_dr]
+    assert copy_jobs(replicated) == ["tape-daily-30d-full-copy-dr", "tape-daily-30d-inc-copy-dr",
+                                     "tape-monthly-60d-full-copy-dr", "tape-monthly-60d-inc-copy-dr"]
+
+
+@pytest.mark.slow
+@needs_bacula
+def test_run_survives_a_dead_client_then_the_dr_copy_restores_when_the_main_library_is_gone(inv, tmp_path):
+    paths = {}
+    for vm in ("portal-db-01", "qlvb-db-01", "mail-mbox-01"):
+        paths[vm] = tmp_path / vm
+        paths[vm].mkdir()
+        for i in range(3):
+            (paths[vm] / f"{vm}-{i}.dat").write_bytes(os.urandom(200_000 + i))
+    lab = BaculaLab(inv, {k: [str(v)] for k, v in paths.items()}, fd_connect_timeout="5 seconds")
+    dead = next(c for c in lab.clients if c.name == "qlvb-db-01")
+    dead.port = _free_port()  # the VM is down: nothing listens there
+    with lab:
+        lab.label_library()
+        cmd = [sys.executable, "-m", "dcops.cli", "backup", "run", "--execute", "--json", "--dr-copy",
+               "--bconsole-conf", str(lab.conf / "bconsole.conf"), "--catalogue", str(lab.workdir / "dir" / "bacula.db"),
+               "-c", "portal-db-01", "-c", "qlvb-db-01", "-c", "mail-mbox-01", "--level", "full"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ})
+        assert proc.returncode == 1, proc.stderr
+        jobs = {j["job"]: j for j in json.loads(proc.stdout)["jobs"]}
+        assert list(jobs) == ["portal-db-01", "qlvb-db-01", "mail-mbox-01", "tape-daily-30d-full-copy-dr",
+                              "tape-daily-30d-inc-copy-dr", "tape-monthly-60d-full-copy-dr",
+                              "tape-monthly-60d-inc-copy-dr"]
+        for vm in ("portal-db-01", "mail-mbox-01"):
+            j = jobs[vm]
+            assert (j["ok"], j["status"], j["level"], j["files"]) == (True, "T", "full", 4), j
+            assert j["bytes"] == sum(200_000 + i for i in range(3))
+        bad = jobs["qlvb-db-01"]
+        assert bad["ok"] is False and bad["status"] in ("f", "E") and bad["bytes"] == 0
+        assert "qlvb-db-01" in bad["error"] and "Termination:" in bad["error"], bad
+        assert all(jobs[j]["ok"] for j in jobs if j.endswith("-copy-dr")), jobs
+
+        with lab.catalogue() as con:
+            copies = catalogue.jobs(con, types=("C",))
+            dr_vols = con.execute("SELECT Media.VolumeName AS v, Media.VolBytes AS b FROM Media WHERE "
+                                  "MediaType = 'LTO-8-DR' AND VolBytes > 1000").fetchall()
+        # each good backup copied once, into its policy's DR pool, on the DR library's cartridges (a copy's
+        # JobBytes counts the volume records it wrote, a little more than the files' bytes)
+        assert sorted((c.client, c.pool, c.files, c.good) for c in copies) == [
+            ("mail-mbox-01-fd", "tape-monthly-60d-dr", 4, True), ("portal-db-01-fd", "tape-daily-30d-dr", 4, True)]
+        assert all(c.bytes >= jobs[c.client[:-3]]["bytes"] for c in copies)
+        assert {r["v"][:2] for r in dr_vols} == {"DR"}
+        # the next night: only the new job is copied, never one already copied (PoolUncopiedJobs)
+        again = subprocess.run(cmd[:cmd.index("-c")] + ["-c", "portal-db-01", "--level", "full"],
+                               capture_output=True, text=True, timeout=600)
+        assert again.returncode == 0, again.stdout
+        with lab.catalogue() as con:
+            assert sorted(c.client for c in catalogue.jobs(con, types=("C",))) == [
+                "mail-mbox-01-fd", "portal-db-01-fd", "portal-db-01-fd"]
+
+        # the main site's library is lost: the original jobs go, its cartridges are unreadable
+        with lab.catalogue() as con:
+            originals = [j.job_id for j in catalogue.jobs(con, client="portal-db-01-fd")]
+        lab.bconsole("\n".join(f"delete jobid={i}\nyes" for i in originals))
+        for slot in (lab.workdir / "tape").glob("slot*"):
+            slot.write_bytes(b"\0" * slot.stat().st_size)
+        with lab.catalogue() as con:  # Bacula promotes the copy to the backup of record
+            assert [(j.type, j.pool) for j in catalogue.jobs(con, client="portal-db-01-fd")] == [
+                ("B", "tape-daily-30d-dr"), ("B", "tape-daily-30d-dr")]
+        res = restore_verified(lab, "portal-db-01-fd", tmp_path / "from-dr")
+        assert res.ok is True and res.files_checked == 3, res.reason
