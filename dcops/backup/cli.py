@@ -160,5 +160,48 @@ def run_cmd(client: list[str] = typer.Option([], "--client", "-c", help="VM to b
         raise typer.Exit(1)
 
 
+@app.command("metrics")
+def metrics_cmd(catalogue: Path = typer.Option(..., "--catalogue", help="The director's SQLite catalogue."),
+                textfile: Optional[Path] = typer.Option(None, "--textfile", help="Write the exposition here "
+                                                        "atomically (node_exporter's textfile collector, *.prom)."),
+                inventory: Path = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i"),
+                as_json: bool = typer.Option(False, "--json", help="Print the samples as JSON.")) -> None:
+    """Backup metrics from the catalogue: last good backup and DR copy per job, failures, cartridge usage."""
+    from .metrics import configured_jobs, exposition, samples
+    inv = _inventory(inventory)
+    if not catalogue.exists():
+        _fail(f"no catalogue at {catalogue}")
+    with sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True) as con:
+        con.row_factory = sqlite3.Row
+        items = samples(con, configured_jobs(clients_of(inv)))
+    text = exposition(items)
+    if textfile:
+        tmp = textfile.with_name(f".{textfile.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(textfile)  # the collector never reads half a file
+    if as_json:
+        print(json.dumps([{"metric": f"dcops_backup_{s.name}", "labels": s.labels, "value": s.value} for s in items],
+                         ensure_ascii=False, indent=1))
+    elif not textfile:
+        print(text, end="")
+
+
+@app.command("prometheus-rules")
+def rules_cmd(out_file: Optional[Path] = typer.Option(None, "--out", help="Write the rule file here."),
+              as_json: bool = typer.Option(False, "--json", help="JSON instead of YAML (Prometheus reads both).")) -> None:
+    """The backup alerting rules for Prometheus (job failed, RPO missed, never backed up, DR copy stale,
+    library nearly full)."""
+    import yaml
+
+    from .metrics import rules
+    doc = rules()
+    text = json.dumps(doc, ensure_ascii=False, indent=1) if as_json else yaml.safe_dump(doc, allow_unicode=True,
+                                                                                       sort_keys=False)
+    if out_file:
+        out_file.write_text(text, encoding="utf-8")
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="backup")

@@ -104,6 +104,7 @@ def test_run_survives_a_dead_client_then_the_dr_copy_restores_when_the_main_libr
             ("mail-mbox-01-fd", "tape-monthly-60d-dr", 4, True), ("portal-db-01-fd", "tape-daily-30d-dr", 4, True)]
         assert all(c.bytes >= jobs[c.client[:-3]]["bytes"] for c in copies)
         assert {r["v"][:2] for r in dr_vols} == {"DR"}
+        _metrics_and_alerts(tmp_path, lab, jobs)
         # the next night: only the new job is copied, never one already copied (PoolUncopiedJobs)
         again = subprocess.run(cmd[:cmd.index("-c")] + ["-c", "portal-db-01", "--level", "full"],
                                capture_output=True, text=True, timeout=600)
@@ -123,3 +124,96 @@ def test_run_survives_a_dead_client_then_the_dr_copy_restores_when_the_main_libr
                 ("B", "tape-daily-30d-dr"), ("B", "tape-daily-30d-dr")]
         res = restore_verified(lab, "portal-db-01-fd", tmp_path / "from-dr")
         assert res.ok is True and res.files_checked == 3, res.reason
+
+
+def _metrics_and_alerts(tmp_path, lab, jobs):
+    """The catalogue as metrics (textfile, linted by promtool), and the alerts Prometheus derives from them."""
+    from dcops.backup.metrics import configured_jobs, samples
+    prom = tmp_path / "backup.prom"
+    res = CliRunner().invoke(app, ["backup", "metrics", "--catalogue", str(lab.workdir / "dir" / "bacula.db"),
+                                   "--textfile", str(prom), "--json"])
+    assert res.exit_code == 0, res.output
+    got = {(s["metric"], s["labels"].get("job") or s["labels"].get("library"), s["labels"].get("status")): s["value"]
+           for s in json.loads(res.stdout)}
+    lint = subprocess.run(["promtool", "check", "metrics"], input=prom.read_text(), capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert got[("dcops_backup_last_job_ok", "portal-db-01", None)] == 1
+    assert got[("dcops_backup_last_job_ok", "qlvb-db-01", None)] == 0
+    assert got[("dcops_backup_failed_jobs_24h", "qlvb-db-01", None)] == 1
+    assert got[("dcops_backup_never_succeeded", "qlvb-db-01", None)] == 1
+    assert got[("dcops_backup_never_succeeded", "mail-mbox-01", None)] == 0
+    assert got[("dcops_backup_last_success_bytes", "mail-mbox-01", None)] == jobs["mail-mbox-01"]["bytes"]
+    assert ("dcops_backup_last_success_timestamp_seconds", "qlvb-db-01", None) not in got
+    assert got[("dcops_backup_rpo_seconds", "mail-mbox-01", None)] == 24 * 3600
+    assert got[("dcops_backup_library_volumes", "tape-01", "Append")] + got.get(
+        ("dcops_backup_library_volumes", "tape-01", "Full"), 0) == 10
+    assert got[("dcops_backup_library_capacity_bytes", "tape-01", None)] == 10 * 12_000_000  # 12 TB × 10⁻⁶
+    with lab.catalogue() as con:
+        items = samples(con, configured_jobs([c for c in lab.clients]))
+        used = con.execute("SELECT SUM(VolBytes) FROM Media JOIN Storage USING (StorageId) "
+                           "WHERE Storage.Name = 'tape-01'").fetchone()[0]
+    assert got[("dcops_backup_library_used_bytes", "tape-01", None)] == used > 2 * 600_000
+    stamps = [s.value for s in items if s.name == "last_success_timestamp_seconds"]
+    copies = [s.value for s in items if s.name == "last_dr_copy_timestamp_seconds"]
+    assert len(stamps) == 2 and len(copies) == 2
+    t0 = min(stamps) - 600
+    newest = max(stamps) - t0
+    lab_of = {c.name: {"job": c.name, "client": f"{c.name}-fd", "policy": c.policy.name} for c in lab.clients}
+    crit = [{"labels": lab_of["qlvb-db-01"], "severity": "critical"}]
+    late = [{"labels": lab_of[j], "severity": "critical"} for j in ("mail-mbox-01", "portal-db-01")]
+    proc = _promtool_test(tmp_path, items, t0, [
+        (newest + 3600, "BackupJobFailed", crit),
+        (newest + 3600, "BackupRpoMissed", []),  # an hour after the backups: within the 24 h RPO
+        (newest + 3600, "BackupNeverSucceeded", [{"labels": lab_of["qlvb-db-01"], "severity": "warning"}]),
+        (newest + 3600, "BackupDrCopyStale", []),  # the copies ran
+        (newest + 3600, "TapeLibraryNearlyFull", []),
+        (newest + 25 * 3600, "BackupRpoMissed", late),  # a day and an hour later with no backup
+    ])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _rule_file(tmp_path):
+    from dcops.backup.metrics import rules
+    path = tmp_path / "backup-rules.json"
+    path.write_text(json.dumps(rules()))
+    return path
+
+
+def _promtool_test(tmp_path, samples, t0: float, cases: list[tuple[float, str, list[dict]]]):
+    from dcops.backup.metrics import PREFIX, rules
+    summaries = {r["alert"]: r["annotations"]["summary"] for r in rules()["groups"][0]["rules"]}
+    last = max(at for at, _, _ in cases)
+    n = int(last // 60) + 2
+    series = []
+    for s in samples:
+        v = s.value - t0 if s.name.endswith("timestamp_seconds") else s.value
+        labels = ",".join(f'{k}="{v2}"' for k, v2 in s.labels.items())
+        series.append({"series": f"{PREFIX}{s.name}{{{labels}}}", "values": f"{v}+0x{n}"})
+    tests = [{"interval": "1m", "input_series": series, "alert_rule_test": [
+        {"eval_time": f"{int(at)}s", "alertname": name, "exp_alerts": [
+            {"exp_labels": {**lab, "severity": sev},
+             "exp_annotations": {"summary": summaries[name].replace("{{ $labels.job }}", lab.get("job", ""))
+                                 .replace("{{ $labels.library }}", lab.get("library", ""))}}
+            for lab, sev in [(e["labels"], e["severity"]) for e in expected]]}
+        for at, name, expected in cases]}]
+    spec = tmp_path / "backup-rules-test.json"
+    spec.write_text(json.dumps({"rule_files": [str(_rule_file(tmp_path))], "evaluation_interval": "1m",
+                                "tests": tests}))
+    return subprocess.run(["promtool", "test", "rules", str(spec)], capture_output=True, text=True, timeout=300)
+
+
+def test_alert_rules_fire_exactly_when_they_should_and_a_wrong_expectation_fails(tmp_path):
+    """Without daemons: hand-made samples through Prometheus's engine; the harness can fail."""
+    from dcops.backup.metrics import Sample
+    lab = {"job": "portal-db-01", "client": "portal-db-01-fd", "policy": "tape-daily-30d"}
+    items = [Sample("last_success_timestamp_seconds", lab, 600), Sample("rpo_seconds", lab, 86400),
+             Sample("last_dr_copy_timestamp_seconds", lab, 600 - 2 * 86400), Sample("last_job_ok", lab, 1),
+             Sample("library_used_bytes", {"library": "tape-01"}, 90), Sample("library_capacity_bytes",
+                                                                            {"library": "tape-01"}, 100)]
+    stale = [{"labels": lab, "severity": "warning"}]
+    full = [{"labels": {"library": "tape-01"}, "severity": "warning"}]
+    ok = _promtool_test(tmp_path, items, 0, [(4000, "BackupDrCopyStale", stale), (4000, "TapeLibraryNearlyFull", full),
+                                             (4000, "BackupJobFailed", []), (4000, "BackupRpoMissed", [])])
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    wrong = _promtool_test(tmp_path, items, 0, [(4000, "BackupRpoMissed", [{"labels": lab, "severity": "critical"}])])
+    assert wrong.returncode == 1 and "BackupRpoMissed" in wrong.stdout + wrong.stderr
