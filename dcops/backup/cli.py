@@ -186,6 +186,37 @@ def metrics_cmd(catalogue: Path = typer.Option(..., "--catalogue", help="The dir
         print(text, end="")
 
 
+@app.command("capacity")
+def capacity_cmd(catalogue: Path = typer.Option(..., "--catalogue", help="The director's SQLite catalogue."),
+                 window_days: float = typer.Option(7.0, "--window-days", help="Growth measured over this many days."),
+                 inventory: Path = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i"),
+                 as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Tape usage as planned (policies × retention) and as measured (catalogue); exit 1 when the measured growth
+    fills a library before retention recycles its volumes."""
+    from .capacity import report
+    inv = _inventory(inventory)
+    if window_days <= 0:
+        _fail("--window-days must be positive", 2)
+    if not catalogue.exists():
+        _fail(f"no catalogue at {catalogue}")
+    with sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True) as con:
+        con.row_factory = sqlite3.Row
+        rep = report(inv, con, window_days=window_days)
+    if as_json:
+        print(json.dumps(rep, ensure_ascii=False, indent=2))
+    else:
+        for r in rep["libraries"]:
+            planned = f"planned {r['planned_bytes'] / 1e12:,.1f} TB of {r['declared_capacity_bytes'] / 1e12:,.0f} TB; " \
+                if r["planned_bytes"] is not None else ""
+            out.print(f"{r['library']}: {planned}measured {r['measured_used_bytes']:,} of {r['measured_capacity_bytes']:,} "
+                      f"B on {r['volumes']} cartridge(s), +{r['written_bytes_per_day']:,} B/day, full in "
+                      f"{r['days_to_full'] if r['days_to_full'] is not None else '—'} day(s)"
+                      + ("  EXHAUSTS BEFORE RETENTION RECYCLES" if r["exhausts_before_recycling"] else ""),
+                      highlight=False)
+    if any(r["exhausts_before_recycling"] for r in rep["libraries"]):
+        raise typer.Exit(1)
+
+
 @app.command("prometheus-rules")
 def rules_cmd(out_file: Optional[Path] = typer.Option(None, "--out", help="Write the rule file here."),
               as_json: bool = typer.Option(False, "--json", help="JSON instead of YAML (Prometheus reads both).")) -> None:

@@ -105,6 +105,7 @@ def test_run_survives_a_dead_client_then_the_dr_copy_restores_when_the_main_libr
         assert all(c.bytes >= jobs[c.client[:-3]]["bytes"] for c in copies)
         assert {r["v"][:2] for r in dr_vols} == {"DR"}
         _metrics_and_alerts(tmp_path, lab, jobs)
+        _capacity(lab, jobs)
         # the next night: only the new job is copied, never one already copied (PoolUncopiedJobs)
         again = subprocess.run(cmd[:cmd.index("-c")] + ["-c", "portal-db-01", "--level", "full"],
                                capture_output=True, text=True, timeout=600)
@@ -170,6 +171,30 @@ def _metrics_and_alerts(tmp_path, lab, jobs):
         (newest + 25 * 3600, "BackupRpoMissed", late),  # a day and an hour later with no backup
     ])
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _capacity(lab, jobs):
+    """Planned (inventory) beside measured (catalogue); the growth verdict flips with the window."""
+    db = str(lab.workdir / "dir" / "bacula.db")
+    res = CliRunner().invoke(app, ["backup", "capacity", "--catalogue", db, "--json"])
+    assert res.exit_code == 0, res.output
+    libs = {x["library"]: x for x in json.loads(res.stdout)["libraries"]}
+    assert sorted(libs) == ["tape-01", "tape-01-dr"]
+    main, dr = libs["tape-01"], libs["tape-01-dr"]
+    with lab.catalogue() as con:
+        used = con.execute("SELECT SUM(VolBytes) FROM Media JOIN Storage USING (StorageId) "
+                           "WHERE Storage.Name = 'tape-01'").fetchone()[0]
+    good = jobs["portal-db-01"]["bytes"] + jobs["mail-mbox-01"]["bytes"]
+    assert (main["measured_used_bytes"], main["measured_capacity_bytes"], main["volumes"]) == (used, 120_000_000, 10)
+    assert main["written_bytes_per_day"] == round(good / 7) and main["longest_retention_days"] == 60
+    assert main["exhausts_before_recycling"] is False and main["planned_bytes"] > 0
+    assert main["declared_capacity_bytes"] == 60 * 10**12 and dr["planned_bytes"] is None
+    assert dr["written_bytes_per_day"] >= round(good / 7)  # the copies, with their record overhead
+    # the same catalogue, growth measured over the last quarter hour: the library would fill within the day
+    fast = CliRunner().invoke(app, ["backup", "capacity", "--catalogue", db, "--window-days", "0.01", "--json"])
+    assert fast.exit_code == 1
+    main = {x["library"]: x for x in json.loads(fast.stdout)["libraries"]}["tape-01"]
+    assert main["exhausts_before_recycling"] is True and main["days_to_full"] < 60
 
 
 def _rule_file(tmp_path):
