@@ -13,6 +13,7 @@ restore that fails leaves the VM isolated: a compromised host is never put back 
 from __future__ import annotations
 
 import ipaddress
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -211,7 +212,6 @@ def _swap_keep(r, name: str, data: Path, staged: Path, quarantine: Path, res: Re
             raise RuntimeError(f"{in_place.reason}; files not in the backup: {len(extra)}")
     except Exception as e:  # noqa: BLE001
         if data.exists():
-            import shutil
             shutil.rmtree(data)
         quarantine.rename(data)
         r.check(bacula_restore.STEP_SWAP, False, f"{e}; the compromised data set was put back", host=name)

@@ -5,6 +5,8 @@ cartridge with flipped bytes in the drill's job fails the drill with Bacula's wo
 changes. A lab run stays a rehearsal for compliance."""
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -121,3 +123,23 @@ def test_an_unknown_engine_is_refused(inv, report_dir):
     r, _ = run_drill(get("backup-restore"), inv, execute=False, report_dir=report_dir,
                      options={"targets": ["portal-db-01"], "engine": "netbackup"})
     assert r.verdict == "fail" and r.reason == "engine 'netbackup': one of bacula, media-server"
+
+
+def _bacula_pids() -> set[int]:
+    out = subprocess.run(["pgrep", "-x", "bacula-dir|bacula-sd|bacula-fd"], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_bacula
+def test_the_cli_lab_run_restores_through_bacula_and_leaves_nothing_running(lab_prefix, tmp_path):
+    before = _bacula_pids()
+    proc = subprocess.run([sys.executable, "-m", "dcops.cli", "drill", "run", "backup-restore", "--lab", "--lab-name",
+                           lab_prefix.rstrip("-"), "--execute", "-t", "portal-db-01", "-o", "lab_data_mb=1",
+                           "--report", str(tmp_path), "--json"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rec = json.loads(proc.stdout)
+    assert (rec["verdict"], rec["details"]["engine"], rec["environment"]["kind"]) == ("pass", "bacula", "lab")
+    assert [s["status"] for s in rec["steps"]] == ["pass", "pass"]
+    assert _bacula_pids() == before  # the lab's director, storage and file daemons were stopped
