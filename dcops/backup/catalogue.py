@@ -58,3 +58,54 @@ def volumes(con: sqlite3.Connection) -> list[dict]:
     return [dict(r) for r in con.execute(
         "SELECT Media.VolumeName AS volume, Media.Slot AS slot, Media.VolStatus AS status, "
         "Media.VolBytes AS bytes, Pool.Name AS pool FROM Media JOIN Pool USING (PoolId) ORDER BY Media.Slot")]
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: int
+    job: str
+    client: str
+    type: str  # B backup, C copy (the copy's own record), R restore, ...
+    level: str
+    status: str
+    ended: dt.datetime | None
+    bytes: int
+    files: int
+    pool: str | None
+
+    @property
+    def good(self) -> bool:
+        return self.status in GOOD
+
+
+def local_tz():
+    return dt.datetime.now().astimezone().tzinfo  # the director writes local time
+
+
+def jobs(con: sqlite3.Connection, *, client: str | None = None, types: tuple[str, ...] = ("B",),
+         since_id: int = 0) -> list[Job]:
+    """Jobs of the catalogue in JobId order (all statuses), optionally of one client."""
+    tz = local_tz()
+    sql = ("SELECT Job.JobId AS id, Job.Name AS job, Client.Name AS client, Job.Type AS type, Job.Level AS level, "
+           "Job.JobStatus AS status, Job.EndTime AS ended, Job.JobBytes AS bytes, Job.JobFiles AS files, "
+           "Pool.Name AS pool FROM Job LEFT JOIN Client USING (ClientId) LEFT JOIN Pool USING (PoolId) "
+           f"WHERE Job.Type IN ({','.join('?' * len(types))}) AND Job.JobId > ?")
+    args: list = [*types, since_id]
+    if client:
+        sql += " AND Client.Name = ?"
+        args.append(client)
+    out = []
+    for r in con.execute(sql + " ORDER BY Job.JobId", args):
+        ended = _when(str(r["ended"]), tz) if r["ended"] else None
+        out.append(Job(int(r["id"]), r["job"], r["client"], r["type"], LEVELS.get(r["level"], r["level"]),
+                       r["status"], ended, int(r["bytes"] or 0), int(r["files"] or 0), r["pool"]))
+    return out
+
+
+def last_good_before(con: sqlite3.Connection, client: str, before: dt.datetime,
+                     exclude: set[int] = frozenset()) -> Job | None:
+    """The newest good backup of `client` that had ended before `before` (a drill's start): what a loss at
+    that moment could have been restored from."""
+    found = [j for j in jobs(con, client=client) if j.good and j.ended and j.ended < before
+             and j.job_id not in exclude]
+    return max(found, key=lambda j: j.ended) if found else None

@@ -97,5 +97,142 @@ def status_cmd(catalogue: Path = typer.Option(..., "--catalogue", help="The dire
         raise typer.Exit(1)
 
 
+@app.command("run")
+def run_cmd(client: list[str] = typer.Option([], "--client", "-c", help="VM to back up (repeatable; default: every "
+                                                                       "VM on a tape policy)."),
+            level: Optional[str] = typer.Option(None, "--level", help="full, incremental or differential (default: "
+                                                "the job's own)."),
+            dr_copy: bool = typer.Option(False, "--dr-copy", help="Then run the DR copy jobs of the selected "
+                                         "clients' policies."),
+            execute: bool = typer.Option(False, "--execute", help="Really run the jobs (default: dry run)."),
+            bconsole_conf: Optional[Path] = typer.Option(None, "--bconsole-conf", help="bconsole.conf of the "
+                                                         "director (with --execute)."),
+            catalogue: Optional[Path] = typer.Option(None, "--catalogue", help="The director's SQLite catalogue "
+                                                     "(with --execute)."),
+            timeout: float = typer.Option(1800, help="Seconds to wait for all jobs."),
+            inventory: Path = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i"),
+            as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Back up the selected clients through bconsole, wait, report each job (status, bytes, files) from the
+    catalogue. A failing client never stops the others; exit 1 if any job failed."""
+    from .config import copy_jobs
+    from .jobs import Director, run_jobs
+    inv = _inventory(inventory)
+    known = {c.name: c for c in clients_of(inv)}
+    unknown = [c for c in client if c not in known]
+    if unknown:
+        _fail(f"not a VM on a tape backup policy: {', '.join(unknown)} (known: {', '.join(sorted(known))})", 2)
+    lvl = None
+    if level:
+        lvl = {"full": "Full", "incremental": "Incremental", "differential": "Differential"}.get(level.lower())
+        if not lvl:
+            _fail(f"--level {level!r}: full, incremental or differential", 2)
+    chosen = [known[n] for n in (client or sorted(known))]
+    plan = [(c.name, f"{c.name}-fd") for c in chosen]
+    copies = [(j, "") for j in copy_jobs(sorted({c.policy.name: c.policy for c in chosen}.values(),
+                                                key=lambda p: p.name))] if dr_copy else []
+    if not execute:
+        rows = [{"job": j, "client": cl, "level": level or "as scheduled", "kind": "backup"} for j, cl in plan]
+        rows += [{"job": j, "client": "", "level": "", "kind": "dr-copy"} for j, _ in copies]
+        if as_json:
+            print(json.dumps({"mode": "dry-run", "jobs": rows}, ensure_ascii=False, indent=2))
+        else:
+            out.print("dry run (use --execute to run):", highlight=False)
+            for r in rows:
+                out.print(f"  would run {r['kind']} job {r['job']} {r['level']}", highlight=False)
+        return
+    if not bconsole_conf or not catalogue:
+        _fail("--execute needs --bconsole-conf and --catalogue", 2)
+    for p in (bconsole_conf, catalogue):
+        if not p.exists():
+            _fail(f"no such file: {p}", 2)
+    director = Director(bconsole_conf, catalogue)
+    results = run_jobs(director, plan, lvl, timeout=timeout)
+    if copies:  # after the backups, so tonight's jobs are copied tonight
+        results += run_jobs(director, copies, None, timeout=timeout)
+    if as_json:
+        print(json.dumps({"mode": "execute", "jobs": [r.as_dict() for r in results]}, ensure_ascii=False, indent=2))
+    else:
+        for r in results:
+            mark = "ok  " if r.ok else "FAIL"
+            out.print(f"{mark} {r.job:<28} JobId {r.job_id or '—':<5} {r.status_text or '—':<16} {r.bytes:>14,} B "
+                      f"{r.files:>7} files  {r.error}", highlight=False)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("metrics")
+def metrics_cmd(catalogue: Path = typer.Option(..., "--catalogue", help="The director's SQLite catalogue."),
+                textfile: Optional[Path] = typer.Option(None, "--textfile", help="Write the exposition here "
+                                                        "atomically (node_exporter's textfile collector, *.prom)."),
+                inventory: Path = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i"),
+                as_json: bool = typer.Option(False, "--json", help="Print the samples as JSON.")) -> None:
+    """Backup metrics from the catalogue: last good backup and DR copy per job, failures, cartridge usage."""
+    from .metrics import configured_jobs, exposition, samples
+    inv = _inventory(inventory)
+    if not catalogue.exists():
+        _fail(f"no catalogue at {catalogue}")
+    with sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True) as con:
+        con.row_factory = sqlite3.Row
+        items = samples(con, configured_jobs(clients_of(inv)))
+    text = exposition(items)
+    if textfile:
+        tmp = textfile.with_name(f".{textfile.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(textfile)  # the collector never reads half a file
+    if as_json:
+        print(json.dumps([{"metric": f"dcops_backup_{s.name}", "labels": s.labels, "value": s.value} for s in items],
+                         ensure_ascii=False, indent=1))
+    elif not textfile:
+        print(text, end="")
+
+
+@app.command("capacity")
+def capacity_cmd(catalogue: Path = typer.Option(..., "--catalogue", help="The director's SQLite catalogue."),
+                 window_days: float = typer.Option(7.0, "--window-days", help="Growth measured over this many days."),
+                 inventory: Path = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i"),
+                 as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Tape usage as planned (policies × retention) and as measured (catalogue); exit 1 when the measured growth
+    fills a library before retention recycles its volumes."""
+    from .capacity import report
+    inv = _inventory(inventory)
+    if window_days <= 0:
+        _fail("--window-days must be positive", 2)
+    if not catalogue.exists():
+        _fail(f"no catalogue at {catalogue}")
+    with sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True) as con:
+        con.row_factory = sqlite3.Row
+        rep = report(inv, con, window_days=window_days)
+    if as_json:
+        print(json.dumps(rep, ensure_ascii=False, indent=2))
+    else:
+        for r in rep["libraries"]:
+            planned = f"planned {r['planned_bytes'] / 1e12:,.1f} TB of {r['declared_capacity_bytes'] / 1e12:,.0f} TB; " \
+                if r["planned_bytes"] is not None else ""
+            out.print(f"{r['library']}: {planned}measured {r['measured_used_bytes']:,} of {r['measured_capacity_bytes']:,} "
+                      f"B on {r['volumes']} cartridge(s), +{r['written_bytes_per_day']:,} B/day, full in "
+                      f"{r['days_to_full'] if r['days_to_full'] is not None else '—'} day(s)"
+                      + ("  EXHAUSTS BEFORE RETENTION RECYCLES" if r["exhausts_before_recycling"] else ""),
+                      highlight=False)
+    if any(r["exhausts_before_recycling"] for r in rep["libraries"]):
+        raise typer.Exit(1)
+
+
+@app.command("prometheus-rules")
+def rules_cmd(out_file: Optional[Path] = typer.Option(None, "--out", help="Write the rule file here."),
+              as_json: bool = typer.Option(False, "--json", help="JSON instead of YAML (Prometheus reads both).")) -> None:
+    """The backup alerting rules for Prometheus (job failed, RPO missed, never backed up, DR copy stale,
+    library nearly full)."""
+    import yaml
+
+    from .metrics import rules
+    doc = rules()
+    text = json.dumps(doc, ensure_ascii=False, indent=1) if as_json else yaml.safe_dump(doc, allow_unicode=True,
+                                                                                       sort_keys=False)
+    if out_file:
+        out_file.write_text(text, encoding="utf-8")
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="backup")

@@ -14,6 +14,35 @@ FILES = ("bacula-dir.conf", "bacula-sd.conf", "bacula-fd.conf", "bconsole.conf")
 PASSWORDS = ("director", "console", "sd", "fd")
 
 
+DR_BARCODE_PREFIX = "DR"
+DR_COPY_AT = "05:05"  # after the night's backups (23:05), before office hours
+
+
+@dataclass(frozen=True)
+class DrLibrary:
+    """Where policies with `replicate_to_dr` get a copy: pools `<policy>-dr` on this storage."""
+    name: str
+    media_type: str  # its own media type: the director never mounts a DR cartridge in the main library
+    slots: int
+    dir: Path
+
+
+def dr_library(tape, d: "Deployment") -> DrLibrary:
+    return DrLibrary(f"{tape.name}-dr", f"{tape.media_type}-DR", tape.slots,
+                     Path(d.dr_dir or Path(d.workdir) / "dr-tape"))
+
+
+def copy_jobs(policies) -> list[str]:
+    """Names of the DR copy jobs for these policies (one per source pool of a replicated tape policy)."""
+    out = []
+    for p in policies:
+        if p.target == "tape" and p.replicate_to_dr:
+            out.append(f"{p.name}-full-copy-dr")
+            if p.incremental_daily:
+                out.append(f"{p.name}-inc-copy-dr")
+    return out
+
+
 class PolicyNotExpressible(ValueError):
     """A backup policy Bacula's scheduler cannot run as declared."""
 
@@ -72,6 +101,11 @@ class Deployment:
     passwords: dict = field(default_factory=lambda: {k: secrets.token_urlsafe(24) for k in PASSWORDS})
     #: bytes a volume of the lab holds per TB of a real cartridge (1.0 = real size)
     scale: float = 1.0
+    #: the DR site's library as the storage daemon reaches it (Bacula 9.6 copies within one storage daemon,
+    #: so the DR library is a second autochanger of the main site's SD, over the DR link)
+    dr_dir: Path | None = None
+    #: how long the director retries a file daemon that does not answer (Bacula's default: 3 minutes)
+    fd_connect_timeout: str = "3 minutes"
 
 
 def clients_of(inv, *, lab_paths: dict[str, list[str]] | None = None, fd_port: int = 9102) -> list[Client]:
@@ -109,7 +143,8 @@ def render(inv, d: Deployment, clients: list[Client]) -> dict[str, str]:
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True,
                       trim_blocks=False)
     volume_bytes = int(tape.cartridge_tb * 1e12 * d.scale)
-    ctx = dict(site=inv.site.code, d=d, tape=tape, policies=policies, schedules=schedules, clients=clients,
-               volume_bytes=volume_bytes, changer_script=CHANGER_SCRIPT, fd_name=f"{d.director}-fd",
+    dr = dr_library(tape, d) if any(p.replicate_to_dr for p in policies) else None
+    ctx = dict(site=inv.site.code, d=d, tape=tape, policies=policies, schedules=schedules, clients=clients, dr=dr,
+               volume_bytes=volume_bytes, changer_script=CHANGER_SCRIPT, dr_copy_at=DR_COPY_AT, fd_name=f"{d.director}-fd",
                scale_note=(f"1 TB of cartridge = {d.scale * 1e12:,.0f} bytes (lab)" if d.scale != 1 else "real size"))
     return {f: env.get_template(f + ".j2").render(**ctx) for f in FILES}

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Deployment, clients_of, render
+from .config import DR_BARCODE_PREFIX, Deployment, clients_of, dr_library, render
 
 SCHEMA_SCRIPT = Path("/usr/share/bacula-director/make_sqlite3_tables")
 DAEMONS = {"sd": "bacula-sd", "fd": "bacula-fd", "dir": "bacula-dir"}  # start order
@@ -54,20 +54,23 @@ class BaculaLab:
     lab_paths: dict[str, list[str]]  # VM -> folders the lab's file daemon backs up for it
     scale: float = 1e-6  # a 12 TB cartridge holds 12 MB in the lab
     workdir: Path | None = None
+    #: a client that does not answer fails its job after this (not Bacula's 3 minutes)
+    fd_connect_timeout: str = "15 seconds"
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def __post_init__(self):
         self._own = self.workdir is None
         self.workdir = Path(self.workdir or tempfile.mkdtemp(prefix="dcops-bacula-"))
         self.d = Deployment(self.workdir, dir_port=_free_port(), fd_port=_free_port(), sd_port=_free_port(),
-                            scale=self.scale)
+                            scale=self.scale, fd_connect_timeout=self.fd_connect_timeout)
         self.clients = clients_of(self.inv, lab_paths=self.lab_paths, fd_port=self.d.fd_port)
         self.conf = self.workdir / "conf"
         self.tape = self.inv.storage.tape
+        self.dr = dr_library(self.tape, self.d)
 
     # -- set up
     def write(self) -> None:
-        for sub in ("conf", "dir", "sd", "fd", "run", "tape", "restore"):
+        for sub in ("conf", "dir", "sd", "fd", "run", "tape", "dr-tape", "restore"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
         for name, text in render(self.inv, self.d, self.clients).items():
             path = self.conf / name
@@ -75,11 +78,16 @@ class BaculaLab:
             path.chmod(0o600)  # passwords
         create_catalogue(self.workdir / "dir" / "bacula.db")
         t = self.tape
-        (self.workdir / "tape" / "changer.conf").write_text(f"maxslot={t.slots}\nmaxdrive={t.drives - 1}\n")
-        for s in range(1, t.slots + 1):  # a cartridge in every slot: an empty file the changer loads
-            (self.workdir / "tape" / f"slot{s}").touch()
-        (self.workdir / "tape" / "barcodes").write_text(
-            "".join(f"{s}:{barcode(t.barcode_prefix, s, t.media_type)}\n" for s in range(1, t.slots + 1)))
+        self._library(self.workdir / "tape", t.slots, t.drives, t.barcode_prefix)
+        self._library(self.dr.dir, self.dr.slots, 1, DR_BARCODE_PREFIX)
+
+    def _library(self, folder: Path, slots: int, drives: int, prefix: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "changer.conf").write_text(f"maxslot={slots}\nmaxdrive={drives - 1}\n")
+        for s in range(1, slots + 1):  # a cartridge in every slot: an empty file the changer loads
+            (folder / f"slot{s}").touch()
+        (folder / "barcodes").write_text(
+            "".join(f"{s}:{barcode(prefix, s, self.tape.media_type)}\n" for s in range(1, slots + 1)))
 
     def check(self) -> None:
         """Each daemon's own configuration test (-t)."""
@@ -144,10 +152,15 @@ class BaculaLab:
             raise BaculaError(f"bconsole: {proc.stderr.strip() or proc.stdout[-2000:]}")
         return proc.stdout
 
-    def label_library(self) -> str:
+    def label_library(self, dr: bool = True) -> str:
+        """Label the main library's cartridges from their barcodes (and the DR library's)."""
         t = self.tape
         # 9.6 asks for confirmation even with `yes` on the line: answer on the next one
-        return self.bconsole(f"label barcodes storage={t.name} pool=Scratch slots=1-{t.slots} drive=0\nyes")
+        out = self.bconsole(f"label barcodes storage={t.name} pool=Scratch slots=1-{t.slots} drive=0\nyes")
+        if dr and any(c.policy.replicate_to_dr for c in self.clients):
+            out += self.bconsole(f"label barcodes storage={self.dr.name} pool=Scratch slots=1-{self.dr.slots} "
+                                 "drive=0\nyes")
+        return out
 
     def catalogue(self) -> sqlite3.Connection:
         con = sqlite3.connect(f"file:{self.workdir / 'dir' / 'bacula.db'}?mode=ro", uri=True)

@@ -25,6 +25,9 @@ class RestoreResult:
     mismatched: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: path -> catalogue digest the restore was checked against; bytes the restore job wrote
+    expected: dict[str, str] = field(default_factory=dict)
+    bytes: int = 0
 
     @property
     def reason(self) -> str:
@@ -58,12 +61,13 @@ def restore_verified(lab, client: str, staging: Path) -> RestoreResult:
     out = lab.bconsole(f"restore client={client} where={staging} select current all done yes\nwait\nmessages")
     seconds = time.monotonic() - t
     with lab.catalogue() as con:
-        job = con.execute("SELECT JobId, JobStatus FROM Job WHERE Type = 'R' ORDER BY JobId DESC LIMIT 1").fetchone()
+        job = con.execute("SELECT JobId, JobStatus, JobBytes FROM Job WHERE Type = 'R' ORDER BY JobId DESC LIMIT 1").fetchone()
         want = expected_files(con, client)
     res = RestoreResult(False, job["JobId"] if job else None, staging, seconds)
     if job is None or job["JobStatus"] not in GOOD:
         res.errors = [m.group(1).strip() for m in _ERR.finditer(out)] or ["the director reports no good restore job"]
         return res
+    res.expected, res.bytes = want, int(job["JobBytes"] or 0)
     verify(res, want)
     if not want:
         res.errors = [f"the catalogue holds no file of {client}: nothing to verify against"]

@@ -69,12 +69,19 @@ def media_server(inv: Inventory, options: dict) -> str:
 
 
 def build_lab(dl, inv: Inventory, names: list[str], options: dict) -> None:
-    """Media server + one namespace host per target, each seeded with a data set."""
-    dl.target(media_server(inv, options), "bak")
+    """One namespace host per target, each seeded with a data set, and the backup system: Bacula's director,
+    storage daemon (virtual tape library) and file daemon (engine=bacula, the default where Bacula is
+    installed), or a media-server host taking tar archives over SSH (engine=media-server)."""
+    from . import bacula_restore
+    eng = bacula_restore.engine(options, building=True)
+    if eng == "media-server":
+        dl.target(media_server(inv, options), "bak")
     size = int(float(options.get("lab_data_mb", 4)) * 1024 * 1024)
     for i, n in enumerate(names):
         dl.target(n, f"t{i}")
         seed_data(dl.host_dir(n) / "data", size)
+    if eng == "bacula":
+        bacula_restore.build(dl, inv, names, {n: dl.host_dir(n) / "data" for n in names})
 
 
 def seed_data(folder, size: int, files: int = 16) -> None:
@@ -87,8 +94,12 @@ def seed_data(folder, size: int, files: int = 16) -> None:
 
 
 def run(ctx: DrillContext) -> None:
+    from . import bacula_restore
     inv, r = ctx.inv, ctx.record
     names = [t["name"] for t in r.targets]
+    if bacula_restore.engine(ctx.options, ctx.lab) == "bacula":
+        return bacula_restore.run(ctx, names)
+    r.details["engine"] = "media-server"
     media = media_server(inv, ctx.options)
     r.details["media_server"] = media
     pb = ctx.playbook(PLAYBOOK, {

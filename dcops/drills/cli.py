@@ -31,7 +31,7 @@ def _inventory(path: Optional[Path]):
 def list_(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """The drills, their playbooks and what they measure."""
     from .registry import DRILLS
-    rows = [{"name": d.name, "title": d.title, "playbook": f"playbooks/{d.playbook}", "destructive": d.destructive,
+    rows = [{"name": d.name, "title": d.title, "playbook": f"playbooks/{d.playbook}" if d.playbook else None, "destructive": d.destructive,
              "lab": d.lab is not None, "summary": d.summary} for d in DRILLS.values()]
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
@@ -40,7 +40,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
     for col in ("name", "title", "playbook", "summary"):
         t.add_column(col, overflow="fold")
     for r in rows:
-        t.add_row(r["name"], r["title"], r["playbook"], r["summary"])
+        t.add_row(r["name"], r["title"], r["playbook"] or "—", r["summary"])
     console.print(t)
 
 

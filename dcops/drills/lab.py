@@ -37,6 +37,8 @@ class DrillLab:
     lab: Lab = field(init=False)
     targets: dict[str, LabTarget] = field(default_factory=dict)
     extra_vars: dict[str, dict] = field(default_factory=dict)
+    #: services the lab runs beside its hosts (e.g. "bacula": a BaculaLab), stopped first by down()
+    services: dict[str, object] = field(default_factory=dict)
     _links: int = 0
 
     def __post_init__(self) -> None:
@@ -108,7 +110,14 @@ class DrillLab:
         os.replace(tmp, path)
 
     def down(self) -> list[str]:
-        return self.lab.down()
+        stopped = []
+        for name, svc in reversed(list(self.services.items())):
+            try:
+                svc.stop()
+                stopped.append(f"service {name}")
+            finally:
+                self.services.pop(name, None)
+        return stopped + self.lab.down()
 
     def __enter__(self) -> "DrillLab":
         return self

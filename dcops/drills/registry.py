@@ -1,7 +1,7 @@
 """The drills `dcops drill list|run` knows, by name."""
 from __future__ import annotations
 
-from . import backup_restore, fw_restore, line_failover, readiness, ups
+from . import backup_restore, fw_restore, incident, line_failover, readiness, ups
 from .core import Drill
 
 DRILLS: dict[str, Drill] = {}
@@ -35,6 +35,11 @@ _add(Drill("dr-readiness", "Site failover readiness",
            "Check that the DR stack covers every system requiring DR, that their backups are fresh, and estimate "
            "restore time from data sizes and measured restore throughput.",
            readiness.PLAYBOOK, readiness.targets, readiness.run, destructive=False, lab=readiness.build_lab))
+
+_add(Drill("incident-response", "Incident response (lab)",
+           "An intrusion on a VM: detect it against the backup catalogue, isolate the VM (forensic SSH kept), "
+           "collect evidence, restore the last good backup through Bacula, lift the isolation; times measured.",
+           incident.PLAYBOOK, incident.targets, incident.run, lab=incident.build_lab))
 
 
 def get(name: str) -> Drill:

@@ -19,6 +19,19 @@ from dcops.drills.registry import get
 pytestmark = pytest.mark.lab
 
 
+def _sshd_sessions(ns: str) -> int:
+    """sshd session processes (not the listener) in a namespace."""
+    pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
+    n = 0
+    for pid in pids:
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0]
+        except FileNotFoundError:
+            continue
+        n += cmd.startswith(b"sshd:") and b"[listener]" not in cmd
+    return n
+
+
 def tree_digest(folder):
     h = hashlib.sha256()
     for p in sorted(folder.rglob("*")):
@@ -31,7 +44,7 @@ def test_restore_drill_passes_then_a_corrupted_backup_fails_and_touches_nothing(
     drill = get("backup-restore")
     hosts = ("portal-db-01", "qlvb-db-01", "kg-bak-01")
     with DrillLab(lab_prefix) as dl:
-        backup_restore.build_lab(dl, inv, ["portal-db-01"], {"lab_data_mb": 2})
+        backup_restore.build_lab(dl, inv, ["portal-db-01"], {"lab_data_mb": 2, "engine": "media-server"})
         dl.target("qlvb-db-01", "by")  # a bystander: must never be touched
         backup_restore.seed_data(dl.host_dir("qlvb-db-01") / "data", 256 * 1024)
         original = tree_digest(dl.host_dir("portal-db-01") / "data")
@@ -117,7 +130,7 @@ def test_a_lab_run_is_no_compliance_evidence(inv, lab_prefix, report_dir, tmp_pa
     allowed = tmp_path / "allowed_signers"
     allowed.write_text("an.nv@kg " + " ".join(key.with_suffix(".pub").read_text().split()[:2]) + "\n")
     with DrillLab(lab_prefix) as dl:
-        backup_restore.build_lab(dl, inv, ["mail-ldap-01"], {"lab_data_mb": 4})
+        backup_restore.build_lab(dl, inv, ["mail-ldap-01"], {"lab_data_mb": 4, "engine": "media-server"})
         r, paths = run_drill(get("backup-restore"), inv, execute=True, options={"targets": ["mail-ldap-01"]},
                              lab=dl, report_dir=report_dir, operator="an.nv@kg", approver="binh.tt@kg",
                              sign_key=key)
@@ -139,20 +152,23 @@ def test_a_lost_session_after_the_destroy_leaves_the_data_in_quarantine_and_the_
         inv, lab_prefix, report_dir):
     seen = {}
     with DrillLab(lab_prefix) as dl:
-        backup_restore.build_lab(dl, inv, ["portal-db-01"], {"lab_data_mb": 1})
+        backup_restore.build_lab(dl, inv, ["portal-db-01"], {"lab_data_mb": 1, "engine": "media-server"})
         original = tree_digest(dl.host_dir("portal-db-01") / "data")
 
         def progress(kind, data):
             # the data set has just been moved to quarantine: the controller loses the host
             if kind == "task" and data.get("task") == "Pull the backup set from the media server" \
                     and "killed" not in seen:
+                seen["sessions"] = _sshd_sessions(dl.lab.ns("t0"))
+                # the listener first (no reconnect), then what is left of the sessions: stopping the listener's
+                # process group may already have ended them, so they are counted before
                 dl.lab.stop(dl.targets["portal-db-01"].sshd_pid)
                 seen["killed"] = dl.lab.kill_sessions("t0")
 
         r, _ = run_drill(get("backup-restore"), inv, execute=True, options={"targets": ["portal-db-01"]}, lab=dl,
                          report_dir=report_dir, progress=progress)
         quarantine = dl.host_dir("portal-db-01") / "drill-quarantine" / r.id
-        assert seen["killed"] >= 1 and r.verdict == "fail"
+        assert seen["sessions"] >= 1 and _sshd_sessions(dl.lab.ns("t0")) == 0 and r.verdict == "fail"
         (state,) = r.end_state
         assert not state["ok"] and state["state"].startswith(
             f"IN QUARANTINE at /var/lib/dcops/drill-quarantine/{r.id} on portal-db-01")

@@ -12,7 +12,8 @@ def test_list_names_every_drill():
     res = runner.invoke(app, ["drill", "list", "--json"])
     assert res.exit_code == 0, res.output
     names = [d["name"] for d in json.loads(res.output)]
-    assert names == ["backup-restore", "leased-line-failover", "ups-power-loss", "firewall-restore", "dr-readiness"]
+    assert names == ["backup-restore", "leased-line-failover", "ups-power-loss", "firewall-restore", "dr-readiness",
+                     "incident-response"]
 
 
 def test_ups_plan_only_writes_a_record(tmp_path):
