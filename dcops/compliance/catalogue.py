@@ -107,7 +107,7 @@ CATALOGUE_COLLECTORS: dict[str, Callable[[Context, InformationSystem, dict], Evi
 
 def load(path: Path = CATALOGUE) -> dict:
     """The catalogue, validated; CatalogueError names the file and the entry."""
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     errors = validate(doc)
     if errors:
         raise CatalogueError(f"{path}: " + "; ".join(errors))
@@ -187,16 +187,22 @@ class CatalogueView:
     as_of: dt.date
     doc: dict
     systems: list[SystemView] = field(default_factory=list)
+    _words: dict = field(default_factory=dict, repr=False)
+
+    def words(self, lang: str) -> dict:
+        if lang not in self._words:  # messages.yaml once per language, not once per finding
+            self._words[lang] = messages()[lang]
+        return self._words[lang]
 
     def message(self, ev: Evidence, lang: str) -> str:
         own = self.doc["messages"][lang]
         if ev.message in own and ev.message not in ("title", "summary"):
             needed = self.doc["evidence_types"].get(ev.args.get("evidence_type"), {}).get(lang, "")
             return own[ev.message].format(**ev.args, needed=needed)
-        return render_message(messages()[lang], ev)
+        return render_message(self.words(lang), ev)
 
     def as_dict(self, lang: str = "vi") -> dict:
-        words = messages()[lang]
+        words = self.words(lang)
         types = self.doc["evidence_types"]
         offset = int(self.doc["standard"].get("chapter_offset", 4))
         systems = []
