@@ -266,3 +266,23 @@ def test_the_existing_report_still_runs_beside_the_catalogue(tmp_path) -> None:
     res = CliRunner().invoke(app, ["compliance", "--json", "--as-of", "2026-11-23", "--drills", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["summary"]["systems"] == 25
+
+
+def test_piped_catalogue_keeps_every_clause_and_title_whole(tmp_path) -> None:
+    """`dcops compliance catalogue | grep …` sees each control on one line, as the report's table does."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "FORCE_COLOR", "TERM")}
+    args = [sys.executable, "-m", "dcops.cli", "compliance", "catalogue", "--system", "gis", "--as-of", "2026-11-23",
+            "--drills", str(tmp_path)]
+    table = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+    doc = json.loads(subprocess.run([*args, "--json"], capture_output=True, text=True, env=env, timeout=120,
+                                    stdin=subprocess.DEVNULL).stdout)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert "…" not in table.stdout
+    (gis,) = doc["systems"]
+    assert len(gis["controls"]) == 22
+    for c in gis["controls"]:
+        assert any(c["clause"] in line and c["title"] in line and c["status_text"] in line for line in lines), c
