@@ -17,6 +17,7 @@ from .report import print_table, render_html, write_atomic
 
 
 def _compliance(
+    typer_ctx: typer.Context,
     inventory: Path = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i", show_default="inventory/"),
     as_json: bool = typer.Option(False, "--json", help="Print the assessment as JSON."),
     html: Optional[Path] = typer.Option(None, "--html", help="Write a self-contained HTML report."),
@@ -33,7 +34,10 @@ def _compliance(
                                                         "records (without it no record is evidence)."),
 ) -> None:
     """Per information system, the controls its security level requires, each with its evidence;
-    Directive 14: security spend ≥ 10 % of the IT budget. Missing evidence is a finding, never a pass."""
+    Directive 14: security spend ≥ 10 % of the IT budget. Missing evidence is a finding, never a pass.
+    `dcops compliance catalogue`: the same systems against TCVN 11930:2017 clause by clause."""
+    if typer_ctx.invoked_subcommand is not None:
+        return
     err = Console(stderr=True, soft_wrap=True)
     if lang not in ("vi", "en"):
         err.print(f"unknown language '{lang}' (vi or en)")
@@ -64,4 +68,8 @@ def _compliance(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("compliance")(_compliance)
+    from .catalogue_cli import catalogue_cmd
+    group = typer.Typer(invoke_without_command=True)
+    group.callback()(_compliance)
+    group.command("catalogue")(catalogue_cmd)
+    app.add_typer(group, name="compliance")
