@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from .profiles import Profile, Sample, evaluate, get_profile, missing_fallbacks
+from .profiles import Profile, Sample, evaluate, get_profile, missing_fallbacks, profiles_for_sys_object_id
 from .rates import RateTracker
 from .snmp.errors import SnmpError, SnmpMalformed, SnmpRejected, SnmpTimeout
 from .snmp.session import open_session
@@ -184,6 +184,10 @@ class Poller:
             poll.state = "profile_matched_nothing"
             poll.warnings.append(f"profile {t.profile} matched nothing on this device (0 readings from "
                                  f"{len(vb)} values): wrong profile, or the agent lacks these MIBs")
+            fits = [p for p in profiles_for_sys_object_id(ev.info.get("sys_object_id", "")) if p != t.profile]
+            if fits:
+                poll.warnings.append(f"its sysObjectID {ev.info['sys_object_id']} is a device of profile "
+                                     f"{fits[0]}: set snmp.profile: {fits[0]} for this device in the inventory")
         if t.lines:  # leased lines: every sample of their interface carries the line name
             for smp in ev.samples:
                 line = t.lines.get(smp.labels.get("ifName", ""))

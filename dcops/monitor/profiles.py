@@ -101,6 +101,9 @@ class Profile(_Strict):
     description: str = ""
     uptime_oid: Oid = Field(default="1.3.6.1.2.1.1.3.0", pattern=OID_RE)
     info: dict[str, Oid] = {}
+    #: sysObjectID prefixes of the devices this profile is written for: a probe whose profile matches nothing
+    #: names the profile that fits the device it found (e.g. a NetBotz 750 polled as a NetBotz 450).
+    sys_object_ids: tuple[Oid, ...] = ()
     labels: dict[str, Oid] = {}  # label columns shared by all walked metrics (e.g. ifName)
     label_map: dict[str, dict[str, str]] = {}  # label -> {raw value -> nicer value}, all metrics
     metrics: tuple[Metric, ...] = Field(min_length=1)
@@ -450,3 +453,11 @@ def _emit(out: Evaluated, m: Metric, raw, labels: dict[str, str], divisor: float
 def _implausible(out: Evaluated, m: Metric, labels: dict[str, str], value: float, why: str) -> None:
     lab = ",".join(f"{k}={v}" for k, v in labels.items())
     out.implausible.append(f"{m.name}{{{lab}}}={value:g} ({why})")
+
+
+def profiles_for_sys_object_id(oid: str) -> list[str]:
+    """Names of the shipped profiles written for a device with this sysObjectID (longest prefix first)."""
+    oid = oid.lstrip(".")
+    hits = [(len(p), prof.name) for prof in load_profiles().values() for p in prof.sys_object_ids
+            if oid == p or oid.startswith(p + ".")]
+    return [name for _n, name in sorted(hits, reverse=True)]
