@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ..alerts import active_alerts, active_silences, device_group, recent_alerts, silence_for
 from ..i18n import fmt_duration, fmt_pct, fmt_time, fmt_value, site_tz
 from .charts import N_BUCKETS, line_chart, minmax_points
+from .facility import FAILED, data_quality, device_state, facility_alarms
 from .strings import tr
 
 PRESETS = (("1h", 3600), ("6h", 6 * 3600), ("1d", 86400), ("7d", 7 * 86400), ("30d", 30 * 86400))
@@ -83,8 +84,8 @@ def time_range(q, default: str, now: float, lang: str) -> tuple[float, float, di
 def device_status(d: dict, alerts: list[dict]) -> str:
     if d["reachable"] is None:
         return "unknown"
-    if not d["reachable"]:
-        return "unreachable"
+    if not d["reachable"]:  # unreachable, malformed, rejected, deadline, error: each says what went wrong
+        return device_state(d)
     sev = {a["severity"] for a in alerts if a["device"] == d["name"]}
     return "critical" if "critical" in sev else "warning" if "warning" in sev else "ok"
 
@@ -145,7 +146,7 @@ def _devices_view(store, lang: str, alerts: list[dict]) -> list[dict]:
     for r in latest:
         rows_by_dev.setdefault(r["device"], []).append(r)
     sil = active_silences(store)
-    return [dict(d, status=device_status(d, alerts), group=device_group(d["kind"] or ""),
+    return [dict(d, status=device_status(d, alerts), group=device_group(d["kind"] or ""), quality=device_state(d),
                  silence=silence_for(d["name"], d["kind"] or "", sil),
                  summary=summary(rows_by_dev.get(d["name"], []), lang)) for d in store.devices()]
 
@@ -153,14 +154,16 @@ def _devices_view(store, lang: str, alerts: list[dict]) -> list[dict]:
 def overview(store, lang: str) -> dict:
     alerts = active_alerts(store)
     groups: dict[str, list] = {"ups": [], "cooling": [], "sensor": [], "network": []}
-    for d in _devices_view(store, lang, alerts):
+    devs = _devices_view(store, lang, alerts)
+    for d in devs:
         groups[d["group"]].append(d)
-    return dict(page="overview", refresh=10, alerts=alerts, groups=[(g, v) for g, v in groups.items() if v])
+    return dict(page="overview", refresh=10, alerts=alerts, groups=[(g, v) for g, v in groups.items() if v],
+                facility=facility_alarms(store), quality=data_quality(devs))
 
 
 def wall(store, lang: str) -> dict:
     alerts = active_alerts(store)
-    order = {"critical": 0, "unreachable": 0, "warning": 1, "unknown": 2, "ok": 3}
+    order = {"critical": 0, **dict.fromkeys(FAILED, 0), "warning": 1, "unknown": 2, "ok": 3}
     devs = sorted(_devices_view(store, lang, alerts), key=lambda d: (order.get(d["status"], 2), d["name"]))
     with store.read() as db:
         last = db.execute("SELECT MAX(last_poll) FROM devices").fetchone()[0]
@@ -201,7 +204,7 @@ def device(store, name: str, q, lang: str, now: float) -> dict | None:
     alerts = active_alerts(store)
     sil = silence_for(name, dev["kind"] or "", active_silences(store, now))
     return dict(page="device", dev=dev, status=device_status(dev, alerts), latest=latest, charts=charts, nav=nav,
-                silence=sil, n_alerts=len(alerts))
+                silence=sil, n_alerts=len(alerts), quality=device_state(dev))
 
 
 def lines(store, infos: list[LineInfo], q, lang: str, now: float) -> dict:
