@@ -9,6 +9,7 @@ The result is a `DevicePoll`: samples with units, rates of counters, device info
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -96,6 +97,7 @@ def facility_alarms(t: Target, samples: list[Sample]) -> list[Sample]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
 def _rate_name(metric: str) -> str:
     base = metric[:-len("_total")] if metric.endswith("_total") else metric
     return base + "_per_second"

@@ -329,7 +329,10 @@ def evaluate(profile: Profile, varbinds: dict[str, object], scale: dict[str, flo
         if v is not None and v is not ABSENT:
             out.info[key] = as_text(v)
     cols = _Columns(varbinds, _columns_of(profile))
-    shared = {name: _column(cols, col) for name, col in profile.labels.items()}
+    # Shared label columns (ifName, ifDescr, ...) as text once per poll, not once per metric and row.
+    shared = {name: {idx: as_text(v).strip() for idx, v in _column(cols, col).items()}
+              for name, col in profile.labels.items()}
+    profile_maps = tuple(profile.label_map.items())
     for m in profile.metrics:
         if m.oid:
             raw = varbinds.get(m.oid)
@@ -350,6 +353,7 @@ def evaluate(profile: Profile, varbinds: dict[str, object], scale: dict[str, flo
         extra = {name: _column(cols, col) for name, col in m.labels_from.items()}
         div = _column(cols, m.divisor_column) if m.divisor_column else {}
         sel = _select_rows(m.select, cols) if m.select else None
+        label_maps = (*profile_maps, *m.label_map.items()) if profile_maps or m.label_map else ()
         for idx, raw in rows.items():
             labels = {m.index: idx, **m.const_labels}
             if sel is not None:
@@ -357,12 +361,13 @@ def evaluate(profile: Profile, varbinds: dict[str, object], scale: dict[str, flo
                     continue
                 labels[m.select.label] = sel[idx]
             for name, col in shared.items():
-                if idx in col:
-                    labels[name] = as_text(col[idx]).strip()
+                text = col.get(idx)
+                if text is not None:
+                    labels[name] = text
             for name, col in extra.items():
                 if idx in col:
                     labels[name] = as_text(col[idx]).strip()
-            for lname, mapping in (*profile.label_map.items(), *m.label_map.items()):
+            for lname, mapping in label_maps:
                 if lname in labels and labels[lname] in mapping:
                     labels[lname] = mapping[labels[lname]]
             divisor = _num(div.get(idx)) if div else None
