@@ -29,6 +29,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import record  # noqa: E402  (bench/_results.py, beside this script)
 
 from dcops.monitor.poller import Poller  # noqa: E402
 from dcops.monitor.profiles import get_profile  # noqa: E402
@@ -376,6 +379,42 @@ def _if_indexes(port: int) -> list[int]:
     return asyncio.run(run())
 
 
+def _figures(res: dict) -> dict:
+    """What the README quotes (bench/results/bench_snmp.json): varbinds per CPU-second and the ratio to the
+    exporter measured in the same run, per workload, and the 10,000-device cycle times."""
+    out: dict = {}
+    for ours, theirs, key in (("dcops_get_v2c", "exporter_get_v2c", "get_v2c"),
+                              ("dcops_get_v3", "exporter_get_v3", "get_v3"),
+                              ("dcops_v2c", "exporter_v2c", "walk_v2c"), ("dcops_v3", "exporter_v3", "walk_v3")):
+        r, x = res.get(ours) or {}, res.get(theirs) or {}
+        if r.get("varbinds_per_cpu_s") and x.get("varbinds_per_cpu_s"):
+            out[f"{key}_vb_per_cpu_s"] = round(r["varbinds_per_cpu_s"])
+            out[f"{key}_exporter_vb_per_cpu_s"] = round(x["varbinds_per_cpu_s"])
+            out[f"{key}_ratio"] = round(r["varbinds_per_cpu_s"] / x["varbinds_per_cpu_s"], 2)
+            out[f"{key}_errors"] = r.get("errors", 0) + x.get("errors", 0)
+    for key in ("dcops_v2c_store", "dcops_v2c_pysnmp", "naive_pysnmp_v2c", "dcops_v3_pysnmp"):
+        if (res.get(key) or {}).get("varbinds_per_cpu_s"):
+            out[f"{key.removeprefix('dcops_')}_vb_per_cpu_s"] = round(res[key]["varbinds_per_cpu_s"])
+    for key in ("many_v2c", "many_v3"):
+        m = res.get(key)
+        if m:
+            out[f"{key}_devices"] = m["devices"]
+            out[f"{key}_workers"] = m["workers"]
+            out[f"{key}_steady_s"] = round(m["steady"]["cycle_wall_s"], 1)
+            out[f"{key}_first_s"] = round(m["first"]["cycle_wall_s"], 1)
+            # CPU of the poller processes: on a machine shared with other work, the steadier figure
+            out[f"{key}_steady_cpu_s"] = round(m["steady"]["poller_cpu_s"], 1)
+            out[f"{key}_unreachable"] = m["steady"]["unreachable"]
+    if "site" in res:
+        out["site_devices"] = res["site"]["devices"]
+        out["site_cycle_s"] = round(res["site"]["cycle_s"], 2)
+    if out:
+        out["agents"], out["concurrency"], out["phase_s"] = res["agents"], res["concurrency"], res["duration_s"]
+        out["load_average_before"] = res["load_average_before"][0]
+        out["load_average_after"] = res["load_average_after"][0]
+    return out
+
+
 def _table(res: dict, rows) -> None:
     print(f"{'poller':42} {'varbinds/CPU-s':>15} {'varbinds/s':>11} {'CPU s':>7} {'errors':>7} {'vs exporter':>12}")
     for key, label, anchor_key in rows:
@@ -402,13 +441,16 @@ def main() -> None:
     ap.add_argument("--skip-many", action="store_true")
     ap.add_argument("--skip-site", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-record", action="store_true", help="do not write bench/results/bench_snmp.json "
+                                                              "(--quick never does)")
     a = ap.parse_args()
     if a.quick:
         a.duration = 4
     work = Path(tempfile.mkdtemp(prefix="dcops-bench-"))
     agents = start_snmpd(a.agents, work)
     ports = [port for _p, port in agents]
-    res: dict = {"agents": a.agents, "duration_s": a.duration, "concurrency": a.concurrency}
+    res: dict = {"agents": a.agents, "duration_s": a.duration, "concurrency": a.concurrency,
+                 "load_average_before": [round(x, 2) for x in os.getloadavg()]}
     if_indexes = _if_indexes(ports[0])
     get_only = get_workload(if_indexes)
     res["get_oids_per_device"] = len(get_only[0].scalar_oids)
@@ -445,6 +487,15 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     if not a.skip_site:
         res["site"] = bench_site()
+    res["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    figures = _figures(res)
+    if figures and not a.quick and not a.no_record:
+        path = record("bench_snmp", figures, notes=(
+            f"{a.agents} snmpd agents, {a.concurrency} devices in flight, {a.duration:g} s per phase; exporter and "
+            f"poller in the same run, ratios per CPU-second of each process; load average before "
+            f"{res['load_average_before'][0]:.1f}, after {res['load_average_after'][0]:.1f} on {os.cpu_count()} CPUs "
+            "shared with other work"))
+        print(f"figures written to {path}", file=sys.stderr)
     if a.json:
         print(json.dumps(res, indent=2))
         return

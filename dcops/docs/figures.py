@@ -102,6 +102,17 @@ FIGURES: dict[str, Callable[[Sources], str]] = {
     "bench.scaleout.prometheus_mb_per_1k": _bench("bench_scaleout", "prometheus_mb_per_1000_devices", 1),
     "bench.scaleout.embedded_dps_5k": lambda s: num(s.bench("bench_scaleout")["n5000"]["embedded_devices_per_s"]),
     "bench.scaleout.prometheus_dps_5k": lambda s: num(s.bench("bench_scaleout")["n5000"]["prometheus_devices_per_s"]),
+    "bench.snmp.get_v2c_ratio": _bench("bench_snmp", "get_v2c_ratio", 2),
+    "bench.snmp.get_v3_ratio": _bench("bench_snmp", "get_v3_ratio", 2),
+    "bench.snmp.walk_v2c_ratio": _bench("bench_snmp", "walk_v2c_ratio", 2),
+    "bench.snmp.walk_v3_ratio": _bench("bench_snmp", "walk_v3_ratio", 2),
+    "bench.snmp.many_devices": _bench("bench_snmp", "many_v3_devices"),
+    "bench.snmp.many_v2c_steady_s": _bench("bench_snmp", "many_v2c_steady_s", 1),
+    "bench.snmp.many_v3_steady_s": _bench("bench_snmp", "many_v3_steady_s", 1),
+    "bench.snmp.many_v3_first_s": _bench("bench_snmp", "many_v3_first_s", 1),
+    "bench.snmp.many_v2c_cpu_s": _bench("bench_snmp", "many_v2c_steady_cpu_s", 1),
+    "bench.snmp.many_v3_cpu_s": _bench("bench_snmp", "many_v3_steady_cpu_s", 1),
+    "bench.snmp.load_before": _bench("bench_snmp", "load_average_before", 1),
 }
 
 
@@ -163,8 +174,44 @@ def _scaleout_table(s: Sources) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _snmp_table(s: Sources) -> str:
+    """bench_snmp.py's results as docs/monitoring.md's tables: varbinds per CPU-second, dcops vs the exporter."""
+    f = s.bench("bench_snmp")
+    rows = []
+    for title, pre in (("GET workload (batched GETs of explicit instances)", "get"),
+                       ("Walk workload (the `if-mib` profile: 3 GETs + 11 columns by GETBULK)", "walk")):
+        rows += [f"{title}:", "", "| poller | varbinds / CPU-s | vs exporter |", "|---|---|---|"]
+        for ver, label in (("v2c", "v2c"), ("v3", "v3 authPriv SHA-256/AES")):
+            k = f"{pre}_{ver}"
+            if f"{k}_ratio" not in f:
+                continue
+            rows.append(f"| prometheus-snmp-exporter, {label} | {num(f[k + '_exporter_vb_per_cpu_s'])} | 1.00× |")
+            rows.append(f"| **dcops, {label}** | {num(f[k + '_vb_per_cpu_s'])} | **{num(f[k + '_ratio'], 2)}×** |")
+        rows.append("")
+    extra = [("v2c_store_vb_per_cpu_s", "dcops v2c, plus writing every cycle to the SQLite history"),
+             ("v2c_pysnmp_vb_per_cpu_s", "dcops v2c on pysnmp's engine"), ("naive_pysnmp_v2c_vb_per_cpu_s",
+                                                                          "naive pysnmp hlapi v2c"),
+             ("v3_pysnmp_vb_per_cpu_s", "dcops v3 authPriv on pysnmp")]
+    have = [(k, t) for k, t in extra if k in f]
+    if have:
+        rows += ["| for reference (walk workload) | varbinds / CPU-s |", "|---|---|"]
+        rows += [f"| {t} | {num(f[k])} |" for k, t in have]
+        rows.append("")
+    if "many_v3_steady_s" in f:
+        rows.append(f"{num(f['many_v3_devices'])} simulated devices, {f['many_v3_workers']} poller processes: steady "
+                    f"cycle {num(f['many_v2c_steady_s'], 1)} s (v2c), {num(f['many_v3_steady_s'], 1)} s (v3 authPriv; "
+                    f"first cycle with engine discovery {num(f['many_v3_first_s'], 1)} s); CPU of the poller processes "
+                    f"per steady cycle {num(f['many_v2c_steady_cpu_s'], 1)} s (v2c) and "
+                    f"{num(f['many_v3_steady_cpu_s'], 1)} s (v3), on a machine shared with other work the steadier "
+                    "figure (the agents need CPU on the same 2 cores too).")
+    rows.append(f"{f['agents']} snmpd agents, {f['concurrency']} devices in flight, {num(f['phase_s'])} s per phase; "
+                f"load average {num(f['load_average_before'], 1)} before the run, {num(f['load_average_after'], 1)} "
+                "after (`bench/results/bench_snmp.json`).")
+    return "\n".join(rows) + "\n"
+
+
 BLOCKS: dict[str, Callable[[Sources], str]] = {"bench.noc.table": _noc_table, "bench.scaleout.table": _scaleout_table,
-                                                "plan.cloud.table": _cloud_table}
+                                                "plan.cloud.table": _cloud_table, "bench.snmp.table": _snmp_table}
 
 
 @dataclass(frozen=True)

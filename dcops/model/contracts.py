@@ -16,6 +16,8 @@ from .errors import Loc, Problem
 #: Series the poller adds for every device, whatever its profile (dcops/monitor/poller.py): reachability, data
 #: quality, and the facility roles (fire panel, SPD, door, leak) the inventory maps onto contact inputs.
 SYNTHETIC = {"device_up": (), "snmp_implausible_values": (), "snmp_profile_readings": (),
+             "device_state": ("ok", "implausible", "profile_matched_nothing", "unreachable", "malformed", "rejected",
+                              "deadline", "error", "never_polled"),
              "facility_alarm": ("normal", "alarm", "missing")}
 
 

@@ -51,10 +51,11 @@ def render(store, active_alerts: list[dict] | None = None) -> str:
     now = time.time()
     for d in store.devices():
         lab = {"device": d["name"], "profile": d["profile"] or "", "kind": d["kind"] or ""}
-        add("device_up", "gauge", "1 when the device answered its last SNMP poll", lab,
-            1 if d["reachable"] else 0)
-        current = state_of(d["reachable"], d["error"])
-        for st in STATES:  # ok, unreachable, malformed (garbage answers), rejected (forged), never_polled, ...
+        if d["reachable"] is not None:  # a device never polled yet is neither up nor down
+            add("device_up", "gauge", "1 when the device answered its last SNMP poll", lab,
+                1 if d["reachable"] else 0)
+        current = state_of(d["reachable"], d["error"], d.get("state"))
+        for st in STATES:  # ok, implausible, unreachable, malformed (garbage), rejected (forged), never_polled, ...
             add("device_state", "stateset", "State of the device's last SNMP poll", {"device": d["name"],
                 "device_state": st}, 1 if st == current else 0)
         if d["last_poll"]:

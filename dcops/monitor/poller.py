@@ -9,11 +9,12 @@ The result is a `DevicePoll`: samples with units, rates of counters, device info
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
 
-from .profiles import Profile, Sample, evaluate, get_profile, missing_fallbacks
+from .profiles import Profile, Sample, evaluate, get_profile, missing_fallbacks, profiles_for_sys_object_id
 from .rates import RateTracker
 from .snmp.errors import SnmpError, SnmpMalformed, SnmpRejected, SnmpTimeout
 from .snmp.session import open_session
@@ -21,9 +22,12 @@ from .targets import Target
 
 log = logging.getLogger("dcops.monitor")
 
-#: Device states of a poll. "never_polled" is the store's state of a device without a poll yet.
-STATES = ("ok", "profile_matched_nothing", "unreachable", "malformed", "rejected", "deadline", "error",
+#: Device states of a poll. The first three answered (reachable), the next five did not give usable answers;
+#: "never_polled" is the store's state of a device without a poll yet (neither up nor down).
+STATES = ("ok", "implausible", "profile_matched_nothing", "unreachable", "malformed", "rejected", "deadline", "error",
           "never_polled")
+ANSWERED_STATES = STATES[:3]
+FAILED_STATES = STATES[3:8]
 #: Default ceiling for byte counters of interfaces whose speed is unknown: the leased lines' 300 Mbit/s.
 DEFAULT_LINE_CEILING_BPS = 300e6
 
@@ -41,7 +45,7 @@ class DevicePoll:
     restarted: bool = False
     requests: int = 0
     varbinds: int = 0  # values received (GET results + in-column walk results)
-    #: ok | profile_matched_nothing | unreachable | malformed | rejected | deadline | error (see STATES)
+    #: ok | implausible | profile_matched_nothing | unreachable | malformed | rejected | deadline | error (STATES)
     state: str = "ok"
     #: readings dropped as physically implausible: "metric{labels}=value (reason)"
     implausible: list[str] = field(default_factory=list)
@@ -50,12 +54,16 @@ class DevicePoll:
     discarded: int = 0  # answers thrown away (forged, malformed, stray) during this poll
 
 
-def state_of(reachable: bool | None, error: str | None) -> str:
-    """The state of a stored device row (reachable + error text), for /metrics and the NOC page."""
+def state_of(reachable: bool | None, error: str | None, state: str | None = None) -> str:
+    """The state of a poll or a stored device row, for the alert engine, /metrics and the NOC page.
+    `state` (DevicePoll.state, stored since it exists) wins when it agrees with `reachable`; otherwise
+    (rows written before, hand-made polls) the error text says what kind of failure it was."""
     if reachable is None:
         return "never_polled"
     if reachable:
-        return "ok"
+        return state if state in ANSWERED_STATES else "ok"
+    if state in FAILED_STATES:
+        return state
     for prefix, state in (("malformed response", "malformed"), ("no valid response", "rejected"),
                           ("poll deadline", "deadline"), ("unreachable", "unreachable"),
                           ("no response", "unreachable")):
@@ -89,6 +97,7 @@ def facility_alarms(t: Target, samples: list[Sample]) -> list[Sample]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
 def _rate_name(metric: str) -> str:
     base = metric[:-len("_total")] if metric.endswith("_total") else metric
     return base + "_per_second"
@@ -171,10 +180,16 @@ class Poller:
                           duration=time.monotonic() - start, requests=s.requests - before, varbinds=len(vb),
                           implausible=ev.implausible, warnings=list(s.walk_warnings) + ev.hints,
                           discarded=getattr(s, "discarded", 0) - discarded)
-        if not readings:
+        if ev.implausible:  # readings were dropped: the device is flagged, what remains is shown
+            poll.state = "implausible"
+        elif not readings:
             poll.state = "profile_matched_nothing"
             poll.warnings.append(f"profile {t.profile} matched nothing on this device (0 readings from "
                                  f"{len(vb)} values): wrong profile, or the agent lacks these MIBs")
+            fits = [p for p in profiles_for_sys_object_id(ev.info.get("sys_object_id", "")) if p != t.profile]
+            if fits:
+                poll.warnings.append(f"its sysObjectID {ev.info['sys_object_id']} is a device of profile "
+                                     f"{fits[0]}: set snmp.profile: {fits[0]} for this device in the inventory")
         if t.lines:  # leased lines: every sample of their interface carries the line name
             for smp in ev.samples:
                 line = t.lines.get(smp.labels.get("ifName", ""))

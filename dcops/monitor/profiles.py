@@ -113,6 +113,9 @@ class Profile(_Strict):
     description: str = ""
     uptime_oid: Oid = Field(default="1.3.6.1.2.1.1.3.0", pattern=OID_RE)
     info: dict[str, Oid] = {}
+    #: sysObjectID prefixes of the devices this profile is written for: a probe whose profile matches nothing
+    #: names the profile that fits the device it found (e.g. a NetBotz 750 polled as a NetBotz 450).
+    sys_object_ids: tuple[Oid, ...] = ()
     labels: dict[str, Oid] = {}  # label columns shared by all walked metrics (e.g. ifName)
     label_map: dict[str, dict[str, str]] = {}  # label -> {raw value -> nicer value}, all metrics
     metrics: tuple[Metric, ...] = Field(min_length=1)
@@ -338,7 +341,10 @@ def evaluate(profile: Profile, varbinds: dict[str, object], scale: dict[str, flo
         if v is not None and v is not ABSENT:
             out.info[key] = as_text(v)
     cols = _Columns(varbinds, _columns_of(profile))
-    shared = {name: _column(cols, col) for name, col in profile.labels.items()}
+    # Shared label columns (ifName, ifDescr, ...) as text once per poll, not once per metric and row.
+    shared = {name: {idx: as_text(v).strip() for idx, v in _column(cols, col).items()}
+              for name, col in profile.labels.items()}
+    profile_maps = tuple(profile.label_map.items())
     for m in profile.metrics:
         if m.oid:
             raw = varbinds.get(m.oid)
@@ -359,6 +365,7 @@ def evaluate(profile: Profile, varbinds: dict[str, object], scale: dict[str, flo
         extra = {name: _column(cols, col) for name, col in m.labels_from.items()}
         div = _column(cols, m.divisor_column) if m.divisor_column else {}
         sel = _select_rows(m.select, cols) if m.select else None
+        label_maps = (*profile_maps, *m.label_map.items()) if profile_maps or m.label_map else ()
         for idx, raw in rows.items():
             labels = {m.index: idx, **m.const_labels}
             if sel is not None:
@@ -366,12 +373,13 @@ def evaluate(profile: Profile, varbinds: dict[str, object], scale: dict[str, flo
                     continue
                 labels[m.select.label] = sel[idx]
             for name, col in shared.items():
-                if idx in col:
-                    labels[name] = as_text(col[idx]).strip()
+                text = col.get(idx)
+                if text is not None:
+                    labels[name] = text
             for name, col in extra.items():
                 if idx in col:
                     labels[name] = as_text(col[idx]).strip()
-            for lname, mapping in (*profile.label_map.items(), *m.label_map.items()):
+            for lname, mapping in label_maps:
                 if lname in labels and labels[lname] in mapping:
                     labels[lname] = mapping[labels[lname]]
             divisor = _num(div.get(idx)) if div else None
@@ -462,3 +470,11 @@ def _emit(out: Evaluated, m: Metric, raw, labels: dict[str, str], divisor: float
 def _implausible(out: Evaluated, m: Metric, labels: dict[str, str], value: float, why: str) -> None:
     lab = ",".join(f"{k}={v}" for k, v in labels.items())
     out.implausible.append(f"{m.name}{{{lab}}}={value:g} ({why})")
+
+
+def profiles_for_sys_object_id(oid: str) -> list[str]:
+    """Names of the shipped profiles written for a device with this sysObjectID (longest prefix first)."""
+    oid = oid.lstrip(".")
+    hits = [(len(p), prof.name) for prof in load_profiles().values() for p in prof.sys_object_ids
+            if oid == p or oid.startswith(p + ".")]
+    return [name for _n, name in sorted(hits, reverse=True)]

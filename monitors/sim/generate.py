@@ -131,16 +131,27 @@ def netbotz() -> list[str]:
     return rows
 
 
-def _netbotz_v2_layout(base: str, descr: str, object_id: str, leak: bool) -> list[str]:
-    """NETBOTZV2-MIB (450) and NetBotz50-MIB (750/755) share their table layout under different roots."""
+def _netbotz_v2_layout(base: str, descr: str, object_id: str, leak: bool, v5: bool = False) -> list[str]:
+    """NETBOTZV2-MIB (450) and NetBotz50-MIB (750/755) share their table layout under different roots.
+    `v5`: the rows as a NetBotz 750 (firmware 5) walk shows them — A-Link pod ids, enclosure and port
+    columns, ...ValueInt and ...Index, and the ...Value column in whole units (not the MIB's tenths)."""
     rows = system(descr, object_id, "netbotz", "Phòng máy chủ")
     pods = [(1001, "Nóng-Rack-B1", "27.4", "48.0"), (1002, "Lạnh-Rack-B1", "20.9", "51.0")]
-    for idx, label, t, h in pods:
-        rows += [f"{base}.4.1.1.1.1.{idx}|4|TEMP_{idx}", f"{base}.4.1.1.1.2.{idx}|2|{int(float(t) * 10)}",
+    for n, (idx, label, t, h) in enumerate(pods, 1):
+        enc = f"ALINK_VIRTUAL_pod-0{n}_00C0B7A1B2C{n}_1-th"
+        tid = f"TEMPERATURE_ALINK_VIRTUAL_pod-0{n}_sensor-01_00C0B7A1B2C{n}_1-th" if v5 else f"TEMP_{idx}"
+        hid = f"RELATIVE_HUMIDITY_ALINK_VIRTUAL_pod-0{n}_sensor-02_00C0B7A1B2C{n}_1-th" if v5 else f"HUMI_{idx}"
+        tv, hv = (round(float(t)), round(float(h))) if v5 else (int(float(t) * 10), int(float(h) * 10))
+        rows += [f"{base}.4.1.1.1.1.{idx}|4|{tid}", f"{base}.4.1.1.1.2.{idx}|2|{tv}",
                  f"{base}.4.1.1.1.3.{idx}|{wc(2, 0)}", f"{base}.4.1.1.1.4.{idx}|4|{label}",
                  f"{base}.4.1.1.1.7.{idx}|{wc(4, t)}",
-                 f"{base}.4.1.2.1.1.{idx}|4|HUMI_{idx}", f"{base}.4.1.2.1.2.{idx}|2|{int(float(h) * 10)}",
+                 f"{base}.4.1.2.1.1.{idx}|4|{hid}", f"{base}.4.1.2.1.2.{idx}|2|{hv}",
                  f"{base}.4.1.2.1.4.{idx}|4|{label}", f"{base}.4.1.2.1.7.{idx}|{wc(4, h)}"]
+        if v5:
+            for tbl, v in (("1", t), ("2", h)):
+                rows += [f"{base}.4.1.{tbl}.1.5.{idx}|4|{enc}", f"{base}.4.1.{tbl}.1.6.{idx}|4|UNIVERSAL {n}",
+                         f"{base}.4.1.{tbl}.1.8.{idx}|2|{round(float(v))}", f"{base}.4.1.{tbl}.1.9.{idx}|65|{idx}"]
+            rows.append(f"{base}.4.1.2.1.3.{idx}|2|0")
     rows += [f"{base}.4.2.2.1.1.2001|4|DOOR_2001", f"{base}.4.2.2.1.2.2001|{wc(2, 1)}",
              f"{base}.4.2.2.1.4.2001|4|Cửa tủ B1"]
     for idx, label, rest in [(3001, "Tủ báo cháy: đã xả khí", 0), (3002, "Chống sét lan truyền: SPD hỏng", 1)]:
@@ -154,7 +165,7 @@ def _netbotz_v2_layout(base: str, descr: str, object_id: str, leak: bool) -> lis
 
 def netbotz_750() -> list[str]:
     return _netbotz_v2_layout("1.3.6.1.4.1.52674.500", "Schneider Electric NetBotz 750 (NBRK0750) v5.3.2",
-                              "1.3.6.1.4.1.52674.500.1", leak=True)
+                              "1.3.6.1.4.1.52674.500.1", leak=True, v5=True)
 
 
 def netbotz_450() -> list[str]:

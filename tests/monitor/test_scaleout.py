@@ -140,6 +140,9 @@ def _exposition(on_battery: bool, crac_up: bool, line_down: bool) -> str:
     lines += ["# TYPE dcops_device_up gauge",
               'dcops_device_up{device="kg-ups-01",profile="ups-rfc1628",kind="ups"} 1',
               f'dcops_device_up{{device="kg-crac-01",profile="liebert-cooling",kind="cooling"}} {int(crac_up)}',
+              "# TYPE dcops_device_state gauge",
+              f'dcops_device_state{{device="kg-crac-01",device_state="ok"}} {int(crac_up)}',
+              f'dcops_device_state{{device="kg-crac-01",device_state="unreachable"}} {int(not crac_up)}',
               "# TYPE dcops_if_oper_status gauge"]
     for word in ("up", "down"):
         v = int((word == "down") == line_down)

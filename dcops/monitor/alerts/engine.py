@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..i18n import fmt_value
+from ..poller import STATES, state_of
 from ..profiles import Sample
 from .rules import Rule, RuleSet
 from .silences import active_silences, device_kinds, silence_for
@@ -73,9 +74,14 @@ class AlertEngine:
         now = self.clock()
         out: list[Transition] = []
         for poll in polls:
-            samples = list(poll.samples) + [Sample("device_up", {}, 1.0 if poll.reachable else 0.0, "gauge", "")]
+            # What kind of poll it was (ok, malformed, unreachable, ...): rules tell a device sending garbage
+            # from a silent one by this state, not by device_up alone.
+            state = state_of(poll.reachable, poll.error, getattr(poll, "state", None))
+            samples = list(poll.samples) + [Sample("device_up", {}, 1.0 if poll.reachable else 0.0, "gauge", ""),
+                                            Sample("device_state", {}, float(STATES.index(state)), "enum", "",
+                                                   state=state)]
             if not poll.reachable:
-                samples = samples[-1:]
+                samples = samples[-2:]
             for rule in self.rules.rules:
                 conds, hold, clear_hold, severity = rule.for_device(poll.device)
                 seen: dict[str, tuple[bool, Sample, dict]] = {}

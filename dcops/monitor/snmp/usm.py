@@ -57,6 +57,8 @@ USM_REPORTS = {
     "1.3.6.1.6.3.12.1.4.0": ("snmpUnavailableContexts", "context {context} is unavailable"),
     "1.3.6.1.6.3.12.1.5.0": ("snmpUnknownContexts", "context {context} is unknown to the agent"),
 }
+#: msgMaxSize, msgFlags (authPriv, reportable) and msgSecurityModel (USM) of every request: constant bytes.
+_GLOBAL_TAIL_AUTHPRIV = ber.enc_int(65507) + ber.tlv(ber.T_OCTETS, b"\x07") + ber.enc_int(3)
 LEVELS = {0: "noAuthNoPriv", 1: "authNoPriv", 2: "invalid (priv without auth)", 3: "authPriv"}
 AUTH_PRIV = 0x03
 TIME_WINDOW = 150  # RFC 3414 §3.2 step 7b
@@ -110,6 +112,53 @@ def priv_key(password: str, hash_name: str, engine_id: bytes, priv: str) -> byte
         else:
             key += localize_key(password_to_key(key, hash_name), hash_name, engine_id)
     return key[:size]
+
+
+class _Hmac:
+    """HMAC (RFC 2104) with the key's inner and outer pads hashed once per engine: every message of a
+    session is authenticated with the same localized key, so only the message itself is hashed."""
+
+    __slots__ = ("inner", "outer", "size")
+
+    def __init__(self, key: bytes, hash_name: str, size: int) -> None:
+        inner, outer = hashlib.new(hash_name), hashlib.new(hash_name)
+        if len(key) > inner.block_size:
+            key = hashlib.new(hash_name, key).digest()
+        key = key.ljust(inner.block_size, b"\x00")
+        inner.update(bytes(b ^ 0x36 for b in key))
+        outer.update(bytes(b ^ 0x5C for b in key))
+        self.inner, self.outer, self.size = inner, outer, size
+
+    def digest(self, *parts) -> bytes:
+        h = self.inner.copy()
+        for part in parts:
+            h.update(part)
+        o = self.outer.copy()
+        o.update(h.digest())
+        return o.digest()[:self.size]
+
+
+class _AesCfb:
+    """AES-CFB128 (RFC 3826) over one AES-ECB context per key. Decryption needs no new cipher object per
+    message: its keystream is AES(IV || C1 .. Cn-1), one ECB call, then one XOR. Encryption (small requests)
+    keeps cryptography's CFB mode."""
+
+    __slots__ = ("algo", "ecb")
+
+    def __init__(self, key: bytes) -> None:
+        self.algo = algorithms.AES(key)
+        self.ecb = Cipher(self.algo, modes.ECB()).encryptor()  # noqa: S305 - the CFB keystream, not ECB use
+
+    def encrypt(self, iv: bytes, plain: bytes) -> bytes:
+        enc = Cipher(self.algo, CFB(iv)).encryptor()
+        return enc.update(plain) + enc.finalize()
+
+    def decrypt(self, iv: bytes, data: bytes) -> bytes:
+        n = len(data)
+        if not n:
+            return b""
+        stream = self.ecb.update((iv + data)[:-(-n // 16) * 16])
+        return (int.from_bytes(data, "big") ^ int.from_bytes(stream[:n], "big")).to_bytes(n, "big")
 
 
 def _scoped(ctx_engine: bytes, ctx_name: bytes, pdu: bytes) -> bytes:
@@ -232,6 +281,11 @@ class V3FastSession(PduVerbs):
         self._rediscover = False
         self._salt = int.from_bytes(os.urandom(8), "big")
         self._akey = self._pkey = b""
+        self._mac: _Hmac | None = None
+        self._aes: _AesCfb | None = None
+        self._eng_tlv = b""  # the engine's parts of every message, encoded once per engine
+        self._user_auth = ber.tlv(ber.T_OCTETS, self.user) + ber.tlv(ber.T_OCTETS, b"\x00" * self.mac_len)
+        self._ctx_head: dict[bytes, bytes] = {}
 
     def _fmt(self, text: str) -> str:
         return text.format(user=repr(self.user.decode(errors="replace")),
@@ -267,6 +321,10 @@ class V3FastSession(PduVerbs):
             self.engine_id = engine_id
             self._akey = localize(self.auth_pw, self.hash_name, engine_id)
             self._pkey = priv_key(self.priv_pw, self.hash_name, engine_id, self.priv)
+            self._mac = _Hmac(self._akey, self.hash_name, self.mac_len)
+            self._aes = _AesCfb(self._pkey) if self.cipher == "aes" else None
+            self._eng_tlv = ber.tlv(ber.T_OCTETS, engine_id)
+            self._ctx_head = {}
         self.boots, self.latest_time = boots, etime
         self.time_base = time.monotonic() - etime
 
@@ -282,8 +340,7 @@ class V3FastSession(PduVerbs):
         if self.cipher == "aes":
             salt = self._salt.to_bytes(8, "big")
             iv = self.boots.to_bytes(4, "big") + etime.to_bytes(4, "big") + salt
-            enc = Cipher(algorithms.AES(self._pkey), CFB(iv)).encryptor()
-            return enc.update(plain) + enc.finalize(), salt
+            return self._aes.encrypt(iv, plain), salt
         # DES-CBC (RFC 3414 §8.1.1): salt = engineBoots || local counter; IV = pre-IV XOR salt
         salt = self.boots.to_bytes(4, "big") + (self._salt & 0xFFFFFFFF).to_bytes(4, "big")
         iv = bytes(a ^ b for a, b in zip(self._pkey[8:16], salt))
@@ -295,9 +352,7 @@ class V3FastSession(PduVerbs):
         if len(m.priv) != 8:
             raise Discard(f"privacy parameters of {len(m.priv)} bytes (8 expected)", "malformed")
         if self.cipher == "aes":
-            iv = m.boots.to_bytes(4, "big") + m.time.to_bytes(4, "big") + m.priv
-            dec = Cipher(algorithms.AES(self._pkey), CFB(iv)).decryptor()
-            return dec.update(m.data) + dec.finalize()
+            return self._aes.decrypt(m.boots.to_bytes(4, "big") + m.time.to_bytes(4, "big") + m.priv, m.data)
         if len(m.data) % 8:
             raise Discard("DES ciphertext not a multiple of 8 bytes", "malformed")
         iv = bytes(a ^ b for a, b in zip(self._pkey[8:16], m.priv))
@@ -305,17 +360,19 @@ class V3FastSession(PduVerbs):
         return dec.update(m.data) + dec.finalize()
 
     def _build(self, msg_id: int, pdu: bytes, context: bytes) -> bytes:
+        """The authPriv request: what does not change between messages of an engine is encoded once."""
         etime = max(0, min(MAX_BOOTS, int(time.monotonic() - self.time_base)))
-        data, salt = self._encrypt(_scoped(self.engine_id, context, pdu), etime)
+        head = self._ctx_head.get(context)
+        if head is None:
+            head = self._ctx_head[context] = self._eng_tlv + ber.tlv(ber.T_OCTETS, context)
+        data, salt = self._encrypt(ber.tlv(ber.T_SEQ, head + pdu), etime)
         data = ber.tlv(ber.T_OCTETS, data)
-        priv_tlv = ber.tlv(ber.T_OCTETS, salt)
-        sec = ber.tlv(ber.T_SEQ, ber.tlv(ber.T_OCTETS, self.engine_id) + ber.enc_int(self.boots) +
-                      ber.enc_int(etime) + ber.tlv(ber.T_OCTETS, self.user) +
-                      ber.tlv(ber.T_OCTETS, b"\x00" * self.mac_len) + priv_tlv)
-        msg = self._message(msg_id, 0x07, ber.tlv(ber.T_OCTETS, sec), data)
-        pos = len(msg) - len(data) - len(priv_tlv) - self.mac_len  # the auth parameters come right before
-        mac = hmac.digest(self._akey, msg, self.hash_name)[:self.mac_len]
-        return msg[:pos] + mac + msg[pos + self.mac_len:]
+        sec = ber.tlv(ber.T_OCTETS, ber.tlv(ber.T_SEQ, self._eng_tlv + ber.enc_int(self.boots) + ber.enc_int(etime) +
+                                             self._user_auth + b"\x04\x08" + salt))
+        glob = ber.tlv(ber.T_SEQ, ber.enc_int(msg_id) + _GLOBAL_TAIL_AUTHPRIV)
+        msg = ber.tlv(ber.T_SEQ, b"\x02\x01\x03" + glob + sec + data)
+        pos = len(msg) - len(data) - 10 - self.mac_len  # the auth parameters come right before the salt's TLV
+        return msg[:pos] + self._mac.digest(msg) + msg[pos + self.mac_len:]
 
     # ---------------------------------------------------------------- the checks (RFC 3412 §7.2, 3414 §3.2)
     def _authentic(self, m: _Msg, raw: bytes) -> None:
@@ -326,8 +383,8 @@ class V3FastSession(PduVerbs):
             raise Discard(f"answer for user {m.user.decode(errors='replace')!r}")
         if m.auth_e - m.auth_s != self.mac_len:
             raise Discard(f"authentication parameters of {m.auth_e - m.auth_s} bytes ({self.mac_len} expected)")
-        expect = hmac.digest(self._akey, raw[:m.auth_s] + b"\x00" * self.mac_len + raw[m.auth_e:],
-                             self.hash_name)[:self.mac_len]
+        view = memoryview(raw)
+        expect = self._mac.digest(view[:m.auth_s], self._user_auth[-self.mac_len:], view[m.auth_e:])
         if not hmac.compare_digest(raw[m.auth_s:m.auth_e], expect):
             raise Discard("HMAC does not verify (forged, or another auth key)")
         # Timeliness (RFC 3414 §3.2 step 7b): follow the clock only forwards, on authentic answers.

@@ -113,14 +113,15 @@ class Store:
         ts = int(poll.ts)
         with self.db() as db:
             db.execute(
-                "INSERT INTO devices(name, profile, kind, display_name, reachable, error, last_poll, last_ok, info)"
-                " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET profile=excluded.profile,"
+                "INSERT INTO devices(name, profile, kind, display_name, reachable, error, last_poll, last_ok, info,"
+                " state) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET profile=excluded.profile,"
                 " kind=excluded.kind, display_name=excluded.display_name, reachable=excluded.reachable,"
-                " error=excluded.error, last_poll=excluded.last_poll,"
+                " error=excluded.error, last_poll=excluded.last_poll, state=excluded.state,"
                 " last_ok=COALESCE(excluded.last_ok, devices.last_ok),"
                 " info=CASE WHEN excluded.reachable THEN excluded.info ELSE devices.info END",
                 (poll.device, poll.profile, kind, display_name or poll.device, int(poll.reachable), poll.error,
-                 poll.ts, poll.ts if poll.reachable else None, json.dumps(poll.info, ensure_ascii=False)))
+                 poll.ts, poll.ts if poll.reachable else None, json.dumps(poll.info, ensure_ascii=False),
+                 getattr(poll, "state", None)))
             rows, latest = [], []
             for s in poll.samples:
                 sid = self._series_id(db, poll.device, s.metric, s.labels, s.unit)

@@ -52,4 +52,5 @@ MIGRATIONS = (
     ("sessions", "touched", "REAL"),
     ("alerts", "ack_comment", "TEXT"),
     ("alerts", "escalated_at", "REAL"),
+    ("devices", "state", "TEXT"),  # DevicePoll.state of the last poll (poller.STATES)
 )

@@ -11,6 +11,7 @@ from ..alerts import device_group, recent_alerts
 from ..i18n import fmt_duration, fmt_pct, fmt_time, fmt_value, site_tz
 from .alertsource import EmbeddedSource
 from .charts import N_BUCKETS, line_chart, minmax_points
+from .facility import FAILED, data_quality, device_state, facility_alarms
 from .strings import tr
 
 PRESETS = (("1h", 3600), ("6h", 6 * 3600), ("1d", 86400), ("7d", 7 * 86400), ("30d", 30 * 86400))
@@ -84,8 +85,8 @@ def time_range(q, default: str, now: float, lang: str) -> tuple[float, float, di
 def device_status(d: dict, alerts: list[dict]) -> str:
     if d["reachable"] is None:
         return "unknown"
-    if not d["reachable"]:
-        return "unreachable"
+    if not d["reachable"]:  # unreachable, malformed, rejected, deadline, error: each says what went wrong
+        return device_state(d)
     sev = {a["severity"] for a in alerts if a["device"] == d["name"]}
     return "critical" if "critical" in sev else "warning" if "warning" in sev else "ok"
 
@@ -146,7 +147,7 @@ def _devices_view(store, lang: str, alerts: list[dict], src=None) -> list[dict]:
     for r in latest:
         rows_by_dev.setdefault(r["device"], []).append(r)
     src = src or EmbeddedSource(store)
-    return [dict(d, status=device_status(d, alerts), group=device_group(d["kind"] or ""),
+    return [dict(d, status=device_status(d, alerts), group=device_group(d["kind"] or ""), quality=device_state(d),
                  silence=src.device_silence(d["name"], d["kind"] or ""),
                  summary=summary(rows_by_dev.get(d["name"], []), lang)) for d in store.devices()]
 
@@ -154,14 +155,16 @@ def _devices_view(store, lang: str, alerts: list[dict], src=None) -> list[dict]:
 def overview(store, lang: str, src=None) -> dict:
     alerts = (src or EmbeddedSource(store)).active()
     groups: dict[str, list] = {"ups": [], "cooling": [], "sensor": [], "network": []}
-    for d in _devices_view(store, lang, alerts, src):
+    devs = _devices_view(store, lang, alerts, src)
+    for d in devs:
         groups[d["group"]].append(d)
-    return dict(page="overview", refresh=10, alerts=alerts, groups=[(g, v) for g, v in groups.items() if v])
+    return dict(page="overview", refresh=10, alerts=alerts, groups=[(g, v) for g, v in groups.items() if v],
+                facility=facility_alarms(store), quality=data_quality(devs))
 
 
 def wall(store, lang: str, src=None) -> dict:
     alerts = (src or EmbeddedSource(store)).active()
-    order = {"critical": 0, "unreachable": 0, "warning": 1, "unknown": 2, "ok": 3}
+    order = {"critical": 0, **dict.fromkeys(FAILED, 0), "warning": 1, "unknown": 2, "ok": 3}
     devs = sorted(_devices_view(store, lang, alerts, src), key=lambda d: (order.get(d["status"], 2), d["name"]))
     with store.read() as db:
         last = db.execute("SELECT MAX(last_poll) FROM devices").fetchone()[0]
@@ -204,7 +207,7 @@ def device(store, name: str, q, lang: str, now: float, src=None) -> dict | None:
     alerts = src.active()
     sil = src.device_silence(name, dev["kind"] or "")
     return dict(page="device", dev=dev, status=device_status(dev, alerts), latest=latest, charts=charts, nav=nav,
-                silence=sil, n_alerts=len(alerts))
+                silence=sil, n_alerts=len(alerts), quality=device_state(dev))
 
 
 def lines(store, infos: list[LineInfo], q, lang: str, now: float) -> dict:

@@ -1,4 +1,5 @@
 """Jinja2 templates of the NOC page (autoescaped; no script: the CSP forbids it)."""
+from . import facility_templates
 
 CSS = """
 :root{--ok:#15803d;--warn:#b45309;--crit:#b91c1c;--unk:#6b7280;--maint:#6d28d9;--bg:#f3f4f6;--fg:#111827}
@@ -96,13 +97,17 @@ ALERT_TABLE = """{% macro alert_table(alerts, show_ack) %}
 <button class="ack-button">{{ t('ack') }}</button></form>
 {% endif %}</td></tr>{% endfor %}</table>{% endif %}{% endmacro %}"""
 
-OVERVIEW = """{% extends "base" %}{% from "alert_table" import alert_table with context %}{% block main %}
+OVERVIEW = """{% extends "base" %}{% from "alert_table" import alert_table with context %}
+{% from "facility" import facility_section with context %}{% from "quality" import quality_badge, quality_section with context %}
+{% block main %}
 <div class="card"><h2>{{ t('active_alerts') }}</h2>{{ alert_table(alerts, True) }}</div>
+{{ facility_section(facility) }}{{ quality_section(quality) }}
 {% for group, devs in groups %}<div class="card"><h2>{{ t(group) }}</h2>
 <table class="stack"><tr><th>{{ t('device') }}</th><th>{{ t('status') }}</th><th>{{ t('values') }}</th><th>{{ t('last_poll') }}</th></tr>
 {% for d in devs %}<tr class="dev-{{ d.status }}" id="dev-{{ d.name }}"><td><a href="/device/{{ d.name|urlencode }}">
 <b>{{ d.display_name }}</b></a><br><span class="muted">{{ d.name }}</span></td>
 <td><span class="badge {{ d.status }} status" data-status="{{ d.status }}">{{ t(d.status) }}</span>
+{% if d.quality in ('implausible', 'profile_matched_nothing', 'never_polled') %}{{ quality_badge(d.quality) }}{% endif %}
 {% if d.silence %}<span class="badge maintenance in-maintenance" title="{{ d.silence.reason }}">{{ t('maintenance') }}</span>{% endif %}</td>
 <td>{% for k, v in d.summary %}<div><span class="muted">{{ k }}:</span> {{ v }}</div>{% endfor %}</td>
 <td>{{ fmt_time(d.last_poll) }}</td></tr>{% endfor %}</table></div>{% endfor %}
@@ -119,8 +124,10 @@ RANGES = """{% macro ranges_bar(nav) %}<div class="ranges" id="ranges">{{ t('ran
 <button id="range-show">{{ t('show') }}</button></form>
 <div class="muted" id="range-shown">{{ nav.shown }}</div></div>{% endmacro %}"""
 
-DEVICE = """{% extends "base" %}{% from "ranges" import ranges_bar with context %}{% block main %}<div class="card"><h2>{{ dev.display_name }}
-<span class="badge {{ status }}">{{ t(status) }}</span>{% if silence %} <span class="badge maintenance">{{ t('maintenance') }}</span>{% endif %}</h2>
+DEVICE = """{% extends "base" %}{% from "ranges" import ranges_bar with context %}{% from "quality" import quality_badge with context %}
+{% block main %}<div class="card"><h2>{{ dev.display_name }}
+<span class="badge {{ status }}">{{ t(status) }}</span>{% if quality in ('implausible', 'profile_matched_nothing', 'never_polled') %}
+{{ quality_badge(quality) }}{% endif %}{% if silence %} <span class="badge maintenance">{{ t('maintenance') }}</span>{% endif %}</h2>
 <p class="muted">{{ dev.name }} · {{ dev.profile }}{% if dev.error %} · <span class="err">{{ dev.error }}</span>{% endif %}</p>
 <h3>{{ t('identity') }}</h3><table id="identity">{% for k, v in dev.info.items() %}<tr><th>{{ k }}</th>
 <td><pre>{{ v }}</pre></td></tr>{% endfor %}</table></div>
@@ -177,5 +184,6 @@ WALL = """{% extends "base" %}{% block main %}
 
 ERROR = """{% extends "base" %}{% block main %}<div class="card"><h2 id="error-message">{{ message }}</h2></div>{% endblock %}"""
 
-TEMPLATES = {"base": BASE, "login": LOGIN, "alert_table": ALERT_TABLE, "overview": OVERVIEW, "device": DEVICE,
+CSS += facility_templates.CSS
+TEMPLATES = {**facility_templates.TEMPLATES, "base": BASE, "login": LOGIN, "alert_table": ALERT_TABLE, "overview": OVERVIEW, "device": DEVICE,
              "ranges": RANGES, "lines": LINES, "alerts": ALERTS, "silences": SILENCES, "wall": WALL, "error": ERROR}
