@@ -378,6 +378,20 @@ def assessment(ctx: Context, system: InformationSystem, control: dict) -> Eviden
 
 
 def incident_drill(ctx: Context, system: InformationSystem, control: dict) -> Evidence:
+    """A drill record of this year (`dcops drill run incident-response`, systems[].evidence ==
+    "incident-response") decides when there is one: only a production record with operator, approver,
+    signature and chain passes; a lab rehearsal is named with its reasons. Without records the declared
+    date is reported, never a pass."""
+    runs = [r for r in _drill_evidence(ctx, "incident-response", system.name)
+            if r.when <= ctx.as_of and r.when.year == ctx.as_of.year]
+    if runs:
+        valid = [r for r in runs if not r.problems]
+        if not valid:
+            return Evidence("missing", "incident_drill_no_evidence",
+                            {"date": runs[0].when.isoformat(), "reasons": runs[0].problems}, runs[0].path)
+        if not valid[0].verified:
+            return Evidence("fail", "incident_drill_failed", {"date": valid[0].when.isoformat()}, valid[0].path)
+        return Evidence("pass", "incident_drill_ok", {"date": valid[0].when.isoformat()}, valid[0].path)
     last = system.protection.last_incident_response_drill
     src = declared_at(ctx, system, "protection", "last_incident_response_drill")
     if last is None:
