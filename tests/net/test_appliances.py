@@ -124,8 +124,9 @@ def test_push_appliance_without_reach_shows_diff_against_last_backup(tmp_path, c
     env = {k: v for k, v in os.environ.items() if k != "DCOPS_NET_SSH_KEY"}
     proc = _cli("push", "--device", "kg-waf-01", "--backups", str(tmp_path), env=env)
     assert proc.returncode == 1
-    assert "DCOPS_NET_SSH_KEY is not set" in proc.stderr and "dry run against the last backup" in proc.stderr
-    assert "dry run only for kg-waf-01 (fortiweb): no commit-confirm" in proc.stderr
+    assert "not contacted: kg-waf-01 (fortiweb): dcops has no driver for the FortiWeb API" in " ".join(proc.stderr.split())
+    assert "dry run against the last backup" in proc.stderr
+    assert "push refused for kg-waf-01 (fortiweb)" in " ".join(proc.stderr.split())
     assert "-    set group-id 3" in proc.stdout and "+    set group-id 11" in proc.stdout
     assert "2 changed line(s)" in proc.stdout
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["20260101T000000.000000Z.conf", "kg-waf-01"]
@@ -165,6 +166,19 @@ def test_appliance_platforms_are_data_with_a_real_netmiko_device_type(name):
     assert drv.spec["show_running"] and not plat.commit_confirm
 
 
+def test_backup_of_an_appliance_without_api_driver_is_refused_not_pretended(tmp_path):
+    """Issue 15 §8: FortiWeb/FortiMail/FortiDDoS are never contacted by `net backup`; named, it exits non-zero."""
+    proc = _cli("backup", "--device", "kg-waf-01", "--device", "kg-antispam-01", "--device", "kg-ddos-01",
+                "--backups", str(tmp_path), "--json")
+    assert proc.returncode == 1
+    rows = json.loads(proc.stdout)
+    assert sorted((r["device"], r["ok"], r["refused"]) for r in rows) == [
+        ("kg-antispam-01", False, True), ("kg-ddos-01", False, True), ("kg-waf-01", False, True)]
+    waf = next(r for r in rows if r["device"] == "kg-waf-01")
+    assert waf["error"].startswith("refused: dcops has no driver for the FortiWeb API")
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
 def test_diff_without_key_falls_back_to_the_last_backup(tmp_path, configs):
     env = {k: v for k, v in os.environ.items() if k != "DCOPS_NET_SSH_KEY"}
     proc = _cli("diff", "kg-ddos-01", "--backups", str(tmp_path), env=env)
@@ -183,8 +197,8 @@ def test_fleet_commit_leaves_out_platforms_without_commit_confirm(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DCOPS_NET_SSH_KEY"}
     proc = _cli("push", "--commit", "--backups", str(tmp_path), env=env)
     assert proc.returncode == 1  # no key here: nothing is contacted
-    left_out = proc.stderr.split("left out of this commit")[1].splitlines()[0]
-    assert "kg-waf-01 (fortiweb)" in left_out and "kg-fw-01" not in left_out
+    left_out = " ".join(proc.stderr.split("left out (no API driver in dcops; never contacted)")[1].split("\n\n")[0].split())
+    assert "kg-waf-01 (fortiweb)" in left_out and "kg-ddos-01 (fortiddos)" in left_out and "kg-fw-01" not in left_out
     assert "--- kg-fw-01 (fortios)" in proc.stdout and "--- kg-waf-01" not in proc.stdout
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 

@@ -331,3 +331,23 @@ def test_backup_files_are_oxidized_style(pan, tmp_path):
     d.open()
     p = backup_mod.save(tmp_path, "kg-fw-03", d.get_config()["running"], "xml")
     assert re.fullmatch(r"\d{8}T\d{6}\.\d{6}Z\.xml", p.name)
+
+
+def test_cli_backup_of_the_real_firewalls_needs_their_api_tokens(tmp_path):
+    """`dcops net backup` reaches kg-fw-01/kg-fw-03 through their APIs: without the token references
+    resolved it says which one is missing, per device, and contacts nothing."""
+    import json
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k not in ("DCOPS_FORTIOS_API_TOKEN", "DCOPS_PANOS_API_KEY")}
+    proc = subprocess.run([sys.executable, "-m", "dcops.cli", "net", "backup", "--device", "kg-fw-01", "--device",
+                           "kg-fw-03", "--backups", str(tmp_path), "--json"], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 1
+    rows = {r["device"]: r for r in json.loads(proc.stdout)}
+    assert rows["kg-fw-01"]["error"] == ("secret env:DCOPS_FORTIOS_API_TOKEN: environment variable "
+                                         "DCOPS_FORTIOS_API_TOKEN is not set")
+    assert rows["kg-fw-03"]["error"] == ("secret env:DCOPS_PANOS_API_KEY: environment variable "
+                                         "DCOPS_PANOS_API_KEY is not set")
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
