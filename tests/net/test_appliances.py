@@ -77,10 +77,10 @@ def test_antispam_relays_the_domain_to_the_mailbox_servers_only(inv, configs):
 def test_ddos_protects_every_leased_line_prefix_with_scaled_thresholds(inv, configs):
     text = configs["kg-ddos-01"]
     for ll in inv.leased_lines:
-        assert f"set ipv4-address {ll.public_prefix}" in text
-        th = _block(text, f'config ddos spp threshold "{ll.name}"')
-        assert f"set syn-per-second {100 * ll.bandwidth_mbps}" in th  # per_mbps in platform data
-        assert "set syn-per-source 200" in th                          # fixed in platform data
+        spp = text.split(f'    edit "{ll.name}"\n')[1].split("\n    next\n")[0]
+        assert f"set ip-netmask {ll.public_prefix}" in spp
+        assert f'# spp "{ll.name}" threshold syn-per-second {100 * ll.bandwidth_mbps}' in text  # per_mbps in platform data
+        assert f'# spp "{ll.name}" threshold syn-per-source 200' in text                        # fixed in platform data
 
 
 def test_base_config_snmpv3_syslog_ntp_banner_mgmt_only(inv, configs):
@@ -186,11 +186,11 @@ def test_diff_without_key_falls_back_to_the_last_backup(tmp_path, configs):
     folder = tmp_path / "kg-ddos-01"
     folder.mkdir()
     (folder / "20260101T000000.000000Z.conf").write_text(
-        configs["kg-ddos-01"].replace("set syn-per-source 200", "set syn-per-source 100"), encoding="utf-8")
+        configs["kg-ddos-01"].replace("threshold syn-per-source 200", "threshold syn-per-source 100"), encoding="utf-8")
     proc = _cli("diff", "kg-ddos-01", "--backups", str(tmp_path), env=env)
     assert proc.returncode == 0, proc.stderr
     assert "diff against its last backup" in proc.stderr
-    assert proc.stdout.count("+    set syn-per-source 200") == 2  # one SPP per leased line
+    assert len(re.findall(r'^\+# spp "[^"]+" threshold syn-per-source 200$', proc.stdout, re.M)) == 2  # one SPP per line
 
 
 def test_fleet_commit_leaves_out_platforms_without_commit_confirm(tmp_path):
@@ -211,6 +211,7 @@ def test_diff_json_names_its_source_and_carries_the_diff(tmp_path, configs):
     same = json.loads(_cli("diff", "kg-ddos-01", "--backups", str(tmp_path), "--json", env=env).stdout)
     assert same == {"device": "kg-ddos-01", "against": "backup:latest", "changed": False, "diff": ""}
     (folder / "20260102T000000.000000Z.conf").write_text(
-        configs["kg-ddos-01"].replace("set syn-per-source 200", "set syn-per-source 100"), encoding="utf-8")
+        configs["kg-ddos-01"].replace("threshold syn-per-source 200", "threshold syn-per-source 100"), encoding="utf-8")
     changed = json.loads(_cli("diff", "kg-ddos-01", "--backups", str(tmp_path), "--json", env=env).stdout)
-    assert changed["changed"] is True and changed["diff"].count("+    set syn-per-source 200") == 2
+    assert changed["changed"] is True
+    assert len(re.findall(r'^\+# spp "[^"]+" threshold syn-per-source 200$', changed["diff"], re.M)) == 2

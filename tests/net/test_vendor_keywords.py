@@ -51,3 +51,29 @@ def test_fortimail_snmp_user_keywords_follow_the_cli_reference():
         assert "set query-status enable" in user and "set trap-status enable" in user
         hosts = re.findall(r"^            edit (\S+)\n                set ip (\S+)$", user, re.M)
         assert [h[0] for h in hosts] == [str(i) for i in range(1, len(hosts) + 1)] and hosts
+
+
+def test_fortiddos_spp_follows_the_handbook_syntax():
+    """FortiDDoS-F publishes no CLI Reference; the FortiDDoS-F Handbook prints the SPP syntax
+    (e.g. 6.4.0 "ACLs", https://docs.fortinet.com/document/fortiddos-f/6.4.0/handbook/768691:
+    `config ddos spp rule` / `edit <spp_name>` / nested `config …`; operating modes, `adaptive-mode adaptive`
+    and the protected subnets `config address` / `set type ipv4-netmask` / `set ip-netmask` in the 8.0.0
+    Handbook). The old `config ddos spp setting "name"` put the name on the config line, which no
+    FortiOS-style CLI accepts; thresholds have no CLI and are comments for the operator."""
+    inv = load_inventory()
+    ctx = render.RenderContext.build(inv)
+    texts = [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortiddos"]
+    assert texts
+    for text in texts:
+        assert not re.search(r'^config ddos .*"', text, re.M)     # never an SPP name on a config line
+        assert "config ddos global spp-" not in text and "config ddos spp threshold" not in text
+        spp = re.search(r"^config ddos spp rule\n(.*?)^end$", text, re.S | re.M).group(1)
+        names = re.findall(r'^    edit "([^"]+)"$', spp, re.M)
+        assert names == [ll.name for ll in inv.leased_lines]
+        for ll in inv.leased_lines:
+            body = spp.split(f'    edit "{ll.name}"\n')[1].split("\n    next")[0]
+            assert re.findall(r"^        set (\S+) (\S+)$", body, re.M) == [
+                ("inbound-operating-mode", "prevention"), ("outbound-operating-mode", "detection"),
+                ("adaptive-mode", "adaptive")]
+            assert (f'        config address\n            edit "{ll.name}-prefix"\n                set type ipv4-netmask\n'
+                    f"                set ip-netmask {ll.public_prefix}\n            next\n        end") in body
