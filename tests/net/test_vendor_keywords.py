@@ -77,3 +77,29 @@ def test_fortiddos_spp_follows_the_handbook_syntax():
                 ("adaptive-mode", "adaptive")]
             assert (f'        config address\n            edit "{ll.name}-prefix"\n                set type ipv4-netmask\n'
                     f"                set ip-netmask {ll.public_prefix}\n            next\n        end") in body
+
+
+def test_every_platform_uses_only_the_keywords_of_its_reference_table():
+    """Issue 15 §9: docs/network.md lists, per platform, each block, its keywords and its vendor reference;
+    the rendered output of every device (and the lab stand-in) uses nothing else."""
+    from dcops import PROJECT_ROOT
+    from dcops.net import keywords, platforms
+    tables = keywords.parse_tables((PROJECT_ROOT / "docs" / keywords.DOC).read_text(encoding="utf-8"))
+    used = keywords.fleet(load_inventory())
+    assert set(tables) == set(used) == set(platforms.available())   # every platform has its table
+    for platform, blocks in used.items():
+        table = tables[platform]
+        unknown_blocks = sorted(set(blocks) - set(table))
+        assert not unknown_blocks, f"{platform}: blocks without a reference row: {unknown_blocks}"
+        for block, kws in blocks.items():
+            listed, ref = table[block]
+            assert ref and ref != "—", f"{platform} {block}: no reference"
+            assert kws <= listed, f"{platform} {block}: keywords not in the table: {sorted(kws - listed)}"
+
+
+def test_keyword_check_catches_a_misspelt_keyword():
+    from dcops.net import keywords
+    text = "config system snmp user\n    edit \"x\"\n        set security-levl authpriv\n    next\nend\n"
+    assert keywords.forti_cli(text) == {"system snmp user": {"security-levl"}}
+    xml = "<config><devices><entry name='l'><deviceconfig><system><hostnme>x</hostnme></system></deviceconfig></entry></devices></config>"
+    assert keywords.panos_xml(xml) == {"devices/deviceconfig/system": {"hostnme"}}
