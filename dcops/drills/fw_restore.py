@@ -59,7 +59,7 @@ def checks_for(fw: str, options: dict) -> list[dict]:
 
 
 def newest_backup(folder: Path, device: str) -> Path | None:
-    files = sorted((Path(folder) / device).glob("*.conf"))
+    files = sorted([*(Path(folder) / device).glob("*.conf"), *(Path(folder) / device).glob("*.xml")])  # FortiOS/Linux, PAN-OS
     return files[-1] if files else None
 
 
@@ -118,7 +118,7 @@ def build_lab(dl, inv: Inventory, names: list[str], options: dict) -> None:
 def supported_platforms() -> list[str]:
     """The platforms the playbook can restore (its role's data, not a list kept here)."""
     data = _yaml(PROJECT_ROOT / "playbooks/roles/drill_fw_restore/defaults/main.yml")
-    return sorted(data["drill_fw_restore_platforms"])
+    return sorted({*data["drill_fw_restore_platforms"], *data.get("drill_fw_restore_api", ())})
 
 
 def run(ctx: DrillContext) -> None:

@@ -132,3 +132,40 @@ def test_netdev_backup_playbook_backs_up_both_firewalls_through_their_apis(fgt, 
     second = play()
     assert "changed=0" in second.stdout.split("kg-fw-01")[-1].splitlines()[0]
     assert [len(list((tmp_path / "b" / d).iterdir())) for d in ("kg-fw-01", "kg-fw-03")] == [1, 1]
+
+
+def _drill(fgt, tmp_path, backup: Path):
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("all:\n  hosts:\n"
+                   f"    kg-fw-01: {{dcops_platform: fortios, dcops_api_host: 127.0.0.1, dcops_api_port: {fgt.port}, "
+                   f"dcops_api_https: false, dcops_api_state_dir: '{tmp_path / 'state'}', ansible_connection: local}}\n")
+    env = {**fgt.env, "ANSIBLE_CONFIG": str(PROJECT_ROOT / "playbooks" / "ansible.cfg"),
+           "ANSIBLE_PYTHON_INTERPRETER": sys.executable}
+    exe = Path(sys.executable).with_name("ansible-playbook")
+    return subprocess.run([str(exe), "-i", str(inv), str(PROJECT_ROOT / "playbooks" / "drills" / "firewall-restore.yml"),
+                           "-e", "drill_fw=kg-fw-01", "-e", f"drill_fw_restore_backup={backup}", "-e", "drill_run_id=t1",
+                           "-e", "drill_fw_restore_revert_after_s=60", "-e", '{"drill_fw_restore_checks": []}'],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_firewall_restore_drill_restores_a_fortigate_through_its_api(fgt, tmp_path):
+    """The drill's role on FortiOS: arm (commit with revert) → checks → confirm, all through the REST API."""
+    last_good = fgt.device.config.replace('set hostname "kg-fw-01"', 'set hostname "kg-fw-01-last-good"')
+    backup = tmp_path / "20260101T000000Z.conf"
+    backup.write_text(last_good)
+    proc = _drill(fgt, tmp_path, backup)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert fgt.device.config == last_good and fgt.device.restores == [last_good]
+    assert not (tmp_path / "state" / f"127.0.0.1_{fgt.port}" / "pending.json").exists()   # confirmed, timer stopped
+
+
+def test_firewall_restore_drill_on_a_fortigate_rolls_back_when_the_restore_fails(fgt, tmp_path):
+    before = fgt.device.config
+    backup = tmp_path / "20260101T000000Z.conf"
+    backup.write_text(before.replace('set hostname "kg-fw-01"', 'set hostname "other"'))
+    fgt.device.fail_next_restore_midway = True     # HTTP 500 with half the file applied
+    proc = _drill(fgt, tmp_path, backup)
+    assert proc.returncode == 2
+    assert "Firewall restore of kg-fw-01 from 20260101T000000Z.conf failed" in proc.stdout
+    assert "rolled back to the pre-drill configuration" in proc.stdout
+    assert fgt.device.config == before

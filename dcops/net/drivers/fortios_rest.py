@@ -57,10 +57,14 @@ def blocks(text: str) -> dict[str, str]:
 
 def carry_over(candidate: str, running: str, names=CARRY_OVER) -> str:
     """The candidate with the running config's header line and device-owned blocks."""
-    head = "".join(itertools.takewhile(lambda ln: ln.startswith("#"), running.splitlines(True)))
-    if HEADER.search(head):  # the unit's own file header (model, build, conf_file_ver …) replaces ours
-        candidate = HEADER.sub(lambda _: head.rstrip("\n"), candidate, count=1) if HEADER.search(candidate) \
-            else head + candidate
+    # the unit's own file header (#config-version=<model>-<build>…, #conf_file_ver=, #buildno= …, the
+    # leading `#key=value` lines) replaces the candidate's; other comment lines stay
+    is_head = re.compile(r"^#[\w-]+=").match
+    head = "".join(itertools.takewhile(is_head, running.splitlines(True)))
+    if HEADER.search(head):
+        lines = candidate.splitlines(True)
+        rest = lines[sum(1 for _ in itertools.takewhile(is_head, lines)):]
+        candidate = head + "".join(rest)
     have = blocks(candidate)
     run = blocks(running)
     for n in names:
