@@ -58,7 +58,7 @@ from napalm.base.exceptions import CommitConfirmException, CommitError, ReplaceC
 from . import locking
 from .locking import DeviceBusy
 
-SECRET_ENV = "DCOPS_API_REVERT_SECRET"   # the timer's credential: inherited, never written to disk
+TIMER_ENV = "DCOPS_REVERT_CRED"   # the timer's credential: inherited, never written to disk
 
 
 def default_state_dir() -> Path:
@@ -239,11 +239,11 @@ class ApiDriver(NetworkDriver):
                 "snapshot": ref, "token": self.token, "owner": self.owner, "seconds": seconds,
                 "deadline": time.time() + seconds, "armed": _now()}
         self._record("pending.json", spec)
-        env = dict(os.environ, **{SECRET_ENV: self.secret})
-        proc = subprocess.Popen([sys.executable, "-m", "dcops.net.drivers.api_base", str(self.state)],
-                                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=open(self.state / "revert.log", "a"), start_new_session=True,
-                                close_fds=True)
+        env = dict(os.environ, **{TIMER_ENV: self.secret})
+        with open(self.state / "revert.log", "a") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "dcops.net.drivers.api_base", str(self.state)],
+                                    env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                                    start_new_session=True, close_fds=True)
         self._record("pending.json", {**spec, "pid": proc.pid})
         _reap_later(proc)
 
@@ -342,7 +342,7 @@ def _timer(state: Path) -> int:
     spec = json.loads((state / "pending.json").read_text(encoding="utf-8"))
     time.sleep(max(0.0, spec["deadline"] - time.time()))
     cls = getattr(importlib.import_module(spec["module"]), spec["cls"])
-    drv = cls(spec["hostname"], spec["username"], os.environ.get(SECRET_ENV, ""), spec["timeout"],
+    drv = cls(spec["hostname"], spec["username"], os.environ.get(TIMER_ENV, ""), spec["timeout"],
               optional_args=spec["optional_args"])
     src, dst = state / "pending.json", state / f"reverting.{os.getpid()}.json"
     try:
