@@ -59,7 +59,7 @@ def checks_for(fw: str, options: dict) -> list[dict]:
 
 
 def newest_backup(folder: Path, device: str) -> Path | None:
-    files = sorted((Path(folder) / device).glob("*.conf"))
+    files = sorted([*(Path(folder) / device).glob("*.conf"), *(Path(folder) / device).glob("*.xml")])  # FortiOS/Linux, PAN-OS
     return files[-1] if files else None
 
 
@@ -117,9 +117,12 @@ def build_lab(dl, inv: Inventory, names: list[str], options: dict) -> None:
 
 def supported_platforms() -> list[str]:
     """The platforms the playbook can restore: those whose platform.yaml says how to apply a configuration
-    (its `ansible:` section, which the Ansible inventory hands the role), not a list kept here."""
+    (its `ansible:` section, which the Ansible inventory hands the role) and those restored through the
+    vendor's API from the controller (the role's `drill_fw_restore_api`), not a list kept here."""
     from dcops.model.ansible_inventory import platform_knowledge
-    return sorted(name for name, spec in platform_knowledge().items() if "apply" in spec)
+    data = _yaml(PROJECT_ROOT / "playbooks/roles/drill_fw_restore/defaults/main.yml")
+    return sorted({*(name for name, spec in platform_knowledge().items() if "apply" in spec),
+                   *data.get("drill_fw_restore_api", ())})
 
 
 def run(ctx: DrillContext) -> None:

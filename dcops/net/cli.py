@@ -211,11 +211,17 @@ def backup_cmd(device: Optional[List[str]] = DeviceOpt, lab: Optional[str] = Lab
                inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
     """Fetch the running config of every device into BACKUPS/<device>/<UTC timestamp>.<ext>."""
     import concurrent.futures as cf
-    _, ms = _members(inventory, lab, device)
+    _, ms = _members(inventory, lab, device, need_endpoint=False)
     results = []
 
     def one(m):
+        why = None if lab else platforms.load(m.device.platform).unsupported
+        if why:  # never contacted: say so instead of pretending
+            return {"device": m.device.name, "ok": False, "refused": True,
+                    "error": f"refused: {why}; back it up on the unit and file it under {backups / m.device.name}/"}
         try:
+            if m.endpoint is None:  # production: the credential is needed only now, per device
+                m = fleet.Member(m.device, m.rendered, fleet.production_endpoint(m.device))
             t = fleet.target(m)
             d = make_driver(t.platform, t.endpoint)
             d.open()
@@ -235,7 +241,9 @@ def backup_cmd(device: Optional[List[str]] = DeviceOpt, lab: Optional[str] = Lab
     else:
         for r in results:
             out.print(f"{r['device']:<14} " + (f"[green]saved[/] {r['file']}" if r["ok"] else f"[red]failed[/] {r['error']}"))
-    if not all(r["ok"] for r in results):
+    # a device named with --device that dcops cannot back up fails the command; in a fleet backup
+    # it is left out (listed above) and the others decide the exit code
+    if not all(r["ok"] or (r.get("refused") and not device) for r in results):
         raise typer.Exit(1)
 
 
@@ -282,8 +290,10 @@ def push_cmd(device: Optional[List[str]] = DeviceOpt, commit: bool = typer.Optio
         fail(str(e))
     lint_status = _lint_gate(inv, no_lint, "push")
     names = device or None
+    if not lab:
+        names = _leave_out_unsupported(inv, device, backups, as_json, lint_status)
     if commit and not lab:
-        chosen = [d for d in render.configured_devices(inv) if not device or d.name in device]
+        chosen = [d for d in render.configured_devices(inv) if (not names or d.name in names)]
         try:
             no_revert = [d for d in chosen if not platforms.load(d.platform).commit_confirm]
         except EXPECTED as e:
@@ -303,11 +313,17 @@ def push_cmd(device: Optional[List[str]] = DeviceOpt, commit: bool = typer.Optio
     except EXPECTED as e:
         fail(str(e))
     if not lab:
-        try:
-            ms = [fleet.Member(m.device, m.rendered, fleet.production_endpoint(m.device)) for m in ms]
-        except SecretUnavailable as e:
-            _offline_dry_run(ms, backups, f"cannot reach the devices from here: {e}", as_json, lint_status)
-            fail(str(e))
+        resolved, missing = [], []
+        for m in ms:  # every missing credential is named at once, not only the first
+            try:
+                resolved.append(fleet.Member(m.device, m.rendered, fleet.production_endpoint(m.device)))
+            except SecretUnavailable as e:
+                missing.append(str(e))
+        if missing:
+            why = "; ".join(dict.fromkeys(missing))
+            _offline_dry_run(ms, backups, f"cannot reach the devices from here: {why}", as_json, lint_status)
+            fail(why)
+        ms = resolved
     try:
         targets = [fleet.target(m) for m in ms]
     except EXPECTED as e:
@@ -318,6 +334,35 @@ def push_cmd(device: Optional[List[str]] = DeviceOpt, commit: bool = typer.Optio
     if not as_json:
         _no_commit_note([m.device for m in ms])
     _report(report, as_json)
+
+
+def _leave_out_unsupported(inv, device, backups: Path, as_json: bool, lint_status: str):
+    """Devices whose platform dcops has no API driver for are never contacted by a push: named with
+    --device, the push is refused (after their diff against the last backup); in a fleet push they are
+    left out and listed. Returns the device names to push (None = every device)."""
+    chosen = [d for d in render.configured_devices(inv) if not device or d.name in device]
+    try:
+        refused = [d for d in chosen if platforms.load(d.platform).unsupported]
+    except EXPECTED as e:
+        fail(str(e))
+    if not refused:
+        return device or None
+    listed = ", ".join(f"{d.name} ({d.platform})" for d in refused)
+    if device:
+        try:
+            ms = fleet.members(inv, names=[d.name for d in refused], need_endpoint=False)
+        except EXPECTED as e:
+            fail(str(e))
+        _offline_dry_run(ms, backups, f"not contacted: {listed}: {platforms.load(refused[0].platform).unsupported}",
+                         as_json, lint_status)
+        fail(f"push refused for {listed}: {platforms.load(refused[0].platform).unsupported}; dcops neither backs "
+             "up nor pushes it (the diff shown is against its last backup, filed under "
+             f"{backups}/<device>/)")
+    err.print(f"[yellow]left out (no API driver in dcops; never contacted): {listed}[/]")
+    rest = [d.name for d in chosen if d not in refused]
+    if not rest:
+        fail("nothing to push")
+    return rest
 
 
 def _no_commit_note(devices) -> None:

@@ -81,6 +81,10 @@ def redactor(text: str):
 
 
 def production_endpoint(dev: NetworkDevice) -> Endpoint:
+    spec = platforms.load(dev.platform).driver if dev.platform else {}
+    if spec.get("token_ref"):  # a vendor API: the token goes in the request, no SSH key
+        port = int((spec.get("optional_args") or {}).get("port", 443))
+        return Endpoint(str(dev.mgmt_ip), dev.admin_user, port=port, password=resolve_ref(spec["token_ref"]))
     value = resolve_ref(dev.admin_key_ref)
     if os.path.isfile(value):
         key_file = value

@@ -57,6 +57,11 @@ class Platform:
         """Can a push be reverted by the device itself (commit-confirm)?"""
         return self.driver.get("kind") == "napalm" or bool(self.driver.get("commit_confirm"))
 
+    @property
+    def unsupported(self) -> str | None:
+        """Why dcops neither backs up nor pushes this platform (no driver for its API), or None."""
+        return self.driver.get("unsupported")
+
     def for_kind(self, kind: str) -> KindTemplate:
         if kind in self.kinds:
             return self.kinds[kind]

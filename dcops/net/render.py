@@ -270,7 +270,18 @@ def device_context(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platf
         mgmt = {"interface": on.name if on else plat.data["mgmt_interface"], "dedicated": on is None,
                 "ip": str(dev.mgmt_ip), "zone": mz, "netmask": str(mz.subnet.netmask),
                 "prefixlen": mz.subnet.prefixlen, "network": str(mz.subnet),
-                "gateway": str(mz.gateway) if mz.gateway else None}
+                "gateway": str(mz.gateway) if mz.gateway else None, "routes": []}
+        if on is None and mz.gateway:
+            # What the management plane itself talks to off its subnet — the other management networks
+            # and the site's NTP/syslog/DNS servers — is routed via the management gateway on the
+            # management port: platforms without a management VRF keep their data-plane default route,
+            # so a second 0.0.0.0/0 is not an option for them (their templates render these routes).
+            site = ctx.inv.site
+            wanted = [z.subnet for z in ctx.inv.zones if z.kind is ZoneKind.mgmt and z.name != mz.name]
+            wanted += [ipaddress.ip_network(f"{ip}/32") for ip in (*site.ntp_servers, *site.syslog_servers,
+                                                                 *site.dns_servers)
+                       if ipaddress.ip_address(str(ip)) not in mz.subnet]
+            mgmt["routes"] = [str(n) for n in sorted(set(wanted), key=lambda n: (int(n.network_address), n.prefixlen))]
         if on is None and not plat.data.get("mgmt_vrf"):
             # the zone is connected on the management port now; a platform whose management port has a
             # routing table of its own (mgmt_vrf) keeps the data-plane route for forwarded traffic

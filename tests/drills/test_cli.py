@@ -97,10 +97,13 @@ def test_lab_name_is_checked_for_collisions(tmp_path):
         subprocess.run(["ip", "netns", "del", f"{name}-ctl"], check=False)
 
 
-def test_firewall_restore_refuses_a_fortigate_it_cannot_restore(tmp_path):
-    """kg-fw-01 is FortiOS: without the lab's Linux stand-in the drill refuses before connecting."""
+def test_firewall_restore_of_a_fortigate_without_its_api_token_stops_before_any_restore(tmp_path, monkeypatch):
+    """kg-fw-01 is FortiOS, restored through its REST API from the controller (issue 15 §8): with no
+    backup and no API token here, taking the backup fails and the restore playbook never runs."""
+    monkeypatch.delenv("DCOPS_FORTIOS_API_TOKEN", raising=False)
     res = runner.invoke(app, ["drill", "run", "firewall-restore", "-t", "kg-fw-01", "--execute",
-                              "--report", str(tmp_path), "--json"])
+                              "--report", str(tmp_path), "--json", "-o", f"backups_dir={tmp_path / 'none'}"])
     assert res.exit_code == 1
     rec = json.loads(res.output)
-    assert "kg-fw-01 runs fortios" in rec["reason"] and "linux only" in rec["reason"] and rec["playbooks"] == []
+    assert rec["reason"] == "could not take a backup of kg-fw-01"
+    assert [p["playbook"] for p in rec["playbooks"]] == ["netdev-backup.yml"]

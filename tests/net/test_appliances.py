@@ -77,10 +77,10 @@ def test_antispam_relays_the_domain_to_the_mailbox_servers_only(inv, configs):
 def test_ddos_protects_every_leased_line_prefix_with_scaled_thresholds(inv, configs):
     text = configs["kg-ddos-01"]
     for ll in inv.leased_lines:
-        assert f"set ipv4-address {ll.public_prefix}" in text
-        th = _block(text, f'config ddos spp threshold "{ll.name}"')
-        assert f"set syn-per-second {100 * ll.bandwidth_mbps}" in th  # per_mbps in platform data
-        assert "set syn-per-source 200" in th                          # fixed in platform data
+        spp = text.split(f'    edit "{ll.name}"\n')[1].split("\n    next\n")[0]
+        assert f"set ip-netmask {ll.public_prefix}" in spp
+        assert f'# spp "{ll.name}" threshold syn-per-second {100 * ll.bandwidth_mbps}' in text  # per_mbps in platform data
+        assert f'# spp "{ll.name}" threshold syn-per-source 200' in text                        # fixed in platform data
 
 
 def test_base_config_snmpv3_syslog_ntp_banner_mgmt_only(inv, configs):
@@ -124,8 +124,9 @@ def test_push_appliance_without_reach_shows_diff_against_last_backup(tmp_path, c
     env = {k: v for k, v in os.environ.items() if k != "DCOPS_NET_SSH_KEY"}
     proc = _cli("push", "--device", "kg-waf-01", "--backups", str(tmp_path), env=env)
     assert proc.returncode == 1
-    assert "DCOPS_NET_SSH_KEY is not set" in proc.stderr and "dry run against the last backup" in proc.stderr
-    assert "dry run only for kg-waf-01 (fortiweb): no commit-confirm" in proc.stderr
+    assert "not contacted: kg-waf-01 (fortiweb): dcops has no driver for the FortiWeb API" in " ".join(proc.stderr.split())
+    assert "dry run against the last backup" in proc.stderr
+    assert "push refused for kg-waf-01 (fortiweb)" in " ".join(proc.stderr.split())
     assert "-    set group-id 3" in proc.stdout and "+    set group-id 11" in proc.stdout
     assert "2 changed line(s)" in proc.stdout
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["20260101T000000.000000Z.conf", "kg-waf-01"]
@@ -165,6 +166,19 @@ def test_appliance_platforms_are_data_with_a_real_netmiko_device_type(name):
     assert drv.spec["show_running"] and not plat.commit_confirm
 
 
+def test_backup_of_an_appliance_without_api_driver_is_refused_not_pretended(tmp_path):
+    """Issue 15 §8: FortiWeb/FortiMail/FortiDDoS are never contacted by `net backup`; named, it exits non-zero."""
+    proc = _cli("backup", "--device", "kg-waf-01", "--device", "kg-antispam-01", "--device", "kg-ddos-01",
+                "--backups", str(tmp_path), "--json")
+    assert proc.returncode == 1
+    rows = json.loads(proc.stdout)
+    assert sorted((r["device"], r["ok"], r["refused"]) for r in rows) == [
+        ("kg-antispam-01", False, True), ("kg-ddos-01", False, True), ("kg-waf-01", False, True)]
+    waf = next(r for r in rows if r["device"] == "kg-waf-01")
+    assert waf["error"].startswith("refused: dcops has no driver for the FortiWeb API")
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
 def test_diff_without_key_falls_back_to_the_last_backup(tmp_path, configs):
     env = {k: v for k, v in os.environ.items() if k != "DCOPS_NET_SSH_KEY"}
     proc = _cli("diff", "kg-ddos-01", "--backups", str(tmp_path), env=env)
@@ -172,19 +186,19 @@ def test_diff_without_key_falls_back_to_the_last_backup(tmp_path, configs):
     folder = tmp_path / "kg-ddos-01"
     folder.mkdir()
     (folder / "20260101T000000.000000Z.conf").write_text(
-        configs["kg-ddos-01"].replace("set syn-per-source 200", "set syn-per-source 100"), encoding="utf-8")
+        configs["kg-ddos-01"].replace("threshold syn-per-source 200", "threshold syn-per-source 100"), encoding="utf-8")
     proc = _cli("diff", "kg-ddos-01", "--backups", str(tmp_path), env=env)
     assert proc.returncode == 0, proc.stderr
     assert "diff against its last backup" in proc.stderr
-    assert proc.stdout.count("+    set syn-per-source 200") == 2  # one SPP per leased line
+    assert len(re.findall(r'^\+# spp "[^"]+" threshold syn-per-source 200$', proc.stdout, re.M)) == 2  # one SPP per line
 
 
 def test_fleet_commit_leaves_out_platforms_without_commit_confirm(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DCOPS_NET_SSH_KEY"}
     proc = _cli("push", "--commit", "--backups", str(tmp_path), env=env)
     assert proc.returncode == 1  # no key here: nothing is contacted
-    left_out = proc.stderr.split("left out of this commit")[1].splitlines()[0]
-    assert "kg-waf-01 (fortiweb)" in left_out and "kg-fw-01" not in left_out
+    left_out = " ".join(proc.stderr.split("left out (no API driver in dcops; never contacted)")[1].split("\n\n")[0].split())
+    assert "kg-waf-01 (fortiweb)" in left_out and "kg-ddos-01 (fortiddos)" in left_out and "kg-fw-01" not in left_out
     assert "--- kg-fw-01 (fortios)" in proc.stdout and "--- kg-waf-01" not in proc.stdout
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
@@ -197,6 +211,7 @@ def test_diff_json_names_its_source_and_carries_the_diff(tmp_path, configs):
     same = json.loads(_cli("diff", "kg-ddos-01", "--backups", str(tmp_path), "--json", env=env).stdout)
     assert same == {"device": "kg-ddos-01", "against": "backup:latest", "changed": False, "diff": ""}
     (folder / "20260102T000000.000000Z.conf").write_text(
-        configs["kg-ddos-01"].replace("set syn-per-source 200", "set syn-per-source 100"), encoding="utf-8")
+        configs["kg-ddos-01"].replace("threshold syn-per-source 200", "threshold syn-per-source 100"), encoding="utf-8")
     changed = json.loads(_cli("diff", "kg-ddos-01", "--backups", str(tmp_path), "--json", env=env).stdout)
-    assert changed["changed"] is True and changed["diff"].count("+    set syn-per-source 200") == 2
+    assert changed["changed"] is True
+    assert len(re.findall(r'^\+# spp "[^"]+" threshold syn-per-source 200$', changed["diff"], re.M)) == 2

@@ -77,22 +77,40 @@ def check_fortios(inv, dev, text):
     _on_link_or_gateway(inv, dev, z, z.gateway)
 
 
+def _mgmt_plane_routed(inv, dev, text, z, mgmt_if, head, dst_key, dev_key):
+    """Issue 15 §4 (appliances): every management-plane peer off the management subnet — the other
+    management networks, the site's NTP/syslog/DNS servers — has a route via the management gateway on
+    the management port (the data-plane default route would otherwise carry it from a data address)."""
+    routes = {(re.search(rf"set {dst_key} (\S+)", b).group(1), re.search(r"set gateway (\S+)", b).group(1),
+               re.search(rf"set {dev_key} (\S+)", b).group(1)) for b in _blocks(text, head).values()}
+    via_mgmt = {d for d, gw, i in routes if gw == str(z.gateway) and i == mgmt_if}
+    peers = [ipaddress.ip_network(f"{ip}/32") for ip in (*inv.site.ntp_servers, *inv.site.syslog_servers,
+                                                         *inv.site.dns_servers)]
+    peers += [o.subnet for o in inv.zones if o.kind is ZoneKind.mgmt and o.name != z.name]
+    want = {str(p) for p in peers if not p.subnet_of(z.subnet)}
+    assert want and via_mgmt == want, f"{dev.name}: routed via the management gateway {sorted(via_mgmt)}, want {sorted(want)}"
+    assert all(gw != str(z.gateway) for d, gw, i in routes if i != mgmt_if), f"{dev.name}: mgmt gateway on a data port"
+
+
 def check_fortiweb(inv, dev, text):
-    z, _ = check_forti_cli(inv, dev, text, lambda z: f"set ip {dev.mgmt_ip}/{z.subnet.prefixlen}",
-                           lambda z: f"set trusthostv4 {z.subnet.network_address} {z.subnet.netmask}")
+    z, on = check_forti_cli(inv, dev, text, lambda z: f"set ip {dev.mgmt_ip}/{z.subnet.prefixlen}",
+                            lambda z: f"set trusthostv4 {z.subnet.network_address} {z.subnet.netmask}")
     _on_link_or_gateway(inv, dev, z, None)
+    _mgmt_plane_routed(inv, dev, text, z, on, "router static", "dst", "device")
 
 
 def check_fortimail(inv, dev, text):
-    z, _ = check_forti_cli(inv, dev, text, lambda z: f"set ip {dev.mgmt_ip}/{z.subnet.prefixlen}",
-                           lambda z: f"set trusthosts1 {z.subnet}")
+    z, on = check_forti_cli(inv, dev, text, lambda z: f"set ip {dev.mgmt_ip}/{z.subnet.prefixlen}",
+                            lambda z: f"set trusthosts1 {z.subnet}")
     _on_link_or_gateway(inv, dev, z, None)
+    _mgmt_plane_routed(inv, dev, text, z, on, "system route", "destination", "interface")
 
 
 def check_fortiddos(inv, dev, text):
-    z, _ = check_forti_cli(inv, dev, text, lambda z: f"set ip {dev.mgmt_ip}/{z.subnet.prefixlen}",
-                           lambda z: f"set trusthost1 {z.subnet}")
+    z, on = check_forti_cli(inv, dev, text, lambda z: f"set ip {dev.mgmt_ip}/{z.subnet.prefixlen}",
+                            lambda z: f"set trusthost1 {z.subnet}")
     _on_link_or_gateway(inv, dev, z, None)
+    _mgmt_plane_routed(inv, dev, text, z, on, "router static", "dst", "device")
 
 
 def check_panos(inv, dev, text):

@@ -15,20 +15,15 @@ def test_linux_is_the_projects_napalm_driver():
     assert d.state_dir == "/var/lib/dcops/napalm"  # optional_args from platform.yaml
 
 
-def test_fortios_goes_through_netmiko_with_its_commands():
-    d = make_driver("fortios", Endpoint("192.0.2.1", "dcops"))
-    assert isinstance(d, NetmikoDriver)
-    assert d.spec["device_type"] == "fortinet"
-    assert "set cfg-revert-timeout {seconds}" in d.spec["commit_confirm"]["arm"]
-
-
-def test_panos_by_napalm_name_or_a_clear_message():
-    try:
-        cls = driver_class(platforms.load("panos"))
-    except DriverUnavailable as e:
-        assert "pip install napalm-panos" in str(e)
-    else:
-        assert issubclass(cls, NetworkDriver)
+def test_firewalls_go_through_their_vendor_api_drivers():
+    from dcops.net.drivers.fortios_rest import FortiOSRestDriver
+    from dcops.net.drivers.panos_xapi import PanosXapiDriver
+    f = make_driver("fortios", Endpoint("192.0.2.1", "dcops", port=443, password="x"))
+    p = make_driver("panos", Endpoint("192.0.2.1", "dcops", port=443, password="x"))
+    assert isinstance(f, FortiOSRestDriver) and isinstance(p, PanosXapiDriver)
+    assert isinstance(f, NetworkDriver) and isinstance(p, NetworkDriver)
+    assert (f.port, f.https, p.port, p.https) == (443, True, 443, True)   # TLS unless told otherwise
+    assert platforms.load("fortios").commit_confirm is True and platforms.load("panos").commit_confirm is True
 
 
 def test_secret_placeholders(monkeypatch):

@@ -51,3 +51,55 @@ def test_fortimail_snmp_user_keywords_follow_the_cli_reference():
         assert "set query-status enable" in user and "set trap-status enable" in user
         hosts = re.findall(r"^            edit (\S+)\n                set ip (\S+)$", user, re.M)
         assert [h[0] for h in hosts] == [str(i) for i in range(1, len(hosts) + 1)] and hosts
+
+
+def test_fortiddos_spp_follows_the_handbook_syntax():
+    """FortiDDoS-F publishes no CLI Reference; the FortiDDoS-F Handbook prints the SPP syntax
+    (e.g. 6.4.0 "ACLs", https://docs.fortinet.com/document/fortiddos-f/6.4.0/handbook/768691:
+    `config ddos spp rule` / `edit <spp_name>` / nested `config …`; operating modes, `adaptive-mode adaptive`
+    and the protected subnets `config address` / `set type ipv4-netmask` / `set ip-netmask` in the 8.0.0
+    Handbook). The old `config ddos spp setting "name"` put the name on the config line, which no
+    FortiOS-style CLI accepts; thresholds have no CLI and are comments for the operator."""
+    inv = load_inventory()
+    ctx = render.RenderContext.build(inv)
+    texts = [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortiddos"]
+    assert texts
+    for text in texts:
+        assert not re.search(r'^config ddos .*"', text, re.M)     # never an SPP name on a config line
+        assert "config ddos global spp-" not in text and "config ddos spp threshold" not in text
+        spp = re.search(r"^config ddos spp rule\n(.*?)^end$", text, re.S | re.M).group(1)
+        names = re.findall(r'^    edit "([^"]+)"$', spp, re.M)
+        assert names == [ll.name for ll in inv.leased_lines]
+        for ll in inv.leased_lines:
+            body = spp.split(f'    edit "{ll.name}"\n')[1].split("\n    next")[0]
+            assert re.findall(r"^        set (\S+) (\S+)$", body, re.M) == [
+                ("inbound-operating-mode", "prevention"), ("outbound-operating-mode", "detection"),
+                ("adaptive-mode", "adaptive")]
+            assert (f'        config address\n            edit "{ll.name}-prefix"\n                set type ipv4-netmask\n'
+                    f"                set ip-netmask {ll.public_prefix}\n            next\n        end") in body
+
+
+def test_every_platform_uses_only_the_keywords_of_its_reference_table():
+    """Issue 15 §9: docs/network.md lists, per platform, each block, its keywords and its vendor reference;
+    the rendered output of every device (and the lab stand-in) uses nothing else."""
+    from dcops import PROJECT_ROOT
+    from dcops.net import keywords, platforms
+    tables = keywords.parse_tables((PROJECT_ROOT / "docs" / keywords.DOC).read_text(encoding="utf-8"))
+    used = keywords.fleet(load_inventory())
+    assert set(tables) == set(used) == set(platforms.available())   # every platform has its table
+    for platform, blocks in used.items():
+        table = tables[platform]
+        unknown_blocks = sorted(set(blocks) - set(table))
+        assert not unknown_blocks, f"{platform}: blocks without a reference row: {unknown_blocks}"
+        for block, kws in blocks.items():
+            listed, ref = table[block]
+            assert ref and ref != "—", f"{platform} {block}: no reference"
+            assert kws <= listed, f"{platform} {block}: keywords not in the table: {sorted(kws - listed)}"
+
+
+def test_keyword_check_catches_a_misspelt_keyword():
+    from dcops.net import keywords
+    text = "config system snmp user\n    edit \"x\"\n        set security-levl authpriv\n    next\nend\n"
+    assert keywords.forti_cli(text) == {"system snmp user": {"security-levl"}}
+    xml = "<config><devices><entry name='l'><deviceconfig><system><hostnme>x</hostnme></system></deviceconfig></entry></devices></config>"
+    assert keywords.panos_xml(xml) == {"devices/deviceconfig/system": {"hostnme"}}

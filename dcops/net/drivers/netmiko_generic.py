@@ -13,14 +13,33 @@ same verbs as on any NAPALM driver:
     wrap: {before: [...], after: [...]}  # lines around the candidate (open/close a config session)
     line_format: "{line}"                # how each candidate line is sent ({quoted}: shell-quoted)
     session: [...]                       # sent once after login (e.g. paging off on device_type generic)
+    lock:                                # optional; the device's own lock, same semantics as the Linux driver
+      acquire: "..."   # atomically take the lock unless held; prints `dcops-lock-ok` when this token holds it,
+                       # else the holder's key=value lines ({token} {owner} {pid} {since} filled, shell-quoted)
+      release: "..."   # drop the lock if {token} holds it
+      show: "..."      # the lock's key=value lines, empty when free
+      break: "..."     # remove a stale lock (its holder ran on this machine and is gone)
+
+With a `lock:` recipe, load takes the lock ("device busy: locked by USER@HOST since T" for anyone
+else), commit checks the candidate id (= lock token) is still the holder, and confirm, discard,
+rollback and a commit without revert release it. Without one, the adapter says so in `lock_missing`.
 """
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import os
+import secrets
+import shlex
 from typing import Any
 
 from napalm.base import NetworkDriver
 from napalm.base.exceptions import CommitConfirmException, CommitError, ConnectionException, ReplaceConfigException
+
+from . import locking
+from .locking import DeviceBusy
+
+LOCK_OK = "dcops-lock-ok"
 
 
 class NetmikoDriver(NetworkDriver):
@@ -36,6 +55,10 @@ class NetmikoDriver(NetworkDriver):
         self._candidate: str | None = None
         self._previous: str | None = None
         self._pending = False
+        self.token = str(self.args.get("lock_token") or secrets.token_hex(16))
+        self.owner = str(self.args.get("lock_owner") or locking.owner())
+        self.lock_recipe = self.spec.get("lock") or None
+        self.device_lock = _LockAdmin(self) if self.lock_recipe else None
 
     def open(self) -> None:
         from netmiko import ConnectHandler
@@ -72,10 +95,44 @@ class NetmikoDriver(NetworkDriver):
                 "os_version": "", "serial_number": "", "uptime": -1.0, "fqdn": self.hostname,
                 "interface_list": []}
 
+    # -- the device's lock (platform recipe)
+    def _lock_cmd(self, name: str) -> str:
+        since = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        out = self.conn.send_command_timing(
+            self.lock_recipe[name].format(token=self.token, owner=shlex.quote(self.owner), pid=os.getpid(),
+                                          since=since),
+            read_timeout=self.timeout, strip_prompt=True, strip_command=True)
+        return out
+
+    def _holder(self) -> dict[str, str]:
+        return locking.parse(self._lock_cmd("show"))
+
+    def _take_lock(self) -> None:
+        if not self.lock_recipe:
+            return
+        for attempt in (1, 2):
+            out = self._lock_cmd("acquire")
+            if LOCK_OK in out:
+                return
+            holder = locking.parse(out)
+            if attempt == 1 and holder and locking.holder_gone(holder) and self.lock_recipe.get("break"):
+                self._lock_cmd("break")   # its push is gone (same machine, dead pid): take over once
+                continue
+            raise DeviceBusy(self.hostname, holder or {"owner": "?", "since": "?"})
+
+    def _release_lock(self) -> None:
+        if self.lock_recipe and self.conn is not None:
+            try:
+                self._lock_cmd("release")
+            except Exception:
+                pass   # a lost session: the lock stays until `dcops net unlock` (never silently broken)
+
     def load_replace_candidate(self, filename: str | None = None, config: str | None = None) -> None:
         if (filename is None) == (config is None):
             raise ReplaceConfigException("give exactly one of filename or config")
-        self._candidate = open(filename, encoding="utf-8").read() if filename else config
+        text = open(filename, encoding="utf-8").read() if filename else config
+        self._take_lock()
+        self._candidate = text
 
     load_merge_candidate = load_replace_candidate
 
@@ -88,6 +145,8 @@ class NetmikoDriver(NetworkDriver):
 
     def discard_config(self) -> None:
         self._candidate = None
+        if not self._pending:
+            self._release_lock()
 
     def _send(self, lines: list[str], seconds: int = 0, *, raw: bool = False) -> str:
         mode = bool(self.spec.get("config_mode", True))
@@ -109,18 +168,24 @@ class NetmikoDriver(NetworkDriver):
         cc = self.spec.get("commit_confirm")
         if revert_in and not cc:
             raise CommitError(f"{self.hostname}: platform has no commit-confirm recipe")
+        if self.lock_recipe and self._holder().get("token") != self.token:
+            raise CommitError(f"{self.hostname}: this session does not hold the device lock any more "
+                              f"({self._holder().get('owner', 'nobody')} does); load again")
         self._previous = self.get_config()["running"]
         if revert_in:
             self._send(cc["arm"], int(revert_in))
             self._pending = True
         self._apply(self._candidate)
         self._candidate = None
+        if not revert_in:
+            self._release_lock()
 
     def confirm_commit(self) -> None:
         if not self._pending:
             raise CommitConfirmException(f"{self.hostname}: no commit pending")
         self._send(self.spec["commit_confirm"]["confirm"])
         self._pending = False
+        self._release_lock()
 
     def has_pending_commit(self) -> bool:
         return self._pending
@@ -129,9 +194,27 @@ class NetmikoDriver(NetworkDriver):
         if self._pending:
             self._send(self.spec["commit_confirm"]["revert_now"])
             self._pending = False
+            self._release_lock()
         elif self.spec.get("rollback"):
             self._send(self.spec["rollback"])
         elif self._previous is not None:
             self._apply(self._previous)
         else:
             raise CommitError(f"{self.hostname}: nothing to roll back to")
+
+
+class _LockAdmin:
+    """`dcops net unlock`: the lock's holder, and its removal (refused while this session has a commit pending)."""
+
+    def __init__(self, drv: NetmikoDriver):
+        self.drv = drv
+
+    def info(self) -> dict[str, str]:
+        return self.drv._holder()
+
+    def unlock(self) -> dict[str, str]:
+        if self.drv._pending:
+            raise CommitError(f"{self.drv.hostname}: a commit is pending; confirm or roll back first")
+        was = self.info()
+        self.drv._lock_cmd("break")
+        return was
