@@ -1,7 +1,6 @@
 """`dcops compliance catalogue`: the TCVN 11930:2017 / Decree 85/2016 controls per system, with evidence."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Optional
@@ -12,9 +11,9 @@ from rich.table import Table
 from dcops.console import Console
 
 from .. import DEFAULT_INVENTORY, PROJECT_ROOT
-from ..model import validate
 from .assess import messages
 from .catalogue import CatalogueContext, CatalogueError, CatalogueView, evaluate, load
+from .cli import checked_inputs
 from .report import COLOURS, number
 
 
@@ -65,20 +64,7 @@ def catalogue_cmd(
     """TCVN 11930:2017 clauses and Decree 85/2016 articles applicable at each system's level, each with its
     status and the evidence type an inspector needs. Declarations and uncollected evidence are never a pass."""
     err = Console(stderr=True, soft_wrap=True)
-    if lang not in ("vi", "en"):
-        err.print(f"unknown language '{lang}' (vi or en)")
-        raise typer.Exit(2)
-    try:
-        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
-    except ValueError:
-        err.print(f"--as-of: '{as_of}' is not a date (YYYY-MM-DD)")
-        raise typer.Exit(2)
-    result = validate(inventory)
-    if not result.ok:
-        for e in result.errors:
-            err.print(str(e), markup=False, highlight=False)
-        err.print(f"inventory invalid: {len(result.errors)} error(s)")
-        raise typer.Exit(1)
+    day, result = checked_inputs(inventory, lang, as_of)
     if system is not None and system not in {s.name for s in result.inventory.systems}:
         err.print(f"--system: no information system '{system}' in the inventory", markup=False)
         raise typer.Exit(2)

@@ -16,6 +16,27 @@ from .evidence import Context
 from .report import print_table, render_html, write_atomic
 
 
+def checked_inputs(inventory: Path, lang: str, as_of: str | None):
+    """The language, the assessment date and the validated inventory every compliance view starts from;
+    bad input exits 2 (options) or 1 (an invalid inventory, its errors listed) before anything is assessed."""
+    err = Console(stderr=True, soft_wrap=True)
+    if lang not in ("vi", "en"):
+        err.print(f"unknown language '{lang}' (vi or en)")
+        raise typer.Exit(2)
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    except ValueError:
+        err.print(f"--as-of: '{as_of}' is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2)
+    result = validate(inventory)
+    if not result.ok:
+        for e in result.errors:
+            err.print(str(e), markup=False, highlight=False)
+        err.print(f"inventory invalid: {len(result.errors)} error(s)")
+        raise typer.Exit(1)
+    return day, result
+
+
 def _compliance(
     typer_ctx: typer.Context,
     inventory: Path = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i", show_default="inventory/"),
@@ -38,21 +59,7 @@ def _compliance(
     `dcops compliance catalogue`: the same systems against TCVN 11930:2017 clause by clause."""
     if typer_ctx.invoked_subcommand is not None:
         return
-    err = Console(stderr=True, soft_wrap=True)
-    if lang not in ("vi", "en"):
-        err.print(f"unknown language '{lang}' (vi or en)")
-        raise typer.Exit(2)
-    try:
-        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
-    except ValueError:
-        err.print(f"--as-of: '{as_of}' is not a date (YYYY-MM-DD)")
-        raise typer.Exit(2)
-    result = validate(inventory)
-    if not result.ok:
-        for e in result.errors:
-            err.print(str(e), markup=False, highlight=False)
-        err.print(f"inventory invalid: {len(result.errors)} error(s)")
-        raise typer.Exit(1)
+    day, result = checked_inputs(inventory, lang, as_of)
     ctx = Context(result.inventory, day, drills, dr_plan, policy, monitors, allowed_signers, sources=result.sources)
     a = assess(result.inventory, ctx)
     if html is not None:

@@ -23,6 +23,7 @@ from dcops.model import Inventory
 
 from . import bacula_restore
 from .backup_restore import seed_data
+from .backup_restore import targets as backup_targets
 from .core import DrillContext, DrillRefused
 from .lab import PRIVATE_DIR
 from .record import Measurement, iso, utcnow
@@ -34,19 +35,10 @@ PLANTED = ".cache/.sess-7f3a.php"  # what the simulated intruder leaves
 
 
 def targets(inv: Inventory, options: dict) -> list[str]:
-    names = list(options.get("targets") or [])
-    if len(names) > 1:
+    """One VM with a tape backup policy (the restore comes from Bacula): the backup-restore drill's choice."""
+    if len(options.get("targets") or []) > 1:
         raise DrillRefused("incident-response drills one VM at a time")
-    if not names:
-        names = [vm.name for vm in inv.vms if vm.drill_enabled and vm.backup_policy
-                 and inv.backup_policy(vm.backup_policy).target == "tape"][:1]
-    for n in names:
-        vm = next((v for v in inv.vms if v.name == n), None)
-        if vm is None:
-            raise DrillRefused(f"{n} is not a VM in the inventory")
-        if not vm.backup_policy or inv.backup_policy(vm.backup_policy).target != "tape":
-            raise DrillRefused(f"{n} has no tape backup policy: nothing to restore it from")
-    return names
+    return backup_targets(inv, options)
 
 
 def build_lab(dl, inv: Inventory, names: list[str], options: dict) -> None:
