@@ -1,0 +1,328 @@
+"""Alert engine behaviour pinned at its edges (issue 20): hold and clear timers to the second, hysteresis
+bands at their thresholds, relapses, resolved instances, the rule filters, and the rules file's errors."""
+from __future__ import annotations
+
+import pytest
+
+from dcops.monitor.alerts import AlertEngine, RulesError, Transition, active_alerts, load_rules, parse_duration
+from dcops.monitor.poller import DevicePoll
+from dcops.monitor.profiles import Sample
+from dcops.monitor.store import Store
+
+T0 = 1_800_000_000.0
+
+RULES = """\
+defaults:
+  clear_for: 60s
+rules:
+  - name: temp_high
+    metric: temp
+    above: 30
+    clear_below: 25
+    for: 60s
+    clear_for: 60s
+    summary_vi: "{device} nóng {value}"
+    summary_en: "{device} hot {value}"
+    overrides:
+      dev-b: {above: 40, for: 0s, clear_for: 0s, severity: critical}
+  - name: charge_low
+    metric: charge
+    below: 0.5
+    clear_above: 0.6
+    clear_for: 0s
+    severity: critical
+  - name: status_bad
+    metric: status
+    state_not_in: [ok]
+    clear_for: 0s
+    severity: info
+  - name: cpu_fw_only
+    metric: cpu
+    above: 90
+    devices: [fw1]
+    clear_for: 0s
+  - name: cpu_ups_profile_only
+    metric: cpu
+    above: 95
+    profiles: [ups-rfc1628]
+    clear_for: 0s
+  - name: wan_util
+    metric: util
+    above: 0.8
+    labels: {ifName: "wan[0-9]"}
+    clear_for: 0s
+  - name: battery_any
+    any:
+      - {metric: bat_charge, below: 0.5}
+      - {metric: bat_runtime, below: 600}
+    clear_for: 0s
+"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = T0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def env(tmp_path):
+    path = tmp_path / "alerts.yaml"
+    path.write_text(RULES, encoding="utf-8")
+    clock = Clock()
+    store = Store(tmp_path / "m.db")
+    return AlertEngine(load_rules(path), store, clock=clock), store, clock
+
+
+def poll(device: str, *samples: Sample, profile: str = "env", reachable: bool = True) -> DevicePoll:
+    return DevicePoll(device, profile, 0, reachable, None if reachable else "unreachable", samples=list(samples))
+
+
+def temp(v: float) -> Sample:
+    return Sample("temp", {"sensor": "s1"}, v, "gauge", "celsius")
+
+
+def kinds(ts: list[Transition]) -> list[tuple[str, str, str]]:
+    return [(t.rule, t.device, t.kind) for t in ts]
+
+
+def rows(store) -> list[tuple]:
+    with store.read() as db:
+        return [tuple(r) for r in db.execute("SELECT id, rule, device, state FROM alerts ORDER BY id")]
+
+
+# ---------------------------------------------------------------- hold times
+
+def test_pending_fires_exactly_when_the_hold_time_is_reached(env):
+    eng, store, clock = env
+    assert eng.evaluate([poll("dev-a", temp(31))]) == []
+    clock.t = T0 + 59.9
+    assert eng.evaluate([poll("dev-a", temp(31))]) == []
+    clock.t = T0 + 60
+    t = eng.evaluate([poll("dev-a", temp(32))])
+    assert len(t) == 1
+    x = t[0]
+    assert (x.rule, x.device, x.labels, x.kind, x.severity, x.value, x.ts) == (
+        "temp_high", "dev-a", {"sensor": "s1"}, "firing", "warning", 32, T0 + 60)
+    assert (x.summary_vi, x.summary_en) == ("dev-a nóng 32,0 °C", "dev-a hot 32.0 °C")
+    assert x.alert_id == rows(store)[0][0]
+    assert rows(store) == [(x.alert_id, "temp_high", "dev-a", "firing")]
+
+
+def test_resolves_exactly_when_the_clear_time_is_reached(env):
+    eng, store, clock = env
+    eng.evaluate([poll("dev-a", temp(31))])
+    clock.t += 60
+    fired = eng.evaluate([poll("dev-a", temp(31))])
+    clock.t += 10
+    assert eng.evaluate([poll("dev-a", temp(20))]) == []  # clear timer starts
+    clock.t += 59.9
+    assert eng.evaluate([poll("dev-a", temp(20))]) == []
+    clock.t += 0.1
+    t = eng.evaluate([poll("dev-a", temp(20))])
+    assert kinds(t) == [("temp_high", "dev-a", "resolved")]
+    assert (t[0].alert_id, t[0].value, t[0].severity, t[0].summary_en) == (fired[0].alert_id, 20, "warning",
+                                                                          "dev-a hot 31.0 °C")
+    assert rows(store) == [(fired[0].alert_id, "temp_high", "dev-a", "resolved")]
+
+
+def test_relapse_resets_the_clear_timer(env):
+    """Good, bad again, good: the clear time counts from the last good reading, not the first."""
+    eng, store, clock = env
+    eng.evaluate([poll("dev-a", temp(31))])
+    clock.t += 60
+    assert kinds(eng.evaluate([poll("dev-a", temp(31))])) == [("temp_high", "dev-a", "firing")]
+    clock.t += 10
+    assert eng.evaluate([poll("dev-a", temp(20))]) == []   # clear timer starts
+    clock.t += 30
+    assert eng.evaluate([poll("dev-a", temp(31))]) == []   # relapse: the timer is reset
+    with store.read() as db:
+        assert db.execute("SELECT clear_since FROM alerts").fetchone()[0] is None
+    clock.t += 10
+    assert eng.evaluate([poll("dev-a", temp(20))]) == []   # timer starts again here
+    clock.t += 55                                          # 95 s after the first good reading
+    assert eng.evaluate([poll("dev-a", temp(20))]) == []
+    clock.t += 5
+    assert kinds(eng.evaluate([poll("dev-a", temp(20))])) == [("temp_high", "dev-a", "resolved")]
+
+
+def test_a_resolved_alert_is_gone_no_second_recovery(env):
+    eng, store, clock = env
+    eng.evaluate([poll("dev-b", temp(41))])
+    assert kinds(eng.evaluate([poll("dev-b", temp(10))])) == [("temp_high", "dev-b", "resolved")]
+    for _ in range(3):
+        clock.t += 30
+        assert eng.evaluate([poll("dev-b", temp(10))]) == []
+    assert [r[3] for r in rows(store)] == ["resolved"]
+    # a new incident is a new alert
+    clock.t += 30
+    t = eng.evaluate([poll("dev-b", temp(45))])
+    assert kinds(t) == [("temp_high", "dev-b", "firing")]
+    assert [r[3] for r in rows(store)] == ["resolved", "firing"] and t[0].alert_id == rows(store)[1][0]
+
+
+def test_a_second_spike_after_a_short_one_starts_its_own_hold_time(env):
+    eng, store, clock = env
+    assert eng.evaluate([poll("dev-a", temp(35))]) == []   # pending
+    clock.t += 20
+    assert eng.evaluate([poll("dev-a", temp(20))]) == []   # the spike is over: no trace
+    assert rows(store) == []
+    clock.t += 100                                         # long after the first spike's hold time
+    assert eng.evaluate([poll("dev-a", temp(35))]) == []   # pending again, not firing at once
+    assert [r[3] for r in rows(store)] == ["pending"]
+    clock.t += 59
+    assert eng.evaluate([poll("dev-a", temp(35))]) == []
+    clock.t += 1
+    assert kinds(eng.evaluate([poll("dev-a", temp(35))])) == [("temp_high", "dev-a", "firing")]
+
+
+# ---------------------------------------------------------------- hysteresis and conditions
+
+def test_above_threshold_is_strict_and_clear_below_band_holds_the_alert(env):
+    eng, store, clock = env
+    assert eng.evaluate([poll("dev-b", temp(40))]) == []   # 40 is not above 40
+    assert rows(store) == []
+    assert kinds(eng.evaluate([poll("dev-b", temp(40.5))])) == [("temp_high", "dev-b", "firing")]
+    # dev-b's override keeps the rule's clear_below 25: between 25 and 40 the alert holds
+    assert eng.evaluate([poll("dev-b", temp(30))]) == []
+    assert eng.evaluate([poll("dev-b", temp(25.5))]) == []
+    assert kinds(eng.evaluate([poll("dev-b", temp(25))])) == [("temp_high", "dev-b", "resolved")]
+
+
+def test_below_threshold_is_strict_and_clear_above_band_holds_the_alert(env):
+    eng, store, clock = env
+    ch = lambda v: Sample("charge", {}, v, "gauge", "ratio")  # noqa: E731
+    assert eng.evaluate([poll("ups", ch(0.5))]) == []
+    t = eng.evaluate([poll("ups", ch(0.49))])
+    assert kinds(t) == [("charge_low", "ups", "firing")] and t[0].severity == "critical"
+    assert t[0].summary_en == "charge_low ups"  # no template: rule and device
+    assert eng.evaluate([poll("ups", ch(0.55))]) == []
+    assert eng.evaluate([poll("ups", ch(0.59))]) == []
+    assert kinds(eng.evaluate([poll("ups", ch(0.6))])) == [("charge_low", "ups", "resolved")]
+
+
+def test_state_not_in(env):
+    eng, store, clock = env
+    st = lambda s: Sample("status", {}, 1, "enum", "", state=s)  # noqa: E731
+    assert eng.evaluate([poll("x", st("ok"))]) == []
+    t = eng.evaluate([poll("x", st("degraded"))])
+    assert kinds(t) == [("status_bad", "x", "firing")] and t[0].severity == "info"
+    assert kinds(eng.evaluate([poll("x", st("ok"))])) == [("status_bad", "x", "resolved")]
+
+
+def test_any_condition_bad_fires_whatever_the_order(env):
+    eng, store, clock = env
+    good_charge, low_runtime = Sample("bat_charge", {}, 0.9), Sample("bat_runtime", {}, 300)
+    t = eng.evaluate([poll("u1", good_charge, low_runtime), poll("u2", low_runtime, good_charge)])
+    assert kinds(t) == [("battery_any", "u1", "firing"), ("battery_any", "u2", "firing")]
+    # one still bad keeps it firing
+    assert eng.evaluate([poll("u1", Sample("bat_charge", {}, 0.4), Sample("bat_runtime", {}, 900))]) == []
+    assert kinds(eng.evaluate([poll("u1", good_charge, Sample("bat_runtime", {}, 900))])) == [
+        ("battery_any", "u1", "resolved")]
+
+
+def test_per_device_override_changes_threshold_hold_and_severity(env):
+    eng, store, clock = env
+    t = eng.evaluate([poll("dev-a", temp(35)), poll("dev-b", temp(35))])
+    assert t == []                                          # dev-a pending (for 60 s); dev-b's threshold is 40
+    assert [(r[2], r[3]) for r in rows(store)] == [("dev-a", "pending")]
+    t = eng.evaluate([poll("dev-b", temp(41))])
+    assert kinds(t) == [("temp_high", "dev-b", "firing")] and t[0].severity == "critical"
+
+
+# ---------------------------------------------------------------- rule filters
+
+def test_device_filter(env):
+    eng, store, clock = env
+    cpu = Sample("cpu", {}, 92)
+    t = eng.evaluate([poll("fw1", cpu), poll("fw2", cpu)])
+    assert kinds(t) == [("cpu_fw_only", "fw1", "firing")]
+
+
+def test_profile_filter(env):
+    eng, store, clock = env
+    cpu = Sample("cpu", {}, 97)
+    t = eng.evaluate([poll("u1", cpu, profile="ups-rfc1628"), poll("u2", cpu, profile="apc-netbotz")])
+    assert kinds(t) == [("cpu_ups_profile_only", "u1", "firing")]
+
+
+def test_label_filter_is_a_full_match_and_a_missing_label_never_matches(env):
+    eng, store, clock = env
+    u = lambda labels: Sample("util", labels, 0.9, "gauge", "ratio")  # noqa: E731
+    t = eng.evaluate([poll("lb", u({"ifName": "wan1"}), u({"ifName": "wan12"}), u({"ifName": "xwan1"}),
+                           u({"ifIndex": "3"}))])
+    assert [(x.rule, x.labels) for x in t] == [("wan_util", {"ifName": "wan1"})]
+
+
+def test_unreachable_device_keeps_its_alerts_and_fires_nothing_else(env):
+    eng, store, clock = env
+    eng.evaluate([poll("dev-b", temp(45))])
+    clock.t += 3600
+    assert eng.evaluate([poll("dev-b", reachable=False)]) == []
+    assert [(a["rule"], a["device"]) for a in active_alerts(store, now=clock.t)] == [("temp_high", "dev-b")]
+
+
+def test_engine_resumes_pending_and_firing_from_the_store(env, tmp_path):
+    eng, store, clock = env
+    eng.evaluate([poll("dev-a", temp(35)), poll("dev-b", temp(45))])
+    clock.t += 30
+    again = AlertEngine(eng.rules, store, clock=clock)
+    assert again.evaluate([poll("dev-b", temp(45))]) == []  # already firing
+    clock.t += 30
+    # dev-a's hold time counts from the first reading, before the restart
+    assert kinds(again.evaluate([poll("dev-a", temp(35))])) == [("temp_high", "dev-a", "firing")]
+    shard = AlertEngine(eng.rules, store, clock=clock, devices={"other"})
+    assert shard._inst == {}
+
+
+# ---------------------------------------------------------------- the rules file
+
+@pytest.mark.parametrize("text,unit_seconds", [("250ms", 0.25), ("30", 30), ("30s", 30), ("5m", 300),
+                                               ("2h", 7200), ("1d", 86400), ("1.5m", 90), (45, 45.0)])
+def test_durations(text, unit_seconds):
+    assert parse_duration(text) == unit_seconds
+
+
+def test_bad_duration_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"^bad duration '5 minutes' \(use e.g. 30s, 5m, 1h\)$"):
+        parse_duration("5 minutes")
+
+
+@pytest.mark.parametrize("body,message", [
+    ("  - name: r\n    metric: m\n", "rule 'r': a condition needs exactly one of above, below, state_in, state_not_in"),
+    ("  - name: r\n    metric: m\n    above: 1\n    below: 2\n",
+     "rule 'r': a condition needs exactly one of above, below, state_in, state_not_in"),
+    ("  - name: r\n    metric: m\n    below: 5\n    clear_above: 4\n",
+     "rule 'r': clear_above must not be below the 'below' threshold"),
+    ("  - name: r\n    metric: m\n    above: 5\n    clear_below: 6\n",
+     "rule 'r': clear_below must not be above the 'above' threshold"),
+    ("  - name: r\n    above: 5\n", "rule 'r': a rule has either 'metric' (one condition) or 'any' (a list)"),
+    ("  - name: r\n    metric: m\n    above: 5\n    overrides: {d1: {colour: red}}\n",
+     "rule 'r': override for d1: unknown keys ['colour']"),
+    ("  - name: r\n    metric: m\n    above: 5\n  - name: r\n    metric: m\n    above: 6\n",
+     "rules: duplicate rule names: ['r']"),
+    ("  - name: Bad-Name\n    metric: m\n    above: 5\n", "rule 'Bad-Name': name: String should match pattern '^[a-z][a-z0-9_]*$'"),
+])
+def test_rules_file_errors_name_the_rule_and_the_reason(tmp_path, body, message):
+    p = tmp_path / "alerts.yaml"
+    p.write_text("rules:\n" + body, encoding="utf-8")
+    with pytest.raises(RulesError) as e:
+        load_rules(p)
+    assert str(e.value) == f"{p}: {message}"
+
+
+def test_rules_file_that_is_not_yaml(tmp_path):
+    p = tmp_path / "alerts.yaml"
+    p.write_text("rules: [\n", encoding="utf-8")
+    with pytest.raises(RulesError, match=r": not valid YAML: "):
+        load_rules(p)
+
+
+def test_defaults_apply_to_every_rule_and_a_rule_overrides_them(tmp_path):
+    p = tmp_path / "alerts.yaml"
+    p.write_text("defaults: {clear_for: 2m, severity: critical}\nrules:\n  - {name: a, metric: m, above: 1}\n"
+                 "  - {name: b, metric: m, above: 1, severity: info}\n", encoding="utf-8")
+    a, b = load_rules(p).rules
+    assert (a.clear_for, a.severity, b.clear_for, b.severity, a.for_) == (120.0, "critical", 120.0, "info", 0)
