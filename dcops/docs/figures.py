@@ -127,7 +127,17 @@ def _noc_table(s: Sources) -> str:
     return "\n".join(rows) + "\n"
 
 
-BLOCKS: dict[str, Callable[[Sources], str]] = {"bench.noc.table": _noc_table}
+def _mutation_table(s: Sources) -> str:
+    """bench/mutation.py's results: the mutation score per safety-deciding module (issue 20)."""
+    figs = s.bench("mutation")
+    rows = ["| module | files | mutants | score | survived | reviewed equivalent |", "|---|---|---|---|---|---|"]
+    for name, r in figs.items():
+        rows.append(f"| {name} | {', '.join(f'`{p}`' for p in r['paths'])} | {num(r['mutants'])} | "
+                    f"{num(r['score'], 1)} % | {num(r['survived'])} | {num(r['equivalent'])} |")
+    return "\n".join(rows) + "\n"
+
+
+BLOCKS: dict[str, Callable[[Sources], str]] = {"bench.noc.table": _noc_table, "bench.mutation.table": _mutation_table}
 
 
 @dataclass(frozen=True)

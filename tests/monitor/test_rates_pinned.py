@@ -1,8 +1,7 @@
 """Counter rates and agent restarts, pinned at their edges (issue 20): the exact numbers the rules use.
 
-sysUpTime is in centiseconds and wraps at 2^32; a sysUpTime going back is a restart unless the device
-was near the wrap and the ticks gone by match the wall-clock time (within max(1000 ticks, half the
-elapsed time))."""
+sysUpTime is in centiseconds and wraps at 2^32; a sysUpTime going back is a restart unless the clock moved
+forward and the ticks gone by across the wrap match it (within max(1000 ticks, half the elapsed time))."""
 from __future__ import annotations
 
 from dcops.monitor.rates import UPTIME_WRAP, RateTracker
@@ -88,11 +87,23 @@ def test_wrap_tolerance_is_1000_ticks_for_short_gaps():
     assert rt.restarted("fw1", 1000, T0 + 10) is True  # 1000 off: a restart
 
 
-def test_wrap_needs_the_old_value_within_twice_the_elapsed_time_of_the_wrap():
-    # 50,000 ticks before the wrap, 1000 s later 50,000 after it: the distance to the wrap is not capped
-    # at ~1000 ticks (that would turn every real wrap after a long poll gap into a restart)
+def test_a_wrap_long_after_the_old_reading_is_still_a_wrap():
+    # 90,000 ticks before the wrap, 1000 s later 10,000 after it: exactly the clock's 100,000 ticks
     rt = _tracker_with_baseline(UPTIME_WRAP - 90_000)
     assert rt.restarted("fw1", 10_000, T0 + 1000) is False
+
+
+def test_uptime_going_back_with_a_clock_that_did_not_advance_is_a_restart_not_a_wrap():
+    # 5 ticks before the wrap, then 3: would look like a wrap "within tolerance" if no time had to pass
+    for dt in (0.0, -4.0):
+        rt = _tracker_with_baseline(UPTIME_WRAP - 5)
+        assert rt.restarted("fw1", 3, T0 + dt) is True, dt
+
+
+def test_a_wrap_seen_ten_milliseconds_apart_is_still_a_wrap():
+    rt = RateTracker()
+    rt.restarted("fw1", UPTIME_WRAP - 5, 1000.0)
+    assert rt.restarted("fw1", 0, 1000.01) is False  # less than one tick of wall clock, still forward
 
 
 def test_same_timestamp_twice_gives_no_rate_and_no_division_by_zero():
