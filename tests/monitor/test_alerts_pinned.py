@@ -326,3 +326,42 @@ def test_defaults_apply_to_every_rule_and_a_rule_overrides_them(tmp_path):
                  "  - {name: b, metric: m, above: 1, severity: info}\n", encoding="utf-8")
     a, b = load_rules(p).rules
     assert (a.clear_for, a.severity, b.clear_for, b.severity, a.for_) == (120.0, "critical", 120.0, "info", 0)
+
+
+def test_notification_defaults_are_all_off_and_local():
+    """A rules file without `notify` sends nothing anywhere; the documented defaults, exactly."""
+    from dcops.monitor.alerts import NotifyConfig
+    assert NotifyConfig().model_dump() == {
+        "email": {"enabled": False, "smtp_host": "127.0.0.1", "smtp_port": 25, "starttls": False, "username": None,
+                  "password_ref": None, "sender": "dcops-noc@localhost", "to": ()},
+        "webhook": {"enabled": False, "url": "", "timeout": 5},
+        "telegram": {"enabled": False, "token_ref": None, "chat_ids": (), "api_base": "https://api.telegram.org",
+                     "timeout": 10},
+        "escalation": {"enabled": False, "after": 900, "severities": ("critical",), "telegram_chat_ids": (),
+                       "email_to": ()},
+    }
+
+
+def test_rule_defaults_fire_at_once_and_clear_after_a_minute():
+    from dcops.monitor.alerts import Rule
+    r = Rule(name="r", metric="m", above=1)
+    assert (r.for_, r.clear_for, r.severity, r.devices, r.profiles, r.labels) == (0, 60, "warning", (), (), {})
+
+
+@pytest.mark.parametrize("base,ok", [("https://relay.example", True), ("http://127.0.0.1:8080", True),
+                                     ("http://localhost:8080", True), ("http://[::1]:8080", True),
+                                     ("http://relay.example", False), ("ftp://127.0.0.1", False)])
+def test_telegram_api_base_is_https_or_this_machine(base, ok):
+    from pydantic import ValidationError
+
+    from dcops.monitor.alerts import Telegram
+    if ok:
+        assert Telegram(api_base=base).api_base == base
+    else:
+        with pytest.raises(ValidationError, match=r"api_base must be https:// \(http:// only to 127.0.0.1\)"):
+            Telegram(api_base=base)
+
+
+def test_escalation_after_accepts_a_duration():
+    from dcops.monitor.alerts import Escalation
+    assert Escalation(after="15m").after == 900.0
