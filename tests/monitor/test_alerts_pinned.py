@@ -365,3 +365,83 @@ def test_telegram_api_base_is_https_or_this_machine(base, ok):
 def test_escalation_after_accepts_a_duration():
     from dcops.monitor.alerts import Escalation
     assert Escalation(after="15m").after == 900.0
+
+
+# ---------------------------------------------------------------- traps
+
+def events(store, kind: str) -> list[tuple]:
+    with store.read() as db:
+        return [tuple(r) for r in db.execute("SELECT kind, device, text FROM events WHERE kind=? ORDER BY id", (kind,))]
+
+
+def test_an_unknown_trap_raises_its_own_alert_at_once(env):
+    eng, store, clock = env
+    t = eng.on_trap("lb", "link_down", "critical", text="  port 3 ")
+    assert len(t) == 1
+    x = t[0]
+    assert (x.rule, x.device, x.labels, x.kind, x.severity, x.value, x.ts) == (
+        "trap_link_down", "lb", {}, "firing", "critical", None, T0)
+    assert (x.summary_vi, x.summary_en) == ("Trap trap_link_down từ lb", "Trap trap_link_down from lb")
+    with store.read() as db:
+        assert [tuple(r) for r in db.execute("SELECT rule, device, labels, state, severity, source FROM alerts")] == [
+            ("trap_link_down", "lb", "{}", "firing", "critical", "trap")]
+    assert events(store, "trap") == [("trap", "lb", "link_down   port 3")]
+    assert eng.on_trap("lb", "link_down", "critical") == []  # the same trap again: still the one alert
+    assert len(rows(store)) == 1
+
+
+def test_a_trap_with_an_odd_name_or_severity_gets_safe_ones(env):
+    eng, store, clock = env
+    t = eng.on_trap("lb", "Link-Down!", "emergency")
+    assert [(x.rule, x.severity, x.summary_en) for x in t] == [("trap_event", "warning", "Trap trap_Link-Down! from lb")]
+    t = eng.on_trap("lb2", "fan", "info")
+    assert [(x.rule, x.severity) for x in t] == [("trap_fan", "info")]
+    assert events(store, "trap") == [("trap", "lb", "Link-Down!"), ("trap", "lb2", "fan")]
+
+
+def test_a_clearing_trap_resolves_only_that_device_and_only_trap_raised_alerts(env):
+    eng, store, clock = env
+    eng.on_trap("lb", "link_down", "critical")
+    eng.on_trap("lb2", "link_down", "critical")
+    eng.evaluate([poll("dev-b", temp(45))])                       # raised by the poll, not by a trap
+    assert eng.on_trap("lb", "link_up", "info", clears="link_down") != []
+    assert sorted((a["rule"], a["device"]) for a in active_alerts(store, now=clock.t)) == [
+        ("temp_high", "dev-b"), ("trap_link_down", "lb2")]
+    assert eng.on_trap("dev-b", "cooled", clears="temp_high") == []  # a trap never clears what a poll raised
+    assert eng.on_trap("lb", "link_up", "info", clears="link_down") == []  # nothing left to clear
+    t = eng.on_trap("lb2", "link_up", "info", clears="link_down")
+    assert [(x.rule, x.device, x.kind, x.severity) for x in t] == [("trap_link_down", "lb2", "resolved", "critical")]
+
+
+def test_a_trap_for_a_known_rule_uses_the_rule_and_the_poll_clears_it(env):
+    eng, store, clock = env
+    t = eng.on_trap("dev-a", "temp_high", "critical")
+    # fires at once (a trap has no hold time), with the rule's own severity and summary
+    assert [(x.rule, x.kind, x.severity, x.summary_en) for x in t] == [("temp_high", "firing", "warning",
+                                                                       "dev-a hot ")]
+    clock.t += 10
+    assert eng.evaluate([poll("dev-a", temp(20))]) == []          # good reading: the clear time starts
+    clock.t += 59
+    assert eng.evaluate([poll("dev-a", temp(20))]) == []
+    clock.t += 1
+    t = eng.evaluate([poll("dev-a", temp(20))])
+    assert [(x.rule, x.labels, x.kind) for x in t] == [("temp_high", {}, "resolved")]
+
+
+def test_a_trap_does_not_duplicate_an_alert_the_poll_already_raised(env):
+    eng, store, clock = env
+    eng.evaluate([poll("dev-b", temp(45))])
+    assert eng.on_trap("dev-b", "temp_high", "critical") == []
+    assert [(r[1], r[2], r[3]) for r in rows(store)] == [("temp_high", "dev-b", "firing")]
+
+
+def test_a_trap_raised_alert_stays_while_the_poll_still_sees_the_condition(env):
+    eng, store, clock = env
+    eng.on_trap("dev-a", "temp_high")
+    clock.t += 600
+    assert eng.evaluate([poll("dev-a", temp(35))]) == []          # the poll's own (labelled) instance: pending
+    clock.t += 600
+    assert [(x.labels, x.kind) for x in eng.evaluate([poll("dev-a", temp(35))])] == [({"sensor": "s1"}, "firing")]
+    with store.read() as db:
+        trap_row = db.execute("SELECT state FROM alerts WHERE source='trap'").fetchone()
+    assert trap_row[0] == "firing"
