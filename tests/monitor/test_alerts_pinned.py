@@ -445,3 +445,135 @@ def test_a_trap_raised_alert_stays_while_the_poll_still_sees_the_condition(env):
     with store.read() as db:
         trap_row = db.execute("SELECT state FROM alerts WHERE source='trap'").fetchone()
     assert trap_row[0] == "firing"
+
+
+# ---------------------------------------------------------------- notifications (a recording channel: the
+# real e-mail, webhook and Telegram channels are tested in test_alerts.py; here: what the engine sends when)
+
+class Recorder:
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[tuple] = []
+        self.fail = fail
+
+    def send(self, alert: dict, kind: str) -> None:
+        if self.fail:
+            raise OSError("channel down")
+        self.sent.append((alert["rule"], alert["device"], kind))
+
+
+def engine_with(env, tmp_path, notify: str = "", **kw):
+    _eng, store, clock = env
+    path = tmp_path / "alerts-notify.yaml"
+    path.write_text(RULES + notify, encoding="utf-8")
+    return AlertEngine(load_rules(path), store, clock=clock, **kw)
+
+
+def test_each_transition_is_announced_once(env, tmp_path):
+    _e, store, clock = env
+    rec = Recorder()
+    eng = engine_with(env, tmp_path, notifier=rec)
+    assert eng.flush_notifications() == 0
+    eng.evaluate([poll("dev-b", temp(45)), poll("dev-a", temp(45))])  # dev-a only pending: nothing to say
+    assert eng.flush_notifications() == 1 and eng.flush_notifications() == 0
+    eng.evaluate([poll("dev-b", temp(10))])
+    assert eng.flush_notifications() == 1 and eng.flush_notifications() == 0
+    assert rec.sent == [("temp_high", "dev-b", "firing"), ("temp_high", "dev-b", "resolved")]
+
+
+def test_a_failed_channel_is_retried_and_logged(env, tmp_path):
+    _e, store, clock = env
+    rec = Recorder(fail=True)
+    eng = engine_with(env, tmp_path, notifier=rec)
+    eng.evaluate([poll("dev-b", temp(45))])
+    assert eng.flush_notifications() == 0
+    assert events(store, "notify_error") == [("notify_error", "dev-b", "firing temp_high: channel down")]
+    rec.fail = False
+    assert eng.flush_notifications() == 1 and rec.sent == [("temp_high", "dev-b", "firing")]
+
+
+def test_maintenance_window_holds_the_firing_and_swallows_the_recovery_of_an_unannounced_alert(env, tmp_path):
+    from dcops.monitor.alerts import add_silence
+    _e, store, clock = env
+    rec = Recorder()
+    eng = engine_with(env, tmp_path, notifier=rec)
+    add_silence(store, "device:dev-b", T0 - 1, T0 + 600, "replacing a sensor", "ops")
+    eng.evaluate([poll("dev-b", temp(45)), poll("x", Sample("status", {}, 1, "enum", "", state="bad"))])
+    assert eng.flush_notifications() == 1 and rec.sent == [("status_bad", "x", "firing")]  # dev-b held back
+    eng.evaluate([poll("dev-b", temp(10))])
+    assert eng.flush_notifications() == 0          # its recovery is never announced either …
+    clock.t = T0 + 601
+    assert eng.flush_notifications() == 0          # … not even after the window
+    assert rec.sent == [("status_bad", "x", "firing")]
+
+
+def test_an_alert_still_firing_when_the_window_ends_is_announced_then(env, tmp_path):
+    from dcops.monitor.alerts import add_silence
+    _e, store, clock = env
+    rec = Recorder()
+    eng = engine_with(env, tmp_path, notifier=rec)
+    add_silence(store, "*", T0, T0 + 600, "site work", "ops")
+    eng.evaluate([poll("dev-b", temp(45))])
+    assert eng.flush_notifications() == 0
+    clock.t = T0 + 600                              # the window ends (exclusive)
+    assert eng.flush_notifications() == 1 and rec.sent == [("temp_high", "dev-b", "firing")]
+
+
+def test_a_shard_announces_only_its_own_devices(env, tmp_path):
+    _e, store, clock = env
+    rec_a, rec_b = Recorder(), Recorder()
+    a = engine_with(env, tmp_path, notifier=rec_a, devices={"dev-a"})
+    b = engine_with(env, tmp_path, notifier=rec_b, devices={"dev-b"})
+    b.evaluate([poll("dev-b", temp(45))])
+    assert a.flush_notifications() == 0 and rec_a.sent == []
+    assert b.flush_notifications() == 1 and rec_b.sent == [("temp_high", "dev-b", "firing")]
+
+
+ESCALATE = """\
+notify:
+  escalation: {enabled: true, after: 10m}
+"""
+
+
+def test_escalation_once_for_unacknowledged_critical_alerts_after_the_delay(env, tmp_path):
+    from dcops.monitor.alerts import acknowledge
+    _e, store, clock = env
+    first, second = Recorder(), Recorder()
+    eng = engine_with(env, tmp_path, ESCALATE, notifier=first, escalation=second)
+    eng.evaluate([poll("dev-b", temp(45)), poll("ups", Sample("charge", {}, 0.1)),       # two critical
+                  poll("dev-c", temp(45))])                                              # dev-c: warning, pending
+    acked = next(r for r in rows(store) if r[2] == "ups")[0]
+    assert acknowledge(store, acked, "an.nv") is True
+    assert eng.flush_notifications() == 2            # both critical announced, nothing escalated yet
+    clock.t = T0 + 599
+    assert eng.escalate() == 0
+    clock.t = T0 + 600
+    assert eng.escalate() == 1
+    assert second.sent == [("temp_high", "dev-b", "escalation")]
+    assert eng.escalate() == 0                       # once
+    (ev,) = events(store, "escalation")
+    assert ev[1:] == ("dev-b", f"alert {rows(store)[0][0]} (temp_high) not acknowledged in 600 s: escalated")
+
+
+def test_no_escalation_when_disabled_or_without_a_second_contact(env, tmp_path):
+    _e, store, clock = env
+    rec = Recorder()
+    eng = engine_with(env, tmp_path, "", notifier=rec, escalation=rec)   # escalation not enabled
+    eng.evaluate([poll("dev-b", temp(45))])
+    clock.t = T0 + 3600
+    assert eng.escalate() == 0
+    assert engine_with(env, tmp_path, ESCALATE, notifier=rec).escalate() == 0  # enabled, nobody to call
+    assert [s[2] for s in rec.sent] == []
+
+
+def test_escalation_is_held_in_a_maintenance_window_and_retried_after_a_failure(env, tmp_path):
+    from dcops.monitor.alerts import add_silence
+    _e, store, clock = env
+    second = Recorder(fail=True)
+    eng = engine_with(env, tmp_path, ESCALATE, escalation=second)
+    eng.evaluate([poll("dev-b", temp(45)), poll("dev-x", temp(45))])
+    add_silence(store, "device:dev-x", T0, T0 + 7200, "planned", "ops")
+    clock.t = T0 + 900
+    assert eng.escalate() == 0
+    assert events(store, "notify_error") == [("notify_error", "dev-b", "escalation temp_high: channel down")]
+    second.fail = False
+    assert eng.escalate() == 1 and second.sent == [("temp_high", "dev-b", "escalation")]
