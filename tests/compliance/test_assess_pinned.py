@@ -303,3 +303,56 @@ def test_incident_drill_must_be_this_year_and_not_in_the_future(ctx):
                          (dt.date(2025, 12, 31), "fail")]:
         with_protection(ctx, "qlvb", last_incident_response_drill=last)
         assert run(ctx, "incident-response-drill", "qlvb").status == status, last
+
+
+# ---------------------------------------------------------------- reading drill records
+
+def _raw(ctx, rel: str, doc) -> None:
+    path = ctx.drills_dir / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc), encoding="utf-8")
+
+
+def _rec(when: str | None = None, finished: str | None = None, **entry) -> dict:
+    e = {"system": "qlvb", "evidence": "backup-restore", "verified": True, "vm": "qlvb-db-01", **entry}
+    if when:
+        e["at"] = when
+    return {"schema": "dcops.drill-record/2", "mode": "execute", "verdict": "pass", "finished_at": finished,
+            "environment": {"kind": "production"}, "operator": {"name": "A"}, "approver": {"name": "B"},
+            "systems": [e]}
+
+
+def test_drill_records_skip_what_is_not_a_record_and_never_trust_a_recorded_path(ctx):
+    _raw(ctx, "a/list.json", [1, 2])
+    _raw(ctx, "a/broken.json", "{nope")
+    _raw(ctx, "b/deep/rec.json", dict(_rec("2026-06-02"), _path="/etc/passwd"))
+    _raw(ctx, "notes.txt", "not json at all")
+    assert [r["_path"] for r in ctx.drill_records] == [str(ctx.drills_dir / "b/deep/rec.json")]
+
+
+def test_a_record_of_another_schema_or_evidence_or_system_is_not_read(ctx):
+    _raw(ctx, "x1.json", dict(_rec("2026-06-02"), schema="dcops.drill-record/9"))
+    _raw(ctx, "x2.json", _rec("2026-06-03", evidence="ups-failover"))
+    _raw(ctx, "x3.json", _rec("2026-06-04", system="mail"))
+    ev = run(ctx, "backup-restore-drill", "qlvb")
+    assert (ev.status, ev.message) == ("missing", "no_restore_drill")
+
+
+def test_a_run_is_dated_by_its_entry_else_by_the_record_and_undated_runs_are_ignored(ctx):
+    _raw(ctx, "r1.json", _rec(None, "2026-07-01T10:00:00Z"))   # no entry date: the record's finish
+    _raw(ctx, "r2.json", _rec("2026-05-01T10:00:00Z", "2026-09-01T10:00:00Z"))  # the entry's own date wins
+    _raw(ctx, "r3.json", _rec(None, None))                     # no date at all: not a run
+    ev = run(ctx, "backup-restore-drill", "qlvb")
+    assert (ev.status, ev.message, ev.args["date"], ev.source) == (
+        "missing", "restore_drill_no_evidence", "2026-07-01", str(ctx.drills_dir / "r1.json"))
+    assert ev.args["reasons"] == ("unchained", "unsigned")
+
+
+def test_a_verified_entry_in_a_failed_record_is_not_a_verified_restore(ctx):
+    from dcops.compliance.evidence import _drill_evidence
+    _raw(ctx, "r1.json", dict(_rec("2026-06-02"), verdict="fail"))
+    _raw(ctx, "r2.json", _rec("2026-06-03", vm=None, target="qlvb-app-01"))
+    runs = _drill_evidence(ctx, "backup-restore", "qlvb")
+    assert [(r.when.isoformat(), r.verified, r.vm, r.path.rsplit("/", 1)[-1]) for r in runs] == [
+        ("2026-06-03", True, "qlvb-app-01", "r2.json"), ("2026-06-02", False, "qlvb-db-01", "r1.json")]
+    assert all(r.problems == ("unchained", "unsigned") for r in runs)
