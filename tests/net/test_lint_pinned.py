@@ -230,3 +230,94 @@ def test_finding_text_and_dict():
     assert str(f) == "/nonexistent/dir/p.yaml:7: warning: m"
     assert f.as_dict() == {"file": "/nonexistent/dir/p.yaml", "line": 7, "severity": "warning", "message": "m"}
     assert str(lint.Finding("network_configs/p.yaml", 1, "error", "x")) == "network_configs/p.yaml:1: error: x"
+
+
+def test_coverage_by_protocol_and_port(inv, tmp_path):
+    """An earlier term covers a later one only if it admits every protocol and port the later one does."""
+    policy = """\
+filters:
+  - header: {zones: {from: app, to: db}}
+    terms:
+      - {name: all-tcp-ports, protocol: tcp, action: accept}
+      - {name: ssh-tcp, destination-port: SSH, protocol: tcp, action: accept}
+      - {name: pg-any-proto, destination-port: POSTGRES, action: accept}
+      - {name: dns-udp, destination-port: DNS, protocol: udp, action: accept}
+  - header: {zones: {from: mgmt, to: db}}
+    terms:
+      - {name: pg-only, destination-port: POSTGRES, protocol: tcp, action: accept}
+      - {name: pg-and-https, destination-port: POSTGRES HTTPS, protocol: tcp, action: accept}
+      - {name: tcp-everything, protocol: tcp, action: accept}
+"""
+    assert findings(inv, tmp_path, policy) == {
+        ("p.yaml", 5, "warning", "term 'ssh-tcp' is redundant: 'all-tcp-ports' (p.yaml:4) already matches all its "
+                                 "traffic app → db"),
+    } | unused("SPARE")
+
+
+def test_terms_from_any_zone_are_checked_against_every_pair_seen_so_far(inv, tmp_path):
+    policy = """\
+filters:
+  - header: {zones: {from: app, to: db}}
+    terms:
+      - {name: app-db-pg, destination-port: POSTGRES, protocol: tcp, action: accept}
+  - header: {zones: {from: mgmt, to: db}}
+    terms:
+      - {name: mgmt-db-ssh, destination-port: SSH, protocol: tcp, action: accept}
+  - header: {zones: {from: any, to: any}}
+    terms:
+      - {name: allow-pg-anywhere, destination-port: POSTGRES, protocol: tcp, action: accept}
+      - {name: default-deny, action: deny}
+"""
+    assert findings(inv, tmp_path, policy) == unused("HTTPS", "DNS", "SPARE")
+
+
+def test_an_address_in_another_internal_zone_names_that_zone_but_never_the_internet(inv, tmp_path):
+    services = SERVICES + """\
+networks:
+  MIXED:
+    values:
+      - {address: 10.20.30.5/32}
+      - {address: 8.8.8.8/32}
+"""
+    policy = """\
+filters:
+  - header: {zones: {from: app, to: dmz}}
+    terms:
+      - {name: t, destination-address: MIXED, destination-port: HTTPS, protocol: tcp, action: accept}
+  - header: {zones: {from: app, to: any}}
+    terms:
+      - {name: u, destination-address: MIXED, destination-port: POSTGRES, protocol: tcp, action: accept}
+  - header: {zones: {from: app, to: nowhere}}
+    terms:
+      - {name: v, destination-address: MIXED, destination-port: SSH, protocol: tcp, action: accept}
+"""
+    assert findings(inv, tmp_path, policy, services) == {
+        ("p.yaml", 4, "error", "term 't': destination-address MIXED (8.8.8.8/32, 10.20.30.5/32) lies in zone db, "
+                               "outside the filter's to-zone dmz; the term can never admit it — file it under a "
+                               "filter for its zones"),
+        ("p.yaml", 8, "error", "unknown zone 'nowhere' in filter header"),
+    } | unused("DNS", "SPARE")
+
+
+def test_a_zone_term_without_addresses_means_the_zone_subnets_and_the_internet_means_everything(inv, tmp_path):
+    policy = """\
+filters:
+  - header: {zones: {from: public, to: dmz}}
+    terms:
+      - {name: web, destination-port: HTTPS, protocol: tcp, action: accept}
+      - {name: web-to-waf, destination-address: DEV_WAF, destination-port: HTTPS, protocol: tcp, action: accept}
+  - header: {zones: {from: dmz, to: app}}
+    terms:
+      - {name: dmz-app, destination-port: HTTPS, protocol: tcp, action: accept}
+      - {name: waf-app, source-address: DEV_WAF, destination-port: HTTPS, protocol: tcp, action: accept}
+      - {name: outside-dmz, source-address: ZONE_DB, destination-port: HTTPS, protocol: tcp, action: deny}
+"""
+    assert findings(inv, tmp_path, policy) == {
+        ("p.yaml", 5, "warning", "term 'web-to-waf' is redundant: 'web' (p.yaml:4) already matches all its traffic "
+                                 "public → dmz"),
+        ("p.yaml", 9, "warning", "term 'waf-app' is redundant: 'dmz-app' (p.yaml:8) already matches all its traffic "
+                                 "dmz → app"),
+        ("p.yaml", 10, "error", "term 'outside-dmz': source-address ZONE_DB (10.20.30.0/24) lies in zone db, outside "
+                                "the filter's from-zone dmz; the term can never admit it — file it under a filter "
+                                "for its zones"),
+    } | unused("POSTGRES", "SSH", "DNS", "SPARE")
