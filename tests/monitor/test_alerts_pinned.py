@@ -577,3 +577,46 @@ def test_escalation_is_held_in_a_maintenance_window_and_retried_after_a_failure(
     assert events(store, "notify_error") == [("notify_error", "dev-b", "escalation temp_high: channel down")]
     second.fail = False
     assert eng.escalate() == 1 and second.sent == [("temp_high", "dev-b", "escalation")]
+
+
+def test_for_device_applies_only_that_devices_overrides():
+    from dcops.monitor.alerts import Condition, Rule
+    r = Rule(name="r", metric="m", above=5, clear_below=3, clear_for="2m",
+             overrides={"d1": {"for": "2m"}, "d2": {"above": 9, "severity": "critical", "clear_for": "5s"}})
+    base = Condition(metric="m", above=5, clear_below=3)
+    assert r.for_device("other") == ((base,), 0, 120.0, "warning")
+    assert r.for_device("d1") == ((base,), 120.0, 120.0, "warning")
+    assert r.for_device("d2") == ((Condition(metric="m", above=9, clear_below=3),), 0, 5.0, "critical")
+    anyr = Rule(name="a", any=[{"metric": "x", "below": 1}, {"metric": "y", "state_in": ["bad"]}],
+                overrides={"d": {"below": 2}})
+    assert anyr.for_device("z")[0] == (Condition(metric="x", below=1), Condition(metric="y", state_in=("bad",)))
+    assert anyr.for_device("d")[0][0] == Condition(metric="x", below=2)
+
+
+def test_hysteresis_band_edges_are_allowed_and_a_condition_needs_one_test():
+    from pydantic import ValidationError
+
+    from dcops.monitor.alerts import Condition
+    assert Condition(metric="m", above=5, clear_below=5).clear_below == 5
+    assert Condition(metric="m", below=5, clear_above=5).clear_above == 5
+    for bad in ({"above": 1, "state_in": ["x"]}, {"state_in": ["x"], "state_not_in": ["y"]}, {}):
+        with pytest.raises(ValidationError, match="a condition needs exactly one of above, below, state_in"):
+            Condition(metric="m", **bad)
+
+
+def test_condition_without_hysteresis_clears_at_its_own_threshold():
+    from dcops.monitor.alerts import Condition
+    c = Condition(metric="m", above=5)
+    s = lambda v: Sample("m", {}, v)  # noqa: E731
+    assert (c.bad(s(5), True), c.bad(s(5.1), True), c.bad(s(5.1), False)) == (False, True, True)
+    c = Condition(metric="m", below=5)
+    assert (c.bad(s(5), True), c.bad(s(4.9), True), c.bad(s(4.9), False)) == (False, True, True)
+    c = Condition(metric="m", state_in=("a", "b"))
+    assert (c.bad(Sample("m", {}, 0, state="b"), False), c.bad(Sample("m", {}, 0, state="c"), True)) == (True, False)
+
+
+def test_an_empty_rules_file_has_no_rules(tmp_path):
+    p = tmp_path / "alerts.yaml"
+    p.write_text("# nothing yet\n", encoding="utf-8")
+    rs = load_rules(p)
+    assert rs.rules == () and rs.rule("x") is None and rs.notify.email.enabled is False
