@@ -356,3 +356,22 @@ def test_a_verified_entry_in_a_failed_record_is_not_a_verified_restore(ctx):
     assert [(r.when.isoformat(), r.verified, r.vm, r.path.rsplit("/", 1)[-1]) for r in runs] == [
         ("2026-06-03", True, "qlvb-app-01", "r2.json"), ("2026-06-02", False, "qlvb-db-01", "r1.json")]
     assert all(r.problems == ("unchained", "unsigned") for r in runs)
+
+
+def test_render_message_translates_known_reasons_and_shows_unknown_ones_as_they_are():
+    from dcops.compliance.assess import messages, render_message
+    ev = Evidence("missing", "restore_drill_no_evidence", {"date": "2026-06-02", "reasons": ("unsigned", "odd_key")})
+    assert render_message(messages()["en"], ev) == ("The drill record of 2026-06-02 is not accepted as evidence: "
+                                                    "the record is not signed; odd_key")
+    assert ev.args["reasons"] == ("unsigned", "odd_key")  # the evidence itself is left as it was
+    assert render_message(messages()["en"], Evidence("fail", "dr_not_covered")) == "System NOT declared in the DR stack"
+
+
+def test_budgets_are_sorted_by_year_with_their_security_lines(ctx):
+    inv = ctx.inventory.model_copy(update={"budgets": tuple(reversed(ctx.inventory.budgets))})
+    a = assess(inv, dataclasses.replace(ctx, inventory=inv))
+    assert [b.year for b in a.budgets] == [2021, 2026]
+    b2021 = a.budgets[0]
+    assert (b2021.total, b2021.security, b2021.min_share) == (19000, 1050, 0.1)
+    assert [(item[:4], amount) for item, amount in b2021.security_lines] == [("IV.1", 50), ("IV.2", 1000)]
+    assert (a.site, a.as_of, a.controls) == (inv.site.name, AS_OF, tuple(catalogue()["controls"]))
