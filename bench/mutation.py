@@ -121,8 +121,9 @@ def _changed_lines(diff: str) -> tuple[str, str]:
 def _function(name: str) -> str:
     # dcops.model.checks.x__rules__mutmut_12 -> _rules ; dcops.x.xǁClassǁmethod__mutmut_3 -> Class.method
     base = name.rsplit("__mutmut_", 1)[0].rsplit(".", 1)[-1]
-    base = base[2:] if base.startswith("x_") else base
-    return base.replace("ǁ", ".").strip(".")
+    if base.startswith("xǁ"):  # a method: xǁClassǁmethod
+        return ".".join(base.split("ǁ")[1:])
+    return base[2:] if base.startswith("x_") else base
 
 
 def load_equivalent(path: Path = EQUIVALENT) -> dict[str, list[dict]]:
