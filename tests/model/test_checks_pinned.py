@@ -390,3 +390,40 @@ def test_san_total_over_capacity(loaded):
     assert (at(loaded, "storage", None, "san", "usable_tb"), "error",
             "SAN over capacity: 194.6 TB allocated > 12.0 TB (usable × thin ratio)") in got
     assert len(got) == 4  # and each of the three pools
+
+
+def test_capacity_problems_are_of_kind_capacity_and_warnings_are_not(loaded):
+    """`kind="capacity"` is what lets `dcops validate` still print the capacity report."""
+    def kinds(**sections) -> set[tuple]:
+        inv = loaded.inventory.model_copy(update=sections)
+        again = dataclasses.replace(loaded, inventory=inv, problems=[])
+        return {(p.severity, p.kind) for p in checks.run(again, PROFILES_DIR, PLATFORMS_DIR)}
+
+    st = loaded.inventory.storage
+    assert kinds(**_cpu_overcommit(loaded, 1.1)) == {("error", "capacity")}
+    assert kinds(**_cpu_overcommit(loaded, 1.2)) == {("warning", "")}
+    assert kinds(storage=st.model_copy(update={"tape": st.tape.model_copy(update={"capacity_tb": 0.001})})) == {
+        ("error", "capacity")}
+    san = st.san.model_copy(update={"usable_tb": 10.0, "pools": tuple(p.model_copy(update={"capacity_tb": 3.0})
+                                                                       for p in st.san.pools)})
+    assert kinds(storage=st.model_copy(update={"san": san})) == {("error", "capacity")}
+    i = index(loaded, "vms", VM)
+    assert kinds(**changed(loaded, "vms", i, flavor="bogus")) == {("error", "")}
+
+
+def test_san_pool_over_capacity_points_at_its_capacity_line(tmp_path):
+    """With the pools written block-style, the pool's line and its capacity_tb line differ."""
+    import shutil
+    inv_dir = tmp_path / "inventory"
+    shutil.copytree(DEFAULT_INVENTORY, inv_dir)
+    path = inv_dir / "storage.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "      - {name: gold, tier: ssd, capacity_tb: 60, read_iops: 20000, write_iops: 10000}\n"
+    assert old in text
+    path.write_text(text.replace(old, "      - name: gold\n        tier: ssd\n        capacity_tb: 1\n"
+                                      "        read_iops: 20000\n        write_iops: 10000\n"), encoding="utf-8")
+    block = load_raw(inv_dir)
+    got = run(block)
+    line = text[:text.index(old)].count("\n") + 3
+    assert {(Path(loc.file).name, loc.line, m.split(" over")[0]) for loc, _s, m in got} == {
+        ("storage.yaml", line, "SAN pool gold (ssd)")}
