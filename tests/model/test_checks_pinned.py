@@ -427,3 +427,67 @@ def test_san_pool_over_capacity_points_at_its_capacity_line(tmp_path):
     line = text[:text.index(old)].count("\n") + 3
     assert {(Path(loc.file).name, loc.line, m.split(" over")[0]) for loc, _s, m in got} == {
         ("storage.yaml", line, "SAN pool gold (ssd)")}
+
+
+@pytest.mark.parametrize("section,name,field,target", [
+    ("systems", None, "owner", "tenants"),
+    ("hosts", "kg-cmp-01", "aggregate", "aggregates"), ("leased_lines", None, "device", "network_devices"),
+    ("vms", "qlcb-app-01", "ha_group", "ha_groups"),
+])
+def test_a_reference_to_an_item_broken_by_its_schema_is_not_reported_again(loaded, section, name, field, target):
+    i = index(loaded, section, name) if name else 0
+    bad = changed(loaded, section, i, **{field: "bogus"})
+    assert run(loaded, broken={(target, "bogus")}, **bad) == set()
+    assert run(loaded, broken={("elsewhere", "bogus")}, **bad) == {
+        (at(loaded, section, i, field), "error", next(iter(run(loaded, **bad)))[2])}
+
+
+def test_boot_volume_problem_points_at_the_boot_volume_line(loaded):
+    i = index(loaded, "vms", "qlns-app-01")  # windows-2019 (60 GB minimum), boot_volume_gb: 120 written out
+    loc = at(loaded, "vms", i, "boot_volume_gb")
+    assert loc.line == at(loaded, "vms", i).line + 7
+    assert run(loaded, **changed(loaded, "vms", i, boot_volume_gb=50)) == {
+        (loc, "error", "boot volume 50 GB is smaller than image 'windows-2019' minimum 60 GB")}
+
+
+def test_nested_items_written_block_style_point_at_the_field_line(tmp_path):
+    """Flow-style items ({name: …, zone: …}) sit on one line; written block-style, the problem's line is the
+    line of the field at fault, not of the item."""
+    import shutil
+    inv_dir = tmp_path / "inventory"
+    shutil.copytree(DEFAULT_INVENTORY, inv_dir)
+
+    def block(rel: str, old: str, new: str) -> int:
+        path = inv_dir / rel
+        text = path.read_text(encoding="utf-8")
+        assert old in text
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        return text[:text.index(old)].count("\n") + 1  # the item's first line
+
+    nic = block("compute.yaml", "      - {name: eno1, speed_gbps: 10, network: mgmt}\n",
+                "      - name: eno1\n        speed_gbps: 10\n        network: mgmt\n")
+    vol = block("vms/so-du-lich.yaml", "      - {name: media, size_gb: 1000, pool: bronze}\n",
+                "      - name: media\n        size_gb: 1000\n        pool: bronze\n")
+    itf = block("network.yaml", "      - {name: port1, zone: edge, address: 10.20.0.5/24}\n",
+                "      - name: port1\n        zone: edge\n        address: 10.20.0.5/24\n")
+    pool = block("storage.yaml", "      - {name: silver, tier: sas, capacity_tb: 150, read_iops: 5000, write_iops: 2500}\n",
+                 "      - tier: sas\n        name: silver\n        capacity_tb: 150\n        read_iops: 5000\n"
+                 "        write_iops: 2500\n")
+    ld = load_raw(inv_dir)
+    inv = ld.inventory
+    h = inv.hosts[0]
+    got = run(ld, **changed(ld, "hosts", 0, nics=(h.nics[0].model_copy(update={"network": "bogus"}), *h.nics[1:])))
+    assert {(Path(loc.file).name, loc.line) for loc, _s, _m in got} == {("compute.yaml", nic + 2)}
+    i = index(ld, "vms", VM)
+    vm = inv.vms[i]
+    got = run(ld, **changed(ld, "vms", i, volumes=(vm.volumes[0].model_copy(update={"pool": "bogus"}),)))
+    assert {(Path(loc.file).name, loc.line) for loc, _s, _m in got} == {("so-du-lich.yaml", vol + 2)}
+    d = inv.network_devices[0]
+    got = run(ld, **changed(ld, "network_devices", 0,
+                            interfaces=(d.interfaces[0].model_copy(update={"zone": "bogus"}),)))
+    assert {(Path(loc.file).name, loc.line) for loc, _s, _m in got} == {("network.yaml", itf + 1)}
+    st = inv.storage
+    pools = (st.san.pools[0], st.san.pools[1].model_copy(update={"name": st.san.pools[0].name}), st.san.pools[2])
+    got = run(ld, storage=st.model_copy(update={"san": st.san.model_copy(update={"pools": pools})}))
+    dup = [(Path(loc.file).name, loc.line) for loc, _s, m in got if m == "duplicate SAN pool 'gold'"]
+    assert dup == [("storage.yaml", pool + 1)]
