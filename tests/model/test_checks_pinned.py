@@ -491,3 +491,28 @@ def test_nested_items_written_block_style_point_at_the_field_line(tmp_path):
     got = run(ld, storage=st.model_copy(update={"san": st.san.model_copy(update={"pools": pools})}))
     dup = [(Path(loc.file).name, loc.line) for loc, _s, m in got if m == "duplicate SAN pool 'gold'"]
     assert dup == [("storage.yaml", pool + 1)]
+
+
+def test_boot_pool_problem_points_at_the_boot_pool_line(loaded):
+    i = index(loaded, "vms", "csdl-giao-duc-db-01")  # boot_pool: gold written out, 7 lines into the item
+    loc = at(loaded, "vms", i, "boot_pool")
+    assert loc.line == at(loaded, "vms", i).line + 7
+    assert run(loaded, **changed(loaded, "vms", i, boot_pool="bogus")) == {(loc, "error", "unknown SAN pool 'bogus'")}
+
+
+def test_a_volume_on_a_pool_broken_by_its_schema_is_not_reported_again(loaded):
+    i = index(loaded, "vms", VM)
+    vm = loaded.inventory.vms[i]
+    bad = changed(loaded, "vms", i, volumes=(vm.volumes[0].model_copy(update={"pool": "bogus"}),))
+    assert run(loaded, broken={("storage", "bogus")}, **bad) == set()
+
+
+def test_no_ups_warning_without_a_facility_section_points_at_the_site_file(loaded):
+    sources = dataclasses.replace(loaded.sources, section_loc={k: v for k, v in loaded.sources.section_loc.items()
+                                                               if k != "facility"})
+    others = tuple(f for f in loaded.inventory.facility if f.kind.value != "ups")
+    again = dataclasses.replace(loaded, sources=sources, problems=[],
+                                inventory=loaded.inventory.model_copy(update={"facility": others}))
+    site_file = loaded.sources.section_loc["site"].file
+    assert [(p.loc, p.severity, p.message) for p in checks.run(again, PROFILES_DIR, PLATFORMS_DIR)] == [
+        (Loc(site_file, 0), "warning", "no UPS in the facility inventory")]
