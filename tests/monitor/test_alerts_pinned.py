@@ -620,3 +620,22 @@ def test_an_empty_rules_file_has_no_rules(tmp_path):
     p.write_text("# nothing yet\n", encoding="utf-8")
     rs = load_rules(p)
     assert rs.rules == () and rs.rule("x") is None and rs.notify.email.enabled is False
+
+
+def test_a_firing_alert_keeps_its_latest_value_and_summary_and_logs_the_firing_once(env):
+    eng, store, clock = env
+    eng.evaluate([poll("dev-b", temp(41))])
+    eng.evaluate([poll("dev-b", temp(44))])
+    with store.read() as db:
+        row = db.execute("SELECT value, summary_vi, summary_en, clear_since FROM alerts").fetchone()
+    assert tuple(row) == (44, "dev-b nóng 44,0 °C", "dev-b hot 44.0 °C", None)
+    assert [e[1:] for e in events(store, "alert")] == [("dev-b", "dev-b hot 41.0 °C")]
+
+
+def test_a_summary_placeholder_the_sample_does_not_have_is_left_empty(tmp_path):
+    p = tmp_path / "alerts.yaml"
+    p.write_text("rules:\n  - {name: r, metric: m, above: 1, summary_en: '{device} {line} {value}', "
+                 "summary_vi: '{device}'}\n", encoding="utf-8")
+    eng = AlertEngine(load_rules(p), Store(tmp_path / "m.db"), clock=Clock())
+    (t,) = eng.evaluate([poll("d", Sample("m", {}, 2.0))])
+    assert (t.summary_en, t.summary_vi) == ("d  2", "d")
