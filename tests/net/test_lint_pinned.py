@@ -321,3 +321,50 @@ filters:
                                 "the filter's from-zone dmz; the term can never admit it — file it under a filter "
                                 "for its zones"),
     } | unused("POSTGRES", "SSH", "DNS", "SPARE")
+
+
+def test_every_unknown_service_of_a_term_is_reported_and_the_known_ones_count_as_used(inv, tmp_path):
+    policy = """\
+filters:
+  - header: {zones: {from: app, to: db}}
+    terms:
+      - {name: t, destination-port: NOPE1 NOPE2 SPARE, protocol: tcp, action: accept}
+"""
+    assert findings(inv, tmp_path, policy) == {
+        ("p.yaml", 4, "error", "term 't': unknown service 'NOPE1'"),
+        ("p.yaml", 4, "error", "term 't': unknown service 'NOPE2'"),
+    } | unused("HTTPS", "POSTGRES", "SSH", "DNS")
+
+
+def test_a_filter_to_an_unknown_zone_is_reported_once_and_its_terms_are_not_judged(inv, tmp_path):
+    policy = """\
+filters:
+  - header: {zones: {from: app, to: nowhere}}
+    terms:
+      - {name: everything, action: accept}
+  - header: {zones: {from: nowhere, to: db}}
+    terms:
+      - {name: everything-else, action: accept}
+"""
+    assert findings(inv, tmp_path, policy) == {
+        ("p.yaml", 2, "error", "unknown zone 'nowhere' in filter header"),
+        ("p.yaml", 5, "error", "unknown zone 'nowhere' in filter header"),
+    } | unused("HTTPS", "POSTGRES", "SSH", "DNS", "SPARE")
+
+
+def test_every_address_on_one_side_only_is_not_an_any_any_permit(inv, tmp_path):
+    services = SERVICES + """\
+networks:
+  EVERYWHERE:
+    values:
+      - {address: 0.0.0.0/0}
+"""
+    policy = """\
+filters:
+  - header: {zones: {from: app, to: db}}
+    terms:
+      - {name: from-anywhere, source-address: EVERYWHERE, action: accept}
+"""
+    got = findings(inv, tmp_path, policy, services)
+    assert ("p.yaml", 4, "warning", "term 'from-anywhere': permits every service app → db; name the ports") in got
+    assert not any("any-any" in f[3] for f in got)
