@@ -375,3 +375,16 @@ def test_budgets_are_sorted_by_year_with_their_security_lines(ctx):
     assert (b2021.total, b2021.security, b2021.min_share) == (19000, 1050, 0.1)
     assert [(item[:4], amount) for item, amount in b2021.security_lines] == [("IV.1", 50), ("IV.2", 1000)]
     assert (a.site, a.as_of, a.controls) == (inv.site.name, AS_OF, tuple(catalogue()["controls"]))
+
+
+def test_signature_check_is_silent_and_strict(ctx, signer, capfd):
+    """ssh-keygen's own messages must not leak into the report's output (`--json` on stdout)."""
+    from dcops.compliance.evidence import verify_signature
+    from .test_rules import OPERATOR
+    path = drill_record(ctx, "backup-restore", ["qlvb"], "2026-06-02", True)
+    capfd.readouterr()
+    assert verify_signature(path, OPERATOR, signer[1]) is True
+    assert verify_signature(path, "someone.else@example.invalid", signer[1]) is False
+    unsigned = drill_record(ctx, "backup-restore", ["qlvb"], "2026-06-03", True, sign=False)
+    assert verify_signature(unsigned, OPERATOR, signer[1]) is False
+    assert capfd.readouterr() == ("", "")
