@@ -639,3 +639,26 @@ def test_a_summary_placeholder_the_sample_does_not_have_is_left_empty(tmp_path):
     eng = AlertEngine(load_rules(p), Store(tmp_path / "m.db"), clock=Clock())
     (t,) = eng.evaluate([poll("d", Sample("m", {}, 2.0))])
     assert (t.summary_en, t.summary_vi) == ("d  2", "d")
+
+
+def test_format_value_speaks_states_in_words():
+    from dcops.monitor.alerts import format_value
+    assert (format_value(5, "", "battery", "en"), format_value(5, "", "battery"), format_value(0.5, "ratio")) == (
+        "Battery", "Ắc quy", "50 %")
+
+
+def test_a_pending_alert_is_stored_with_its_summary(env):
+    eng, store, clock = env
+    eng.evaluate([poll("dev-a", temp(31))])
+    with store.read() as db:
+        assert tuple(db.execute("SELECT state, summary_vi, summary_en FROM alerts").fetchone()) == (
+            "pending", "dev-a nóng 31,0 °C", "dev-a hot 31.0 °C")
+
+
+def test_a_shard_escalates_only_its_own_devices(env, tmp_path):
+    _e, store, clock = env
+    second = Recorder()
+    mine = engine_with(env, tmp_path, ESCALATE, escalation=second, devices={"dev-a"})
+    engine_with(env, tmp_path, ESCALATE).evaluate([poll("dev-b", temp(45))])
+    clock.t = T0 + 3600
+    assert mine.escalate() == 0 and second.sent == []
