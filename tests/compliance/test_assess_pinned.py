@@ -388,3 +388,16 @@ def test_signature_check_is_silent_and_strict(ctx, signer, capfd):
     unsigned = drill_record(ctx, "backup-restore", ["qlvb"], "2026-06-03", True, sign=False)
     assert verify_signature(unsigned, OPERATOR, signer[1]) is False
     assert capfd.readouterr() == ("", "")
+
+
+def test_a_record_with_vietnamese_names_keeps_its_hash(ctx):
+    """The hash is over UTF-8 JSON as the writer makes it, not over \\u escapes."""
+    drill_record(ctx, "backup-restore", ["qlvb"], "2026-06-02", True, approver="Trần Thị Bình")
+    ev = run(ctx, "backup-restore-drill", "qlvb")
+    assert (ev.status, ev.message) == ("pass", "restore_drill_ok")
+
+
+def test_a_record_naming_a_missing_predecessor_breaks_the_chain(tmp_path):
+    recs = [{"_path": str(tmp_path / "a.json"), "integrity": {"hash": "h1", "prev": "0" * 64}},
+            {"_path": str(tmp_path / "b.json"), "integrity": {"hash": "h2", "prev": "h9"}}]
+    assert chain_breaks(recs) == {str(tmp_path / "b.json")}
