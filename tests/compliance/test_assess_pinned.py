@@ -149,9 +149,10 @@ def test_newest_record_decides_a_pass_after_a_failure(ctx):
 
 
 def test_too_old_names_the_newest_valid_record(ctx):
-    drill_record(ctx, "backup-restore", ["qlvb"], "2025-01-02", True)
-    newest = drill_record(ctx, "backup-restore", ["qlvb"], "2025-10-01", True)
-    drill_record(ctx, "backup-restore", ["qlvb"], "2025-06-02", True)
+    one = ["qlvb-db-01"]  # one run per record, so the second run is the second-newest record
+    drill_record(ctx, "backup-restore", ["qlvb"], "2025-01-02", True, vms=one)
+    newest = drill_record(ctx, "backup-restore", ["qlvb"], "2025-10-01", True, vms=one)
+    drill_record(ctx, "backup-restore", ["qlvb"], "2025-06-02", True, vms=one)
     ev = run(dataclasses.replace(ctx), "backup-restore-drill", "qlvb")
     assert (ev.status, ev.message, ev.args, ev.source) == ("fail", "restore_drill_old", {"date": "2025-10-01"},
                                                            str(newest))
@@ -401,3 +402,42 @@ def test_a_record_naming_a_missing_predecessor_breaks_the_chain(tmp_path):
     recs = [{"_path": str(tmp_path / "a.json"), "integrity": {"hash": "h1", "prev": "0" * 64}},
             {"_path": str(tmp_path / "b.json"), "integrity": {"hash": "h2", "prev": "h9"}}]
     assert chain_breaks(recs) == {str(tmp_path / "b.json")}
+
+
+def test_each_collector_outcome_exactly(ctx, inv):
+    from dcops.compliance.evidence import firewall_policy, incident_drill, monitoring, restore_drill
+    qlvb = inv.system("qlvb")
+    assert restore_drill(ctx, qlvb, CONTROLS["backup-restore-drill"]) == Evidence(
+        "missing", "no_restore_drill", {"dir": str(ctx.drills_dir)}, str(ctx.drills_dir))
+    assert firewall_policy(ctx, qlvb, {}) == Evidence("missing", "no_policy", {"dir": str(ctx.policy_dir)},
+                                                      str(ctx.policy_dir))
+    deny = {"header": {"zones": {"from": "any", "to": "any"}}, "terms": [{"name": "d", "action": "deny"}]}
+    write_policy(ctx, [{"header": {"zones": {"from": "wan", "to": "mgmt"}}, "terms": []}, deny])
+    c2 = dataclasses.replace(ctx)
+    assert firewall_policy(c2, qlvb, {}) == Evidence("fail", "policy_zone_uncovered", {"zones": "app, db, dmz"},
+                                                     str(ctx.policy_dir / "site.yaml"))
+    write_monitors(ctx, ["ups-rfc1628"], ["r"])
+    gaps = monitoring(dataclasses.replace(ctx), qlvb, {})
+    unprofiled = [f.name for f in inv.facility if f.snmp is not None and f.snmp.profile != "ups-rfc1628"]
+    assert len(unprofiled) >= 2
+    assert gaps == Evidence("fail", "monitoring_gaps", {"devices": ", ".join(unprofiled)},
+                            str(ctx.monitors_dir / "alerts.yaml"))
+    with_protection(ctx, "qlvb", last_incident_response_drill=dt.date(2025, 6, 1))
+    assert incident_drill(ctx, ctx.inventory.system("qlvb"), {}) == Evidence(
+        "fail", "incident_drill_old", {"date": "2025-06-01"}, "inventory/organisation.yaml")
+
+
+def test_a_control_can_shorten_the_restore_drill_age(ctx, inv):
+    from dcops.compliance.evidence import restore_drill
+    drill_record(ctx, "backup-restore", ["qlvb"], "2026-08-01", True)
+    qlvb = inv.system("qlvb")
+    assert restore_drill(ctx, qlvb, {"max_age_days": 365}).status == "pass"
+    assert restore_drill(ctx, qlvb, {"max_age_days": 30}).message == "restore_drill_old"
+    assert restore_drill(ctx, qlvb, {}).status == "pass"  # 365 days without a word
+
+
+def test_partial_coverage_shows_six_vms_and_counts_the_seventh(ctx):
+    names = sorted(v.name for v in ctx.inventory.vms_of_system("mail") if v.backup_policy)
+    drill_record(ctx, "backup-restore", ["mail"], "2026-06-02", True, vms=names[:len(names) - 7])
+    ev = run(ctx, "backup-restore-drill", "mail")
+    assert ev.args["vms"] == ", ".join(names[len(names) - 7:][:6]) + " (+1)"
