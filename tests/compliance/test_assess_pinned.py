@@ -441,3 +441,30 @@ def test_partial_coverage_shows_six_vms_and_counts_the_seventh(ctx):
     drill_record(ctx, "backup-restore", ["mail"], "2026-06-02", True, vms=names[:len(names) - 7])
     ev = run(ctx, "backup-restore-drill", "mail")
     assert ev.args["vms"] == ", ".join(names[len(names) - 7:][:6]) + " (+1)"
+
+
+def test_the_json_report_defaults_to_vietnamese_and_names_every_field(ctx):
+    a = assess(ctx.inventory, ctx)
+    doc = a.as_dict()
+    assert doc["lang"] == "vi" and set(doc) == {"site", "as_of", "lang", "ok", "summary", "systems",
+                                                 "directive14_projects", "directive14"}
+    s = doc["systems"][0]
+    assert set(s) == {"name", "display_name", "owner", "security_level", "controls"}
+    assert s["owner"] == ctx.inventory.system(s["name"]).owner
+    c = s["controls"][0]
+    assert set(c) == {"id", "title", "status", "message", "evidence", "detail"}
+    assert c["evidence"] == c["detail"]["source"]
+
+
+def test_catalogue_and_messages_read_as_utf8_whatever_the_locale():
+    import subprocess
+    import sys
+
+    from dcops import PROJECT_ROOT
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONPATH": str(PROJECT_ROOT),
+           "PYTHONIOENCODING": "utf-8"}  # stdout only: files still open in the locale's encoding
+    code = ("from dcops.compliance.assess import catalogue, messages; "
+            "print(messages()['vi']['pass'], len(catalogue()['controls']))")
+    out = subprocess.run([sys.executable, "-X", "utf8=0", "-c", code], env=env, capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr.decode(errors="replace")[-500:]
+    assert out.stdout.decode("utf-8").split() == ["Đạt", "9"]
