@@ -73,7 +73,9 @@ def test_dr_coverage_is_skipped_below_level_3_unless_dr_is_required(ctx):
     catalog = {**catalog, "controls": [dict(c, min_level=1) if c["id"] == "dr-coverage" else c
                                        for c in catalog["controls"]]}
     a = assess(ctx.inventory, ctx, catalog)
-    assert "dr-coverage" not in {f.control for f in a.for_system("gis")}     # level 2, no DR required
+    # level 2, no DR required: every other level-2 control still applies
+    assert {f.control for f in a.for_system("gis")} == {"backup-restore-drill", "firewall-default-deny", "monitoring",
+                                                        "layer1-self-protection", "layer2-soc"}
     assert "dr-coverage" in {f.control for f in a.for_system("backup")}      # level 3 even without DR
     inv2 = ctx.inventory.model_copy(update={"systems": tuple(
         s.model_copy(update={"dr_required": True}) if s.name == "gis" else s for s in ctx.inventory.systems)})
