@@ -65,10 +65,6 @@ class Context:
         return chain_breaks(self.drill_records)
 
     @cached_property
-    def chain_breaks(self) -> set[str]:
-        return chain_breaks(self.drill_records)
-
-    @cached_property
     def dr_systems(self) -> set[str] | None:
         """Systems with instances in the DR stack plan (`dcops plan --stack dr --json`); None without one."""
         if not self.dr_plan.is_file():

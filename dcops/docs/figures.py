@@ -210,8 +210,25 @@ def _snmp_table(s: Sources) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _mutation_table(s: Sources) -> str:
+    """bench/mutation.py's results: the mutation score per safety-deciding module (issue 20)."""
+    figs = s.bench("mutation")
+    rows = ["| module | files | mutants run / generated | score | survived | reviewed equivalent |",
+            "|---|---|---|---|---|---|"]
+    for name, r in figs.items():
+        run, generated = r.get("checked", r["mutants"]), r.get("generated", r["mutants"])
+        rows.append(f"| {name} | {', '.join(f'`{p}`' for p in r['paths'])} | {num(run)} / {num(generated)} | "
+                    f"{num(r['score'], 1)} % | {num(r['survived'])} | {num(r['equivalent'])} |")
+    rows += ["", "A module with fewer mutants run than generated was sampled (every k-th mutant, "
+                 "`bench/mutation.py --sample`): its score is an estimate."]
+    return "\n".join(rows) + "\n"
+
+
 BLOCKS: dict[str, Callable[[Sources], str]] = {"bench.noc.table": _noc_table, "bench.scaleout.table": _scaleout_table,
-                                                "plan.cloud.table": _cloud_table, "bench.snmp.table": _snmp_table}
+                                                "plan.cloud.table": _cloud_table, "bench.snmp.table": _snmp_table,
+                                                "bench.mutation.table": _mutation_table}
+
+
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,11 @@ class RateTracker:
         p_ticks, p_ts = prev
         if uptime_ticks >= p_ticks:
             return False
-        # A wrap of sysUpTime itself: it was near 2^32 and the elapsed time matches.
+        # A wrap of sysUpTime itself: the ticks gone by across 2^32 match the wall-clock time gone by (which
+        # also says the old value was near 2^32). A clock that did not move forward proves no wrap: a restart
+        # is the safe reading (it costs one rate; a wrong "wrap" would turn reset 32-bit counters into a spike).
         elapsed = (ts - p_ts) * 100
-        if p_ticks > UPTIME_WRAP - 2 * elapsed - 1000 and abs((uptime_ticks + UPTIME_WRAP - p_ticks) - elapsed) < max(
-                1000, elapsed * 0.5):
+        if elapsed > 0 and abs((uptime_ticks + UPTIME_WRAP - p_ticks) - elapsed) < max(1000, elapsed * 0.5):
             return False
         self.reset(device)
         return True

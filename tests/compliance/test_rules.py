@@ -364,12 +364,17 @@ def test_levels_decide_the_controls(ctx) -> None:
 
 def test_missing_evidence_is_never_a_pass(ctx) -> None:
     a = assess(ctx.inventory, ctx)  # empty evidence folders
-    for f in a.findings:
-        if f.control in ("backup-restore-drill", "dr-coverage", "firewall-default-deny", "monitoring"):
-            assert f.evidence.status in ("missing", "fail")
+    artefacts = [f for f in a.findings
+                 if f.control in ("backup-restore-drill", "dr-coverage", "firewall-default-deny", "monitoring")]
+    levels = [s.security_level for s in ctx.inventory.systems]
+    # every system has a firewall control, level ≥ 2 a restore drill and monitoring, level 3 DR coverage
+    assert len(artefacts) == len(levels) + 2 * (levels.count(2) + levels.count(3)) + levels.count(3)
+    assert {f.evidence.status for f in artefacts} == {"missing"}
+    assert a.ok is False and not [f for f in a.findings if f.evidence.status == "pass"]
     # nothing passes on the owner's declaration alone
     declared = [f for f in a.findings if f.evidence.source == "inventory/organisation.yaml"]
-    assert declared and all(f.evidence.status != "pass" for f in declared)
+    assert len(declared) == len(a.findings) - len(artefacts)
+    assert {f.evidence.status for f in declared} <= {"missing", "fail"} and len(declared) > 0
 
 
 def test_english_report_keeps_english_numbers(tmp_path) -> None:
@@ -400,4 +405,8 @@ def test_cli_json_html_both_languages(tmp_path: Path) -> None:
     res = runner.invoke(app, ["compliance", "--lang", "en", "--html", str(html), "--as-of", "2026-11-23"])
     assert res.exit_code == 0 and "Information-security compliance report" in html.read_text(encoding="utf-8")
     assert runner.invoke(app, ["compliance", "--lang", "fr"]).exit_code == 2
-    assert runner.invoke(app, ["compliance", "--strict", "--as-of", "2026-11-23"]).exit_code == 3
+    # --strict turns findings into exit 3 (the assessment is not ok: `ok is False`, not merely falsy) …
+    strict = runner.invoke(app, ["compliance", "--strict", "--json", "--as-of", "2026-11-23"])
+    assert strict.exit_code == 3 and json.loads(strict.stdout)["ok"] is False
+    # … and without it the same findings exit 0
+    assert runner.invoke(app, ["compliance", "--json", "--as-of", "2026-11-23"]).exit_code == 0

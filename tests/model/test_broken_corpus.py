@@ -266,8 +266,11 @@ def test_broken_inventory(ws: Workspace, case) -> None:
     assert result.inventory is None and not result.ok
 
 
-def test_corpus_is_big_enough() -> None:
-    assert len(CASES) >= 25
+def test_corpus_starts_from_a_clean_workspace_and_is_big_enough(ws: Workspace) -> None:
+    """Each case is its one defect only if the untouched workspace validates clean (no error, no warning)."""
+    result = ws.validate()
+    assert (result.errors, result.warnings, result.ok) == ([], [], True)
+    assert len(CASES) >= 25 and len({c.id for c in CASES}) == len(CASES)
 
 
 def test_missing_section(ws: Workspace) -> None:

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import pydantic
 import pytest
 
 from tests.inventory_facts import count, items
@@ -43,8 +44,10 @@ def test_site_shape(inv) -> None:
 
 
 def test_model_is_immutable(inv) -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError, match="Instance is frozen") as e:
         inv.vms[0].name = "x"  # type: ignore[misc]
+    assert [err["type"] for err in e.value.errors()] == ["frozen_instance"]
+    assert inv.vms[0].name != "x"
 
 
 def test_diacritics_survive(inv) -> None:

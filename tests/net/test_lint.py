@@ -1,4 +1,5 @@
 """Lint: the shipped policy is clean; each kind of mistake is reported with file and line."""
+import re
 import shutil
 import subprocess
 import sys
@@ -68,8 +69,8 @@ def test_findings_with_file_and_line(inv, tmp_path):
     with open(tmp_path / "definitions" / "services.yaml", "a") as f:
         f.write("  UNUSED_SVC: [{port: 4444, protocol: tcp}]\n")
     (tmp_path / "bad.yaml").write_text(BAD)
-    found = {(f.line, f.severity, f.message.split(":")[0]) for f in lint.lint(inv, tmp_path)}
-    msgs = "\n".join(str(f) for f in lint.lint(inv, tmp_path))
+    findings = lint.lint(inv, tmp_path)
+    msgs = "\n".join(str(f) for f in findings)
     assert "bad.yaml:9: warning: term 'app-db-pg-again' is redundant" in msgs
     assert "bad.yaml:14: error: term 'deny-pg-never-fires' is shadowed" in msgs
     assert "bad.yaml:19: error: term 'typo-object': unknown network object 'SYS_NO_SUCH_THING'" in msgs
@@ -79,7 +80,15 @@ def test_findings_with_file_and_line(inv, tmp_path):
     assert "bad.yaml:35: error: unknown zone 'nowhere'" in msgs
     svc_line = (tmp_path / "definitions" / "services.yaml").read_text().count("\n")
     assert f"services.yaml:{svc_line}: warning: object 'UNUSED_SVC' is defined but never used" in msgs
-    assert found
+    # … and nothing else: the policy's findings exactly, and every other hand-written object unused
+    assert [(f.line, f.severity, f.message.split(":")[0]) for f in findings if f.file.endswith("bad.yaml")] == [
+        (9, "warning", "term 'app-db-pg-again' is redundant"), (14, "error", "term 'deny-pg-never-fires' is shadowed"),
+        (19, "error", "term 'typo-object'"), (20, "error", "term 'typo-object'"), (26, "error", "term 'open-door'"),
+        (33, "warning", "term 'mixed-protocols'"), (35, "error", "unknown zone 'nowhere' in filter header")]
+    used = {"POSTGRES", "SSH", "SNMP", "HTTPS"}
+    defined = re.findall(r"^  ([A-Z_]+):", (tmp_path / "definitions" / "services.yaml").read_text(), re.M)
+    assert sorted(f.message for f in findings if not f.file.endswith("bad.yaml")) == sorted(
+        f"object '{n}' is defined but never used" for n in defined if n not in used)
 
 
 def test_cli_exit_codes(tmp_path):

@@ -227,4 +227,6 @@ def load_rules(path: Path | None = None) -> RuleSet:
         if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
             where = f"rule {rules[loc[1]].get('name', loc[1])!r}: "
             loc = loc[2:]
-        raise RulesError(f"{path}: {where}{'.'.join(map(str, loc))}: {first['msg']}") from e
+        field = ".".join(map(str, loc))
+        msg = first["msg"].removeprefix("Value error, ")  # pydantic's prefix says nothing to the reader
+        raise RulesError(f"{path}: {where}{field + ': ' if field else ''}{msg}") from e

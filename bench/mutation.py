@@ -1,0 +1,290 @@
+"""Mutation score of the modules that decide safety (issue 20), with mutmut 3.
+
+    nice -n 10 .venv/bin/python bench/mutation.py                 # all modules
+    nice -n 10 .venv/bin/python bench/mutation.py checks rates    # some
+    .venv/bin/python bench/mutation.py --list                     # the modules and their tests
+
+Per module: a copy of the tracked tree in a scratch folder, mutmut mutating only that module and running
+only the tests that cover it (MODULES below, `-m "not lab"`); prints the score and every surviving mutant
+as a diff. Survivors reviewed as equivalent (no observable behaviour changes) are listed with a reason in
+tests/mutation_equivalent.yaml and count as killed: score = (killed + equivalent) / mutants.
+Results go to bench/results/mutation.json for the README (`dcops docs refresh`).
+
+Not part of the test run: a module takes minutes. Exit status 1 when a module is below TARGET.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench._results import record  # noqa: E402
+
+EQUIVALENT = ROOT / "tests" / "mutation_equivalent.yaml"
+TARGET = 90.0
+
+
+@dataclass(frozen=True)
+class Module:
+    paths: tuple[str, ...]  # the files mutated
+    tests: tuple[str, ...]  # the tests that cover them (missing paths are skipped)
+    deselect: tuple[str, ...] = ()  # slow tests that add nothing for this module (pytest --deselect)
+
+
+#: builds the whole DR plan (Pulumi) for one assertion the other DR tests make on a written plan
+_PLAN = ("tests/compliance/test_rules.py::test_dr_plan_from_the_cloud_program",)
+
+MODULES: dict[str, Module] = {
+    # the corpus (test_broken_corpus.py: a copied inventory validated per case) and test_shipped_inventory.py
+    # (CLI subprocesses) would cost about a minute per surviving mutant on the shared 2-core machine
+    "checks": Module(("dcops/model/checks.py",), ("tests/model/test_checks_pinned.py",)),
+    "lint": Module(("dcops/net/lint.py",), ("tests/net/test_lint.py", "tests/net/test_lint_pinned.py")),
+    "alerts": Module(("dcops/monitor/alerts/engine.py", "dcops/monitor/alerts/rules.py"),
+                     ("tests/monitor/test_alerts.py", "tests/monitor/test_alerts_pinned.py")),
+    "rates": Module(("dcops/monitor/rates.py",),
+                    ("tests/monitor/test_ber_rates.py", "tests/monitor/test_plausible.py",
+                     "tests/monitor/test_rates_pinned.py")),
+    "assess": Module(("dcops/compliance/assess.py",),
+                     ("tests/compliance/test_rules.py", "tests/compliance/test_assess_pinned.py"), _PLAN),
+    "evidence": Module(("dcops/compliance/evidence.py",),
+                       ("tests/compliance/test_rules.py", "tests/compliance/test_assess_pinned.py"), _PLAN),
+}
+
+#: mutmut's exit-code verdicts (mutmut.stats.status_by_exit_code) that count as "the tests noticed".
+KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+
+
+def _tracked_files() -> list[str]:
+    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    return [p for p in out.splitlines() if p and not p.startswith(("bench/results/", "mutants/"))]
+
+
+def _scratch_copy(dest: Path) -> None:
+    for rel in _tracked_files():
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+
+
+def _config(mod: Module, top: list[str]) -> str:
+    tests = [t for t in mod.tests if (ROOT / t).exists()]
+    deselect = [x for d in mod.deselect for x in ("--deselect", d)]
+    q = lambda xs: "[" + ", ".join(json.dumps(x) for x in xs) + "]"  # noqa: E731
+    return ("\n[tool.mutmut]\n"
+            'source_paths = ["dcops"]\n'
+            f"only_mutate = {q(list(mod.paths))}\n"
+            f"pytest_add_cli_args_test_selection = {q(tests)}\n"
+            f"pytest_add_cli_args = {q(['-m', 'not lab', '-p', 'no:cacheprovider', '-x', '-q', *deselect])}\n"
+            f"also_copy = {q([t for t in top if t not in ('dcops', 'tests', 'pyproject.toml')])}\n"
+            "use_git_change_detection = false\n"
+            "track_dependencies = false\n")
+
+
+_DUMP = r"""
+import json, sys
+from mutmut.__main__ import walk_source_files, SourceFileMutationData, get_diff_for_mutant
+from mutmut.stats import status_by_exit_code
+out = []
+for path in walk_source_files():
+    if not str(path).endswith(".py"):
+        continue
+    m = SourceFileMutationData(path=path)
+    m.load()
+    for name, code in m.exit_code_by_key.items():
+        st = status_by_exit_code[code]
+        diff = get_diff_for_mutant(name, path=path) if st not in ("killed", "not checked") else ""
+        out.append({"name": name, "path": str(path), "status": st, "diff": diff})
+json.dump(out, sys.stdout)
+"""
+
+
+def _changed_lines(diff: str) -> tuple[str, str]:
+    minus = " / ".join(x[1:].strip() for x in diff.splitlines() if x.startswith("-") and not x.startswith("---"))
+    plus = " / ".join(x[1:].strip() for x in diff.splitlines() if x.startswith("+") and not x.startswith("+++"))
+    return minus, plus
+
+
+def _function(name: str) -> str:
+    # dcops.model.checks.x__rules__mutmut_12 -> _rules ; dcops.x.xǁClassǁmethod__mutmut_3 -> Class.method
+    base = name.rsplit("__mutmut_", 1)[0].rsplit(".", 1)[-1]
+    if base.startswith("xǁ"):  # a method: xǁClassǁmethod
+        return ".".join(base.split("ǁ")[1:])
+    return base[2:] if base.startswith("x_") else base
+
+
+def load_equivalent(path: Path = EQUIVALENT) -> dict[str, list[dict]]:
+    """module -> reviewed equivalents: {function, before, after, reason}; a reason is required."""
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for module, entries in data.items():
+        for e in entries or []:
+            if not str(e.get("reason", "")).strip():
+                raise SystemExit(f"{path}: {module} {e.get('function')}: an equivalent mutant needs a reason")
+    return {k: v or [] for k, v in data.items()}
+
+
+def is_equivalent(mutant: dict, reviewed: list[dict]) -> dict | None:
+    before, after = _changed_lines(mutant["diff"])
+    fn = _function(mutant["name"])
+    return next((e for e in reviewed if e["function"] == fn and e["before"].strip() == before
+                 and e["after"].strip() == after), None)
+
+
+_NAMES = r"""
+import json, sys
+from mutmut.__main__ import walk_source_files, SourceFileMutationData
+names = []
+for path in walk_source_files():
+    if str(path).endswith(".py"):
+        m = SourceFileMutationData(path=path)
+        m.load()
+        names += list(m.exit_code_by_key)
+json.dump(names, sys.stdout)
+"""
+
+
+def _mutmut(work: Path, env: dict, args: list[str], timeout: float) -> str:
+    # its own session, so a run past the timeout is ended with every worker it forked
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "mutmut"), *args], cwd=work, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        err += f"\n(stopped after {timeout:.0f} s: the mutants not run are 'not checked')"
+    return out[-3000:] + err[-3000:]
+
+
+def run_module(name: str, mod: Module, *, children: int, keep: bool, timeout: float,
+               sample: int | None = None) -> dict:
+    """`sample`: run only every k-th mutant (k chosen so that at most `sample` run), in mutmut's order,
+    which keeps each function's share; the score is then an estimate over the mutants run."""
+    work = Path(tempfile.mkdtemp(prefix=f"dcops-mutation-{name}-"))
+    t0 = time.monotonic()
+    total_generated = None
+    try:
+        _scratch_copy(work)
+        top = sorted({p.split("/", 1)[0] for p in _tracked_files() if (work / p.split("/", 1)[0]).exists()})
+        with (work / "pyproject.toml").open("a", encoding="utf-8") as f:
+            f.write(_config(mod, top))
+        env = {**os.environ, "PYTHONPATH": "", "PYTHONDONTWRITEBYTECODE": "1"}
+        run_args = ["run", "--max-children", str(children)]
+        if sample:
+            # generate the mutants and the test map without running any, then pick
+            log = _mutmut(work, env, [*run_args, "no-such-mutant-xyz"], timeout)
+            names = json.loads(subprocess.run([sys.executable, "-c", _NAMES], cwd=work, env=env,
+                                              capture_output=True, text=True).stdout or "[]")
+            names = [n for n in names if any(n.startswith(_module_name(p) + ".") for p in mod.paths)]
+            total_generated = len(names)
+            step = max(1, -(-len(names) // sample))
+            run_args += names[::step]
+        log = _mutmut(work, env, run_args, max(60.0, timeout - (time.monotonic() - t0)))
+        dump = subprocess.run([sys.executable, "-c", _DUMP], cwd=work, env=env, capture_output=True, text=True)
+        if dump.returncode != 0 or not dump.stdout.strip():
+            raise SystemExit(f"{name}: mutmut produced no results:\n{log}\n{dump.stderr[-3000:]}")
+        mutants = [m for m in json.loads(dump.stdout) if any(m["path"].endswith(p) for p in mod.paths)]
+        if sample:
+            chosen = set(run_args[3:])
+            mutants = [m for m in mutants if m["name"] in chosen]
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    reviewed = load_equivalent().get(name, [])
+    counts: dict[str, int] = {}
+    survivors, equivalent = [], []
+    for m in mutants:
+        st = m["status"]
+        if st not in KILLED and (e := is_equivalent(m, reviewed)):
+            equivalent.append({**m, "reason": e["reason"]})
+            st = "equivalent"
+        elif st not in KILLED:
+            survivors.append(m)
+        counts[st] = counts.get(st, 0) + 1
+    checked = len(mutants) - counts.get("not checked", 0)
+    caught = sum(v for k, v in counts.items() if k in KILLED) + len(equivalent)
+    return {"module": name, "paths": list(mod.paths), "mutants": len(mutants), "checked": checked,
+            "generated": total_generated or len(mutants), "counts": counts,
+            "score": round(100.0 * caught / checked, 1) if checked else 0.0,
+            "survivors": [m for m in survivors if m["status"] != "not checked"],
+            "equivalent": equivalent, "seconds": round(time.monotonic() - t0, 1),
+            "workdir": str(work) if keep else None}
+
+
+def _module_name(path: str) -> str:
+    return path.removesuffix(".py").replace("/", ".")
+
+
+def _record(r: dict, children: int) -> None:
+    path = ROOT / "bench" / "results" / "mutation.json"
+    figures = json.loads(path.read_text(encoding="utf-8"))["figures"] if path.exists() else {}
+    figures[r["module"]] = {"score": r["score"], "mutants": r["mutants"], "checked": r["checked"],
+                            "generated": r["generated"], "survived": len(r["survivors"]),
+                            "equivalent": len(r["equivalent"]), "seconds": r["seconds"], "paths": r["paths"]}
+    order = list(MODULES)
+    record("mutation", dict(sorted(figures.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)),
+           notes=f"mutmut 3, per module with only its tests (-m 'not lab'), {children} workers under nice; "
+                 "score = (killed + reviewed equivalent) / mutants")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("modules", nargs="*", help=f"some of {', '.join(MODULES)} (default: all)")
+    ap.add_argument("--list", action="store_true", help="print the modules and their tests, run nothing")
+    ap.add_argument("--children", type=int, default=2, help="mutmut worker processes (the machine is shared)")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per module before giving up")
+    ap.add_argument("--sample", type=int, default=None, metavar="N",
+                    help="run only every k-th mutant, at most N per module (an estimate, for a bounded run)")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch folders (mutmut browse there)")
+    ap.add_argument("--no-record", action="store_true", help="do not write bench/results/mutation.json")
+    ap.add_argument("--json", action="store_true", help="results as JSON on stdout")
+    a = ap.parse_args(argv)
+    names = a.modules or list(MODULES)
+    unknown = set(names) - set(MODULES)
+    if unknown:
+        ap.error(f"unknown module(s) {sorted(unknown)}; known: {', '.join(MODULES)}")
+    if a.list:
+        for n in names:
+            m = MODULES[n]
+            print(f"{n}: {', '.join(m.paths)} <- {', '.join(m.tests)}"
+                  + (f" (without {', '.join(m.deselect)})" if m.deselect else ""))
+        return 0
+    results = []
+    for n in names:
+        r = run_module(n, MODULES[n], children=a.children, keep=a.keep, timeout=a.timeout, sample=a.sample)
+        results.append(r)
+        if not a.json:
+            c = r["counts"]
+            print(f"{n:9} {r['score']:5.1f} %  {r['checked']} of {r['generated']} mutants run, killed {c.get('killed', 0)}, "
+                  f"equivalent {len(r['equivalent'])}, survived {len(r['survivors'])} "
+                  f"({', '.join(f'{k} {v}' for k, v in sorted(c.items()) if k not in ('killed', 'equivalent'))}) "
+                  f"in {r['seconds']:.0f} s", flush=True)
+            for s in r["survivors"]:
+                print(f"  {s['status']}: {s['name']}\n" + "".join(f"    {ln}\n" for ln in s["diff"].splitlines()
+                                                                  if ln.startswith(("+", "-"))
+                                                                  and not ln.startswith(("+++", "---"))),
+                      flush=True)
+        if not a.no_record:  # after each module: a long run stopped half-way keeps what it measured
+            _record(r, a.children)
+    if a.json:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+    return 0 if all(r["score"] >= TARGET for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

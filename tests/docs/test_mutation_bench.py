@@ -1,0 +1,66 @@
+"""bench/mutation.py's bookkeeping (the mutation runs themselves are a bench, not a test): how survivors are
+matched to the reviewed equivalent-mutant list, and that the list is well-formed."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import pytest
+
+from dcops import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_mutation", PROJECT_ROOT / "bench" / "mutation.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look themselves up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+DIFF = """\
+--- dcops/monitor/rates.py
++++ dcops/monitor/rates.py
+@@ -1,3 +1,3 @@
+     dt = ts - prev.ts
+-    if dt <= 0:
++    if dt < 0:
+         return None
+"""
+
+
+def test_function_names_from_mutant_names(bench):
+    assert bench._function("dcops.monitor.rates.xǁRateTrackerǁrate__mutmut_12") == "RateTracker.rate"
+    assert bench._function("dcops.model.checks.x__rules__mutmut_3") == "_rules"
+    assert bench._function("dcops.net.lint.x_lint__mutmut_70") == "lint"
+
+
+def test_a_survivor_matches_a_reviewed_entry_by_function_and_changed_line(bench):
+    mutant = {"name": "dcops.monitor.rates.xǁRateTrackerǁrate__mutmut_12", "diff": DIFF}
+    entry = {"function": "RateTracker.rate", "before": "if dt <= 0:", "after": "if dt < 0:", "reason": "r"}
+    assert bench._changed_lines(DIFF) == ("if dt <= 0:", "if dt < 0:")
+    assert bench.is_equivalent(mutant, [entry]) is entry
+    assert bench.is_equivalent(mutant, [dict(entry, after="if dt < 1:")]) is None
+    assert bench.is_equivalent(mutant, [dict(entry, function="RateTracker.restarted")]) is None
+
+
+def test_an_entry_without_a_reason_is_refused(bench, tmp_path):
+    p = tmp_path / "eq.yaml"
+    p.write_text("rates:\n  - {function: f, before: a, after: b, reason: ' '}\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="an equivalent mutant needs a reason"):
+        bench.load_equivalent(p)
+
+
+def test_the_reviewed_list_names_only_known_modules_and_gives_every_reason(bench):
+    reviewed = bench.load_equivalent()
+    assert set(reviewed) <= set(bench.MODULES)
+    for entries in reviewed.values():
+        for e in entries:
+            assert set(e) == {"function", "before", "after", "reason"} and e["before"] != e["after"]
+
+
+def test_every_mapped_test_file_and_module_exists(bench):
+    for name, m in bench.MODULES.items():
+        assert all((PROJECT_ROOT / p).is_file() for p in m.paths), name
+        assert all((PROJECT_ROOT / t).is_file() for t in m.tests), name
