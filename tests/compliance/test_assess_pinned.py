@@ -284,12 +284,15 @@ def test_firewall_policy_unreadable_files_are_skipped(ctx):
 
 
 def test_monitoring_needs_rules_and_every_polled_device_profiled(ctx, inv):
-    profiles = sorted({f.snmp.profile for f in inv.facility if f.snmp})
+    from dcops.compliance.evidence import system_devices
+    needed = system_devices(inv, inv.system("qlvb"))  # per system: room power/cooling and its network path
+    assert {"kg-ups-01", "kg-core-01", "kg-core-02"} <= {d.name for d in needed}
+    profiles = sorted({d.snmp.profile for d in needed if d.snmp})
     write_monitors(ctx, profiles, [])
     assert run(ctx, "monitoring", "qlvb").message == "no_monitoring"
     write_monitors(ctx, profiles, ["a", "b"])
     ev = run(dataclasses.replace(ctx), "monitoring", "qlvb")
-    polled = sum(1 for f in inv.facility if f.snmp)
+    polled = sum(1 for d in needed if d.snmp)
     assert (ev.status, ev.message, ev.args) == ("missing", "monitoring_configured_only",
                                                 {"devices": polled, "rules": 2})
 
@@ -420,7 +423,8 @@ def test_each_collector_outcome_exactly(ctx, inv):
                                                      str(ctx.policy_dir / "site.yaml"))
     write_monitors(ctx, ["ups-rfc1628"], ["r"])
     gaps = monitoring(dataclasses.replace(ctx), qlvb, {})
-    unprofiled = [f.name for f in inv.facility if f.snmp is not None and f.snmp.profile != "ups-rfc1628"]
+    from dcops.compliance.evidence import system_devices
+    unprofiled = [d.name for d in system_devices(inv, qlvb) if d.snmp is None or d.snmp.profile != "ups-rfc1628"]
     assert len(unprofiled) >= 2
     assert gaps == Evidence("fail", "monitoring_gaps", {"devices": ", ".join(unprofiled)},
                             str(ctx.monitors_dir / "alerts.yaml"))

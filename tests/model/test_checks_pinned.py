@@ -283,7 +283,11 @@ def test_public_vm_outside_the_dmz(loaded):
     i = index(loaded, "vms", "qlcb-app-01")
     assert run(loaded, **changed(loaded, "vms", i, public=True)) == {
         (at(loaded, "vms", i, "public"), "error",
-         "VM qlcb-app-01 is public but sits in zone 'app' (only DMZ VMs get floating IPs)")}
+         "VM qlcb-app-01 is public but sits in zone 'app' (only DMZ VMs get floating IPs)"),
+        # "public" is stated once: the VM may not be public when its system is not
+        (at(loaded, "vms", i, "public"), "error",
+         "VM qlcb-app-01 is public (its own floating IP) but its system 'qlcb' is not public: set public on the "
+         "system or drop it here")}
 
 
 def test_vm_in_an_external_zone(loaded):
