@@ -11,6 +11,9 @@
 # Environment: FLOOR_VENV (default /tmp/dcops-floor), PYTHON (default python3.11: 3.11 is the floor),
 # UV (default .venv/bin/uv, else uv on PATH), FLOOR_REUSE=1 keeps the venv when the floor set is unchanged.
 # Installs need network access to PyPI. Run it with `nice` on a shared machine: the quick tier takes minutes.
+# Shared machine with lab runs: tests/conftest.py deletes test-named namespaces that appear during a session,
+# other runs' too; give this run its own view of them:
+#   unshare -m --propagation private sh -c 'mount -t tmpfs tmpfs /run/netns && exec scripts/check-floor.sh'
 set -uo pipefail
 # The whole run is one function: bash parses it before running, so editing this file mid-run is safe.
 main() {
@@ -24,6 +27,8 @@ if [[ -z $UV ]]; then
 fi
 [[ -n $UV && -x $UV ]] || { echo "check-floor: uv not found (pip install uv, or set UV=/path/to/uv)" >&2; exit 2; }
 case $VENV in "$ROOT/.venv"|"$ROOT/.venv/") echo "check-floor: refusing to use the project's .venv" >&2; exit 2;; esac
+# It is removed and rebuilt: only ever a virtualenv (or nothing yet).
+if [[ -e $VENV && ! -f $VENV/pyvenv.cfg ]]; then echo "check-floor: $VENV exists and is not a virtualenv" >&2; exit 2; fi
 
 pytest_args=(-m "not lab" -q -p no:cacheprovider)
 if [[ ${1:-} == -- ]]; then shift; pytest_args=(-q -p no:cacheprovider "$@"); fi
