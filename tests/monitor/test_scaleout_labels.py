@@ -107,9 +107,11 @@ def test_prometheus_stores_every_series_with_site_system_level_and_alerts_carry_
         prom = start_prometheus(tmp_path / "out" / "prometheus.yml", tmp_path / "prom")
         handles.append(prom)
 
+        exposed = sum(1 for line in exporter.text.splitlines() if line.startswith("dcops_"))
+
         def series():
             r = httpx.get(f"{prom.url}/api/v1/series", params={"match[]": '{__name__=~"dcops_.+"}'}, timeout=5).json()
-            return r["data"] if len(r["data"]) == 7 else None  # the exposition's 7 series
+            return r["data"] if len(r["data"]) == exposed else None  # every series the exposition has
 
         found = _wait(series, 60, "the scraped series")
         labels = {s["device"]: (s.get("site"), s.get("system"), s.get("level")) for s in found}
