@@ -461,10 +461,51 @@ def dashboard_kiosk(
               highlight=False)
 
 
+def silences_cmd(
+    alertmanager: str = typer.Option(..., "--alertmanager", help="Alertmanager to carry the windows to (http://HOST:9093)."),
+    db: Optional[Path] = typer.Option(None, help="SQLite database of `dcops monitor` (the NOC page's windows)."),
+    site: Optional[str] = typer.Option(None, "--site", help="The `site` label of these devices (default: the inventory's)."),
+    execute: bool = typer.Option(False, "--execute", help="Create the silences (default: only say what would be created)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Carry the embedded monitor's maintenance windows to Alertmanager as silences (once each, tagged)."""
+    import json as _json
+
+    from .service import default_db
+    from .silence_sync import sync
+    from .store import Store
+    from .web.alertsource import SourceError, make_source
+    if not alertmanager.startswith(("http://", "https://")):
+        _fail(f"--alertmanager wants an http(s):// URL, got {alertmanager!r}", 2)
+    path = db or default_db()
+    if not Path(path).is_file():
+        _fail(f"no monitor database at {path}", 2)
+    store = Store(path)
+    try:
+        report = sync(store, make_source(store, alertmanager, site=site), execute=execute)
+    except SourceError as e:
+        _fail(f"Alertmanager: {e}", 1)
+    if as_json:
+        print(_json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        verb = "created" if execute else "would create"
+        for c in report.created:
+            print(f"window {c['window']} ({c['target']}): {verb}" + (f" silence {c['silence']}" if c["silence"] else ""))
+        for c in report.present:
+            print(f"window {c['window']} ({c['target']}): already silence {c['silence']}")
+        for c in report.refused:
+            print(f"window {c['window']} ({c['target']}): REFUSED: {c['error']}")
+        print(f"{len(report.created)} {verb}, {len(report.present)} present, {len(report.refused)} refused, "
+              f"{report.ended} ended" + ("" if execute else " (dry run: --execute writes)"))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     monitor_app = typer.Typer(help=monitor.__doc__)
     monitor_app.callback(invoke_without_command=True)(_runs_without_subcommand(monitor))
     monitor_app.command("prometheus")(prometheus_cmd)
+    monitor_app.command("silences")(silences_cmd)
     app.add_typer(monitor_app, name="monitor")
     app.add_typer(snmp_app, name="snmp")
     app.command("dashboard")(dashboard)

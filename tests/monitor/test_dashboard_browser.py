@@ -180,12 +180,17 @@ def test_pages_in_both_languages_and_widths(noc, browser, lang, viewport):
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
-def test_ack_with_comment_maintenance_zoom_and_csv(noc, browser, lang):
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_ack_with_comment_maintenance_zoom_and_csv(noc, browser, lang, viewport):
+    """Every action NOC staff take, at desktop and phone width (390 px): on the phone each form is reachable
+    and usable without sideways scrolling."""
     url, st = noc
-    with st.db() as db:  # each language acknowledges its own incident
+    with st.db() as db:  # each run acknowledges its own incident
         db.execute("UPDATE alerts SET acked_by=NULL, acked_at=NULL, ack_comment=NULL")
         db.execute("DELETE FROM silences")
-    ctx = browser.new_context(viewport=DESKTOP, accept_downloads=True, locale="vi-VN" if lang == "vi" else "en-GB")
+    ctx = browser.new_context(viewport=PHONE if viewport == "phone" else DESKTOP, accept_downloads=True,
+                              locale="vi-VN" if lang == "vi" else "en-GB")
+    suffix = "" if viewport == "desktop" else "-phone"
     page = ctx.new_page()
     twelve = "(12 giờ)" if lang == "vi" else "(12 hours)"
     comment = "Điện lực báo cắt điện 30 phút" if lang == "vi" else "Mains cut announced, 30 min"
@@ -201,7 +206,8 @@ def test_ack_with_comment_maintenance_zoom_and_csv(noc, browser, lang):
         assert page.url == url + "/"
         text = page.inner_text('tr.alert-row[data-rule="ups_on_battery"]')
         assert comment in text and ("Đã xác nhận bởi admin" if lang == "vi" else "Acknowledged by admin") in text
-        shot(page, f"alert-acked-{lang}")
+        assert no_sideways_scroll(page)
+        shot(page, f"alert-acked-{lang}{suffix}")
 
         # a maintenance window for the UPS, shown on the overview
         page.goto(url + "/silences")
@@ -211,7 +217,8 @@ def test_ack_with_comment_maintenance_zoom_and_csv(noc, browser, lang):
         page.wait_for_selector('tr.silence-row[data-target="device:kg-ups-01"]')
         assert "Bảo dưỡng định kỳ UPS" in page.inner_text("#silences") and "admin" in page.inner_text("#silences")
         assert ("Bắt đầu" if lang == "vi" else "Starts") in page.inner_text("#silences")
-        shot(page, f"maintenance-{lang}")
+        assert no_sideways_scroll(page)
+        shot(page, f"maintenance-{lang}{suffix}")
         page.goto(url + "/")
         assert page.is_visible("#dev-kg-ups-01 .in-maintenance")
         assert page.is_visible('tr.alert-row[data-rule="ups_on_battery"] .silenced')
@@ -226,9 +233,11 @@ def test_ack_with_comment_maintenance_zoom_and_csv(noc, browser, lang):
         page.fill("#range-from", "2026-01-01T00:00")
         page.click("#range-show")
         assert ("01/01/2026" if lang == "vi" else "2026-01-01") in page.inner_text("#range-shown")
+        assert no_sideways_scroll(page)
 
         # alert history as CSV
         page.goto(url + "/alerts")
+        assert no_sideways_scroll(page)
         with page.expect_download() as dl:
             page.click("#export-csv")
         data = Path(dl.value.path()).read_bytes().decode("utf-8-sig")

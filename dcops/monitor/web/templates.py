@@ -26,13 +26,14 @@ padding:8px;margin:4px 0 12px}.ranges a{margin-right:10px;display:inline-block}.
 tr.dev-critical td:first-child,tr.dev-unreachable td:first-child{border-left:6px solid var(--crit)}
 tr.dev-warning td:first-child{border-left:6px solid var(--warn)}tr.dev-ok td:first-child{border-left:6px solid var(--ok)}
 tr.dev-unknown td:first-child{border-left:6px solid var(--unk)}pre{white-space:pre-wrap;word-break:break-all;margin:0}
-form.ack{display:flex;gap:4px;flex-wrap:wrap}form.ack input{flex:1;min-width:8em}
+.lbl{display:none}form.ack{display:flex;gap:4px;flex-wrap:wrap}form.ack input{flex:1;min-width:8em}
 form.silence{display:grid;grid-template-columns:max-content 1fr;gap:6px 8px;max-width:560px}
 form.silence input,form.silence select{width:100%}
 .stale{background:#fef3c7;border:1px solid var(--warn);padding:6px 10px;border-radius:4px}
 @media (max-width:640px){th,td{padding:4px 5px}header h1{font-size:14px;width:100%}
 table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}table.stack tr:first-child{display:none}
 table.stack tr{border-bottom:2px solid #d1d5db}table.stack td{border:0}table.stack td:empty{display:none}
+table.stack .lbl{display:inline;color:#6b7280}
 .chart text{font-size:17px}.chart .ct{font-size:18px}.chart .lg{font-size:13px}}
 body.wall{background:#0b1020;color:#e5e7eb;font-size:18px}body.wall header{background:#000}
 body.wall .tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,280px),1fr));gap:14px}
@@ -151,16 +152,18 @@ ALERTS = """{% extends "base" %}{% from "alert_table" import alert_table with co
 <table id="history" class="stack"><tr><th>{{ t('severity') }}</th>
 <th>{{ t('device') }}</th><th>{{ t('summary') }}</th><th>{{ t('since') }}</th><th>{{ t('resolved_at') }}</th>
 <th>{{ t('acked_by') }}</th></tr>{% for a in recent %}<tr><td><span class="badge {{ a.severity }}">{{ t(a.severity) }}</span></td>
-<td>{{ a.device }}</td><td>{{ a['summary_' + lang] }}</td><td>{{ fmt_time(a.fired_at) }}</td>
-<td>{{ fmt_time(a.resolved_at) }}</td><td>{{ a.acked_by or '' }}{% if a.ack_comment %}: {{ a.ack_comment }}{% endif %}</td></tr>{% endfor %}</table></div>{% endblock %}"""
+<td>{{ a.device }}</td><td>{{ a['summary_' + lang] }}</td><td><span class="lbl">{{ t('since') }}: </span>{{ fmt_time(a.fired_at) }}</td>
+<td>{% if a.resolved_at %}<span class="lbl">{{ t('resolved_at') }}: </span>{{ fmt_time(a.resolved_at) }}{% else %}—{% endif %}</td>
+<td>{% if a.acked_by %}<span class="lbl">{{ t('acked_by') }}: </span>{{ a.acked_by }}{% if a.ack_comment %}: {{ a.ack_comment }}{% endif %}{% endif %}</td></tr>{% endfor %}</table></div>{% endblock %}"""
 
 SILENCES = """{% extends "base" %}{% block main %}
 <div class="card"><h2>{{ t('silences') }}</h2>
 {% if not silences %}<p class="muted" id="no-silences">{{ t('no_silences') }}</p>{% else %}
 <table id="silences" class="stack"><tr><th>{{ t('target') }}</th><th>{{ t('starts') }}</th><th>{{ t('ends') }}</th>
 <th>{{ t('reason') }}</th><th>{{ t('author') }}</th><th></th></tr>
-{% for s in silences %}<tr class="silence-row{{ ' ack-silence' if s.ack }}" data-target="{{ s.target }}" data-id="{{ s.id }}"><td>{{ s.target_text }}{% if s.ack %} <span class="badge info">{{ t('ack') }}</span>{% endif %}</td><td>{{ fmt_time(s.starts) }}</td>
-<td>{{ fmt_time(s.ends) }}</td><td>{{ s.reason }}</td><td>{{ s.author }}</td>
+{% for s in silences %}<tr class="silence-row{{ ' ack-silence' if s.ack }}" data-target="{{ s.target }}" data-id="{{ s.id }}"><td>{{ s.target_text }}{% if s.ack %} <span class="badge info">{{ t('ack') }}</span>{% endif %}</td><td><span class="lbl">{{ t('starts') }}: </span>{{ fmt_time(s.starts) }}</td>
+<td><span class="lbl">{{ t('ends') }}: </span>{{ fmt_time(s.ends) }}</td><td>{{ s.reason }}</td>
+<td><span class="lbl">{{ t('author') }}: </span>{{ s.author }}</td>
 <td>{% if user.role == 'admin' and s.ends > now %}<form method="post" action="/silences/{{ s.id }}/end">
 <input type="hidden" name="csrf" value="{{ csrf }}"><button class="end-silence">{{ t('end_now') }}</button></form>{% endif %}</td></tr>
 {% endfor %}</table>{% endif %}</div>
