@@ -26,7 +26,7 @@ LAB_FIXTURES = {"lab", "lab_prefix", "start_demo"}
 #: Measured durations (`pytest --record-durations`): a test that took longer than SLOW_SECONDS is in the
 #: lab tier too, so the quick loop stays quick as tests are added without anyone marking them by hand.
 DURATIONS = Path(__file__).with_name("durations.json")
-SLOW_SECONDS = 2.0
+SLOW_SECONDS = 1.0
 
 
 def pytest_addoption(parser):
