@@ -98,7 +98,16 @@ def pytest_sessionfinish(session, exitstatus):
     here and named in the summary, so a run never leaves the machine dirtier than it found it."""
     _write_durations(session.config)
     leaked = sorted(_CREATED & _namespaces())
-    for ns in leaked:
+    if leaked:
+        from dcops.lab import state
+        from dcops.lab.builder import teardown
+        for lab in state.labs():  # the lab's own teardown also stops its processes (an sshd left running)
+            if set(state.read(lab)["namespaces"]) & set(leaked):
+                try:
+                    teardown(lab)
+                except Exception:  # noqa: BLE001 - the backstop must not hide the session's result
+                    pass
+    for ns in sorted(_CREATED & _namespaces()):
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
     session.config._dcops_netns_leaked = leaked
 
