@@ -40,6 +40,8 @@ class TestLinuxNftConfigDriver(unittest.TestCase, harness.TestConfigNetworkDrive
     def setUpClass(cls):
         if not can_run():
             raise unittest.SkipTest("needs root, network namespaces and OpenSSH server")
+        if "lab" in cls.__dict__:  # setUpClass runs twice for this class here: a second lab would leak
+            return
         cls.lab = Lab(f"dcn{secrets.token_hex(2)}-")
         try:
             cls.device = _device(cls.lab)
