@@ -276,7 +276,10 @@ def test_two_sites_remote_write_to_one_victoria_metrics_and_one_query_sees_both(
     procs = []
     try:
         procs.append(subprocess.Popen([VM, f"-httpListenAddr=127.0.0.1:{vm_port}",
-                                       f"-storageDataPath={tmp_path / 'vm'}", "-retentionPeriod=1d"],
+                                       f"-storageDataPath={tmp_path / 'vm'}", "-retentionPeriod=1d",
+                                       # points become visible to queries after 30 s by default: 1 s is enough
+                                       # here, the test forces a flush before each query
+                                       "-search.latencyOffset=1s", "-search.disableCache"],
                                       stdout=subprocess.DEVNULL, stderr=open(tmp_path / "vm.log", "w")))
         vm = f"http://127.0.0.1:{vm_port}"
         _wait(lambda: _ok(f"{vm}/health"), 60, "VictoriaMetrics")
