@@ -24,7 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -32,6 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _pages import serve  # noqa: E402
 from _results import record  # noqa: E402
 
 PROMETHEUS = shutil.which("prometheus")
@@ -64,27 +64,15 @@ def province_page(site: str, devices: int, rng: random.Random) -> bytes:
     return ("\n".join(out) + "\n").encode()
 
 
-def serve_provinces(provinces: list[str], devices: int) -> ThreadingHTTPServer:
+def serve_provinces(devices: int):
     rng = random.Random(7)
     lock = threading.Lock()
 
-    class H(BaseHTTPRequestHandler):
-        def do_GET(self):
-            site = self.path.rsplit("/", 1)[-1]
-            with lock:
-                body = province_page(site, devices, rng)
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def page(path: str) -> bytes:
+        with lock:  # one generator, pages asked for concurrently
+            return province_page(path.rsplit("/", 1)[-1], devices, rng)
 
-        def log_message(self, *a):
-            pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
+    return serve(page)
 
 
 def metrics(url: str) -> dict:
@@ -114,7 +102,7 @@ def wait_http(url: str, what: str, timeout: float = 60) -> None:
 
 def run(provinces: int, devices: int, minutes: float, tmp: Path) -> dict:
     sites = [f"p{i:02d}" for i in range(1, provinces + 1)]
-    srv = serve_provinces(sites, devices)
+    srv = serve_provinces(devices)
     vm_port, prom_port = free_port(), free_port()
     vm_url = f"http://127.0.0.1:{vm_port}"
     procs = []
