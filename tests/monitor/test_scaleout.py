@@ -20,6 +20,7 @@ from dcops.model import load_inventory
 from dcops.monitor import MONITORS_DIR
 from dcops.monitor.alerts import load_rules
 from dcops.monitor.scaleout import RULES_FILE, bundle, write
+from tests.waiting import wait_for
 
 PROMTOOL, AMTOOL = shutil.which("promtool"), shutil.which("amtool")
 PROMETHEUS, ALERTMANAGER = shutil.which("prometheus"), shutil.which("prometheus-alertmanager")
@@ -153,13 +154,7 @@ def _exposition(on_battery: bool, crac_up: bool, line_down: bool) -> str:
 
 
 def _wait(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(pred, timeout, what, every=0.25)
 
 
 def _stop_all(procs):
