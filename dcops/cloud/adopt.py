@@ -30,8 +30,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from . import adopt_children as children
+from .listing_model import Adoption, Match, _normalise, _ref_name, _res, _truthy  # noqa: F401 (re-exported)
 
 T_INSTANCE = "openstack:compute/instance:Instance"
 T_PORT = "openstack:networking/port:Port"
@@ -59,7 +61,7 @@ ADOPTABLE = {T_INSTANCE: "servers", T_PORT: "ports", T_VOLUME: "volumes", T_ATTA
              T_NETWORK: "networks", T_SUBNET: "subnets", T_SECGROUP: "security_groups", T_FLAVOR: "flavors",
              T_PROJECT: "projects", T_FIP: "floating_ips", T_SERVER_GROUP: "server_groups",
              T_VOLUME_TYPE: "volume_types", T_AGGREGATE: "aggregates", T_ROUTER: "routers",
-             T_RULE: "security_group_rules", T_LB: "load_balancers"}
+             T_RULE: "security_group_rules", T_LB: "load_balancers", **children.ADOPTABLE}
 
 
 class ListingInvalid(ValueError):
@@ -91,17 +93,14 @@ def load_listings(folder: Path | str) -> dict[str, list[dict]]:
             raise ListingInvalid(f"{path}: expected the JSON list `openstack … list -f json` prints "
                                  "(objects with an ID)")
         out[name] = rows
+    try:
+        out.update(children.load(folder))
+    except children.ChildListingInvalid as e:
+        raise ListingInvalid(str(e)) from e
     return out
 
 
 # ---------------------------------------------------------------- OSC field shapes (old and new clients)
-
-def _normalise(row: dict) -> dict:
-    """The Octavia client prints lower-case keys (id, name); the others ID, Name."""
-    if "ID" in row or "id" not in row:
-        return row
-    return {**row, "ID": row["id"], "Name": row.get("Name", row.get("name"))}
-
 
 def server_addresses(row: dict) -> dict[str, list[str]]:
     """'Networks' is {"net": ["ip", …]} (OSC >= 5.x) or "net=ip, ip; net2=ip" (older)."""
@@ -138,45 +137,20 @@ def _flavor(row: dict) -> str | None:
     return f
 
 
-def _truthy(v) -> bool:
-    return v is True or str(v).lower() in ("true", "yes", "1")
-
-
 # ---------------------------------------------------------------- matching
 
-@dataclass
-class Match:
-    type: str
-    name: str
-    id: str
-    how: str  # name | address | attachment
-    cloud_name: str | None = None
-
-
-@dataclass
-class Adoption:
-    matched: list[Match] = field(default_factory=list)
-    #: plan resources of adoptable types that the cloud does not have (the first `pulumi up` creates them)
-    inventory_only: list[tuple[str, str]] = field(default_factory=list)
-    #: cloud objects nothing in the plan claims (listing, name, id)
-    cloud_only: list[tuple[str, str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def by_key(self) -> dict[tuple[str, str], Match]:
-        return {(m.type, m.name): m for m in self.matched}
-
-
-def _res(plan: dict, typ: str) -> list[dict]:
-    return [r for r in plan["resources"] if r["type"] == typ]
-
-
-def _ref_name(ref) -> str | None:
-    return ref[1:-1].split(":", 1)[-1] if isinstance(ref, str) and ref.startswith("<") else None
+def _normalise_all(v):
+    """A listing (list of rows) or a folder of them ({parent id: rows}; quotas: {project id: limits})."""
+    if isinstance(v, list):
+        return [_normalise(r) if isinstance(r, dict) else r for r in v]
+    if isinstance(v, dict):
+        return {k: _normalise_all(x) if isinstance(x, list) else x for k, x in v.items()}
+    return v
 
 
 def match(plan: dict, listings: dict[str, list[dict] | None]) -> Adoption:
-    listings = {k: None if v is None else [_normalise(r) for r in v] for k, v in listings.items()}
-    listings.update({k: None for k in LISTINGS if k not in listings})
+    listings = {k: _normalise_all(v) for k, v in listings.items()}
+    listings.update({k: None for k in (*LISTINGS, *children.listing_names()) if k not in listings})
     a = Adoption()
     used: dict[str, set[str]] = {k: set() for k in LISTINGS}
 
@@ -298,8 +272,9 @@ def match(plan: dict, listings: dict[str, list[dict] | None]) -> Adoption:
                 continue
             take(listing, row, r, "cidr" if key == "cidr" else "name")
     _match_rules(plan, listings, a, used)
-    for listing, rows in listings.items():
-        for row in rows or ():
+    children.cloud_only(listings, children.match(plan, listings, a), a, plan)
+    for listing in LISTINGS:
+        for row in listings[listing] or ():
             if row["ID"] not in used[listing] and not _foreign(listing, row):
                 a.cloud_only.append((listing, row.get("Name") or "", row["ID"]))
     a.matched.sort(key=lambda m: (m.type, m.name))
@@ -428,7 +403,8 @@ def report(adoption: Adoption) -> dict:
 
 def drift(plan: dict, listings: dict, adoption: Adoption) -> list[dict]:
     """What runs differs from what the plan declares: flavor, AZ, addresses, security groups, size, type."""
-    rows = {k: {r["ID"]: r for r in map(_normalise, v or ())} for k, v in listings.items()}
+    listings = {k: _normalise_all(v) for k, v in listings.items()}
+    rows = {k: {r["ID"]: r for r in listings.get(k) or ()} for k in LISTINGS}
     sg_id = {r["ID"]: r.get("Name") or r["ID"] for r in listings.get("security_groups") or ()}
     out = []
 
@@ -471,4 +447,5 @@ def drift(plan: dict, listings: dict, adoption: Adoption) -> list[dict]:
             gw = row.get("Gateway")
             if gw and i.get("gatewayIp") and ipaddress.ip_address(gw) != ipaddress.ip_address(i["gatewayIp"]):
                 add(r, "gateway", i.get("gatewayIp"), gw)
+    children.drift(plan, listings, adoption, add)
     return sorted(out, key=lambda d: (d["type"], d["resource"], d["field"]))
