@@ -20,6 +20,9 @@ not create it again. On the bastion the operator saves (see docs/cloud.md):
     openstack security group rule list --long -f json    > security_group_rules.json
     openstack loadbalancer list -f json                  > load_balancers.json   (octavia client: lower-case keys)
 
+and the children's listings (quotas, role assignments, RBAC, QoS, key pair, LB listeners/pools/monitors/
+members: data/osc_listings.yaml), matched after their parents by adopt_children.py.
+
 `match()` pairs each adoptable resource of the plan with a cloud object: by name, else by address
 (ports and servers by their fixed IP, which the inventory owns), else by attachment (an unnamed boot
 volume is the bootable volume attached to the matched server). `import_file()` writes the
