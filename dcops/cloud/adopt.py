@@ -450,5 +450,37 @@ def drift(plan: dict, listings: dict, adoption: Adoption) -> list[dict]:
             gw = row.get("Gateway")
             if gw and i.get("gatewayIp") and ipaddress.ip_address(gw) != ipaddress.ip_address(i["gatewayIp"]):
                 add(r, "gateway", i.get("gatewayIp"), gw)
+    _rule_drift(plan, rows, adoption, out)
     children.drift(plan, listings, adoption, add)
     return sorted(out, key=lambda d: (d["type"], d["resource"], d["field"]))
+
+
+def _rule_text(key: tuple) -> str:
+    _, direction, ethertype, protocol, ports, remote = key
+    return f"{direction} {ethertype} {protocol} {ports or 'any'} {remote}"
+
+
+def _rule_drift(plan: dict, rows: dict, adoption: Adoption, out: list) -> None:
+    """Neutron rules are immutable, so a port or CIDR changed by hand is a declared rule that no longer runs
+    plus a running rule nothing declares, in a group the program owns: one row per group with both."""
+    groups = {m.id: m.name for m in adoption.matched if m.type == T_SECGROUP}
+    missing = set(adoption.inventory_only)
+    only_declared: dict[str, list[str]] = {}
+    only_running: dict[str, list[str]] = {}
+    for r in _res(plan, T_RULE):
+        i = r["inputs"]
+        g = _ref_name(i.get("securityGroupId"))
+        if (r["type"], r["name"]) in missing and g in groups.values():
+            only_declared.setdefault(g, []).append(_rule_text(_rule_key(
+                g, i.get("direction"), i.get("ethertype"), i.get("protocol"), i.get("portRangeMin"),
+                i.get("portRangeMax"), i.get("remoteIpPrefix"))))
+    for listing, _, ident in adoption.cloud_only:
+        row = rows["security_group_rules"].get(ident) if listing == "security_group_rules" else None
+        if row and row.get("Security Group") in groups:
+            lo, _, hi = str(row.get("Port Range") or "").partition(":")
+            only_running.setdefault(groups[row["Security Group"]], []).append(_rule_text(_rule_key(
+                None, row.get("Direction"), row.get("Ethertype"), row.get("IP Protocol"), lo or None, hi or None,
+                row.get("IP Range"))))
+    for g in sorted(set(only_declared) | set(only_running)):
+        out.append({"type": T_SECGROUP, "resource": g, "field": "rules",
+                    "declared": sorted(only_declared.get(g, [])), "running": sorted(only_running.get(g, []))})

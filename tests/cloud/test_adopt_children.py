@@ -189,3 +189,20 @@ def test_bad_child_listing_names_the_file(prod, tmp_path, name, text, message):
     with pytest.raises(ListingInvalid) as e:
         load_listings(d)
     assert message in str(e.value) and str(d) in str(e.value)
+
+
+def test_rule_changed_by_hand_is_drift_of_its_group(prod):
+    """Neutron rules are immutable: a widened CIDR or a moved port is a declared rule gone plus one undeclared."""
+    c = _cloud(prod.plan)
+    rules = c["security_group_rules"]
+    ssh = next(r for r in rules if r["ID"] == uid("rule", "sg-dmz-ssh-tcp-22-from-10.10.0.0_23"))
+    ssh["IP Range"] = "0.0.0.0/0"  # opened to the world
+    rules.append({"ID": uid("rule", "hand"), "IP Protocol": "tcp", "Ethertype": "IPv4", "IP Range": "10.10.0.0/23",
+                  "Direction": "ingress", "Remote Security Group": None, "Port Range": "5432:5432",
+                  "Security Group": uid("sg", "sg-app")})
+    rows = drift(prod.plan, c, match(prod.plan, c))
+    assert rows == [
+        {"type": "openstack:networking/secGroup:SecGroup", "resource": "sg-app", "field": "rules",
+         "declared": [], "running": ["ingress IPv4 tcp 5432:5432 10.10.0.0/23"]},
+        {"type": "openstack:networking/secGroup:SecGroup", "resource": "sg-dmz", "field": "rules",
+         "declared": ["ingress IPv4 tcp 22:22 10.10.0.0/23"], "running": ["ingress IPv4 tcp 22:22 0.0.0.0/0"]}]
