@@ -206,3 +206,33 @@ def test_rule_changed_by_hand_is_drift_of_its_group(prod):
          "declared": [], "running": ["ingress IPv4 tcp 5432:5432 10.10.0.0/23"]},
         {"type": "openstack:networking/secGroup:SecGroup", "resource": "sg-dmz", "field": "rules",
          "declared": ["ingress IPv4 tcp 22:22 10.10.0.0/23"], "running": ["ingress IPv4 tcp 22:22 0.0.0.0/0"]}]
+
+
+def _shape(ident: str) -> tuple:
+    """'uuid' for an OpenStack ID (UUID, or Keystone's 32 hex digits), '' for a blank part, 'name' else."""
+    import re
+
+    return tuple("" if not p else "uuid" if re.fullmatch(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?"
+                                                          r"[0-9a-f]{12}", p) else "name" for p in ident.split("/"))
+
+
+def test_import_ids_have_the_shape_the_provider_documents(prod):
+    """Each child type's ID has the shape of the example in pulumi_openstack's own "## Import" section."""
+    import importlib
+    import inspect
+    import re
+
+    a = match(prod.plan, _cloud(prod.plan))
+    ours = {m.type: _shape(m.id) for m in a.matched if m.type in CHILD_TYPES}
+    documented = {}
+    for typ in CHILD_TYPES:
+        mod, cls = typ.split(":")[1].split("/")[0], typ.rsplit(":", 1)[1]
+        src = inspect.getsource(getattr(importlib.import_module(f"pulumi_openstack.{mod}"), cls))
+        documented[typ] = _shape(re.search(rf"pulumi import {re.escape(typ)} \S+ (\S+)", src).group(1))
+    # the router interface's example is the placeholder `port_id` ("imported using the port `id`")
+    rif = "openstack:networking/routerInterface:RouterInterface"
+    assert documented.pop(rif) == ("name",) and ours.pop(rif) == ("uuid",)
+    # quotas: `project_id/region` — the region is a name
+    assert ours == documented
+    assert documented["openstack:identity/roleAssignment:RoleAssignment"] == ("", "uuid", "", "uuid", "uuid")
+    assert documented["openstack:networking/quotaV2:QuotaV2"] == ("uuid", "name")
