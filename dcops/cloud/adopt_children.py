@@ -191,13 +191,7 @@ def match(plan: dict, listings: dict, a: Adoption) -> dict[str, set[str]]:
             got(r, row["ID"], "share", "network_rbac")
     # volume QoS by name; an association when the QoS lists the volume type
     if listings.get("volume_qos") is not None:
-        qos = {x.get("Name"): x for x in listings["volume_qos"]}
-        for r in _res(plan, T_QOS):
-            row = qos.get(r["inputs"].get("name"))
-            if row is None:
-                missing(r)
-                continue
-            got(r, row["ID"], "name", "volume_qos")
+        _by_name(plan, T_QOS, listings["volume_qos"], "volume_qos", got, missing)
         qos_ids, vtypes = _ids(a, T_QOS), _ids(a, T_VOLUME_TYPE)
         vtype_names = {x["name"]: x["inputs"].get("name") for x in _res(plan, T_VOLUME_TYPE)}
         by_id = {x["ID"]: x for x in listings["volume_qos"]}
@@ -208,11 +202,8 @@ def match(plan: dict, listings: dict, a: Adoption) -> dict[str, set[str]]:
                 missing(r)
                 continue
             got(r, f"{row['ID']}/{vtypes[vt]}", "association")
-    if listings.get("keypairs") is not None:
-        names = {x["Name"] for x in listings["keypairs"]}
-        for r in _res(plan, T_KEYPAIR):
-            name = r["inputs"].get("name")
-            got(r, name, "name", "keypairs") if name in names else missing(r)
+    if listings.get("keypairs") is not None:  # imported by name
+        _by_name(plan, T_KEYPAIR, listings["keypairs"], "keypairs", got, missing)
     _match_lb(plan, listings, a, used, got, missing, _ids(a, T_LB))
     # a router interface is its port (Neutron's router-owned port on the subnet)
     ports = {x["ID"]: x for x in listings.get("ports") or ()}
@@ -227,20 +218,22 @@ def match(plan: dict, listings: dict, a: Adoption) -> dict[str, set[str]]:
     return used
 
 
+def _by_name(plan, typ, rows, listing, got, missing, parent_ok=lambda r: True) -> None:
+    index = {x.get("Name"): x for x in rows}
+    for r in _res(plan, typ):
+        row = index.get(r["inputs"].get("name"))
+        if row is None or not parent_ok(r):
+            missing(r)
+            continue
+        got(r, row.get("ID") or row["Name"], "name", listing)
+
+
 def _match_lb(plan, listings, a, used, got, missing, lbs) -> None:
     if listings.get("lb_listeners") is not None:
-        rows = {x.get("Name"): x for x in listings["lb_listeners"]}
-        for r in _res(plan, T_LISTENER):
-            row = rows.get(r["inputs"].get("name"))
-            if row is None or _ref_name(r["inputs"].get("loadbalancerId")) not in lbs:
-                missing(r)
-                continue
-            got(r, row["ID"], "name", "lb_listeners")
+        _by_name(plan, T_LISTENER, listings["lb_listeners"], "lb_listeners", got, missing,
+                 lambda r: _ref_name(r["inputs"].get("loadbalancerId")) in lbs)
     if listings.get("lb_pools") is not None:
-        rows = {x.get("Name"): x for x in listings["lb_pools"]}
-        for r in _res(plan, T_POOL):
-            row = rows.get(r["inputs"].get("name"))
-            got(r, row["ID"], "name", "lb_pools") if row else missing(r)
+        _by_name(plan, T_POOL, listings["lb_pools"], "lb_pools", got, missing)
     pools = _ids(a, T_POOL)
     if listings.get("lb_healthmonitors") is not None:
         by_pool = {p: x for x in listings["lb_healthmonitors"] for p in _pools_of(x)}
