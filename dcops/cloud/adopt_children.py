@@ -318,6 +318,7 @@ def drift(plan: dict, listings: dict, adoption: Adoption, add) -> None:
         elif r["type"] == T_MEMBERS:
             def line(addr, port, weight):
                 return f"{addr}:{port} weight {weight}"
+            # an undeclared weight is the provider's default, 1 (MembersMemberArgs: "Defaults to 1")
             want = sorted(line(x.get("address"), x.get("protocolPort"), x.get("weight", 1)) for x in i["members"])
             have = sorted(line(x.get("address"), x.get("protocol_port"), x.get("weight", 1))
                           for x in listings["lb_members"][m.id])
