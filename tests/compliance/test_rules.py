@@ -365,10 +365,12 @@ def test_levels_decide_the_controls(ctx) -> None:
 def test_missing_evidence_is_never_a_pass(ctx) -> None:
     a = assess(ctx.inventory, ctx)  # empty evidence folders
     artefacts = [f for f in a.findings
-                 if f.control in ("backup-restore-drill", "dr-coverage", "firewall-default-deny", "monitoring")]
+                 if f.control in ("backup-restore-drill", "dr-coverage", "firewall-default-deny", "monitoring",
+                                  "dr-failover-drill")]
     levels = [s.security_level for s in ctx.inventory.systems]
-    # every system has a firewall control, level ≥ 2 a restore drill and monitoring, level 3 DR coverage
-    assert len(artefacts) == len(levels) + 2 * (levels.count(2) + levels.count(3)) + levels.count(3)
+    # every system has a firewall control, level ≥ 2 a restore drill and monitoring, level 3 DR coverage and a
+    # DR failover drill
+    assert len(artefacts) == len(levels) + 2 * (levels.count(2) + levels.count(3)) + 2 * levels.count(3)
     assert {f.evidence.status for f in artefacts} == {"missing"}
     assert a.ok is False and not [f for f in a.findings if f.evidence.status == "pass"]
     # nothing passes on the owner's declaration alone
