@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,22 +26,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dcops.backup.lab import BaculaLab, available  # noqa: E402
-from dcops.backup.restore import restore_verified  # noqa: E402
+from dcops.backup.throughput import measure  # noqa: E402
 from dcops.drills.bacula_restore import backup  # noqa: E402
 from dcops.model import load_inventory  # noqa: E402
 
 from _results import record  # noqa: E402  (bench/_results.py, beside this script)
 
 CLIENT_VM = "portal-db-01"  # a tape-protected VM of the shipped inventory; only its name is used
-
-
-def drop_caches() -> bool:
-    subprocess.run(["sync"], check=True)
-    try:
-        Path("/proc/sys/vm/drop_caches").write_text("3\n")
-        return True
-    except OSError:
-        return False
 
 
 def write_data(folder: Path, size: int, files: int = 16) -> int:
@@ -87,35 +76,24 @@ def main() -> int:
             job = backup(bl, CLIENT_VM)
             backup_s = time.monotonic() - t
             print(f"backup JobId {job.job_id}: {job.bytes / 1e9:.2f} GB in {backup_s:.1f} s")
-            runs = []
-            for i in range(a.runs):
-                staging = work / "restore" / str(i)
-                dropped = drop_caches()
-                res = restore_verified(bl, f"{CLIENT_VM}-fd", staging)
-                if not res.ok:
-                    print(f"restore {i + 1} failed: {res.reason}", file=sys.stderr)
-                    return 1
-                mbps = res.bytes / res.seconds / 1e6
-                runs.append({"bytes": res.bytes, "seconds": round(res.seconds, 3), "mbps": round(mbps, 1),
-                             "files_verified": res.files_checked, "caches_dropped": dropped})
-                print(f"restore {i + 1}: {res.bytes / 1e9:.2f} GB in {res.seconds:.1f} s = {mbps:.0f} MB/s "
-                      f"({res.files_checked} files verified; caches dropped: {dropped})")
-                shutil.rmtree(staging)
+            try:
+                m = measure(bl, f"{CLIENT_VM}-fd", work / "restore", a.runs)
+            except RuntimeError as e:
+                print(e, file=sys.stderr)
+                return 1
+            for i, r in enumerate(m["runs"], 1):
+                print(f"restore {i}: {r['bytes'] / 1e9:.2f} GB in {r['seconds']:.1f} s = {r['mbps']:.0f} MB/s "
+                      f"({r['files_verified']} files verified; caches dropped: {r['caches_dropped']})")
             version = bl.bconsole("version").split("Version:")[-1].split("\n")[0].strip()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    rates = [r["mbps"] for r in runs]
-    med = statistics.median(rates)
-    spread = (max(rates) - min(rates)) / med
     path = record("restore", {
-        "engine": "bacula", "bacula_version": version, "client": f"{CLIENT_VM}-fd",
-        "data_bytes": size, "data": "random bytes (incompressible), 16 files", "backup_seconds": round(backup_s, 1),
-        "runs": runs, "median_mbps": round(med, 1), "spread": round(spread, 3),
-        "caches_dropped": all(r["caches_dropped"] for r in runs),
+        **m, "bacula_version": version, "data_bytes": size, "data": "random bytes (incompressible), 16 files",
+        "backup_seconds": round(backup_s, 1),
         "storage": "lab virtual autochanger: file-backed cartridges on this machine's disk",
     }, notes="Bacula restore of one Full job from the lab's virtual tape library to a local folder; the "
              "throughput of the disk behind the lab's cartridges, not of an LTO-8 drive")
-    print(f"median {med:.0f} MB/s, spread {100 * spread:.0f} % → {path}")
+    print(f"median {m['median_mbps']:.0f} MB/s, spread {100 * m['spread']:.0f} % → {path}")
     return 0
 
 

@@ -105,7 +105,9 @@ def test_json_summary_counts_are_exact(ctx):
     assert [b["year"] for b in doc["directive14"]] == [2021, 2026]
     assert doc["directive14"][0] == {
         "year": 2021, "total_million_vnd": 19000, "security_million_vnd": 1050, "share": 0.0553,
-        "min_share": 0.1, "ok": False, "security_lines": doc["directive14"][0]["security_lines"]}
+        "min_share": 0.1, "ok": False, "security_lines": doc["directive14"][0]["security_lines"],
+        "source": "Phụ lục Kế hoạch số 195/KH-UBND ngày 31/12/2020 của UBND tỉnh Kiên Giang: Danh mục nhiệm vụ, "
+                  "hoạt động ứng dụng CNTT năm 2021 sử dụng nguồn vốn sự nghiệp CNTT"}
 
 
 def test_systems_ok_counts_a_system_whose_every_control_passes(ctx):

@@ -349,6 +349,8 @@ def test_directive14_flags_2021(ctx) -> None:
         sections[sec] = sections.get(sec, 0) + ln.amount_million_vnd
     assert sections == {"I": 1600, "II": 9453, "III": 1300, "IV": 1050, "V": 5597}
     assert (b2021.year, b2021.total, b2021.security) == (2021, 19000, 1050)
+    assert b2021.source.startswith("Phụ lục Kế hoạch số 195/KH-UBND ngày 31/12/2020 của UBND tỉnh Kiên Giang")
+    assert b2026.source is None
     assert round(100 * b2021.share, 1) == 5.5 and not b2021.ok
     assert b2026.ok
     assert not a.ok
@@ -403,6 +405,7 @@ def test_cli_json_html_both_languages(tmp_path: Path) -> None:
     lines = doc["directive14"][0]["security_lines"]
     assert [(l["item"][:4], l["million_vnd"]) for l in lines] == [("IV.1", 50), ("IV.2", 1000)]
     assert "Đội ứng cứu sự cố" in page and "Thuê kiểm tra, đánh giá độc lập" in page
+    assert "2021 (Phụ lục Kế hoạch số 195/KH-UBND ngày 31/12/2020 của UBND tỉnh Kiên Giang" in page
     assert doc["directive14_projects"]["status"] == "missing" and "từng dự án" in page
     res = runner.invoke(app, ["compliance", "--lang", "en", "--html", str(html), "--as-of", "2026-11-23"])
     assert res.exit_code == 0 and "Information-security compliance report" in html.read_text(encoding="utf-8")

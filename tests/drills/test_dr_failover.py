@@ -3,11 +3,13 @@ verified against the catalogue, an nftables DNAT on the link balancer moved, HTT
 the published address (slow answers counted as outage), the data fetched back through it. A restore that
 fails switches nothing: production still serves and the record says so."""
 import json
+import shutil
 
 import pytest
 
 from dcops.backup.lab import available
-from dcops.drills import bacula_restore, dr_failover
+from dcops.backup.throughput import measure
+from dcops.drills import bacula_restore, dr_failover, readiness
 from dcops.drills.core import DrillRefused, run_drill
 from dcops.drills.lab import DrillLab
 from dcops.drills.registry import get
@@ -82,13 +84,22 @@ def test_failover_to_dr_measures_rto_rpo_verifies_data_and_a_failed_restore_swit
             ("DR instance", "standby (stopped, no floating IP)", True)]
         assert r.systems[0]["evidence"] == "dr-failover" and r.systems[0]["verified"] is True
 
-        # the DR copy of the newest job is unreadable: nothing switches, production keeps serving
+        # the mechanism behind dr-readiness' throughput (bench/bench_restore.py runs it on ≥ 1 GB): real Bacula
+        # restores, caches dropped before each, every file verified; on the lab's 2 MB it is refused as a figure
         bl = dl.services["bacula"]
+        tp = measure(bl, f"{VM}-fd", tmp_path / "tp", runs=1)
+        assert [(x["bytes"] > 2_000_000, x["files_verified"], x["caches_dropped"]) for x in tp["runs"]] == [
+            (True, 18, True)] and tp["median_mbps"] > 0 and tp["engine"] == "bacula"
+        (tmp_path / "restore.json").write_text(json.dumps({"figures": tp}))
+        assert readiness.bacula_measured(tmp_path / "restore.json")[2]["why_not"].endswith("< 1 GB: would measure "
+                                                                                             "overhead")
+
+        # the DR copy of the newest job is unreadable: nothing switches, production keeps serving
         with bl.catalogue() as con:
             newest = max(j.job_id for j in bacula_restore.catalogue.jobs(con, client=f"{VM}-fd"))
         _corrupt_job(bl, newest)
-        for p in list(fl.dr_volume.iterdir()):  # back to an empty standby volume
-            (p.is_dir() and __import__("shutil").rmtree(p)) or (p.is_file() and p.unlink())
+        shutil.rmtree(fl.dr_volume)  # back to an empty standby volume
+        fl.dr_volume.mkdir()
         r2, _ = run_drill(drill, inv, execute=True, lab=dl, report_dir=report_dir,
                           options={"targets": [VM], "dr_plan": str(plan)})
         assert r2.verdict == "fail" and "Block checksum mismatch" in r2.reason, r2.reason
