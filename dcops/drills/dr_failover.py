@@ -365,6 +365,11 @@ def _drill(ctx, name, sw, fl: FailoverLab, bl, policy, client, log, slow_ms, pro
     up = _wait_site(log, "dr", lost, slow_ms, timeout=float(ctx.options.get("switch_timeout_s", 30)))
     if not r.check("The service answers from DR at the published address", up is not None,
                    "every probe answered by DR in time" if up else "DR never answered every probe in time", host=name):
+        # put production back rather than leave the service down; the end state says whether that worked
+        r.event("switch failed: pointing the link balancer back at production", host="lb")
+        lab.restore_link("lb", "p0")
+        publish(lab, prod_ip)
+        _wait_site(log, "prod", time.time(), slow_ms, need=5, timeout=10)
         return
     r.event("service answers from DR (verified by probes)", host=name, at=iso_ts(up))
     a = outage(_probes(log), lost, up, slow_ms)
