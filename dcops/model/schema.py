@@ -417,6 +417,31 @@ class Budget(Strict):
     lines: tuple[BudgetLine, ...] = Field(min_length=1)
 
 
+class ProjectExemption(Strict):
+    """Directive 14/CT-TTg's exception to the per-project 10 %: the owner already has a technical system, or
+    rents a dedicated security service, that meets the level-based security rules. Named by its document."""
+    basis: Literal["own_security_system", "security_service"]
+    evidence: DisplayName  # e.g. "Hợp đồng 12/2021/HĐ-STTTT ngày 02/3/2021 thuê dịch vụ SOC"
+
+
+class ItProject(Strict):
+    """An IT project (dự án CNTT) checked against Directive 14's ≥ 10 % security share of its total cost."""
+    name: DisplayName
+    owner: DisplayName  # chủ đầu tư
+    year: Annotated[int, Field(ge=2000, le=2100)]
+    decision: DisplayName | None = None  # approval decision (số, ngày)
+    total_million_vnd: PositiveFloat
+    security_million_vnd: Annotated[float, Field(ge=0)] = 0.0
+    exemption: ProjectExemption | None = None
+
+    @model_validator(mode="after")
+    def _security_within_total(self) -> "ItProject":
+        if self.security_million_vnd > self.total_million_vnd:
+            raise ValueError(f"security_million_vnd {self.security_million_vnd:g} is more than the project's total "
+                             f"{self.total_million_vnd:g}")
+        return self
+
+
 # ---------------------------------------------------------------- the whole site
 
 class Inventory(Strict):
@@ -437,6 +462,7 @@ class Inventory(Strict):
     facility: tuple[FacilityDevice, ...] = ()
     vms: tuple[Vm, ...] = ()
     budgets: tuple[Budget, ...] = ()
+    it_projects: tuple[ItProject, ...] = ()
 
     # -- lookups every consumer needs; cheap enough to recompute.
     def vm(self, name: str) -> Vm:
