@@ -111,6 +111,8 @@ class Platform:
     postprocess: str | None = None
     #: policy.address_names: how the address objects aerleon emits are renamed (dcops.net.addrnames.Rules)
     address_names: addrnames.Rules | None = None
+    #: keywords: the syntax dcops.net.keywords reads the rendered configuration in (forti-cli, panos-xml, linux)
+    keywords: str | None = None
 
     @property
     def commit_confirm(self) -> bool:
@@ -156,6 +158,7 @@ def load(name: str, root: Path = PLATFORMS_DIR) -> Platform:
             postprocess=pol.get("postprocess"),
             address_names=addrnames.rules_from(pol["address_names"], str(spec_file))
             if pol.get("address_names") is not None else None,
+            keywords=spec.get("keywords"),
         )
     except ValueError as e:
         raise PlatformError(str(e)) from e
