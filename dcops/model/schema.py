@@ -149,6 +149,11 @@ class InformationSystem(Strict):
     security_level: SecurityLevel
     description: DisplayName | None = None
     public: bool = False
+    #: how a public system reaches the internet: "waf" (the default: the WAF pair publishes its DMZ VMs,
+    #: which then have no floating IP of their own) or "direct" (deliberately not behind the WAF, e.g. a
+    #: non-HTTP service: its DMZ VMs may have floating IPs) — "direct" needs a publish_reason
+    publish: Literal["waf", "direct"] = "waf"
+    publish_reason: DisplayName | None = None
     dr_required: bool = False
     facts: dict[str, int | str] = {}
     protection: Protection = Protection()
@@ -395,7 +400,7 @@ class Vm(Strict):
     volumes: tuple[Volume, ...] = ()
     backup_policy: Name | None = None
     ha_group: Name | None = None
-    public: bool = False  # gets a floating IP (DMZ only)
+    public: bool = False  # gets a floating IP (DMZ only; only for systems with publish: direct)
     drill_enabled: bool = False
     #: names this VM had before (oldest first): the cloud program aliases them, so a rename keeps the
     #: VM's port, volumes and server instead of deleting them and creating empty ones
