@@ -64,13 +64,15 @@ class Deployment:
 def site_of(inv, d: Deployment) -> Site:
     """What the director's resources need to know of this deployment."""
     return Site(workdir=str(d.workdir), sd_address=d.sd_address, sd_port=d.sd_port, fd_password=d.passwords["fd"],
-                sd_password=d.passwords["sd"], volume_bytes=int(inv.storage.tape.cartridge_tb * 1e12 * d.scale))
+                sd_password=d.passwords["sd"], volume_bytes=int(inv.storage.tape.cartridge_tb * 1e12 * d.scale),
+                director=d.director)
 
 
 def core_fragments(d: Deployment) -> list[Fragment]:
-    """The director's own resources when the rest comes from conf.d: Bacula starts (and `reload`s) only with
-    one complete job, so the director keeps one of its own — the catalogue's backup to the backup server's
-    disk, the standard Debian layout — and an empty conf.d is still a director that runs."""
+    """The director's own resources, in bacula-dir.conf itself: Bacula starts (and `reload`s) only with one
+    complete job, so the director keeps one of its own — the catalogue's backup to the backup server's disk,
+    the standard Debian layout — and an empty conf.d is still a director that runs. Its client and file set
+    are also the ones copy and restore jobs name (Bacula wants one there and uses the job's own)."""
     n = d.director
     return [
         Fragment("Storage", f"{n}-catalog", {
@@ -106,7 +108,7 @@ def render(inv, d: Deployment, clients: list[Client]) -> dict[str, str]:
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True,
                       trim_blocks=False)
     dr = dr_library(tape, d) if any(f.name == DR_SCHEDULE for f in frags) else None
-    body = core_fragments(d) if d.conf_d else frags
+    body = core_fragments(d) + ([] if d.conf_d else frags)
     ctx = dict(site=inv.site.code, d=d, tape=tape, dr=dr, fragments=[text(f) for f in body],
                include=include_line(d.conf_d) if d.conf_d else None, catalog_media=CATALOG_MEDIA,
                changer_script=CHANGER_SCRIPT, fd_name=f"{d.director}-fd",

@@ -29,7 +29,8 @@ class BackupDirector(ComponentResource):
         fd_pw, sd_pw = passwords()
         tape = inv.storage.tape
         site = Site(workdir=settings.workdir, sd_address=settings.sd_address, sd_port=settings.sd_port,
-                    fd_password=fd_pw, sd_password=sd_pw, volume_bytes=int(tape.cartridge_tb * 1e12))
+                    fd_password=fd_pw, sd_password=sd_pw, volume_bytes=int(tape.cartridge_tb * 1e12),
+                    director=settings.director)
         access = DirectorAccess(settings.conf_d, settings.director_conf, settings.bconsole_conf)
         self.resources: dict[tuple[str, str], pulumi.Resource] = {}
         for f in fragments(inv, clients_of(inv, fd_port=settings.fd_port), site):

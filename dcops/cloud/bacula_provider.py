@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import pickle
 import re
 import subprocess
 import tempfile
@@ -36,6 +37,8 @@ REQUIRED = {"Storage": ("Address", "Password", "Device", "Media Type"), "Pool": 
             "JobDefs": (), "Job": ()}
 #: changing these makes another resource (another file, another name the director knows)
 REPLACE_ON = ("kind", "name")
+#: the kinds bconsole's `show <kind>=<name>` answers for (9.6 has no `show jobdefs`)
+SHOWN = ("Storage", "Pool", "Schedule", "Client", "FileSet", "Job")
 DIRECTIVE = re.compile(r"^[A-Za-z][A-Za-z ]*$")
 #: lines of the director's output that carry its reason
 _WORDS = re.compile(r"(error|Error|ERROR|Could not|not found|Please correct|Config error|: line \d+)")
@@ -203,6 +206,8 @@ class BaculaProvider(ResourceProvider):
             raise BaculaRefused(f"the director refused to reload: {_words(tail)}")
 
     def _verify(self, f: Fragment, *, present: bool) -> None:
+        if f.kind not in SHOWN:
+            return  # the reload's own report is all the director says about it
         asked = f"show {f.kind.lower()}={f.name}"
         out = self._console(asked).split(asked, 1)[-1]
         missing = "not found" in out
@@ -249,8 +254,22 @@ class BaculaResource(pulumi.dynamic.Resource, module=MODULE, name="Resource"):
         secret = ("Password" in directives)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
             additional_secret_outputs=["directives"] if secret else None))
-        super().__init__(BaculaProvider(access), name, {"kind": self.KIND, "name": name, "directives": directives,
-                                                        "comment": comment}, opts)
+        with _pickler_restored():
+            super().__init__(BaculaProvider(access), name, {"kind": self.KIND, "name": name,
+                                                            "directives": directives, "comment": comment}, opts)
+
+
+@contextlib.contextmanager
+def _pickler_restored():
+    """pulumi.dynamic.serialize_provider (3.272) wraps pickle._Pickler._batch_setitems in a sorting wrapper on
+    every call and never unwraps it: a program of a few hundred dynamic resources (or a few plans in one
+    process) hits RecursionError. The provider is serialised synchronously in the constructor, so the
+    pickler is put back as it was around it."""
+    saved = pickle._Pickler._batch_setitems, pickle._Pickler.save_dict
+    try:
+        yield
+    finally:
+        pickle._Pickler._batch_setitems, pickle._Pickler.save_dict = saved
 
 
 def _typed(kind: str) -> type:

@@ -58,6 +58,8 @@ class BaculaSettings:
     Passwords are stack secrets dcops:baculaFdPassword and dcops:baculaSdPassword, never here."""
 
     sd_address: str
+    #: the director's name (its core configuration declares its own client and catalogue file set)
+    director: str = "kg-bak-dir"
     conf_d: str = "/etc/bacula/conf.d"
     director_conf: str = "/etc/bacula/bacula-dir.conf"
     bconsole_conf: str = "/etc/bacula/bconsole.conf"
@@ -65,7 +67,7 @@ class BaculaSettings:
     sd_port: int = 9103
     fd_port: int = 9102
 
-    KEYS = {"sdAddress": "sd_address", "confDir": "conf_d", "directorConf": "director_conf",
+    KEYS = {"sdAddress": "sd_address", "director": "director", "confDir": "conf_d", "directorConf": "director_conf",
             "bconsoleConf": "bconsole_conf", "workdir": "workdir", "sdPort": "sd_port", "fdPort": "fd_port"}
     SECRETS = ("baculaFdPassword", "baculaSdPassword")
 

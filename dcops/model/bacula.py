@@ -8,7 +8,7 @@ writes it into the director's conf.d. One generator, two consumers that never im
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 DR_COPY_AT = "05:05"  # after the night's backups (23:05), before office hours
@@ -160,9 +160,12 @@ class Site:
     sd_password: Any
     #: bytes a volume holds (cartridge size x the lab's scale)
     volume_bytes: int
+    #: the director's name: its core configuration (not these fragments) declares its own client
+    #: `<director>-fd` and file set `<director>-catalog`, which copy and restore jobs name where Bacula wants
+    #: a client and file set it does not use (so adding a VM never changes them)
+    director: str = "kg-bak-dir"
     #: the catalogue's name (the core configuration declares it)
     catalog: str = "MyCatalog"
-    extra: dict = field(default_factory=dict)
 
 
 def fragments(inv, clients: list[Client], site: Site) -> list[Fragment]:
@@ -233,7 +236,7 @@ def fragments(inv, clients: list[Client], site: Site) -> list[Fragment]:
         out.append(Fragment("Job", c.name, {
             "JobDefs": c.policy.name, "Client": f"{c.name}-fd", "FileSet": f"{c.name}-data"},
             refs=(("JobDefs", c.policy.name), ("Client", f"{c.name}-fd"), ("FileSet", f"{c.name}-data"))))
-    first = clients[0].name
+    own_fd, own_set = f"{site.director}-fd", f"{site.director}-catalog"
     for p in policies:
         if not (dr and p.replicate_to_dr):
             continue
@@ -242,13 +245,12 @@ def fragments(inv, clients: list[Client], site: Site) -> list[Fragment]:
         for src in (["full", "inc"] if p.incremental_daily else ["full"]):
             out.append(Fragment("Job", f"{p.name}-{src}-copy-dr", {
                 "Type": "Copy", "Level": "Full", "Selection Type": "PoolUncopiedJobs", "Pool": f"{p.name}-{src}",
-                "Next Pool": f"{p.name}-dr", "Schedule": DR_SCHEDULE, "Client": f"{first}-fd",
-                "FileSet": f"{first}-data", "Messages": "Standard", "Priority": 20},
-                refs=(("Pool", f"{p.name}-{src}"), ("Pool", f"{p.name}-dr"), ("Schedule", DR_SCHEDULE),
-                      ("Client", f"{first}-fd"), ("FileSet", f"{first}-data"))))
+                "Next Pool": f"{p.name}-dr", "Schedule": DR_SCHEDULE, "Client": own_fd, "FileSet": own_set,
+                "Messages": "Standard", "Priority": 20},
+                refs=(("Pool", f"{p.name}-{src}"), ("Pool", f"{p.name}-dr"), ("Schedule", DR_SCHEDULE))))
     # restores go through one job; bconsole's `restore` names the client and the target folder
     out.append(Fragment("Job", RESTORE_JOB, {
-        "Type": "Restore", "Client": f"{first}-fd", "Storage": tape.name, "FileSet": f"{first}-data",
+        "Type": "Restore", "Client": own_fd, "Storage": tape.name, "FileSet": own_set,
         "Pool": SCRATCH, "Messages": "Standard", "Where": f"{site.workdir}/restore"},
-        refs=(("Client", f"{first}-fd"), ("Storage", tape.name), ("FileSet", f"{first}-data"), ("Pool", SCRATCH))))
+        refs=(("Storage", tape.name), ("Pool", SCRATCH))))
     return out
