@@ -177,3 +177,20 @@ def test_with_a_conf_d_the_director_file_is_its_core_and_an_include(inv, tmp_pat
         assert "Job {\n  Name = BackupCatalog\n  Type = Backup\n  Level = Full\n  Client = kg-bak-dir-fd\n" in conf
     assert "Job {\n  Name = portal-db-01\n" in whole and "portal-db-01" not in split
     assert "Storage {\n  Name = tape-01\n" in whole and "tape-01" not in split
+
+
+def test_render_cli_writes_the_core_for_a_conf_d_and_refuses_a_relative_one(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dcops.cli import app
+
+    for k in ("DIRECTOR", "CONSOLE", "SD", "FD"):
+        monkeypatch.setenv(f"DCOPS_BACULA_{k}_PASSWORD", f"pw-{k.lower()}")
+    args = ["backup", "render", "--out", str(tmp_path / "etc"), "--address", "10.10.0.42"]
+    bad = CliRunner().invoke(app, [*args, "--conf-d", "conf.d"])
+    assert bad.exit_code == 2 and "--conf-d conf.d: an absolute path on the backup server" in bad.stderr
+    assert not (tmp_path / "etc").exists()
+    ok = CliRunner().invoke(app, [*args, "--conf-d", "/etc/bacula/conf.d"])
+    assert ok.exit_code == 0, ok.output
+    conf = (tmp_path / "etc" / "bacula-dir.conf").read_text()
+    assert "@|\"sh -c 'for f in /etc/bacula/conf.d/*.conf ;" in conf and "Name = portal-db-01" not in conf

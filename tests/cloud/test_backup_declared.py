@@ -107,8 +107,12 @@ def test_plan_diff_shows_backup_resources_added_and_changed(prod, inv):
     monthly = [v.name for v in inv.vms if v.backup_policy == "tape-monthly-60d"]
     assert set(bacula) == {"tape-monthly-60d-full", "tape-monthly-60d-inc", "tape-monthly-60d-dr",
                            *(f"{v}-fd" for v in monthly)}
-    assert bacula["tape-monthly-60d-full"]["changes"] == [{
-        "path": "directives.Volume Retention", "old": "60 days", "new": "90 days", "action": "update"}]
+    policy_line = "Policy tape-monthly-60d: full every 30 day(s), incremental daily, kept {} days, RPO 24 h."
+    assert bacula["tape-monthly-60d-full"]["changes"] == [
+        {"path": "comment", "old": policy_line.format(60), "new": policy_line.format(90), "action": "update"},
+        {"path": "directives.Volume Retention", "old": "60 days", "new": "90 days", "action": "update"}]
+    assert bacula["tape-monthly-60d-inc"]["changes"] == [
+        {"path": "directives.Volume Retention", "old": "60 days", "new": "90 days", "action": "update"}]
     assert {c["action"] for c in bacula.values()} == {"update"}
     assert not [r for r in d["removed"] if r["kind"].startswith("bacula.")]
     text = plandiff.render_text(d)
