@@ -194,3 +194,54 @@ def test_render_cli_writes_the_core_for_a_conf_d_and_refuses_a_relative_one(tmp_
     assert ok.exit_code == 0, ok.output
     conf = (tmp_path / "etc" / "bacula-dir.conf").read_text()
     assert "@|\"sh -c 'for f in /etc/bacula/conf.d/*.conf ;" in conf and "Name = portal-db-01" not in conf
+
+
+@pytest.mark.slow
+@needs_bacula
+def test_pulumi_s_own_dynamic_provider_host_runs_the_serialised_provider(director, declared):
+    """What `pulumi up` starts (`python -m pulumi.dynamic`, a gRPC server) deserialises the provider from the
+    resource's __provider and calls it: Create, Diff and Delete through that process, not in this one."""
+    import os
+    import subprocess
+    import sys
+
+    import grpc
+    from google.protobuf import struct_pb2
+    from pulumi.dynamic.dynamic import serialize_provider
+    from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+    from dcops import PROJECT_ROOT
+    from dcops.cloud.bacula_provider import _pickler_restored
+
+    c = director.conf
+    with _pickler_restored():
+        blob = serialize_provider(BaculaProvider(DirectorAccess(str(director.d.conf_d), str(c / "bacula-dir.conf"),
+                                                                str(c / "bconsole.conf"))))
+    host = subprocess.Popen([sys.executable, "-m", "pulumi.dynamic"], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, start_new_session=True)
+    try:
+        port = int(host.stdout.readline())
+        stub = provider_pb2_grpc.ResourceProviderStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+
+        def struct(props):
+            s = struct_pb2.Struct()
+            s.update({**props, "__provider": blob})
+            return s
+
+        urn = "urn:pulumi:prod::dcops-cloud::pulumi-python:dynamic/bacula:Schedule::weekly-extra"
+        props = {"kind": "Schedule", "name": "weekly-extra", "comment": "",
+                 "directives": {"Run": ["Level=Full sat at 02:00"]}}
+        made = stub.Create(provider_pb2.CreateRequest(urn=urn, properties=struct(props)), timeout=60)
+        assert made.id == "Schedule/weekly-extra"
+        assert "Schedule: Name=weekly-extra Enabled=1" in _show(director, "schedule=weekly-extra")
+        moved = {**props, "directives": {"Run": ["Level=Full sun at 03:00"]}}
+        d = stub.Diff(provider_pb2.DiffRequest(id=made.id, urn=urn, olds=struct(props), news=struct(moved)))
+        assert (d.changes, list(d.replaces)) == (provider_pb2.DiffResponse.DIFF_SOME, [])
+        d = stub.Diff(provider_pb2.DiffRequest(id=made.id, urn=urn, olds=struct(props),
+                                               news=struct({**props, "name": "weekly-other"})))
+        assert list(d.replaces) == ["name"]
+        stub.Delete(provider_pb2.DeleteRequest(id=made.id, urn=urn, properties=struct(props)), timeout=60)
+        assert "schedule resource weekly-extra not found." in _show(director, "schedule=weekly-extra")
+    finally:
+        os.killpg(host.pid, 15)
+        host.wait(10)
