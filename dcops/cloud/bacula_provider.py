@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import pickle
 import re
@@ -25,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import (CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider,
+                            UpdateResult)
 
 from ..model.bacula import KINDS, NAME, Fragment, render_fragment
 
@@ -123,6 +125,8 @@ class BaculaProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         diffs = changed(olds, news)
+        if olds.get("sha256") and not diffs and olds["sha256"] != _digest(news):
+            diffs = ["(file)"]  # refreshed from a file edited on the director: rewrite what is declared
         replaces = [p for p in diffs if p in REPLACE_ON]
         return DiffResult(changes=bool(diffs), replaces=replaces, stables=[], delete_before_replace=False)
 
@@ -144,6 +148,15 @@ class BaculaProvider(ResourceProvider):
             self._apply(f, path, old_text=old_text,
                         new_text=render_fragment(f.kind, f.name, f.directives, f.comment))
         return UpdateResult(_outs(news))
+
+    def read(self, id_: str, props: dict) -> ReadResult:
+        """`pulumi refresh`: a fragment removed from the director is gone (the next `up` creates it again); one
+        edited by hand keeps its declared properties but the file's digest, which `diff` sees."""
+        f = _fragment(props)
+        path = self._path(f)
+        if not path.exists():
+            return ReadResult("", {})
+        return ReadResult(id_, {**_outs(props), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
 
     def delete(self, _id: str, props: dict) -> None:
         f = _fragment(props)
@@ -224,8 +237,14 @@ def _fragment(props: dict) -> Fragment:
     return Fragment(props["kind"], props["name"], dict(props["directives"]), comment=props.get("comment") or "")
 
 
+def _digest(props: dict) -> str:
+    text = render_fragment(props["kind"], props["name"], props.get("directives") or {}, props.get("comment") or "")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _outs(props: dict) -> dict:
-    return {k: props.get(k) for k in ("kind", "name", "directives", "comment")}
+    """What the state keeps: the declaration and the digest of the file written for it."""
+    return {**{k: props.get(k) for k in ("kind", "name", "directives", "comment")}, "sha256": _digest(props)}
 
 
 def _put(path: Path, text: str | None) -> None:
@@ -253,7 +272,7 @@ class BaculaResource(pulumi.dynamic.Resource, module=MODULE, name="Resource"):
                  opts: pulumi.ResourceOptions | None = None):
         secret = ("Password" in directives)
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            additional_secret_outputs=["directives"] if secret else None))
+            additional_secret_outputs=["directives", "sha256"] if secret else None))
         with _pickler_restored():
             super().__init__(BaculaProvider(access), name, {"kind": self.KIND, "name": name,
                                                             "directives": directives, "comment": comment}, opts)

@@ -245,3 +245,16 @@ def test_pulumi_s_own_dynamic_provider_host_runs_the_serialised_provider(directo
     finally:
         os.killpg(host.pid, 15)
         host.wait(10)
+
+
+def test_refresh_sees_a_fragment_removed_or_edited_on_the_director(tmp_path):
+    p = BaculaProvider(DirectorAccess(str(tmp_path), "/nonexistent", "/nonexistent"))
+    props = {"kind": "Pool", "name": "p1", "comment": "", "directives": {"Pool Type": "Backup"}}
+    assert p.read("Pool/p1", props).id == ""  # no file: gone, the next `pulumi up` creates it
+    (tmp_path / "pool-p1.conf").write_text(render_fragment("Pool", "p1", props["directives"]))
+    state = p.read("Pool/p1", props)
+    assert state.id == "Pool/p1" and p.diff("Pool/p1", state.outs, props).changes is False
+    (tmp_path / "pool-p1.conf").write_text("Pool {\n  Name = p1\n  Pool Type = Backup\n  Recycle = no\n}\n")
+    edited = p.read("Pool/p1", props).outs
+    r = p.diff("Pool/p1", edited, props)
+    assert (r.changes, r.replaces) == (True, [])  # the declared file is written again
