@@ -82,6 +82,8 @@ FIGURES: dict[str, Callable[[Sources], str]] = {
     "zones": _inv("zones"),
     "plan.prod.resources": lambda s: num(s.prod["summary"]["resources"]),
     "plan.prod.components": lambda s: num(s.prod["summary"]["components"]),
+    "plan.prod.bacula": lambda s: num(sum(n for k, n in s.prod["summary"]["by_type"].items()
+                                          if k.startswith("bacula."))),
     "plan.dr.resources": lambda s: num(s.dr["summary"]["resources"]),
     "plan.dr.systems": lambda s: num(len(s.dr["systems"])),
     "plan.dr.vms": lambda s: num(s.dr["summary"]["by_type"].get("compute.Instance", 0)),
