@@ -119,3 +119,15 @@ def test_every_verified_row_names_its_document_and_version():
         assert re.search(r"CLI Reference|Handbook|schema|SDKs", after), f"{platform} {block}: ✓ without a document"
     # the one FortiOS row the schema does not confirm for 7.2.8 stays marked unverified
     assert "✗ unverified" in tables["fortios"]["system replacemsg admin"][1]
+
+
+def test_fortiweb_snmp_user_security_level_follows_the_cli_reference():
+    """FortiWeb CLI Reference, "system snmp user" (6.3.15 https://docs.fortinet.com/document/fortiweb/6.3.15/cli-reference/393441/system-snmp-user,
+    7.2.2 https://docs.fortinet.com/document/fortiweb/7.2.2/cli-reference/393441):
+    `set security-level { noauthnopriv | authnopriv | authpriv }` — FortiWeb's spelling, not FortiOS's `auth-priv`
+    (Fortinet's FortiWeb Ansible collection, examples/fwebos_snmp_user.yml, sends `authnopriv` too)."""
+    _, configs = _waf_configs()
+    assert configs
+    for text in configs:
+        user = re.search(r"^config system snmp user\n(.*?)^end$", text, re.S | re.M).group(1)
+        assert re.findall(r"^        set security-level (\S+)$", user, re.M) == ["authpriv"]
