@@ -116,7 +116,7 @@ def test_every_verified_row_names_its_document_and_version():
     for (platform, block), ref in verified.items():
         after = ref.split("✓", 1)[1]
         assert re.search(r"\b\d+\.\d+(\.\d+)?\b|\b[0-9a-f]{7}\b", after), f"{platform} {block}: ✓ without a version: {ref}"
-        assert re.search(r"CLI Reference|Handbook|schema|SDKs", after), f"{platform} {block}: ✓ without a document"
+        assert re.search(r"CLI Reference|Handbook|schema|SDKs|REST CMDB", after), f"{platform} {block}: ✓ without a document"
     # the one FortiOS row the schema does not confirm for 7.2.8 stays marked unverified
     assert "✗ unverified" in tables["fortios"]["system replacemsg admin"][1]
 
