@@ -355,9 +355,11 @@ def _leave_out_unsupported(inv, device, backups: Path, as_json: bool, lint_statu
             fail(str(e))
         _offline_dry_run(ms, backups, f"not contacted: {listed}: {platforms.load(refused[0].platform).unsupported}",
                          as_json, lint_status)
-        fail(f"push refused for {listed}: {platforms.load(refused[0].platform).unsupported}; dcops neither backs "
+        plat = platforms.load(refused[0].platform)
+        nolock = f"; no device lock either: {plat.lock_missing}" if plat.lock_missing else ""
+        fail(f"push refused for {listed}: {plat.unsupported}; dcops neither backs "
              "up nor pushes it (the diff shown is against its last backup, filed under "
-             f"{backups}/<device>/)")
+             f"{backups}/<device>/){nolock}")
     err.print(f"[yellow]left out (no API driver in dcops; never contacted): {listed}[/]")
     rest = [d.name for d in chosen if d not in refused]
     if not rest:

@@ -54,8 +54,8 @@ def recipe_strings(driver: dict):
         elif shape == "list":
             for n, cmd in enumerate(value):
                 yield f"{key}[{n}]", cmd, RECIPE_PLACEHOLDERS
-        else:
-            for sub, cmds in (value or {}).items():
+        elif isinstance(value, dict):  # `lock: none` (no recipe) is _check_lock's to judge
+            for sub, cmds in value.items():
                 for n, cmd in enumerate(cmds if isinstance(cmds, list) else [cmds]):
                     yield f"{key}.{sub}" + (f"[{n}]" if isinstance(cmds, list) else ""), cmd, RECIPE_PLACEHOLDERS
 
@@ -124,6 +124,13 @@ class Platform:
         """Why dcops neither backs up nor pushes this platform (no driver for its API), or None."""
         return self.driver.get("unsupported")
 
+    @property
+    def lock_missing(self) -> str | None:
+        """Why a Netmiko platform's devices cannot be locked (`lock: none` + `lock_reason`), or None."""
+        if self.driver.get("kind") != "netmiko" or isinstance(self.driver.get("lock"), dict):
+            return None
+        return self.driver.get("lock_reason")
+
     def for_kind(self, kind: str) -> KindTemplate:
         if kind in self.kinds:
             return self.kinds[kind]
@@ -175,11 +182,34 @@ def load(name: str, root: Path = PLATFORMS_DIR) -> Platform:
                                 f"{', '.join('{' + u + '}' for u in sorted(used - LAYOUTS[platform.layout]))} "
                                 f"are not filled by layout {platform.layout} (it fills: "
                                 f"{', '.join('{' + a + '}' for a in sorted(LAYOUTS[platform.layout])) or 'none'})")
+    _check_lock(spec_file, platform.driver)
     for kt in kinds.values():
         for t in (kt.template, *kt.extras.values()):
             if not (folder / t).is_file():
                 raise PlatformError(f"{spec_file}: template {t} not found in {folder}")
     return platform
+
+
+LOCK_VERBS = ("acquire", "release", "show", "break")
+
+
+def _check_lock(spec_file: Path, driver: dict[str, Any]) -> None:
+    """A Netmiko platform says how its devices are locked: a recipe, or `lock: none` with the reason."""
+    if driver.get("kind") != "netmiko":
+        return
+    lock = driver.get("lock")
+    if isinstance(lock, dict):
+        missing = [v for v in LOCK_VERBS if not lock.get(v)]
+        if missing:
+            raise PlatformError(f"{spec_file}: driver.lock lacks {', '.join(missing)} (a recipe needs "
+                                f"{', '.join(LOCK_VERBS)})")
+    elif lock == "none":
+        if not str(driver.get("lock_reason") or "").strip():
+            raise PlatformError(f"{spec_file}: driver.lock is none without driver.lock_reason (say which vendor "
+                                "reference has no lock)")
+    else:
+        raise PlatformError(f"{spec_file}: a netmiko driver needs `lock:` — a recipe ({', '.join(LOCK_VERBS)}) "
+                            "or `none` with `lock_reason`")
 
 
 def available(root: Path = PLATFORMS_DIR) -> list[str]:

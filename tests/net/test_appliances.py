@@ -127,6 +127,7 @@ def test_push_appliance_without_reach_shows_diff_against_last_backup(tmp_path, c
     assert "not contacted: kg-waf-01 (fortiweb): dcops has no driver for the FortiWeb API" in " ".join(proc.stderr.split())
     assert "dry run against the last backup" in proc.stderr
     assert "push refused for kg-waf-01 (fortiweb)" in " ".join(proc.stderr.split())
+    assert "no device lock either: FortiWeb documents no configuration lock" in " ".join(proc.stderr.split())
     assert "-    set group-id 3" in proc.stdout and "+    set group-id 11" in proc.stdout
     assert "2 changed line(s)" in proc.stdout
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["20260101T000000.000000Z.conf", "kg-waf-01"]

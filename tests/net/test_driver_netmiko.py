@@ -19,6 +19,7 @@ pytestmark = pytest.mark.lab
 D = "/var/lib/dcops"
 SPEC = {
     "kind": "netmiko", "device_type": "linux", "config_mode": False,
+    "lock": "none", "lock_reason": "this bare peer has no lock (the LOCKED spec below adds one)",
     "show_running": f"cat {D}/device.cfg",
     # a config session: lines staged into a new file, swapped in at the end (like `config … end`)
     "wrap": {"before": [f"cp {D}/device.cfg {D}/device.prev; : > {D}/device.new"],
@@ -40,7 +41,7 @@ def device(lab):
     lab.link("op", "eth0", "dev", "eth0", addr_a="10.9.5.10/24", addr_b="10.9.5.1/24")
     ep = lab.start_sshd("dev", address="10.9.5.1", private_dirs=[D])
     d = NetmikoDriver("10.9.5.1", "root", timeout=20, platform_spec=SPEC,
-                      optional_args={"key_file": str(ep.key), "netns": lab.ns("op")})
+                      optional_args={"key_file": str(ep.key), "netns": lab.ns("op"), "allow_unlocked": True})
     d.open()
     d._send([f"printf 'hostname dev\\nntp 10.10.1.20\\n' > {D}/device.cfg"])
     yield d

@@ -351,3 +351,36 @@ def test_cli_backup_of_the_real_firewalls_needs_their_api_tokens(tmp_path):
     assert rows["kg-fw-03"]["error"] == ("secret env:DCOPS_PANOS_API_KEY: environment variable "
                                          "DCOPS_PANOS_API_KEY is not set")
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("mode", ["revert", "manual"])
+def test_fortios_unit_in_cfg_save_revert_or_manual_mode_is_refused(tmp_path, rendered, secrets_env, mode):
+    """FortiOS's device-side revert is `set cfg-save revert` + `cfg-revert-timeout`: unsaved changes are
+    reverted when the administrative session is idle, by reloading the saved configuration (a reboot of every
+    HA member), unless `execute cfg save` ran — FortiGate 6.0 CLI Reference "cfg save"
+    (https://docs.fortinet.com/document/fortigate/6.0.0/cli-reference/846611/cfg-save), Fortinet KB 191106
+    (http://kb.fortinet.com/kb/documentLink.do?externalID=FD30912), FortiGate 7.0.6 Administration Guide
+    "Using configuration save mode"
+    (https://docs.fortinet.com/document/fortigate/7.0.6/administration-guide/228450/using-configuration-save-mode).
+    It is defined for CLI/GUI sessions; no REST call for `execute cfg save` is documented and a restore writes
+    the saved configuration itself, so what a REST restore does in that mode is unknown: the driver refuses
+    the unit, and a candidate that would switch it on, and changes nothing."""
+    token = "emu-" + secrets.token_hex(12)
+    with Server(fe.Handler, fe.FortiGate("kg-fw-01", token, cfg_save=mode)) as srv:
+        d = FortiOSRestDriver("127.0.0.1", "dcops-api", token, 5,
+                              {"port": srv.port, "https": False, "state_dir": str(tmp_path)})
+        d.open()
+        with pytest.raises(Exception, match=rf"the device runs `set cfg-save {mode}`: unsaved changes are then "
+                                            r"reverted by the unit .* set cfg-save automatic before pushing"):
+            d.load_replace_candidate(config=resolve_placeholders(rendered["kg-fw-01"]))
+        assert srv.device.restores == [] and not d._holds_lock()
+    token = "emu-" + secrets.token_hex(12)
+    with Server(fe.Handler, fe.FortiGate("kg-fw-01", token)) as srv:
+        d = FortiOSRestDriver("127.0.0.1", "dcops-api", token, 5,
+                              {"port": srv.port, "https": False, "state_dir": str(tmp_path / "2")})
+        d.open()
+        cand = resolve_placeholders(rendered["kg-fw-01"]).replace(
+            "config system global\n", f"config system global\n    set cfg-save {mode}\n", 1)
+        with pytest.raises(Exception, match=rf"the candidate sets `set cfg-save {mode}`"):
+            d.load_replace_candidate(config=cand)
+        assert srv.device.restores == [] and not d._holds_lock()

@@ -103,3 +103,31 @@ def test_keyword_check_catches_a_misspelt_keyword():
     assert keywords.forti_cli(text) == {"system snmp user": {"security-levl"}}
     xml = "<config><devices><entry name='l'><deviceconfig><system><hostnme>x</hostnme></system></deviceconfig></entry></devices></config>"
     assert keywords.panos_xml(xml) == {"devices/deviceconfig/system": {"hostnme"}}
+
+
+def test_every_verified_row_names_its_document_and_version():
+    """A row marked ✓ says what it was checked against: a document with its version, or a vendor schema/SDK
+    with its version or commit (scripts/verify_fortios_keywords.py, scripts/verify_panos_keywords.py)."""
+    from dcops import PROJECT_ROOT
+    from dcops.net import keywords
+    tables = keywords.parse_tables((PROJECT_ROOT / "docs" / keywords.DOC).read_text(encoding="utf-8"))
+    verified = {(p, b): ref for p, rows in tables.items() for b, (_, ref) in rows.items() if "✓" in ref}
+    assert len(verified) >= 40
+    for (platform, block), ref in verified.items():
+        after = ref.split("✓", 1)[1]
+        assert re.search(r"\b\d+\.\d+(\.\d+)?\b|\b[0-9a-f]{7}\b", after), f"{platform} {block}: ✓ without a version: {ref}"
+        assert re.search(r"CLI Reference|Handbook|schema|SDKs|REST CMDB", after), f"{platform} {block}: ✓ without a document"
+    # the one FortiOS row the schema does not confirm for 7.2.8 stays marked unverified
+    assert "✗ unverified" in tables["fortios"]["system replacemsg admin"][1]
+
+
+def test_fortiweb_snmp_user_security_level_follows_the_cli_reference():
+    """FortiWeb CLI Reference, "system snmp user" (6.3.15 https://docs.fortinet.com/document/fortiweb/6.3.15/cli-reference/393441/system-snmp-user,
+    7.2.2 https://docs.fortinet.com/document/fortiweb/7.2.2/cli-reference/393441):
+    `set security-level { noauthnopriv | authnopriv | authpriv }` — FortiWeb's spelling, not FortiOS's `auth-priv`
+    (Fortinet's FortiWeb Ansible collection, examples/fwebos_snmp_user.yml, sends `authnopriv` too)."""
+    _, configs = _waf_configs()
+    assert configs
+    for text in configs:
+        user = re.search(r"^config system snmp user\n(.*?)^end$", text, re.S | re.M).group(1)
+        assert re.findall(r"^        set security-level (\S+)$", user, re.M) == ["authpriv"]

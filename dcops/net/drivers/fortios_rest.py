@@ -19,6 +19,20 @@ driver refuses otherwise:
   api-user``): that block is carried from the running config into the candidate, or the restore
   would lock the API — and so the revert — out.
 
+Device-side revert, researched (issue 15): FortiOS's own commit-confirm is ``config system global /
+set cfg-save revert`` + ``set cfg-revert-timeout <s>`` (default 600): changes take effect but are not
+saved; when "the administrative session is idle" for the timeout the unit reloads the saved
+configuration — by rebooting, every HA member (Fortinet KB 191106; FortiGate 7.0.6 Administration
+Guide "Using configuration save mode": "Reboot and revert changes") — unless ``execute cfg save``
+("config saved." / "no config to be saved.", FortiGate 6.0 CLI Reference "cfg save") ran first. It is
+defined for CLI/GUI administrative sessions; no REST endpoint for ``execute cfg save`` is documented,
+and a restore writes the saved configuration itself. FortiOS 7.x "workspace mode" / REST batch
+transactions (``POST /api/v2/cmdb?action=transaction-start {"timeout": N}``, ``X-TRANSACTION-ID``,
+transaction-commit/abort, 7.4.1 transaction-show) discard changes at the timeout *before* they are
+applied and lock only the objects edited — no revert of an applied change. So the revert stays a timer
+on the operator's machine, and the driver refuses a unit (or candidate) whose cfg-save is not
+``automatic``: what a restore does there is undocumented.
+
 FortiOS has no config lock an API client can take: the lock is this machine's (api_base) plus a
 check that the device's configuration did not change between load and commit (someone else's
 change → "device changed since load", nothing applied). Two operators on two machines could still
@@ -76,6 +90,12 @@ def carry_over(candidate: str, running: str, names=CARRY_OVER) -> str:
     return candidate
 
 
+def cfg_save_mode(config: str) -> str:
+    """`set cfg-save` of config system global: automatic (the default when absent), manual or revert."""
+    m = re.search(r"^\s*set cfg-save (\S+)\s*$", blocks(config).get("config system global", ""), re.M)
+    return m.group(1) if m else "automatic"
+
+
 def reboots_on_restore(config: str) -> bool:
     glob = blocks(config).get("config system global", "")
     return not re.search(r"^\s*set reboot-upon-config-restore disable\s*$", glob, re.M)
@@ -128,6 +148,13 @@ class FortiOSRestDriver(ApiDriver):
         if reboots_on_restore(running):
             raise ValueError("the device runs with reboot-upon-config-restore enabled: a restore (and a "
                              "revert) would reboot it; set it to disable on the unit first")
+        for text, whose in ((running, "the device runs"), (config, "the candidate sets")):
+            mode = cfg_save_mode(text)
+            if mode != "automatic":
+                raise ValueError(
+                    f"{whose} `set cfg-save {mode}`: unsaved changes are then reverted by the unit (on an idle "
+                    "administrative session, by reloading the saved configuration) and whether a REST restore is "
+                    "saved in that mode is not documented — set cfg-save automatic before pushing through the API")
         self._base = running   # the device's configuration at load: commit refuses if it changed since
         self._effective = carry_over(config, running)
 

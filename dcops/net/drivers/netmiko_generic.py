@@ -19,6 +19,8 @@ same verbs as on any NAPALM driver:
       release: "..."   # drop the lock if {token} holds it
       show: "..."      # the lock's key=value lines, empty when free
       break: "..."     # remove a stale lock (its holder ran on this machine and is gone)
+    lock: none                           # or: the vendor documents no lock an automation can take …
+    lock_reason: "..."                   # … and this says which reference was searched (required with none)
 
 Every command of the recipe is a pattern: the placeholders in dcops.net.platforms.RECIPE_PLACEHOLDERS
 ({host} {user} {timeout} {seconds} {minutes} {token} {owner} {pid} {since} {candidate_file}; {line} and
@@ -27,7 +29,10 @@ other name with the file — a new vendor's recipe is data (`recipe()` shows wha
 
 With a `lock:` recipe, load takes the lock ("device busy: locked by USER@HOST since T" for anyone
 else), commit checks the candidate id (= lock token) is still the holder, and confirm, discard,
-rollback and a commit without revert release it. Without one, the adapter says so in `lock_missing`.
+rollback and a commit without revert release it. With `lock: none` (or no recipe) nothing stops a
+second operator between load and commit, so `commit_config` refuses to change the device
+(DeviceLockMissing, with the platform's `lock_reason`) unless optional_args ``allow_unlocked`` is true —
+an explicit, recorded decision. Loading and diffing (read-only) still work; `lock_missing` says why.
 """
 from __future__ import annotations
 
@@ -48,6 +53,10 @@ from .locking import DeviceBusy
 LOCK_OK = "dcops-lock-ok"
 
 
+class DeviceLockMissing(CommitError):
+    """The platform has no device lock: a change would race other operators unnoticed."""
+
+
 class NetmikoDriver(NetworkDriver):
     #: commit-confirm state lives in this session, not on the device (see dcops.net.push)
     pending_commit_on_device = False
@@ -63,7 +72,12 @@ class NetmikoDriver(NetworkDriver):
         self._pending = False
         self.token = str(self.args.get("lock_token") or secrets.token_hex(16))
         self.owner = str(self.args.get("lock_owner") or locking.owner())
-        self.lock_recipe = self.spec.get("lock") or None
+        lock = self.spec.get("lock")
+        self.lock_recipe = lock if isinstance(lock, dict) and lock else None
+        #: why this platform cannot be locked (None when it has a lock recipe)
+        self.lock_missing = None if self.lock_recipe else (
+            self.spec.get("lock_reason") or "the platform data gives no `lock:` recipe")
+        self.allow_unlocked = bool(self.args.get("allow_unlocked", False))
         self.device_lock = _LockAdmin(self) if self.lock_recipe else None
 
     def open(self) -> None:
@@ -195,6 +209,10 @@ class NetmikoDriver(NetworkDriver):
         cc = self.spec.get("commit_confirm")
         if revert_in and not cc:
             raise CommitError(f"{self.hostname}: platform has no commit-confirm recipe")
+        if self.lock_missing and not self.allow_unlocked:
+            raise DeviceLockMissing(f"{self.hostname}: no device lock on this platform ({self.lock_missing}); "
+                                    "refusing to change the device — another operator could change it between "
+                                    "load and commit unnoticed (optional_args allow_unlocked: true to accept that)")
         if self.lock_recipe and self._holder().get("token") != self.token:
             raise CommitError(f"{self.hostname}: this session does not hold the device lock any more "
                               f"({self._holder().get('owner', 'nobody')} does); load again")

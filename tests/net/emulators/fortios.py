@@ -37,10 +37,11 @@ def api_user_block(token: str) -> str:
             "        set accprofile \"super_admin\"\n    next\nend\n")
 
 
-def initial_config(hostname: str, token: str, *, reboot_on_restore: bool = False) -> str:
+def initial_config(hostname: str, token: str, *, reboot_on_restore: bool = False, cfg_save: str = "") -> str:
     return (f"{MODEL_HEADER}\n#conf_file_ver=1\n#buildno=1639\n#global_vdom=1\n"
             "config system global\n"
-            f"    set hostname \"{hostname}\"\n"
+            + (f"    set cfg-save {cfg_save}\n" if cfg_save else "")
+            + f"    set hostname \"{hostname}\"\n"
             + ("" if reboot_on_restore else "    set reboot-upon-config-restore disable\n")
             + "end\n" + api_user_block(token)
             + "config firewall address\n    edit \"net-10.20.20.0-23\"\n        set subnet 10.20.20.0 255.255.254.0\n"
@@ -63,9 +64,10 @@ def _blocks(text: str) -> list[tuple[str, str]]:
 
 
 class FortiGate:
-    def __init__(self, hostname: str, token: str, *, reboot_on_restore: bool = False, reboot_s: float = 2.0):
+    def __init__(self, hostname: str, token: str, *, reboot_on_restore: bool = False, reboot_s: float = 2.0,
+                 cfg_save: str = ""):
         self.hostname = hostname
-        self.config = initial_config(hostname, token, reboot_on_restore=reboot_on_restore)
+        self.config = initial_config(hostname, token, reboot_on_restore=reboot_on_restore, cfg_save=cfg_save)
         self.lock = threading.Lock()
         self.restores: list[str] = []     # every restore body applied, in order
         self.fail_next_restore_midway = False
