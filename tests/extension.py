@@ -181,6 +181,9 @@ policy:
 driver:
   kind: netmiko
   device_type: juniper_junos
+  # a new platform states its lock; this generated one has no recipe yet, so pushes refuse to commit
+  lock: none
+  lock_reason: "generated test platform: Junos `configure exclusive` recipe not written yet"
   config_mode: false
   session: ["set cli screen-length 0", "set cli screen-width 0"]
   show_running: "show configuration | no-more"
