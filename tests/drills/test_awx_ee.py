@@ -67,3 +67,24 @@ def test_ansible_builder_accepts_it_and_lays_out_the_context(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ansible_builder", "create", "-f", str(bad), "-c", str(tmp_path / "b")],
                           capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
     assert proc.returncode != 0 and "'bogus' was unexpected" in proc.stdout + proc.stderr
+
+
+def test_where_a_playbook_run_happened_comes_from_its_inventory_not_from_what_it_claims(inv):
+    """The record callback's environment: the model's own inventory is production; extra vars that set
+    connection settings (they override the inventory) or changed addresses are staging; lab hosts a lab."""
+    from dcops.drills.inventory import dynamic
+    from dcops.drills.replay import drill_for, where
+    model = dynamic(inv)["_meta"]["hostvars"]
+    env, overlay, lab = where(inv, {"kg-bak-01": model["kg-bak-01"]}, {})
+    assert (env["kind"], overlay, lab) == ("production", {}, None)
+    env, _, _ = where(inv, {"kg-bak-01": model["kg-bak-01"]}, {"ansible_host": "192.0.2.7"})
+    assert env["kind"] == "staging" and env["reason"].startswith("extra vars set connection settings (ansible_host)")
+    moved = {**model["kg-bak-01"], "ansible_host": "192.0.2.7"}
+    env, overlay, _ = where(inv, {"kg-bak-01": moved}, {})
+    assert env["kind"] == "staging" and overlay == {"kg-bak-01": {"ansible_host": "192.0.2.7"}}
+    labbed = {**moved, "dcops_lab_ns": "dcdab12-bak", "dcops_lab_prefix": "dcdab12-", "dcops_lab_control_ns": "dcdab12-ctl"}
+    env, _, lab = where(inv, {"kg-bak-01": labbed}, {})
+    assert env == {"kind": "lab", "reason": "throwaway namespace lab dcdab12- standing in for the targets",
+                   "scale": "lab", "lab_overrides": {}}
+    assert lab == {"prefix": "dcdab12-", "control_ns": "dcdab12-ctl", "targets": {"kg-bak-01": "dcdab12-bak"}}
+    assert drill_for("drills/dr-readiness.yml").name == "dr-readiness" and drill_for("site-baseline.yml") is None
