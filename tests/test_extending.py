@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -83,6 +84,104 @@ def test_render_uses_the_new_platform(extended: DataCopy) -> None:
         assert f"host-name {fw};" in text and "Juniper Networks SRX4100" in text
         assert "from-zone app to-zone db" in text and "security-zone app { interfaces { xe-0/0/0.0; } }" in text
     assert not list(out.glob("kg-fw-03.xml"))  # no PAN-OS leftovers
+    # the address-book renamer, from the platform's data (syntax regex, its own patterns): every object
+    # is named after the inventory (or its address), every set member follows, aerleon's names are gone
+    text = (out / "kg-fw-03.conf").read_text(encoding="utf-8")
+    defined = dict(re.findall(r"^ +address (\S+) ([0-9./]+);$", text, re.M))
+    inv = yaml.safe_load((extended.inventory / "network.yaml").read_text(encoding="utf-8"))
+    zones = {z["name"]: z["subnet"] for z in inv["zones"] if z["name"] in {"app", "db", "mgmt", "storage"}}
+    assert {f"zone-{z}": net for z, net in zones.items()}.items() <= defined.items()
+    assert all(re.fullmatch(r"zone-[a-z]+|n-[0-9.]+-[0-9]+|h-[0-9.]+|[a-z0-9][a-z0-9._-]*", n) for n in defined)
+    members = set(re.findall(r"^ +address (\S+);$", text, re.M))
+    assert members and members <= set(defined)
+    assert not re.search(r"\b[A-Z_]+_[0-9]+\b", text)  # no index-named object (ZONE_APP_0) left
+
+
+def _policies_by_ingress(text: str) -> dict[str, set[str]]:
+    """SRX zone-pair rendering: ingress zone → names of the policies under `from-zone Z to-zone …`."""
+    out: dict[str, set[str]] = {}
+    zone = None
+    for line in text.splitlines():
+        m = re.match(r"^ +from-zone (\S+) to-zone \S+ \{$", line)
+        if m:
+            zone = m.group(1)
+        m = re.match(r"^ +policy (\S+) \{$", line)
+        if m and zone:
+            out.setdefault(zone, set()).add(m.group(1))
+    return out
+
+
+def test_a_platform_lays_its_rules_out_per_ingress_interface(tmp_path) -> None:
+    """platform.yaml `policy.layout: ingress-interface`: one filter per interface traffic enters on (here
+    Junos stateless filters, aerleon's `juniper` target), bound inbound on that interface by the template
+    (`ingress_filters`), holding exactly the rules the zone-pair layout puts under that interface's zone."""
+    data = copy_data(tmp_path)
+    add_firewall_platform(data)
+    by_zone = _policies_by_ingress(_render(data, tmp_path / "zone-pairs"))
+    spec = data.network_configs / "platforms" / "junos-srx" / "platform.yaml"
+    text = spec.read_text(encoding="utf-8")
+    spec.write_text(text.replace('  generator: srx\n  layout: zone-pairs\n  options: "from-zone {ingress} to-zone {egress}"',
+                                 '  generator: juniper\n  layout: ingress-interface\n  options: "in-{interface_slug} inet"'),
+                    encoding="utf-8")
+    rendered = _render(data, tmp_path / "ingress-interface")
+    zone_of = dict(re.findall(r'^    (\S+) \{\n        description "(\S+)";', rendered, re.M))
+    inputs = dict(re.findall(r"^    (\S+) \{\n[^\n]*\n[^\n]*filter \{ input (\S+); \}", rendered, re.M))
+    filters: dict[str, set[str]] = {}
+    current = None
+    for line in rendered.splitlines():
+        m = re.match(r"^ +replace: filter (\S+) \{$", line)
+        current = m.group(1) if m else current
+        m = re.match(r"^ +term (\S+) \{$", line)
+        if m and current:
+            filters.setdefault(current, set()).add(m.group(1))
+    assert len(zone_of) == 4 and set(by_zone) <= set(zone_of.values())
+    assert inputs == {i: f"in-{i.replace('/', '-')}" for i, z in zone_of.items() if z in by_zone}
+    assert set(filters) == set(inputs.values())
+    for iface, name in inputs.items():
+        assert filters[name] == by_zone[zone_of[iface]] | {"default-deny"}, iface
+
+
+def _render(data: DataCopy, out: Path) -> str:
+    r = _dcops(data, "net", "render", "--out", str(out), "-d", "kg-fw-03")
+    assert r.returncode == 0, r.stderr
+    return (out / "kg-fw-03.conf").read_text(encoding="utf-8")
+
+
+def test_the_netmiko_recipe_is_data_with_placeholders(extended: DataCopy) -> None:
+    """The generated platform's driver is a Netmiko recipe: its commands are patterns filled from the device
+    and the candidate ({host} {user} {seconds} {minutes} {candidate_file} {quoted} …) — no vendor code."""
+    from dcops.net import platforms
+    from dcops.net.drivers.registry import driver_class
+    plat = platforms.load("junos-srx", root=extended.network_configs / "platforms")
+    drv = driver_class(plat)("10.10.0.5", "netops", timeout=45, optional_args={"lock_token": "t0k"})
+    staged = "/var/tmp/dcops-10.10.0.5-t0k.conf"
+    assert drv.recipe("commit_confirm.arm", seconds=300) == [
+        'commit confirmed 5 comment "dcops netops: reverts in 300 s unless confirmed"']
+    assert drv.recipe("commit_confirm.arm", seconds=61) == [
+        'commit confirmed 2 comment "dcops netops: reverts in 61 s unless confirmed"']
+    assert drv.candidate_commands("set system host-name kg-fw-03\n# comment\n") == [
+        f'start shell command "rm -f {staged}"',
+        f"start shell command \"printf '%s\\n' 'set system host-name kg-fw-03' >> {staged}\"",
+        "configure private", f"load override {staged}"]
+    assert drv.recipe("session") == ["set cli screen-length 0", "set cli screen-width 0"]
+    assert drv.recipe("show_running") == ["show configuration | no-more"]
+    assert plat.commit_confirm is True
+
+
+def test_an_unknown_recipe_placeholder_names_the_file(tmp_path) -> None:
+    from dcops.net import platforms
+    data = copy_data(tmp_path, folders=("network_configs",))
+    folder = data.network_configs / "platforms" / "junos-srx"
+    folder.mkdir()
+    from tests.extension import SRX_PLATFORM, SRX_TEMPLATE
+    (folder / "platform.yaml").write_text(SRX_PLATFORM.replace("commit confirmed {minutes}",
+                                                               "commit confirmed {minuets}"), encoding="utf-8")
+    (folder / "base.j2").write_text(SRX_TEMPLATE, encoding="utf-8")
+    with pytest.raises(platforms.PlatformError) as e:
+        platforms.load("junos-srx", root=data.network_configs / "platforms")
+    assert str(e.value) == (f"{folder / 'platform.yaml'}: driver.commit_confirm.arm[0]: unknown placeholder(s) "
+                            "{minuets} (known: {candidate_file}, {host}, {minutes}, {owner}, {pid}, {seconds}, "
+                            "{since}, {timeout}, {token}, {user})")
 
 
 def _start_sim(data: DataCopy, targets: Path) -> subprocess.Popen:
@@ -162,5 +261,5 @@ def test_a_platform_names_its_post_processing_hook(tmp_path) -> None:
                     encoding="utf-8")
     r = _dcops(data, "net", "render", "--out", str(tmp_path / "again"))
     assert r.returncode != 0
-    assert "junos-srx/platform.yaml: unknown policy.postprocess 'srx-magic' (known: fortigate-addrnames, " \
+    assert "junos-srx/platform.yaml: unknown policy.postprocess 'srx-magic' (known: " \
            "panos-vsys, none, or package.module:function)" in r.stderr + r.stdout

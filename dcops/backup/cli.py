@@ -39,6 +39,9 @@ def render_cmd(out_dir: Path = typer.Option(..., "--out", help="Folder for bacul
                workdir: Path = typer.Option(Path("/var/lib/bacula"), help="Bacula's working folder on the server."),
                director_address: str = typer.Option(..., "--address", help="The backup server's address."),
                inventory: Path = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i"),
+               conf_d: Optional[Path] = typer.Option(
+                   None, "--conf-d", help="The director's resources are declared in Pulumi (docs/backup.md): "
+                                          "bacula-dir.conf is only the director's core and includes this folder."),
                as_json: bool = typer.Option(False, "--json", help="Print the files written as JSON.")) -> None:
     """Production configuration. Passwords come from DCOPS_BACULA_<DIRECTOR|CONSOLE|SD|FD>_PASSWORD, never git."""
     env = {k: os.environ.get(f"DCOPS_BACULA_{k.upper()}_PASSWORD") for k in PASSWORDS}
@@ -47,7 +50,9 @@ def render_cmd(out_dir: Path = typer.Option(..., "--out", help="Folder for bacul
         _fail(f"set {', '.join(missing)} (the daemons' passwords are never generated into git)", 2)
     inv = _inventory(inventory)
     d = Deployment(workdir, address=director_address, sd_address=director_address, fd_address="0.0.0.0",
-                   passwords=env)
+                   passwords=env, conf_d=conf_d)
+    if conf_d is not None and not conf_d.is_absolute():
+        _fail(f"--conf-d {conf_d}: an absolute path on the backup server", 2)
     try:
         files = render(inv, d, clients_of(inv))
     except (PolicyNotExpressible, ValueError) as e:

@@ -8,14 +8,18 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from ..model.bacula import (DR_COPY_AT, DR_SCHEDULE, Client, Fragment, PolicyNotExpressible, Site, clients_of,  # noqa: F401
+                            copy_jobs, dr_storage, fragments, schedule_runs, text)
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CHANGER_SCRIPT = "/etc/bacula/scripts/disk-changer"  # Debian's bacula-sd ships it
 FILES = ("bacula-dir.conf", "bacula-sd.conf", "bacula-fd.conf", "bconsole.conf")
 PASSWORDS = ("director", "console", "sd", "fd")
+#: the backup server's disk for the catalogue's own backup (conf.d mode)
+CATALOG_MEDIA = "File-catalog"
 
 
 DR_BARCODE_PREFIX = "DR"
-DR_COPY_AT = "05:05"  # after the night's backups (23:05), before office hours
 
 
 @dataclass(frozen=True)
@@ -28,62 +32,8 @@ class DrLibrary:
 
 
 def dr_library(tape, d: "Deployment") -> DrLibrary:
-    return DrLibrary(f"{tape.name}-dr", f"{tape.media_type}-DR", tape.slots,
-                     Path(d.dr_dir or Path(d.workdir) / "dr-tape"))
-
-
-def copy_jobs(policies) -> list[str]:
-    """Names of the DR copy jobs for these policies (one per source pool of a replicated tape policy)."""
-    out = []
-    for p in policies:
-        if p.target == "tape" and p.replicate_to_dr:
-            out.append(f"{p.name}-full-copy-dr")
-            if p.incremental_daily:
-                out.append(f"{p.name}-inc-copy-dr")
-    return out
-
-
-class PolicyNotExpressible(ValueError):
-    """A backup policy Bacula's scheduler cannot run as declared."""
-
-
-def schedule_runs(full_every_days: int, incremental_daily: bool, at: str = "23:05") -> list[str]:
-    """Bacula `Run =` lines for a full every N days (+ daily incrementals).
-
-    Bacula schedules by calendar, not by interval: 1 day = daily, 7 = weekly, 14 = the even ISO weeks
-    (Bacula 9.6 has no "every other week": w00,w02,…,w52, so the year turn gives one 7- or 21-day cycle),
-    28–31 = monthly. Any other interval would silently drift, so it is refused."""
-    even = ",".join(f"w{n:02d}" for n in range(0, 54, 2))
-    odd = ",".join(f"w{n:02d}" for n in range(1, 54, 2))
-    if full_every_days == 1:
-        return [f"Level=Full daily at {at}"]
-    if full_every_days == 7:
-        full, inc_days = f"Level=Full sun at {at}", "mon-sat"
-    elif full_every_days == 14:
-        full, inc_days = f"Level=Full {even} sun at {at}", None
-    elif 28 <= full_every_days <= 31:
-        full, inc_days = f"Level=Full 1st sun at {at}", None
-    else:
-        raise PolicyNotExpressible(f"a full every {full_every_days} days has no Bacula schedule "
-                                   "(use 1, 7, 14 or a month: 28–31)")
-    runs = [full]
-    if incremental_daily:
-        if inc_days:
-            runs.append(f"Level=Incremental {inc_days} at {at}")
-        elif full_every_days == 14:
-            runs += [f"Level=Incremental {odd} sun at {at}", f"Level=Incremental mon-sat at {at}"]
-        else:
-            runs += [f"Level=Incremental 2nd-5th sun at {at}", f"Level=Incremental mon-sat at {at}"]
-    return runs
-
-
-@dataclass
-class Client:
-    name: str
-    address: str
-    port: int
-    policy: object  # the inventory's BackupPolicy
-    paths: list[str]
+    name, media = dr_storage(tape)
+    return DrLibrary(name, media, tape.slots, Path(d.dr_dir or Path(d.workdir) / "dr-tape"))
 
 
 @dataclass
@@ -106,45 +56,61 @@ class Deployment:
     dr_dir: Path | None = None
     #: how long the director retries a file daemon that does not answer (Bacula's default: 3 minutes)
     fd_connect_timeout: str = "3 minutes"
+    #: the director's conf.d: its resources are fragments there (written by the Pulumi provider,
+    #: dcops.cloud.bacula_provider) and bacula-dir.conf holds only the director's core
+    conf_d: Path | None = None
 
 
-def clients_of(inv, *, lab_paths: dict[str, list[str]] | None = None, fd_port: int = 9102) -> list[Client]:
-    """A client per VM whose policy goes to tape; in the lab (lab_paths: VM -> folders) only those VMs, all
-    served by the one local file daemon."""
-    out = []
-    for vm in inv.vms:
-        if not vm.backup_policy:
-            continue
-        policy = inv.backup_policy(vm.backup_policy)
-        if policy.target != "tape":
-            continue
-        if lab_paths is not None:
-            if vm.name not in lab_paths:
-                continue
-            out.append(Client(vm.name, "127.0.0.1", fd_port, policy, lab_paths[vm.name]))
-        else:
-            out.append(Client(vm.name, str(vm.ip), fd_port, policy, [f"/srv/{v.name}" for v in vm.volumes] or ["/srv"]))
-    return out
+def site_of(inv, d: Deployment) -> Site:
+    """What the director's resources need to know of this deployment."""
+    return Site(workdir=str(d.workdir), sd_address=d.sd_address, sd_port=d.sd_port, fd_password=d.passwords["fd"],
+                sd_password=d.passwords["sd"], volume_bytes=int(inv.storage.tape.cartridge_tb * 1e12 * d.scale),
+                director=d.director)
+
+
+def core_fragments(d: Deployment) -> list[Fragment]:
+    """The director's own resources, in bacula-dir.conf itself: Bacula starts (and `reload`s) only with one
+    complete job, so the director keeps one of its own — the catalogue's backup to the backup server's disk,
+    the standard Debian layout — and an empty conf.d is still a director that runs. Its client and file set
+    are also the ones copy and restore jobs name (Bacula wants one there and uses the job's own)."""
+    n = d.director
+    return [
+        Fragment("Storage", f"{n}-catalog", {
+            "Address": d.sd_address, "SDPort": d.sd_port, "Password": d.passwords["sd"],
+            "Device": f"{n}-catalog-disk", "Media Type": CATALOG_MEDIA}),
+        Fragment("Pool", f"{n}-catalog", {
+            "Pool Type": "Backup", "Storage": f"{n}-catalog", "Label Format": f"{n}-catalog-", "Recycle": "yes",
+            "AutoPrune": "yes", "Volume Retention": "14 days", "Maximum Volume Jobs": 1}),
+        Fragment("Client", f"{n}-fd", {
+            "Address": d.address, "FDPort": d.fd_port, "Catalog": "MyCatalog", "Password": d.passwords["fd"],
+            "File Retention": "14 days", "Job Retention": "14 days", "AutoPrune": "yes"}),
+        Fragment("FileSet", f"{n}-catalog", {
+            "Include": {"Options": {"signature": "SHA1"}, "File": [f"{d.workdir}/dir/bacula.db"]}}),
+        Fragment("Schedule", f"{n}-catalog", {"Run": ["Level=Full daily at 06:10"]}),
+        Fragment("Job", "BackupCatalog", {
+            "Type": "Backup", "Level": "Full", "Client": f"{n}-fd", "FileSet": f"{n}-catalog",
+            "Schedule": f"{n}-catalog", "Storage": f"{n}-catalog", "Pool": f"{n}-catalog", "Messages": "Standard",
+            "Priority": 30, "Write Bootstrap": f"{d.workdir}/dir/%n.bsr"}),
+    ]
+
+
+def include_line(conf_d: Path) -> str:
+    """Bacula's documented way to include every file of a folder (a pipe whose output is @-includes); an
+    empty folder includes nothing."""
+    return f"@|\"sh -c 'for f in {conf_d}/*.conf ; do [ -e $f ] && echo @$f ; done ; true'\""
 
 
 def render(inv, d: Deployment, clients: list[Client]) -> dict[str, str]:
-    """File name -> text; PolicyNotExpressible names the policy."""
-    if not clients:
-        raise ValueError("no VM uses a tape backup policy: nothing for Bacula to back up")
+    """File name -> text; PolicyNotExpressible names the policy. With `d.conf_d` the director's
+    configuration is its core and an include of conf.d, whose fragments the Pulumi provider writes."""
     tape = inv.storage.tape
-    used = {c.policy.name for c in clients}
-    policies = [p for p in inv.storage.backup_policies if p.target == "tape" and p.name in used]
-    schedules = {}
-    for p in policies:
-        try:
-            schedules[p.name] = schedule_runs(p.full_every_days, p.incremental_daily)
-        except PolicyNotExpressible as e:
-            raise PolicyNotExpressible(f"backup policy {p.name}: {e}") from None
+    frags = fragments(inv, clients, site_of(inv, d))  # validates the policies in both modes
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True,
                       trim_blocks=False)
-    volume_bytes = int(tape.cartridge_tb * 1e12 * d.scale)
-    dr = dr_library(tape, d) if any(p.replicate_to_dr for p in policies) else None
-    ctx = dict(site=inv.site.code, d=d, tape=tape, policies=policies, schedules=schedules, clients=clients, dr=dr,
-               volume_bytes=volume_bytes, changer_script=CHANGER_SCRIPT, dr_copy_at=DR_COPY_AT, fd_name=f"{d.director}-fd",
+    dr = dr_library(tape, d) if any(f.name == DR_SCHEDULE for f in frags) else None
+    body = core_fragments(d) + ([] if d.conf_d else frags)
+    ctx = dict(site=inv.site.code, d=d, tape=tape, dr=dr, fragments=[text(f) for f in body],
+               include=include_line(d.conf_d) if d.conf_d else None, catalog_media=CATALOG_MEDIA,
+               changer_script=CHANGER_SCRIPT, fd_name=f"{d.director}-fd",
                scale_note=(f"1 TB of cartridge = {d.scale * 1e12:,.0f} bytes (lab)" if d.scale != 1 else "real size"))
     return {f: env.get_template(f + ".j2").render(**ctx) for f in FILES}

@@ -56,6 +56,9 @@ class BaculaLab:
     workdir: Path | None = None
     #: a client that does not answer fails its job after this (not Bacula's 3 minutes)
     fd_connect_timeout: str = "15 seconds"
+    #: the director's resources as fragments in conf/conf.d (the Pulumi provider's layout), written by
+    #: whoever declares them; bacula-dir.conf is only the director's core
+    conf_d: bool = False
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -63,6 +66,8 @@ class BaculaLab:
         self.workdir = Path(self.workdir or tempfile.mkdtemp(prefix="dcops-bacula-"))
         self.d = Deployment(self.workdir, dir_port=_free_port(), fd_port=_free_port(), sd_port=_free_port(),
                             scale=self.scale, fd_connect_timeout=self.fd_connect_timeout)
+        if self.conf_d:
+            self.d.conf_d = self.workdir / "conf" / "conf.d"
         self.clients = clients_of(self.inv, lab_paths=self.lab_paths, fd_port=self.d.fd_port)
         self.conf = self.workdir / "conf"
         self.tape = self.inv.storage.tape
@@ -70,8 +75,10 @@ class BaculaLab:
 
     # -- set up
     def write(self) -> None:
-        for sub in ("conf", "dir", "sd", "fd", "run", "tape", "dr-tape", "restore"):
+        for sub in ("conf", "dir", "sd", "fd", "run", "tape", "dr-tape", "restore", "catalog"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        if self.d.conf_d:
+            self.d.conf_d.mkdir(mode=0o700, exist_ok=True)
         for name, text in render(self.inv, self.d, self.clients).items():
             path = self.conf / name
             path.write_text(text, encoding="utf-8")
@@ -97,11 +104,15 @@ class BaculaLab:
             if proc.returncode != 0:
                 raise BaculaError(f"{exe} -t: {(proc.stdout + proc.stderr).strip()}")
 
-    def start(self, timeout: float = 30) -> "BaculaLab":
+    def start(self, timeout: float = 30, only: tuple[str, ...] = tuple(DAEMONS)) -> "BaculaLab":
+        """Write, check and start the daemons (`only` some of them: a director alone answers bconsole,
+        tests its configuration and reloads without a storage or file daemon)."""
         self.write()
         self.check()
         ports = {"sd": self.d.sd_port, "fd": self.d.fd_port, "dir": self.d.dir_port}
         for short, exe in DAEMONS.items():
+            if short not in only:
+                continue
             log = open(self.workdir / f"{short}.out", "w")
             self.procs[short] = subprocess.Popen([exe, "-f", "-c", str(self.conf / f"{exe}.conf")],
                                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

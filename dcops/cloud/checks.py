@@ -246,6 +246,9 @@ def check_floating_ips(plan: dict, inv: Inventory) -> list[Finding]:
             out.append(Finding("error", "floating-ip-public-dmz", r["name"],
                                f"{vm.name} is {'public' if vm.public else 'not public'} in zone {vm.zone}: "
                                "floating IPs are for public DMZ services only"))
+        elif (system := inv.system(vm.system)).publish != "direct":
+            out.append(Finding("error", "floating-ip-public-dmz", r["name"],
+                               f"{vm.name} is published through the WAF (pool-{system.name}): a floating IP bypasses it"))
     return out
 
 

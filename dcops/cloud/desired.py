@@ -359,7 +359,9 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
         az, _ = placement(v)
         az = st.az_map.get(az, az)
         zone = inv.zone(v.zone)
-        fip = bool(v.public and st.publishes and zone.kind.value == "dmz")
+        # a WAF-published system's VMs get no floating IP of their own (a path around the WAF; validate
+        # refuses `public` on them): only systems declared `publish: direct` are exposed here
+        fip = bool(v.public and st.publishes and zone.kind.value == "dmz" and sysm.publish == "direct")
         if v.public and zone.kind.value != "dmz":
             notes.append(Note("error", "public-outside-dmz", v.name,
                               f"public VM in zone {v.zone}: floating IPs are for DMZ services only; none declared"))
@@ -388,6 +390,16 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
             else:
                 unreplicated[v.system].append(v.name)
         vm_specs.append(VmSpec(v, sysm, inv.boot_gb(v), az, vm_group.get(v.name), vm_sgs, fip, meta, power, restore))
+
+    if st.scope == "dr" and st.dr_mode == "active":
+        dmz = {z.name for z in inv.zones if z.kind.value == "dmz"}
+        for name in systems:
+            sysm = inv.system(name)
+            if sysm.public and sysm.publish == "waf" and any(v.system == name and v.zone in dmz for v in vms):
+                notes.append(Note("warning", "dr-waf-published", name,
+                                  f"published through the WAF (pool-{name}): DR active gives its VMs no floating IP "
+                                  "(one would bypass the WAF); its public names move to a WAF/link-balancer VIP in "
+                                  "front of the DR copies, which neither the inventory nor this program has"))
 
     for system, names in sorted(unreplicated.items()):
         notes.append(Note("info", "dr-rebuilt-not-restored", system,

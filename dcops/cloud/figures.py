@@ -29,6 +29,8 @@ def table(prod: dict, dr: dict) -> str:
         row("floating IPs", lambda p: _n(p, "networking.FloatingIp")),
         row("load balancers", lambda p: _n(p, "loadbalancer.LoadBalancer")),
         row("tenants (projects)", lambda p: _n(p, "identity.Project")),
+        row("Bacula director resources (dynamic provider)",
+            lambda p: sum(1 for r in p["resources"] if r["kind"].startswith("bacula."))),
         row("resources replaced delete-first",
             lambda p: sum(1 for r in p["resources"] if (r.get("options") or {}).get("deleteBeforeReplace"))),
     ]

@@ -99,7 +99,10 @@ def load_stack_config(stack: str, root: Path = PROJECT_ROOT) -> tuple[dict[str, 
         else:
             config[key] = json.dumps(value, sort_keys=True, ensure_ascii=False)
     # Required secrets a CI runner does not have: offline they are placeholders, never values.
-    for key in ("dcops:opsPublicKey",):
+    required = ["dcops:opsPublicKey"]
+    if "dcops:bacula" in config:  # the director's passwords (dcops.cloud.settings.BaculaSettings)
+        required += ["dcops:baculaFdPassword", "dcops:baculaSdPassword"]
+    for key in required:
         if key not in config:
             config[key] = REDACTED
             secrets.append(key)

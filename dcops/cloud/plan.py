@@ -30,6 +30,8 @@ def short_type(token: str) -> str:
     if token.startswith("pulumi:providers:"):
         return "provider." + token.rsplit(":", 1)[-1]
     parts = token.split(":")
+    if parts[0] == "pulumi-python":  # a dynamic provider's type: pulumi-python:dynamic/bacula:Job -> bacula.Job
+        return f"{parts[1].rsplit('/', 1)[-1]}.{parts[-1]}"
     if parts[0] == "dcops":
         return "component." + parts[-1]
     module = parts[1].split("/")[0] if len(parts) > 2 else parts[0]

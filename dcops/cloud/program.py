@@ -12,6 +12,7 @@ from pulumi import Output
 
 from ..model import load_inventory
 from ..model.schema import Inventory
+from .backup import BackupDirector
 from .components import ops  # noqa: F401  (pulumi_openstack, imported quietly there)
 from .components import Catalog, HostAggregates, PublicEdge, PublicService, Server, StorageTiers, Tenant, ZoneNetwork
 from .desired import Desired, desired
@@ -121,6 +122,9 @@ def build(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
         PublicService(lb.name, spec=lb, subnet_id=zones[lb.zone].subnet.id, floating_pool=pool,
                       tenant_provider=tenants[lb.tenant].provider,
                       after=[tenants[lb.tenant].network_quota, *zones[lb.zone].shared_with.get(lb.tenant, ())])
+
+    if st.bacula is not None:  # the backup system: the director's resources from the inventory's policies
+        BackupDirector("backup", inv=inv, settings=st.bacula)
 
     pulumi.export("scope", d.scope)
     pulumi.export("systems", list(d.systems))

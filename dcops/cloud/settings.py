@@ -52,6 +52,47 @@ class DrSelection:
 
 
 @dataclass(frozen=True)
+class BaculaSettings:
+    """`dcops:bacula`: the director the stack declares its backup resources to. Absent = no backup
+    resources (a stack without a director, e.g. DR, whose library the main site's storage daemon serves).
+    Passwords are stack secrets dcops:baculaFdPassword and dcops:baculaSdPassword, never here."""
+
+    sd_address: str
+    #: the director's name (its core configuration declares its own client and catalogue file set)
+    director: str = "kg-bak-dir"
+    conf_d: str = "/etc/bacula/conf.d"
+    director_conf: str = "/etc/bacula/bacula-dir.conf"
+    bconsole_conf: str = "/etc/bacula/bconsole.conf"
+    workdir: str = "/var/lib/bacula"
+    sd_port: int = 9103
+    fd_port: int = 9102
+
+    KEYS = {"sdAddress": "sd_address", "director": "director", "confDir": "conf_d", "directorConf": "director_conf",
+            "bconsoleConf": "bconsole_conf", "workdir": "workdir", "sdPort": "sd_port", "fdPort": "fd_port"}
+    SECRETS = ("baculaFdPassword", "baculaSdPassword")
+
+    @classmethod
+    def from_obj(cls, obj: dict | None) -> "BaculaSettings | None":
+        if not obj:
+            return None
+        unknown = set(obj) - set(cls.KEYS)
+        if unknown:
+            raise SettingsInvalid(f"dcops:bacula: unknown keys {sorted(unknown)} (known: {sorted(cls.KEYS)})")
+        if not obj.get("sdAddress"):
+            raise SettingsInvalid("dcops:bacula.sdAddress is required: the storage daemon's address as the "
+                                  "director reaches it")
+        args = {cls.KEYS[k]: v for k, v in obj.items()}
+        for k in ("conf_d", "director_conf", "bconsole_conf", "workdir"):
+            if k in args and not str(args[k]).startswith("/"):
+                raise SettingsInvalid(f"dcops:bacula: {k} must be an absolute path on the director's host, "
+                                      f"not {args[k]!r}")
+        for k in ("sd_port", "fd_port"):
+            if k in args and not (isinstance(args[k], int) and 0 < args[k] < 65536):
+                raise SettingsInvalid(f"dcops:bacula: {k} must be a port number, not {args[k]!r}")
+        return cls(**args)
+
+
+@dataclass(frozen=True)
 class StackSettings:
     scope: Literal["site", "dr"] = "site"
     inventory: Path = paths.INVENTORY
@@ -76,6 +117,8 @@ class StackSettings:
     dr_mode: Literal["standby", "active"] = "standby"
     #: DR stack only: the DR site's public segment {cidr, gateway} (the inventory's public zone is prod's)
     dr_public: dict = field(default_factory=dict)
+    #: the Bacula director whose resources this stack declares (None: none)
+    bacula: BaculaSettings | None = None
 
     @property
     def publishes(self) -> bool:
@@ -109,6 +152,7 @@ class StackSettings:
             dr=DrSelection.from_obj(cfg.get_object("dr")),
             dr_mode=_dr_mode(scope, cfg.get("drMode")),
             dr_public=_dr_public(scope, cfg.get("drMode"), cfg.get_object("drPublic")),
+            bacula=BaculaSettings.from_obj(cfg.get_object("bacula")),
         )
 
 

@@ -47,6 +47,8 @@ class BudgetCheck:
     min_share: float
     #: the lines counted as security spend (item, amount): the budget's own `security: true`
     security_lines: tuple = ()
+    #: the document the budget lines reproduce (budget.yaml `source`), or None
+    source: str | None = None
 
     @property
     def share(self) -> float:
@@ -58,6 +60,31 @@ class BudgetCheck:
 
 
 @dataclass(frozen=True)
+class ProjectCheck:
+    """Directive 14 for one IT project: ≥ 10 % of its cost on security, or the directive's exception (the
+    owner already has the technical system, or rents a dedicated security service), named by its document."""
+    name: str
+    owner: str
+    year: int
+    decision: str | None
+    total: float
+    security: float
+    min_share: float
+    exemption: str | None = None  # basis
+    evidence: str | None = None
+
+    @property
+    def share(self) -> float:
+        return self.security / self.total
+
+    @property
+    def status(self) -> str:
+        if self.share >= self.min_share:
+            return "pass"
+        return "exempt" if self.exemption else "fail"
+
+
+@dataclass(frozen=True)
 class Assessment:
     site: str
     as_of: dt.date
@@ -65,6 +92,7 @@ class Assessment:
     controls: tuple[dict, ...]
     findings: tuple[Finding, ...]
     budgets: tuple[BudgetCheck, ...]
+    projects: tuple[ProjectCheck, ...] = ()
 
     @property
     def failed(self) -> tuple[Finding, ...]:
@@ -75,7 +103,20 @@ class Assessment:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and all(b.ok for b in self.budgets) and bool(self.budgets)
+        return (not self.failed and all(b.ok for b in self.budgets) and bool(self.budgets)
+                and all(p.status != "fail" for p in self.projects))
+
+    def _projects_dict(self, msgs: dict) -> dict:
+        if not self.projects:
+            return {"status": "missing", "message": msgs["budget_projects_missing"], "projects": []}
+        failed = [p for p in self.projects if p.status == "fail"]
+        return {"status": "fail" if failed else "pass",
+                "message": msgs["budget_projects_fail" if failed else "budget_projects_ok"].format(
+                    failed=len(failed), total=len(self.projects)),
+                "projects": [{"name": p.name, "owner": p.owner, "year": p.year, "decision": p.decision,
+                              "total_million_vnd": p.total, "security_million_vnd": p.security,
+                              "share": round(p.share, 4), "min_share": p.min_share, "status": p.status,
+                              "exemption": p.exemption, "evidence": p.evidence} for p in self.projects]}
 
     def as_dict(self, lang: str = "vi") -> dict:
         msgs = messages()[lang]
@@ -98,10 +139,10 @@ class Assessment:
                 } for f in self.for_system(s.name)],
             } for s in self.systems],
             # Directive 14 also asks ≥ 10 % of every IT project (unless the owner already has the technical
-            # system or a dedicated security service); the model has no project list, so it is unproven
-            "directive14_projects": {"status": "missing", "message": msgs["budget_projects_missing"]},
+            # system or a dedicated security service): budget.yaml `it_projects`; without a list it is unproven
+            "directive14_projects": self._projects_dict(msgs),
             "directive14": [{"year": b.year, "total_million_vnd": b.total, "security_million_vnd": b.security,
-                             "share": round(b.share, 4), "min_share": b.min_share, "ok": b.ok,
+                             "share": round(b.share, 4), "min_share": b.min_share, "ok": b.ok, "source": b.source,
                              "security_lines": [{"item": i, "million_vnd": a} for i, a in b.security_lines]}
                             for b in self.budgets],
         }
@@ -123,6 +164,10 @@ def assess(inv: Inventory, ctx: Context, catalog: dict | None = None) -> Assessm
     min_share = float(catalog["directive14"]["min_security_share"])
     budgets = tuple(BudgetCheck(b.year, sum(l.amount_million_vnd for l in b.lines),
                                 sum(l.amount_million_vnd for l in b.lines if l.security), min_share,
-                                tuple((l.item, l.amount_million_vnd) for l in b.lines if l.security))
+                                tuple((l.item, l.amount_million_vnd) for l in b.lines if l.security), b.source)
                     for b in sorted(inv.budgets, key=lambda b: b.year))
-    return Assessment(inv.site.name, ctx.as_of, systems, controls, tuple(findings), budgets)
+    projects = tuple(ProjectCheck(p.name, p.owner, p.year, p.decision, p.total_million_vnd, p.security_million_vnd,
+                                  min_share, p.exemption.basis if p.exemption else None,
+                                  p.exemption.evidence if p.exemption else None)
+                     for p in sorted(inv.it_projects, key=lambda p: (p.year, p.name)))
+    return Assessment(inv.site.name, ctx.as_of, systems, controls, tuple(findings), budgets, projects)

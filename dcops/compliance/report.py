@@ -7,6 +7,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .assess import Assessment, catalogue, messages
@@ -53,19 +54,48 @@ def print_table(a: Assessment, lang: str, console: Console) -> None:
     else:
         console.print(b)
         for row in doc["directive14"]:
-            console.print(f"{row['year']} — {m['budget_security_lines']}", markup=False)
+            src = f" ({row['source']})" if row.get("source") else ""
+            console.print(f"{row['year']}{src} — {m['budget_security_lines']}", markup=False)
             for ln in row["security_lines"]:
                 console.print(f"  • {ln['item']}: {number(ln['million_vnd'], lang)}", markup=False)
-        console.print(f"[yellow]{doc['directive14_projects']['message']}[/]")
+        _print_projects(console, doc["directive14_projects"], m, lang)
     s = doc["summary"]
     console.print(m["summary"].format(passed=s["passed"], total=s["controls"], findings=s["findings"]) + " · "
                   + m["systems_ok"].format(ok=s["systems_ok"], total=s["systems"]))
+
+
+def project_verdict(p: dict, m: dict, lang: str) -> str:
+    """One project's Directive 14 verdict in words: pass, fail with its share, or the exception and its document."""
+    need = round(100 * p["min_share"])
+    if p["status"] == "pass":
+        return m["project_pass"].format(min=need)
+    if p["status"] == "exempt":
+        return m["project_exempt"].format(basis=m[f"exemption_{p['exemption']}"], evidence=p["evidence"])
+    return m["project_fail"].format(share=number(100 * p["share"], lang, 1), min=need)
+
+
+def _print_projects(console, d: dict, m: dict, lang: str) -> None:
+    if d["status"] == "missing":
+        console.print(f"[yellow]{d['message']}[/]")
+        return
+    t = Table(title=m["budget_projects_title"], title_justify="left")
+    for col in (m["project_name"], m["project_owner"], m["budget_year"], m["project_total"], m["project_security"],
+                m["budget_share"], m["status"]):
+        t.add_column(col)
+    for p in d["projects"]:
+        colour = {"pass": "green", "exempt": "green", "fail": "red"}[p["status"]]
+        t.add_row(escape(p["name"]), escape(p["owner"]), str(p["year"]), number(p["total_million_vnd"], lang),
+                  number(p["security_million_vnd"], lang), f"{number(100 * p['share'], lang, 1)} %",
+                  f"[{colour}]{escape(project_verdict(p, m, lang))}[/]")
+    console.print(t)
+    console.print(f"[{COLOURS[d['status']]}]{d['message']}[/]")
 
 
 def render_html(a: Assessment, lang: str) -> str:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda v, d=0: number(v, lang, d)
+    env.filters["project_verdict"] = lambda p: project_verdict(p, messages()[lang], lang)
     return env.get_template("report.html").render(doc=a.as_dict(lang), m=messages()[lang], colours=COLOURS,
                                                   directive14_title=catalogue()["directive14"]["title"][lang])
 

@@ -235,13 +235,32 @@ def _rules(inv: Inventory, c: _Collector) -> None:
 
 def _public_agrees(inv: Inventory, c: _Collector) -> None:
     """"Public" is said on the system (the WAF publishes it) and on a VM (its own floating IP): a VM may
-    only be public when its system is, or the two consumers expose different things."""
+    only be public when its system is, or the two consumers expose different things. A VM the WAF
+    publishes (public system, DMZ zone) has no floating IP of its own: that would be a path around the
+    WAF — unless the system is deliberately published directly (`publish: direct` with a reason)."""
     systems = {s.name: s for s in inv.systems}
+    zones = {z.name: z for z in inv.zones}
+    for j, s in enumerate(inv.systems):
+        if s.publish == "direct" and not s.public:
+            c.error(c.at("systems", j, "publish"), f"system '{s.name}' says publish: direct but is not public")
+        if s.publish == "direct" and not s.publish_reason:
+            c.error(c.at("systems", j, "publish"), f"system '{s.name}' is published directly (not through the WAF): "
+                                                   "say why in publish_reason")
+        if s.publish_reason and s.publish != "direct":
+            c.error(c.at("systems", j, "publish_reason"), f"system '{s.name}' has a publish_reason but is published "
+                                                          "through the WAF (publish_reason belongs to publish: direct)")
     for i, vm in enumerate(inv.vms):
         system = systems.get(vm.system)
-        if vm.public and system is not None and not system.public:
+        if not vm.public or system is None:
+            continue
+        if not system.public:
             c.error(c.at("vms", i, "public"), f"VM {vm.name} is public (its own floating IP) but its system "
                                               f"'{system.name}' is not public: set public on the system or drop it here")
+        elif system.publish == "waf" and vm.zone in zones and zones[vm.zone].kind is ZoneKind.dmz:
+            c.error(c.at("vms", i, "public"),
+                    f"VM {vm.name} is published through WAF pool pool-{system.name} and also has a floating IP: "
+                    "the floating IP bypasses the WAF; remove it, or declare `publish: direct` with a reason "
+                    "on the system")
 
 
 def _capacity(inv: Inventory, c: _Collector) -> None:

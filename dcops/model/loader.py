@@ -34,6 +34,7 @@ LIST_SECTIONS: dict[str, type] = {
     "facility": schema.FacilityDevice,
     "vms": schema.Vm,
     "budgets": schema.Budget,
+    "it_projects": schema.ItProject,
 }
 MAP_SECTIONS: dict[str, type] = {"site": schema.Site, "storage": schema.Storage}
 REQUIRED = ("site", "storage", "aggregates", "hosts", "flavors", "images", "tenants", "systems", "zones")

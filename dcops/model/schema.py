@@ -149,6 +149,11 @@ class InformationSystem(Strict):
     security_level: SecurityLevel
     description: DisplayName | None = None
     public: bool = False
+    #: how a public system reaches the internet: "waf" (the default: the WAF pair publishes its DMZ VMs,
+    #: which then have no floating IP of their own) or "direct" (deliberately not behind the WAF, e.g. a
+    #: non-HTTP service: its DMZ VMs may have floating IPs) — "direct" needs a publish_reason
+    publish: Literal["waf", "direct"] = "waf"
+    publish_reason: DisplayName | None = None
     dr_required: bool = False
     facts: dict[str, int | str] = {}
     protection: Protection = Protection()
@@ -395,7 +400,7 @@ class Vm(Strict):
     volumes: tuple[Volume, ...] = ()
     backup_policy: Name | None = None
     ha_group: Name | None = None
-    public: bool = False  # gets a floating IP (DMZ only)
+    public: bool = False  # gets a floating IP (DMZ only; only for systems with publish: direct)
     drill_enabled: bool = False
     #: names this VM had before (oldest first): the cloud program aliases them, so a rename keeps the
     #: VM's port, volumes and server instead of deleting them and creating empty ones
@@ -412,7 +417,34 @@ class BudgetLine(Strict):
 
 class Budget(Strict):
     year: Annotated[int, Field(ge=2000, le=2100)]
+    #: the document the lines reproduce (number, date, issuer, appendix), cited in the compliance report
+    source: DisplayName | None = None
     lines: tuple[BudgetLine, ...] = Field(min_length=1)
+
+
+class ProjectExemption(Strict):
+    """Directive 14/CT-TTg's exception to the per-project 10 %: the owner already has a technical system, or
+    rents a dedicated security service, that meets the level-based security rules. Named by its document."""
+    basis: Literal["own_security_system", "security_service"]
+    evidence: DisplayName  # e.g. "Hợp đồng 12/2021/HĐ-STTTT ngày 02/3/2021 thuê dịch vụ SOC"
+
+
+class ItProject(Strict):
+    """An IT project (dự án CNTT) checked against Directive 14's ≥ 10 % security share of its total cost."""
+    name: DisplayName
+    owner: DisplayName  # chủ đầu tư
+    year: Annotated[int, Field(ge=2000, le=2100)]
+    decision: DisplayName | None = None  # approval decision (số, ngày)
+    total_million_vnd: PositiveFloat
+    security_million_vnd: Annotated[float, Field(ge=0)] = 0.0
+    exemption: ProjectExemption | None = None
+
+    @model_validator(mode="after")
+    def _security_within_total(self) -> "ItProject":
+        if self.security_million_vnd > self.total_million_vnd:
+            raise ValueError(f"security_million_vnd {self.security_million_vnd:g} is more than the project's total "
+                             f"{self.total_million_vnd:g}")
+        return self
 
 
 # ---------------------------------------------------------------- the whole site
@@ -435,6 +467,7 @@ class Inventory(Strict):
     facility: tuple[FacilityDevice, ...] = ()
     vms: tuple[Vm, ...] = ()
     budgets: tuple[Budget, ...] = ()
+    it_projects: tuple[ItProject, ...] = ()
 
     # -- lookups every consumer needs; cheap enough to recompute.
     def vm(self, name: str) -> Vm:

@@ -39,14 +39,15 @@ def web_sites(inv: Inventory, common: dict) -> list[dict]:
     backends = data.get("backends") or {}
     default_backend = {"port": 80, "tls": False, **(data.get("backend") or {})}
     systems = {s.name: s for s in inv.systems}
-    stale = sorted(n for n in set(hostnames) | set(backends) if n not in systems or not systems[n].public)
+    stale = sorted(n for n in set(hostnames) | set(backends)
+                   if n not in systems or not systems[n].public or systems[n].publish == "direct")
     if stale:
         raise ApplianceError(f"network_configs/common.yaml public_web names systems that are not public "
-                             f"information systems in the inventory: {', '.join(stale)}")
+                             f"information systems published through the WAF in the inventory: {', '.join(stale)}")
     dmz = {z.name for z in inv.zones if z.kind is ZoneKind.dmz}
     sites = []
     for s in inv.systems:
-        if not s.public:
+        if not s.public or s.publish == "direct":  # deliberately not behind the WAF (publish_reason says why)
             continue
         vms = sorted((v for v in inv.vms if v.system == s.name and v.zone in dmz), key=lambda v: v.name)
         if not vms:

@@ -23,7 +23,6 @@ from collections import defaultdict
 
 from dcops.model import Inventory
 
-FORTI_STYLE = {"fortios", "fortiweb", "fortimail", "fortiddos"}
 DOC = "network.md"
 TABLE_HEADING = "## Vendor references and keyword tables"
 
@@ -99,14 +98,23 @@ def linux(files: dict[str, str]) -> dict[str, set[str]]:
     return dict(out)
 
 
+#: platform.yaml `keywords:` → the extractor for that configuration syntax
+EXTRACTORS = {
+    "forti-cli": lambda files, config: forti_cli(config),
+    "panos-xml": lambda files, config: panos_xml(config),
+    "linux": lambda files, config: linux({k: v for k, v in files.items()
+                                          if k.endswith((".nft", ".ip.batch", ".system.conf"))}),
+}
+
+
 def of_rendered(platform: str, files: dict[str, str], config: str) -> dict[str, set[str]]:
-    if platform in FORTI_STYLE:
-        return forti_cli(config)
-    if platform == "panos":
-        return panos_xml(config)
-    if platform == "linux":
-        return linux({k: v for k, v in files.items() if k.endswith((".nft", ".ip.batch", ".system.conf"))})
-    raise KeyError(f"no keyword extractor for platform {platform}")
+    """The blocks and keywords of one rendering, by the syntax its platform.yaml names in `keywords:`."""
+    from . import platforms
+    syntax = platforms.load(platform).keywords
+    if syntax not in EXTRACTORS:
+        raise KeyError(f"no keyword extractor for platform {platform} (platform.yaml keywords: "
+                       f"{syntax!r}; known: {', '.join(sorted(EXTRACTORS))})")
+    return EXTRACTORS[syntax](files, config)
 
 
 def fleet(inv: Inventory) -> dict[str, dict[str, set[str]]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -146,7 +147,8 @@ def policy_filters(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platf
     return [{**f, "terms": [_platform_options(t, plat) for t in f["terms"]]} for f in _filters(ctx, dev, plat)]
 
 
-def _filters(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platform) -> list[dict]:
+def _pairs(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platform):
+    """(ingress zone, egress zone) → the terms this device enforces for it; and the any-zone deny terms."""
     pairs: dict[tuple[str, str], list[dict]] = {}
     deny: list[dict] = []
     for flt in ctx.policy.filters:
@@ -164,16 +166,54 @@ def _filters(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platform) -
                     body["name"] = f"{t.name}-{s}-{d}"
                 body.setdefault("comment", flt.comment)
                 pairs.setdefault((hop.ingress, hop.egress), []).extend(_zone_match(dev, plat, body, hop))
+    return pairs, deny
+
+
+def _filters(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platform) -> list[dict]:
+    """The aerleon filters of this device, laid out as platform.yaml `policy.layout` says: zone-pairs (one
+    filter per ingress/egress zone pair), ingress-interface (one per interface traffic enters on) or
+    single (one global chain)."""
+    pairs, deny = _pairs(ctx, dev, plat)
     if plat.layout == "single":
         terms = [t for _, ts in pairs.items() for t in ts] + deny
         return [{"header": {"targets": {plat.generator: plat.options}, "comment": f"dcops policy for {dev.name}"},
                  "terms": terms}] if terms else []
+    if plat.layout == "ingress-interface":
+        return [{"header": {"targets": {plat.generator: plat.options.format(**b)},
+                            "comment": f"in on {b['interface']} ({b['ingress']})"}, "terms": ts + deny}
+                for b, ts in _by_ingress_interface(dev, pairs)]
     out = [{"header": {"targets": {plat.generator: plat.options.format(ingress=i, egress=e)},
                        "comment": f"{i} to {e}"}, "terms": ts} for (i, e), ts in pairs.items()]
     if deny and plat.default_deny_options:
         out.append({"header": {"targets": {plat.generator: plat.default_deny_options}, "comment": "default deny"},
                     "terms": deny})
     return out
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", name)
+
+
+def _by_ingress_interface(dev: NetworkDevice, pairs: dict) -> list[tuple[dict, list[dict]]]:
+    """layout ingress-interface: one filter per interface traffic enters on, holding every term whose
+    ingress zone is that interface's zone (any egress), in interface order. The placeholders its
+    options may use: {interface}, {interface_slug} (the name with anything but [A-Za-z0-9_-] as -),
+    {ingress} (the interface's zone)."""
+    out = []
+    for i in dev.interfaces:
+        terms = [t for (ing, _), ts in pairs.items() if ing == i.zone for t in ts]
+        if terms:
+            out.append(({"interface": i.name, "interface_slug": _slug(i.name), "ingress": i.zone}, terms))
+    return out
+
+
+def ingress_bindings(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platform) -> list[dict]:
+    """For templates of an ingress-interface layout: which filter (its target options) goes inbound on
+    which interface — [{interface, interface_slug, ingress, options}], in interface order."""
+    if plat.layout != "ingress-interface":
+        return []
+    return [{**b, "options": plat.options.format(**b)}
+            for b, _ in _by_ingress_interface(dev, _pairs(ctx, dev, plat)[0])]
 
 
 def render_policy(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platform) -> str:
@@ -189,6 +229,8 @@ def render_policy(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platfo
     text = next(iter(out.values()))
     hook = postprocessor(plat)
     try:
+        if plat.address_names is not None:
+            text = addrnames.rename(text, ctx.inv, plat.address_names)
         if hook is not None:
             text = hook(text, ctx.inv)
     except ValueError as e:
@@ -196,15 +238,11 @@ def render_policy(ctx: RenderContext, dev: NetworkDevice, plat: platforms.Platfo
     return text.strip("\n") + "\n"
 
 
-#: the reshaping a generator gets when its platform.yaml names none (the shipped vendors)
-DEFAULT_POSTPROCESS = {"paloalto": "panos-vsys", "fortigate": "fortigate-addrnames"}
-
-
 def postprocessor(plat: platforms.Platform):
     """The platform's aerleon post-processing: `policy.postprocess` in platform.yaml — a registered name,
     "none", or "package.module:function" taking (text, inventory) — so a new vendor registers a small
     module by name instead of another branch here."""
-    name = plat.postprocess or DEFAULT_POSTPROCESS.get(plat.generator or "")
+    name = plat.postprocess
     if not name or name == "none":
         return None
     if name in POSTPROCESSORS:
@@ -226,7 +264,6 @@ def _panos_vsys(xml_text: str, inv: Inventory) -> str:
     vsys = root.find(".//vsys/entry[@name='vsys1']")
     if vsys is None:
         raise RenderError("aerleon PAN-OS output has no vsys1")
-    addrnames.panos(vsys, inv)
     parts = []
     for child in vsys:
         ET.indent(child, space="  ")
@@ -234,7 +271,7 @@ def _panos_vsys(xml_text: str, inv: Inventory) -> str:
     return "\n".join(parts)
 
 
-POSTPROCESSORS = {"panos-vsys": _panos_vsys, "fortigate-addrnames": addrnames.fortigate}
+POSTPROCESSORS = {"panos-vsys": _panos_vsys}
 
 
 # ---------------------------------------------------------------- device context
@@ -309,6 +346,7 @@ def render_device(ctx: RenderContext, dev: NetworkDevice) -> Rendered:
     env = _env(plat.folder)
     context = device_context(ctx, dev, plat)
     context["policy"] = render_policy(ctx, dev, plat) if kt.policy else ""
+    context["ingress_filters"] = ingress_bindings(ctx, dev, plat) if kt.policy else []
     try:
         files = {f"{dev.name}.{plat.extension}": env.get_template(kt.template).render(context)}
         for suffix, tmpl in sorted(kt.extras.items()):

@@ -10,7 +10,7 @@ from dcops.cloud import checks
 from dcops.cloud.policy import DEFAULT_POLICY, PolicyInvalid, load_policy
 from dcops.cloud.runner import make_plan
 
-from .conftest import of
+from .conftest import of, published_directly
 
 
 def _codes(findings) -> set[str]:
@@ -89,11 +89,26 @@ def test_volume_size_or_type_drift_is_reported(prod, inv):
 
 def test_floating_ip_on_a_private_vm_is_reported(prod, inv):
     plan = copy.deepcopy(prod.plan)
-    fip = copy.deepcopy(next(r for r in of(plan, "networking.FloatingIp") if r["name"] == "portal-web-01-fip"))
+    fip = copy.deepcopy(next(r for r in of(plan, "networking.FloatingIp") if r["name"] == "lb-portal-fip"))
     fip["name"], fip["inputs"]["portId"] = "qlns-db-01-fip", "<networking/port:qlns-db-01-port>"
     plan["resources"].append(fip)
     found = checks.check_floating_ips(plan, inv)
     assert [(f.check, f.subject) for f in found] == [("floating-ip-public-dmz", "qlns-db-01-fip")]
+
+
+def test_floating_ip_around_the_waf_is_reported(prod, inv, direct):
+    """A WAF-published VM with a floating IP (the plan drifted from the inventory, or `public` was set
+    behind validate's back) is a finding; the same VM of a `publish: direct` system is not."""
+    fip = next(r for r in of(direct.plan, "networking.FloatingIp") if r["name"] == "du-lich-web-01-fip")
+    assert checks.check_floating_ips(direct.plan, published_directly(inv)) == []
+    plan = copy.deepcopy(prod.plan)
+    plan["resources"].append(copy.deepcopy(fip))
+    waf_inv = inv.model_copy(update={"vms": tuple(v.model_copy(update={"public": True})
+                                                  if v.name == "du-lich-web-01" else v for v in inv.vms)})
+    found = checks.check_floating_ips(plan, waf_inv)
+    assert [(f.check, f.subject, f.message) for f in found] == [
+        ("floating-ip-public-dmz", "du-lich-web-01-fip",
+         "du-lich-web-01 is published through the WAF (pool-du-lich): a floating IP bypasses it")]
 
 
 def test_quotas_beyond_the_san_are_reported(prod, inv):

@@ -44,9 +44,14 @@ def test_standby_holds_restore_targets_and_publishes_nothing(dr, prod, inv):
 def test_active_runs_and_publishes_from_the_dr_public_segment(active, dr, inv):
     assert active.plan["findings"] == []
     assert {i["inputs"]["powerState"] for i in of(active.plan, "compute.Instance")} == {"active"}
-    public_dr = {v.name for v in inv.vms if v.system in dr.plan["systems"] and v.public and v.zone == "dmz"}
     fips = {r["name"] for r in of(active.plan, "networking.FloatingIp")}
-    assert {f.removesuffix("-fip") for f in fips if not f.startswith("lb-")} == public_dr and public_dr
+    # every public DR system is published through the WAF: no VM of it gets a floating IP at DR either
+    # (one would bypass the WAF); the plan says where their public path has to come from instead
+    assert {f for f in fips if not f.startswith("lb-")} == set()
+    waf_dr = {s for s in dr.plan["systems"] if inv.system(s).public and inv.system(s).publish == "waf"
+              and any(v.system == s and v.zone == "dmz" for v in inv.vms)}
+    assert {n["subject"] for n in active.plan["notes"] if n["code"] == "dr-waf-published"} == waf_dr and waf_dr
+    assert not any(n["code"] == "dr-waf-published" for n in dr.plan["notes"])  # standby publishes nothing
     assert {f for f in fips if f.startswith("lb-")} == {"lb-portal-fip", "lb-dvc-fip", "lb-mail-fip"}
     ext = next(r for r in of(active.plan, "networking.Subnet") if r["name"] == "subnet-public")
     assert (ext["inputs"]["cidr"], ext["inputs"]["gatewayIp"]) == ("198.51.100.0/26", "198.51.100.1")

@@ -91,7 +91,7 @@ def test_diff_reports_changed_inputs_and_deletions(prod, inv):
                                 "why": "resize: the server reboots"}]
     assert inst["action"] == "update"
     removed = {r["name"] for r in d["removed"] if r["custom"]}
-    assert removed == {"du-lich-web-02", "du-lich-web-02-port", "du-lich-web-02-boot", "du-lich-web-02-fip",
+    assert removed == {"du-lich-web-02", "du-lich-web-02-port", "du-lich-web-02-boot",
                        "du-lich-web-02-media", "du-lich-web-02-media-attach"}
     assert {r["name"] for r in d["removed"] if r["protect"]} == {"du-lich-web-02-boot", "du-lich-web-02-media"}
     assert "🛡️ **2 protected resource(s) deleted**" in plandiff.render_markdown(d)

@@ -58,7 +58,7 @@ def case_unknown_key(ws: Workspace):
 def case_unknown_section(ws: Workspace):
     (ws.inventory / "extra.yaml").write_text("# typo: vm for vms\nvm: []\n", encoding="utf-8")
     return "extra.yaml", 2, ("unknown section 'vm' (known: aggregates, budgets, facility, flavors, ha_groups, "
-                             "hosts, images, leased_lines, network_devices, site, storage, systems, tenants, vms, zones)")
+                             "hosts, images, it_projects, leased_lines, network_devices, site, storage, systems, tenants, vms, zones)")
 
 
 @_case

@@ -78,6 +78,8 @@ def test_same_name_for_two_addresses_is_disambiguated():
     inv = load_inventory()
     vm = inv.vms[0]
     twin = inv.network_devices[0].model_copy(update={"name": vm.name})
-    known = addrnames.names(inv.model_copy(update={"network_devices": (twin,) + inv.network_devices[1:]}))
+    from dcops.net import platforms
+    known = addrnames.names(inv.model_copy(update={"network_devices": (twin,) + inv.network_devices[1:]}),
+                            platforms.load("fortios").address_names)
     named = [n for n in known.values() if n.split("_")[0] == vm.name]
     assert len(named) == 2 and len(set(named)) == 2

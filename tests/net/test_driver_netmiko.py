@@ -42,7 +42,7 @@ def device(lab):
     d = NetmikoDriver("10.9.5.1", "root", timeout=20, platform_spec=SPEC,
                       optional_args={"key_file": str(ep.key), "netns": lab.ns("op")})
     d.open()
-    d._send([f"printf 'hostname dev\\nntp 10.10.1.20\\n' > {D}/device.cfg"], raw=True)
+    d._send([f"printf 'hostname dev\\nntp 10.10.1.20\\n' > {D}/device.cfg"])
     yield d
     d.close()
 
@@ -103,7 +103,7 @@ def locked_peer(lab):
         d.open()
         return d
     first = session()
-    first._send([f"printf 'hostname dev\\n' > {D}/device.cfg; rm -f {D}/lock"], raw=True)
+    first._send([f"printf 'hostname dev\\n' > {D}/device.cfg; rm -f {D}/lock"])
     yield session
     first.close()
 

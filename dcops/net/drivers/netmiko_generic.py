@@ -20,6 +20,11 @@ same verbs as on any NAPALM driver:
       show: "..."      # the lock's key=value lines, empty when free
       break: "..."     # remove a stale lock (its holder ran on this machine and is gone)
 
+Every command of the recipe is a pattern: the placeholders in dcops.net.platforms.RECIPE_PLACEHOLDERS
+({host} {user} {timeout} {seconds} {minutes} {token} {owner} {pid} {since} {candidate_file}; {line} and
+{quoted} in line_format) are filled from the device and the candidate, and platforms.load refuses any
+other name with the file — a new vendor's recipe is data (`recipe()` shows what would be sent).
+
 With a `lock:` recipe, load takes the lock ("device busy: locked by USER@HOST since T" for anyone
 else), commit checks the candidate id (= lock token) is still the holder, and confirm, discard,
 rollback and a commit without revert release it. Without one, the adapter says so in `lock_missing`.
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 import os
 import secrets
 import shlex
@@ -71,7 +77,7 @@ class NetmikoDriver(NetworkDriver):
             params["sock"] = connect_in(self.args["netns"], self.hostname, params["port"], timeout=self.timeout)
         try:
             self.conn = ConnectHandler(**params)
-            for cmd in self.spec.get("session") or ():  # e.g. paging off on a generic channel
+            for cmd in self.recipe("session"):  # e.g. paging off on a generic channel
                 self.conn.send_command_timing(cmd, read_timeout=self.timeout)
         except Exception as e:  # netmiko raises several unrelated types
             raise ConnectionException(f"{self.hostname}: {e}") from e
@@ -86,7 +92,7 @@ class NetmikoDriver(NetworkDriver):
 
     def get_config(self, retrieve: str = "all", full: bool = False, sanitized: bool = False,
                    format: str = "text") -> dict[str, str]:
-        running = self.conn.send_command(self.spec["show_running"], read_timeout=self.timeout)
+        running = self.conn.send_command(self.recipe("show_running")[0], read_timeout=self.timeout)
         running = running.strip("\n") + "\n" if running.strip() else ""  # prompt echo leaves stray newlines
         return {"running": running, "candidate": self._candidate or "", "startup": ""}
 
@@ -95,13 +101,31 @@ class NetmikoDriver(NetworkDriver):
                 "os_version": "", "serial_number": "", "uptime": -1.0, "fqdn": self.hostname,
                 "interface_list": []}
 
+    # -- the recipe's placeholders
+    def placeholders(self, **extra: Any) -> dict[str, Any]:
+        seconds = int(extra.pop("seconds", 0))
+        base = {"host": self.hostname, "user": self.username, "token": self.token}
+        return {**base, "timeout": self.timeout, "seconds": seconds, "minutes": math.ceil(seconds / 60),
+                "owner": shlex.quote(self.owner), "pid": os.getpid(),
+                "since": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "candidate_file": str(self.spec.get("candidate_file", "/var/tmp/dcops-{token}.cfg")).format(**base),
+                **extra}
+
+    def recipe(self, key: str, **extra: Any) -> list[str]:
+        """The commands of one recipe entry ("session", "show_running", "wrap.before", "commit_confirm.arm",
+        "lock.acquire", …) with the placeholders filled — what this driver sends for it."""
+        value: Any = self.spec
+        for part in key.split("."):
+            value = (value or {}).get(part)
+        if value is None:
+            return []
+        values = self.placeholders(**extra)
+        return [str(c).format(**values) for c in (value if isinstance(value, list) else [value])]
+
     # -- the device's lock (platform recipe)
     def _lock_cmd(self, name: str) -> str:
-        since = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        out = self.conn.send_command_timing(
-            self.lock_recipe[name].format(token=self.token, owner=shlex.quote(self.owner), pid=os.getpid(),
-                                          since=since),
-            read_timeout=self.timeout, strip_prompt=True, strip_command=True)
+        out = self.conn.send_command_timing(self.recipe(f"lock.{name}")[0],
+                                            read_timeout=self.timeout, strip_prompt=True, strip_command=True)
         return out
 
     def _holder(self) -> dict[str, str]:
@@ -148,19 +172,22 @@ class NetmikoDriver(NetworkDriver):
         if not self._pending:
             self._release_lock()
 
-    def _send(self, lines: list[str], seconds: int = 0, *, raw: bool = False) -> str:
+    def _send(self, lines: list[str]) -> str:
+        """Send filled commands (see recipe())."""
         mode = bool(self.spec.get("config_mode", True))
-        cmds = lines if raw else [ln.format(seconds=seconds) for ln in lines]
-        return self.conn.send_config_set(cmds, read_timeout=self.timeout, enter_config_mode=mode,
+        return self.conn.send_config_set(lines, read_timeout=self.timeout, enter_config_mode=mode,
                                          exit_config_mode=mode)
 
-    def _apply(self, text: str) -> None:
-        wrap = self.spec.get("wrap") or {}
-        import shlex
+    def candidate_commands(self, text: str) -> list[str]:
+        """What applying `text` sends: wrap.before, each line through line_format, wrap.after."""
         fmt = self.spec.get("line_format", "{line}")
-        body = [fmt.format(line=ln, quoted=shlex.quote(ln))
+        values = self.placeholders()
+        body = [fmt.format(**{**values, "line": ln, "quoted": shlex.quote(ln)})
                 for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-        self._send([*wrap.get("before", []), *body, *wrap.get("after", [])], raw=True)
+        return [*self.recipe("wrap.before"), *body, *self.recipe("wrap.after")]
+
+    def _apply(self, text: str) -> None:
+        self._send(self.candidate_commands(text))
 
     def commit_config(self, message: str = "", revert_in: int | None = None) -> None:
         if self._candidate is None:
@@ -173,7 +200,7 @@ class NetmikoDriver(NetworkDriver):
                               f"({self._holder().get('owner', 'nobody')} does); load again")
         self._previous = self.get_config()["running"]
         if revert_in:
-            self._send(cc["arm"], int(revert_in))
+            self._send(self.recipe("commit_confirm.arm", seconds=int(revert_in)))
             self._pending = True
         self._apply(self._candidate)
         self._candidate = None
@@ -183,7 +210,7 @@ class NetmikoDriver(NetworkDriver):
     def confirm_commit(self) -> None:
         if not self._pending:
             raise CommitConfirmException(f"{self.hostname}: no commit pending")
-        self._send(self.spec["commit_confirm"]["confirm"])
+        self._send(self.recipe("commit_confirm.confirm"))
         self._pending = False
         self._release_lock()
 
@@ -192,11 +219,11 @@ class NetmikoDriver(NetworkDriver):
 
     def rollback(self) -> None:
         if self._pending:
-            self._send(self.spec["commit_confirm"]["revert_now"])
+            self._send(self.recipe("commit_confirm.revert_now"))
             self._pending = False
             self._release_lock()
         elif self.spec.get("rollback"):
-            self._send(self.spec["rollback"])
+            self._send(self.recipe("rollback"))
         elif self._previous is not None:
             self._apply(self._previous)
         else:

@@ -1,0 +1,256 @@
+"""The Bacula director's resources the inventory implies, as data: one `Fragment` per resource (a client,
+file set and job per VM on a tape policy; pools, a schedule and job defaults per policy; the tape library's
+storage and, for policies that replicate, the DR library's storage, pools and copy jobs).
+
+Pure functions of the inventory: `dcops.backup.config` renders them into the lab's and production's
+bacula-dir.conf, and the Pulumi program (`dcops.cloud.backup`) declares each as a resource whose provider
+writes it into the director's conf.d. One generator, two consumers that never import each other."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+DR_COPY_AT = "05:05"  # after the night's backups (23:05), before office hours
+DR_SCHEDULE = "dr-copy"
+SCRATCH = "Scratch"
+RESTORE_JOB = "restore"
+#: the director's resource kinds the provider writes (bconsole `show` names them in lower case)
+KINDS = ("Storage", "Pool", "Schedule", "JobDefs", "Client", "FileSet", "Job")
+#: directives whose value Bacula wants quoted (paths, passwords, free text)
+QUOTED = {"Password", "File", "Write Bootstrap", "Where", "Description"}
+#: the names Bacula accepts (src/lib/parse_conf.c: letters, digits and `:.-_ ` — no spaces here)
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,126}$")
+
+
+class PolicyNotExpressible(ValueError):
+    """A backup policy Bacula's scheduler cannot run as declared."""
+
+
+def schedule_runs(full_every_days: int, incremental_daily: bool, at: str = "23:05") -> list[str]:
+    """Bacula `Run =` lines for a full every N days (+ daily incrementals).
+
+    Bacula schedules by calendar, not by interval: 1 day = daily, 7 = weekly, 14 = the even ISO weeks
+    (Bacula 9.6 has no "every other week": w00,w02,…,w52, so the year turn gives one 7- or 21-day cycle),
+    28–31 = monthly. Any other interval would silently drift, so it is refused."""
+    even = ",".join(f"w{n:02d}" for n in range(0, 54, 2))
+    odd = ",".join(f"w{n:02d}" for n in range(1, 54, 2))
+    if full_every_days == 1:
+        return [f"Level=Full daily at {at}"]
+    if full_every_days == 7:
+        full, inc_days = f"Level=Full sun at {at}", "mon-sat"
+    elif full_every_days == 14:
+        full, inc_days = f"Level=Full {even} sun at {at}", None
+    elif 28 <= full_every_days <= 31:
+        full, inc_days = f"Level=Full 1st sun at {at}", None
+    else:
+        raise PolicyNotExpressible(f"a full every {full_every_days} days has no Bacula schedule "
+                                   "(use 1, 7, 14 or a month: 28–31)")
+    runs = [full]
+    if incremental_daily:
+        if inc_days:
+            runs.append(f"Level=Incremental {inc_days} at {at}")
+        elif full_every_days == 14:
+            runs += [f"Level=Incremental {odd} sun at {at}", f"Level=Incremental mon-sat at {at}"]
+        else:
+            runs += [f"Level=Incremental 2nd-5th sun at {at}", f"Level=Incremental mon-sat at {at}"]
+    return runs
+
+
+def copy_jobs(policies) -> list[str]:
+    """Names of the DR copy jobs for these policies (one per source pool of a replicated tape policy)."""
+    out = []
+    for p in policies:
+        if p.target == "tape" and p.replicate_to_dr:
+            out.append(f"{p.name}-full-copy-dr")
+            if p.incremental_daily:
+                out.append(f"{p.name}-inc-copy-dr")
+    return out
+
+
+def dr_storage(tape) -> tuple[str, str]:
+    """(name, media type) of the DR site's library: its own media type, so the director never mounts a DR
+    cartridge in the main library."""
+    return f"{tape.name}-dr", f"{tape.media_type}-DR"
+
+
+@dataclass
+class Client:
+    name: str
+    address: str
+    port: int
+    policy: object  # the inventory's BackupPolicy
+    paths: list[str]
+
+
+def clients_of(inv, *, lab_paths: dict[str, list[str]] | None = None, fd_port: int = 9102) -> list[Client]:
+    """A client per VM whose policy goes to tape; in the lab (lab_paths: VM -> folders) only those VMs, all
+    served by the one local file daemon."""
+    out = []
+    for vm in inv.vms:
+        if not vm.backup_policy:
+            continue
+        policy = inv.backup_policy(vm.backup_policy)
+        if policy.target != "tape":
+            continue
+        if lab_paths is not None:
+            if vm.name not in lab_paths:
+                continue
+            out.append(Client(vm.name, "127.0.0.1", fd_port, policy, lab_paths[vm.name]))
+        else:
+            out.append(Client(vm.name, str(vm.ip), fd_port, policy, [f"/srv/{v.name}" for v in vm.volumes] or ["/srv"]))
+    return out
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """One director resource: `kind { Name = name; directives… }`. Values are str/int (one line), a list
+    (the directive repeated, e.g. `Run`, `File`) or a dict (a nested block, e.g. a file set's Include).
+    `refs` are the (kind, name) of the resources it names, which must exist before it."""
+    kind: str
+    name: str
+    directives: dict[str, Any]
+    refs: tuple[tuple[str, str], ...] = ()
+    comment: str = ""
+
+    @property
+    def file(self) -> str:
+        """Its file in the director's conf.d."""
+        return f"{self.kind.lower()}-{self.name}.conf"
+
+
+def _value(key: str, v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    s = str(v)
+    if key in QUOTED:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return s
+
+
+def _block(directives: dict[str, Any], indent: str) -> list[str]:
+    lines = []
+    for key, v in directives.items():
+        if isinstance(v, dict):
+            lines += [f"{indent}{key} {{", *_block(v, indent + "  "), f"{indent}}}"]
+        elif isinstance(v, (list, tuple)):
+            lines += [f"{indent}{key} = {_value(key, x)}" for x in v]
+        elif v is not None:
+            lines.append(f"{indent}{key} = {_value(key, v)}")
+    return lines
+
+
+def render_fragment(kind: str, name: str, directives: dict[str, Any], comment: str = "") -> str:
+    head = [f"# {line}" for line in comment.splitlines()]
+    return "\n".join([*head, f"{kind} {{", f"  Name = {name}", *_block(directives, "  "), "}"]) + "\n"
+
+
+def text(f: Fragment) -> str:
+    return render_fragment(f.kind, f.name, f.directives, f.comment)
+
+
+@dataclass(frozen=True)
+class Site:
+    """What the director's resources say about where things run (not the daemons' own configuration)."""
+    workdir: str  # the director's working folder (bootstraps, restores)
+    sd_address: str
+    sd_port: int
+    #: passwords as the caller holds them: plain strings for a rendered file, secret Outputs in Pulumi
+    fd_password: Any
+    sd_password: Any
+    #: bytes a volume holds (cartridge size x the lab's scale)
+    volume_bytes: int
+    #: the director's name: its core configuration (not these fragments) declares its own client
+    #: `<director>-fd` and file set `<director>-catalog`, which copy and restore jobs name where Bacula wants
+    #: a client and file set it does not use (so adding a VM never changes them)
+    director: str = "kg-bak-dir"
+    #: the catalogue's name (the core configuration declares it)
+    catalog: str = "MyCatalog"
+
+
+def fragments(inv, clients: list[Client], site: Site) -> list[Fragment]:
+    """Every director resource for these clients, dependencies first; PolicyNotExpressible names the policy."""
+    if not clients:
+        raise ValueError("no VM uses a tape backup policy: nothing for Bacula to back up")
+    tape = inv.storage.tape
+    used = {c.policy.name for c in clients}
+    policies = [p for p in inv.storage.backup_policies if p.target == "tape" and p.name in used]
+    schedules = {}
+    for p in policies:
+        try:
+            schedules[p.name] = schedule_runs(p.full_every_days, p.incremental_daily)
+        except PolicyNotExpressible as e:
+            raise PolicyNotExpressible(f"backup policy {p.name}: {e}") from None
+    dr = any(p.replicate_to_dr for p in policies)
+    dr_name, dr_media = dr_storage(tape)
+    out: list[Fragment] = []
+
+    def storage(name, media, drives, comment):
+        out.append(Fragment("Storage", name, {
+            "Address": site.sd_address, "SDPort": site.sd_port, "Password": site.sd_password,
+            "Device": f"{name}-changer", "Media Type": media, "Autochanger": "yes",
+            "Maximum Concurrent Jobs": drives}, comment=comment))
+
+    storage(tape.name, tape.media_type, tape.drives,
+            f"The tape library ({tape.model}): one autochanger, {tape.drives} drive(s), {tape.slots} slot(s).")
+    if dr:
+        storage(dr_name, dr_media, 1, f"The DR site's library ({tape.slots} slots): copies of the policies that "
+                                      "replicate to DR.")
+        out.append(Fragment("Schedule", DR_SCHEDULE, {"Run": [f"Level=Full daily at {DR_COPY_AT}"]}))
+    out.append(Fragment("Pool", SCRATCH, {"Pool Type": "Scratch", "Recycle Pool": SCRATCH}))
+
+    def pool(name, store, p, next_pool=None, comment=""):
+        out.append(Fragment("Pool", name, {
+            "Pool Type": "Backup", "Storage": store, "Next Pool": next_pool, "Recycle": "yes", "AutoPrune": "yes",
+            "Volume Retention": f"{p.retention_days} days", "Maximum Volume Bytes": site.volume_bytes,
+            "Scratch Pool": SCRATCH, "Recycle Pool": SCRATCH},
+            refs=(("Storage", store), ("Pool", SCRATCH), *((("Pool", next_pool),) if next_pool else ())),
+            comment=comment))
+
+    for p in policies:
+        replicated = dr and p.replicate_to_dr
+        nxt = f"{p.name}-dr" if replicated else None
+        if replicated:
+            pool(nxt, dr_name, p, comment="Copies at the DR site, kept as long as the originals.")
+        pool(f"{p.name}-full", tape.name, p, nxt,
+             comment=f"Policy {p.name}: full every {p.full_every_days} day(s)"
+                     f"{', incremental daily' if p.incremental_daily else ''}, kept {p.retention_days} days, "
+                     f"RPO {p.rpo_hours:g} h.")
+        if p.incremental_daily:
+            pool(f"{p.name}-inc", tape.name, p, nxt)
+        out.append(Fragment("Schedule", p.name, {"Run": schedules[p.name]}))
+        pools = [f"{p.name}-full"] + ([f"{p.name}-inc"] if p.incremental_daily else [])
+        out.append(Fragment("JobDefs", p.name, {
+            "Type": "Backup", "Level": "Incremental", "Schedule": p.name, "Storage": tape.name,
+            "Messages": "Standard", "Pool": f"{p.name}-full", "Full Backup Pool": f"{p.name}-full",
+            "Incremental Backup Pool": f"{p.name}-inc" if p.incremental_daily else None, "Priority": 10,
+            "Write Bootstrap": f"{site.workdir}/dir/%c.bsr"},
+            refs=(("Schedule", p.name), ("Storage", tape.name), *(("Pool", x) for x in pools))))
+    for c in clients:
+        out.append(Fragment("Client", f"{c.name}-fd", {
+            "Address": c.address, "FDPort": c.port, "Catalog": site.catalog, "Password": site.fd_password,
+            "File Retention": f"{c.policy.retention_days} days", "Job Retention": f"{c.policy.retention_days} days",
+            "AutoPrune": "yes"}))
+        out.append(Fragment("FileSet", f"{c.name}-data", {
+            "Include": {"Options": {"signature": "SHA1"}, "File": list(c.paths)}}))
+        out.append(Fragment("Job", c.name, {
+            "JobDefs": c.policy.name, "Client": f"{c.name}-fd", "FileSet": f"{c.name}-data"},
+            refs=(("JobDefs", c.policy.name), ("Client", f"{c.name}-fd"), ("FileSet", f"{c.name}-data"))))
+    own_fd, own_set = f"{site.director}-fd", f"{site.director}-catalog"
+    for p in policies:
+        if not (dr and p.replicate_to_dr):
+            continue
+        # a copy job per source pool copies every job not yet copied (PoolUncopiedJobs): a night that fails
+        # is caught up the next
+        for src in (["full", "inc"] if p.incremental_daily else ["full"]):
+            out.append(Fragment("Job", f"{p.name}-{src}-copy-dr", {
+                "Type": "Copy", "Level": "Full", "Selection Type": "PoolUncopiedJobs", "Pool": f"{p.name}-{src}",
+                "Next Pool": f"{p.name}-dr", "Schedule": DR_SCHEDULE, "Client": own_fd, "FileSet": own_set,
+                "Messages": "Standard", "Priority": 20},
+                refs=(("Pool", f"{p.name}-{src}"), ("Pool", f"{p.name}-dr"), ("Schedule", DR_SCHEDULE))))
+    # restores go through one job; bconsole's `restore` names the client and the target folder
+    out.append(Fragment("Job", RESTORE_JOB, {
+        "Type": "Restore", "Client": own_fd, "Storage": tape.name, "FileSet": own_set,
+        "Pool": SCRATCH, "Messages": "Standard", "Where": f"{site.workdir}/restore"},
+        refs=(("Storage", tape.name), ("Pool", SCRATCH))))
+    return out
