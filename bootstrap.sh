@@ -8,8 +8,9 @@ cd "$(dirname "$0")"
 
 # Real peers for the lab and the tests: SNMP agents, sshd in namespaces, nftables, a browser, the scale-out
 # engines (Prometheus, Alertmanager, VictoriaMetrics), Bacula; python3-venv so Debian's interpreter can make the venv.
+# sudo: the host baseline logs in as an unprivileged user and becomes root (tests/drills/test_baseline.py).
 APT_PACKAGES=(iproute2 nftables openssh-server openssh-client snmpd snmp prometheus-snmp-exporter
-              chromium fonts-dejavu-core procps psmisc python3-venv
+              chromium fonts-dejavu-core procps psmisc python3-venv sudo
               prometheus prometheus-alertmanager victoria-metrics
               bacula-director bacula-director-sqlite3 bacula-sd bacula-fd bacula-console)
 # Services those packages start on install: tests start their own binaries on 127.0.0.1, never these.

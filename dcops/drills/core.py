@@ -67,10 +67,12 @@ class DrillContext:
         ev = {"drill_run_id": self.run_id, **(extravars or {})}
         if self.progress:
             self.progress("playbook", {"playbook": path, "check": check})
-        self.record.event(f"playbook {path} started" + (" (check mode)" if check else ""))
-        run = run_playbook(path, inventory=self.inventory(), extravars=ev, check=check,
-                           control_ns=self.control_ns, progress=self.progress,
-                           timeout=int(self.options.get("timeout", 1800)), inventory_path=self.inventory_path)
+        run = self._execute(path, ev, check)
+        return self.record_run(path, check, run)
+
+    def record_run(self, path: str, check: bool, run: PlaybookRun) -> PlaybookRun:
+        """A playbook run on the record: its tasks as steps, a line in record.playbooks, the timeline."""
+        self.record.event(f"playbook {path} started" + (" (check mode)" if check else ""), at=run.started or None)
         for s in run.steps:
             status = "changed" if s.status == "ok" and s.changed else s.status
             self.record.steps.append(rec.StepRecord(s.task, status, s.host, s.started, s.ended, s.duration_s,
@@ -79,8 +81,14 @@ class DrillContext:
                 self.record.event(f"FAILED: {s.task}", host=s.host, at=s.ended or None, detail=s.message[:300])
         self.record.playbooks.append({"playbook": path, "check": check, "status": run.status, "rc": run.rc,
                                       "started": run.started, "ended": run.ended, "stats": run.stats})
-        self.record.event(f"playbook {path} {run.status}", detail=f"rc={run.rc}")
+        self.record.event(f"playbook {path} {run.status}", at=run.ended or None, detail=f"rc={run.rc}")
         return run
+
+    def _execute(self, path: str, extravars: dict, check: bool) -> PlaybookRun:
+        """Run the playbook through ansible-runner (a replayed record returns the run it saw: replay.py)."""
+        return run_playbook(path, inventory=self.inventory(), extravars=extravars, check=check,
+                            control_ns=self.control_ns, progress=self.progress,
+                            timeout=int(self.options.get("timeout", 1800)), inventory_path=self.inventory_path)
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,14 @@ def environment(*, lab: object | None, lab_prefix: str | None, overlay: dict | N
     return {"kind": "production", "reason": "targets reached at their inventory addresses", "scale": "1:1"}
 
 
+def lab_overrides(overlay: dict) -> dict:
+    """What a lab overlay changes beyond connections (its stand-ins for the real platforms), per host."""
+    from .inventory import LAB_KEYS, LAB_IDENTITY_KEYS
+    out = {h: {k: v for k, v in vs.items() if k in LAB_KEYS and k not in LAB_IDENTITY_KEYS}
+           for h, vs in overlay.items()}
+    return {h: v for h, v in out.items() if v}
+
+
 def label_measurements(r: rec.DrillRecord) -> None:
     """Say where every figure was measured; compare with a production limit only in production."""
     kind = r.environment["kind"]
@@ -197,33 +213,19 @@ def run_drill(drill: Drill, inv: Inventory, *, execute: bool = False, options: d
     """
     options = dict(options or {})
     started = rec.utcnow()
-    run_id = new_run_id(drill.name, started)
-    mode = "execute" if execute else "check"
-    r = rec.DrillRecord(drill.name, drill.title, mode, id=run_id, started_at=rec.iso(started), site=inv.site.code,
-                        inventory_digest=inventory_digest(inv),
-                        options={k: v for k, v in options.items() if k != "timeout"},
-                        operator=rec.operator(operator, via), approver=rec.approver(approver, approval_ref),
-                        environment=environment(lab=lab, lab_prefix=lab_prefix, overlay=overlay,
-                                                control_ns=control_ns, plan=not drill.needs_lab(execute)))
-    sign_key = sign_key or (Path(os.environ["DCOPS_SIGN_KEY"]) if os.environ.get("DCOPS_SIGN_KEY") else None)
+    r, sign_key = new_record(drill, inv, execute=execute, options=options, started=started,
+                             env=environment(lab=lab, lab_prefix=lab_prefix, overlay=overlay, control_ns=control_ns,
+                                             plan=not drill.needs_lab(execute)),
+                             operator=operator, approver=approver, approval_ref=approval_ref, sign_key=sign_key,
+                             via=via)
+    run_id = r.id
     ctx = DrillContext(inv, execute, options, r, run_id, dict(overlay or {}), control_ns, progress,
                        report_dir=Path(report_dir) if report_dir else None, inventory_path=inventory_path)
-    if r.is_production and execute:
-        if not r.operator["name"]:
-            r.finding("warning", "no operator named (--operator or DCOPS_OPERATOR): the record is no evidence")
-        if not r.approver:
-            r.finding("warning", "no approver named (--approver or DCOPS_APPROVER): the record is no evidence")
-        if not sign_key:
-            r.finding("warning", "record not signed (--sign-key or DCOPS_SIGN_KEY): the record is no evidence")
     dl = None
-    try:
-        targets = drill.targets(inv, options)
-        r.targets = [describe_target(inv, t) for t in targets]
-        if drill.destructive:
-            refused = [t for t in targets if not drill_enabled(inv, t)]
-            if refused:
-                raise DrillRefused(f"refused: {', '.join(refused)} not marked drill_enabled in the inventory")
-        r.event("drill started", detail=f"{mode} mode; targets: {', '.join(targets) or '—'}")
+
+    def body() -> None:
+        nonlocal dl
+        targets = select_targets(drill, inv, options, r)
         if lab is not None:
             ctx.lab = lab
             ctx.overlay, ctx.control_ns = lab.overlay(), lab.control_ns
@@ -247,11 +249,65 @@ def run_drill(drill: Drill, inv: Inventory, *, execute: bool = False, options: d
                 lab_hook(ctx)
                 ctx.overlay = dl.overlay()  # the hook may have added hosts
         if ctx.lab is not None:  # what the lab changed beyond connections: its stand-ins, on the record
-            from .inventory import LAB_KEYS
-            overrides = {h: {k: v for k, v in vs.items() if k in LAB_KEYS and k != "dcops_lab_ns"}
-                         for h, vs in ctx.overlay.items()}
-            r.environment["lab_overrides"] = {h: v for h, v in overrides.items() if v}
+            r.environment["lab_overrides"] = lab_overrides(ctx.overlay)
         drill.run(ctx)
+
+    try:
+        conclude(r, body)
+    finally:
+        if lab_after and ctx.lab is not None:
+            try:
+                lab_after(ctx)
+            except Exception as e:  # noqa: BLE001
+                r.finding("error", f"lab inspection failed: {e}")
+        if dl is not None:
+            removed = dl.down()
+            r.event("lab torn down", detail=f"{len(removed)} objects removed")
+        finish(r, started)
+    paths = rec.save(r, Path(report_dir), sign_key) if report_dir else {}
+    return r, paths
+
+
+def new_record(drill: Drill, inv: Inventory, *, execute: bool, options: dict, started: dt.datetime, env: dict,
+               operator: str | None, approver: str | None, approval_ref: str | None, sign_key: Path | None,
+               via: str, run_id: str | None = None) -> tuple[rec.DrillRecord, Path | None]:
+    """The record of a drill about to run (also for a run AWX or ansible-playbook started: replay.py),
+    with the evidence warnings of a production run; returns it and the signing key to use."""
+    r = rec.DrillRecord(drill.name, drill.title, "execute" if execute else "check",
+                        id=run_id or new_run_id(drill.name, started), started_at=rec.iso(started),
+                        site=inv.site.code, inventory_digest=inventory_digest(inv),
+                        options={k: v for k, v in options.items() if k != "timeout"},
+                        operator=rec.operator(operator, via), approver=rec.approver(approver, approval_ref),
+                        environment=env)
+    sign_key = sign_key or (Path(os.environ["DCOPS_SIGN_KEY"]) if os.environ.get("DCOPS_SIGN_KEY") else None)
+    if r.is_production and execute:
+        if not r.operator["name"]:
+            r.finding("warning", "no operator named (--operator or DCOPS_OPERATOR): the record is no evidence")
+        if not r.approver:
+            r.finding("warning", "no approver named (--approver or DCOPS_APPROVER): the record is no evidence")
+        if not sign_key:
+            r.finding("warning", "record not signed (--sign-key or DCOPS_SIGN_KEY): the record is no evidence")
+    return r, sign_key
+
+
+def select_targets(drill: Drill, inv: Inventory, options: dict, r: rec.DrillRecord,
+                   at: dt.datetime | None = None) -> list[str]:
+    """The drill's targets, on the record; refuses any a destructive drill may not touch."""
+    targets = drill.targets(inv, options)
+    r.targets = [describe_target(inv, t) for t in targets]
+    if drill.destructive:
+        refused = [t for t in targets if not drill_enabled(inv, t)]
+        if refused:
+            raise DrillRefused(f"refused: {', '.join(refused)} not marked drill_enabled in the inventory")
+    r.event("drill started", at=at, detail=f"{r.mode} mode; targets: {', '.join(targets) or '—'}")
+    return targets
+
+
+def conclude(r: rec.DrillRecord, body: Callable[[], None]) -> None:
+    """Run the drill (`body`: targets, lab, the drill's own logic) and decide the verdict; a refusal
+    or a crash still leaves a verdict and every figure taken so far, labelled."""
+    try:
+        body()
         label_measurements(r)
         r.verdict, r.reason = verdict(r)
     except DrillRefused as e:
@@ -262,17 +318,10 @@ def run_drill(drill: Drill, inv: Inventory, *, execute: bool = False, options: d
         r.finding("error", f"drill aborted: {type(e).__name__}: {e}")
     finally:
         label_measurements(r)  # also after a crash: every figure kept says where it was measured
-        if lab_after and ctx.lab is not None:
-            try:
-                lab_after(ctx)
-            except Exception as e:  # noqa: BLE001
-                r.finding("error", f"lab inspection failed: {e}")
-        if dl is not None:
-            removed = dl.down()
-            r.event("lab torn down", detail=f"{len(removed)} objects removed")
-        ended = rec.utcnow()
-        r.finished_at = rec.iso(ended)
-        r.duration_s = round((ended - started).total_seconds(), 3)
-        r.event(f"drill finished: {r.verdict}", detail=r.reason)
-    paths = rec.save(r, Path(report_dir), sign_key) if report_dir else {}
-    return r, paths
+
+
+def finish(r: rec.DrillRecord, started: dt.datetime) -> None:
+    ended = rec.utcnow()
+    r.finished_at = rec.iso(ended)
+    r.duration_s = round((ended - started).total_seconds(), 3)
+    r.event(f"drill finished: {r.verdict}", detail=r.reason)

@@ -22,7 +22,12 @@ CONNECTION_KEYS = frozenset({
 LAB_KEYS = frozenset({
     "dcops_platform", "dcops_lab_ns", "dcops_redfish_url", "dcops_power_on_method",
     "drill_power_shutdown_command", "fw_config_path", "baseline_root", "baseline_manage_services",
+    "baseline_packages", "baseline_lab_services",
 })
+#: which lab a host belongs to (namespace, lab prefix, control namespace): the lab's identity, not a
+#: stand-in; a record made from the playbook's own run (replay.py) reads the lab from them
+LAB_IDENTITY_KEYS = frozenset({"dcops_lab_ns", "dcops_lab_prefix", "dcops_lab_control_ns"})
+LAB_KEYS = LAB_KEYS | LAB_IDENTITY_KEYS
 OVERLAY_KEYS = CONNECTION_KEYS | LAB_KEYS
 
 

@@ -54,14 +54,15 @@ class DrillLab:
         return f"{base + 1}/30", f"{base + 2}/30"
 
     def target(self, name: str, short: str, *, forwarding: bool = False, services: tuple[int, ...] = (),
-               **overlay) -> LabTarget:
-        """A namespace host standing in for inventory target `name`, reachable from ctl over SSH."""
+               sshd_extra: str = "", **overlay) -> LabTarget:
+        """A namespace host standing in for inventory target `name`, reachable from ctl over SSH
+        (`sshd_extra`: configuration lines the host's sshd reads first)."""
         ns = self.lab.host(short, forwarding=forwarding)
         ctl_cidr, host_cidr = self._mgmt_pair()
         self.lab.link("ctl", f"m-{short}"[:15], short, "mgmt0", addr_a=ctl_cidr, addr_b=host_cidr)
         ip = host_cidr.split("/")[0]
         ep = self.lab.start_sshd(short, address=ip, authorized_keys=[self.key.public],
-                                 private_dirs=(PRIVATE_DIR,))
+                                 private_dirs=(PRIVATE_DIR,), sshd_extra=sshd_extra)
         if services:
             self.lab.tcp_server(short, list(services))
         t = LabTarget(name, short, ip, ns, ep.pid, services)
@@ -89,11 +90,11 @@ class DrillLab:
         out = {}
         for name, t in self.targets.items():
             out[name] = {
-                "ansible_host": t.mgmt_ip, "ansible_user": "root",
+                "ansible_host": t.mgmt_ip, "ansible_user": "root",  # an overlay may log in as someone else
                 "ansible_ssh_private_key_file": str(self.key.private),
                 "ansible_ssh_common_args": f"-o UserKnownHostsFile={kh} -o StrictHostKeyChecking=yes",
                 "ansible_python_interpreter": "/usr/bin/python3",
-                "dcops_lab_ns": t.ns,
+                "dcops_lab_ns": t.ns, "dcops_lab_prefix": self.prefix, "dcops_lab_control_ns": self.control_ns,
                 **self.extra_vars.get(name, {}),
             }
         return out

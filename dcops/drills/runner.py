@@ -101,6 +101,29 @@ def _message(res: dict) -> str:
 
 Progress = Callable[[str, dict], None]
 
+#: set for ansible-playbook when dcops itself runs the drill: the playbooks' own record callback
+#: (playbooks/callback_plugins/dcops_drill_record.py) and verdict play then stay silent
+RUNNER_ENV = "DCOPS_DRILL_RUNNER"
+
+
+def step_from_event(kind: str, data: dict) -> Step:
+    """One task result (an ansible-runner event, or the same fields from the record callback)."""
+    res = data.get("res", {}) or {}
+    st, en = data.get("start"), data.get("end")
+    step = Step(play=data.get("play", ""), task=data.get("task", ""), host=data.get("host", ""),
+                status=_STATUS[kind], started=st or "", ended=en or "",
+                duration_s=round(float(data.get("duration") or 0.0), 3),
+                changed=bool(res.get("changed")), action=data.get("task_action", ""),
+                message=_message(res) if kind != "runner_on_ok" or res.get("msg") else "",
+                diff=_diff(res))
+    if data.get("ignore_errors") and step.status == "failed":
+        step.status = "ignored"
+    return step
+
+
+def stats_of(data: dict) -> dict:
+    return {k: data.get(k, {}) for k in ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")}
+
 
 def run_playbook(playbook: str, *, inventory: dict, extravars: dict | None = None, check: bool = True,
                  control_ns: str | None = None, progress: Progress | None = None,
@@ -117,6 +140,7 @@ def run_playbook(playbook: str, *, inventory: dict, extravars: dict | None = Non
         "ANSIBLE_LOCAL_TEMP": str(pdd / "tmp"),
         "ANSIBLE_CONFIG": str(PLAYBOOKS / "ansible.cfg"),
         "ANSIBLE_NOCOLOR": "1",
+        RUNNER_ENV: "1",
         # the playbooks' guard plugin re-reads the model: this tree's dcops, this inventory
         "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
     }
@@ -142,21 +166,12 @@ def run_playbook(playbook: str, *, inventory: dict, extravars: dict | None = Non
             if progress:
                 progress("host", {"task": data.get("task", ""), "host": data.get("host", "")})
         elif kind in _STATUS:
-            res = data.get("res", {}) or {}
-            st, en = data.get("start"), data.get("end")
-            step = Step(play=data.get("play", ""), task=data.get("task", ""), host=data.get("host", ""),
-                        status=_STATUS[kind], started=st or "", ended=en or "",
-                        duration_s=round(float(data.get("duration") or 0.0), 3),
-                        changed=bool(res.get("changed")), action=data.get("task_action", ""),
-                        message=_message(res) if kind != "runner_on_ok" or res.get("msg") else "",
-                        diff=_diff(res))
-            if data.get("ignore_errors") and step.status == "failed":
-                step.status = "ignored"
+            step = step_from_event(kind, data)
             run.steps.append(step)
             if progress:
                 progress("result", {"step": step})
         elif kind == "playbook_on_stats":
-            run.stats = {k: data.get(k, {}) for k in ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")}
+            run.stats = stats_of(data)
             run.custom = data.get("artifact_data", {}) or {}
         return True
 

@@ -101,7 +101,7 @@ class Lab:
 
     def start_sshd(self, short: str, *, address: str, authorized_keys: Iterable[str] | None = None,
                    port: int = 22, binds: Mapping[str, str] | None = None,
-                   private_dirs: Sequence[str] = (), own_home: bool = True) -> SshEndpoint:
+                   private_dirs: Sequence[str] = (), own_home: bool = True, sshd_extra: str = "") -> SshEndpoint:
         """sshd inside `short` with its own config and host key.
 
         `private_dirs` are mount points (e.g. "/var/lib/dcops") that this host
@@ -114,7 +114,7 @@ class Lab:
         kp = self.keypair()
         keys = list(authorized_keys) if authorized_keys is not None else [kp.public]
         folder = self.workdir / "hosts" / short / "sshd"
-        argv = sshd.prepare(folder, keys, port=port)
+        argv = sshd.prepare(folder, keys, port=port, extra=sshd_extra)
         all_binds = dict(binds or {})
         for mp in [*private_dirs, *(["/root"] if own_home else [])]:
             src = self.workdir / "hosts" / short / "fs" / mp.strip("/").replace("/", "_")

@@ -43,14 +43,16 @@ def keypair(folder: Path, name: str = "id_ed25519", comment: str = "dcops-lab") 
     return KeyPair(priv, (folder / f"{name}.pub").read_text().strip())
 
 
-def prepare(folder: Path, authorized_keys: list[str], *, port: int = 22, listen: str = "0.0.0.0") -> list[str]:
-    """Write config, host key and authorized_keys into `folder`; returns the sshd argv."""
+def prepare(folder: Path, authorized_keys: list[str], *, port: int = 22, listen: str = "0.0.0.0",
+            extra: str = "") -> list[str]:
+    """Write config, host key and authorized_keys into `folder`; returns the sshd argv. `extra` goes first
+    (sshd keeps the first value it reads: e.g. an Include of a host's own sshd_config.d)."""
     folder.mkdir(parents=True, exist_ok=True)
     hostkey = folder / "ssh_host_ed25519_key"
     if not hostkey.exists():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(hostkey)],
                        check=True, capture_output=True)
     (folder / "authorized_keys").write_text("\n".join(authorized_keys) + "\n")
-    (folder / "sshd_config").write_text(CONFIG.format(port=port, listen=listen, dir=folder))
+    (folder / "sshd_config").write_text((extra.rstrip() + "\n" if extra else "") + CONFIG.format(port=port, listen=listen, dir=folder))
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege-separation dir sshd insists on
     return [SSHD, "-D", "-e", "-f", str(folder / "sshd_config")]

@@ -67,8 +67,10 @@ def test_extra_vars_cannot_bypass_the_drill_enabled_guard(tmp_path):
     exe = shutil.which("ansible-playbook")
     overlay = tmp_path / "overlay.json"
     overlay.write_text(json.dumps({"qlvb-db-02": {"ansible_host": "127.0.0.1", "ansible_port": 9}}))
+    records = tmp_path / "records"
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "DCOPS_ANSIBLE_OVERLAY": str(overlay),
-           "ANSIBLE_NOCOLOR": "1"}
+           "ANSIBLE_NOCOLOR": "1", "DCOPS_DRILL_REPORT_DIR": str(records)}
+    env.pop("DCOPS_DRILL_RUNNER", None)
     for extra in ({"drill_targets": "qlvb-db-02", "dcops_drill_enabled": True},
                   {"drill_targets": "qlvb-db-02", "dcops_drill_enabled": True, "inventory_hostname": "portal-db-01",
                    "groups": {"drill_enabled": ["qlvb-db-02"]}, "group_names": ["drill_enabled"]}):
@@ -78,3 +80,9 @@ def test_extra_vars_cannot_bypass_the_drill_enabled_guard(tmp_path):
         assert proc.returncode != 0 and "REFUSED: qlvb-db-02" in out, out[-2000:]
         assert "UNREACHABLE" not in out and "Check the data set exists" not in out
         assert "ok=0" in out.split("PLAY RECAP")[-1] or "failed=1" in out.split("PLAY RECAP")[-1]
+    # the playbooks' own record (callback dcops_drill_record): a failed staging run, the refusal on it
+    recs = [json.loads(p.read_text()) for p in sorted(records.glob("*.json"))]
+    assert len(recs) == 2 and {r["verdict"] for r in recs} == {"fail"}
+    assert {r["environment"]["kind"] for r in recs} == {"staging"} and recs[0]["operator"]["via"] == "ansible-playbook"
+    refused = [s for s in recs[0]["steps"] if s["status"] == "failed"]
+    assert refused and refused[0]["host"] == "qlvb-db-02" and refused[0]["message"].startswith("REFUSED: qlvb-db-02")
