@@ -86,6 +86,14 @@ class Client:
     paths: list[str]
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A daemon's TLS files: the site CA that signed every daemon's certificate, and its own pair."""
+    ca: Path
+    cert: Path
+    key: Path
+
+
 @dataclass
 class Deployment:
     """Where the daemons run. The lab puts all three on 127.0.0.1 with a temp work dir; a production render
@@ -106,6 +114,8 @@ class Deployment:
     dr_dir: Path | None = None
     #: how long the director retries a file daemon that does not answer (Bacula's default: 3 minutes)
     fd_connect_timeout: str = "3 minutes"
+    #: TLS between the daemons (TLS Enable/Require, peers verified against the site CA); None = plain
+    tls: TlsFiles | None = None
 
 
 def clients_of(inv, *, lab_paths: dict[str, list[str]] | None = None, fd_port: int = 9102) -> list[Client]:

@@ -22,6 +22,7 @@ CONNECTION_KEYS = frozenset({
 LAB_KEYS = frozenset({
     "dcops_platform", "dcops_lab_ns", "dcops_redfish_url", "dcops_power_on_method",
     "drill_power_shutdown_command", "fw_config_path", "baseline_root", "baseline_manage_services",
+    "bacula_fd_root", "bacula_fd_manage_service", "bacula_fd_address",
 })
 OVERLAY_KEYS = CONNECTION_KEYS | LAB_KEYS
 
