@@ -58,6 +58,28 @@ def test_generated_configuration_passes_each_daemons_own_check(inv, tmp_path):
     lab.check()  # raises with the daemon's own message on any error
 
 
+@needs_bacula
+def test_tls_between_every_daemon_passes_their_own_check(inv, tmp_path):
+    """With TLS each daemon loads its CA, certificate and key at -t: a missing key is Bacula's own error."""
+    from dcops.backup.config import TlsFiles
+    from dcops.backup.lab import BaculaError
+    from tests.drills.pki import Ca
+    ca = Ca(tmp_path / "pki")
+    ca.issue("bak", "kg-bak-dir")
+    tls = TlsFiles(ca.folder / "ca.crt", ca.folder / "bak.crt", ca.folder / "bak.key")
+    lab = BaculaLab(inv, {"portal-db-01": [str(tmp_path)]}, workdir=tmp_path / "b", tls=tls)
+    lab.write()
+    for name in ("bacula-dir.conf", "bacula-sd.conf", "bacula-fd.conf"):
+        text = (lab.conf / name).read_text()
+        assert text.count("TLS Require = yes") == text.count("TLS Enable = yes") == text.count(f'TLS Key = "{tls.key}"')
+    assert (lab.conf / "bacula-dir.conf").read_text().count("TLS Enable = yes") == 3  # 2 libraries, 1 client
+    assert (lab.conf / "bacula-sd.conf").read_text().count("TLS Enable = yes") == 2  # to the director, the clients
+    lab.check()
+    tls.key.unlink()
+    with pytest.raises(BaculaError, match=r"bacula-sd -t: .*TLS"):
+        lab.check()
+
+
 @pytest.mark.slow
 @needs_bacula
 def test_full_backup_to_the_virtual_library_and_a_byte_exact_restore(inv, tmp_path):
