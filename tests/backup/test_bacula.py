@@ -150,3 +150,19 @@ def test_restore_is_verified_against_the_catalogue_and_a_corrupted_volume_fails_
         slot.write_bytes(bytes(vol))
         bad = restore_verified(lab, "portal-db-01-fd", tmp_path / "staging-2")
         assert not bad.ok and "Block checksum mismatch" in bad.reason, bad.reason
+
+
+def test_render_with_tls_dir_puts_tls_on_every_connection(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dcops.backup.cli import app
+    for k in ("DIRECTOR", "CONSOLE", "SD", "FD"):
+        monkeypatch.setenv(f"DCOPS_BACULA_{k}_PASSWORD", f"pw-{k.lower()}-0123456789abcdef")
+    r = CliRunner().invoke(app, ["render", "--out", str(tmp_path / "etc"), "--address", "10.10.0.50",
+                                 "--tls-dir", "/etc/bacula/tls"])
+    assert r.exit_code == 0, r.output
+    fd = (tmp_path / "etc" / "bacula-fd.conf").read_text()
+    assert fd.count('TLS CA Certificate File = "/etc/bacula/tls/ca.crt"') == 2  # to the director, to the storage
+    assert fd.count('TLS Key = "/etc/bacula/tls/server.key"') == fd.count("TLS Require = yes") == 2
+    d = (tmp_path / "etc" / "bacula-dir.conf").read_text()
+    assert d.count("TLS Require = yes") == d.count("Client {") + d.count("Storage {")
