@@ -51,6 +51,7 @@ def test_bacula_fd_role_then_director_over_tls(inv, lab_prefix, tmp_path, monkey
         assert _changed(applied) == FD_TASKS
         text = conf.read_text()
         assert f"FDAddress = {t.mgmt_ip}" in text and "Name = kg-bak-dir" in text and "TLS Require = yes" in text
+        assert 'TLS Allowed CN = "kg-bak-dir"' in text
         assert f'Password = "{bl.d.passwords["fd"]}"' in text and oct(conf.stat().st_mode & 0o777) == "0o600"
         again = play(False)
         assert again.ok and _changed(again) == set() and again.stats["changed"] == {}
