@@ -5,6 +5,7 @@ queued at start. The catalogue becomes metrics in the monitor's textfile folder 
 so a failed job is an alert on the NOC page and in /metrics."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -77,10 +78,10 @@ def _first_backup(director, meta: dict, t) -> None:
     try:
         director.bconsole(f"label barcodes storage={t.name} pool=Scratch slots=1-{t.slots} drive=0\nyes")
         director.bconsole("\n".join(f"run job={vm} level=Full yes" for vm in meta["paths"]))
-    except Exception as e:  # the daemons were stopped under it (Ctrl-C during start-up): nothing to do
-        Path(meta["labelled"]).with_suffix(".failed").write_text(str(e))
-        return
-    Path(meta["labelled"]).touch()
+        Path(meta["labelled"]).touch()
+    except Exception as e:  # e.g. the daemons stopped under it (Ctrl-C during start-up, the folder gone)
+        with contextlib.suppress(OSError):
+            Path(meta["labelled"]).with_suffix(".failed").write_text(str(e))
 
 
 def wait_labelled(meta: dict, timeout: float = 120) -> None:
