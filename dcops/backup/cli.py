@@ -12,7 +12,7 @@ import typer
 from dcops.console import Console
 
 from ..model import DEFAULT_INVENTORY, InventoryInvalid, load_inventory
-from .config import PASSWORDS, Deployment, PolicyNotExpressible, clients_of, render
+from .config import PASSWORDS, Deployment, PolicyNotExpressible, TlsFiles, clients_of, render
 
 app = typer.Typer(help="Tape backup with Bacula: configuration from the inventory, RPO from the catalogue.",
                   no_args_is_help=True)
@@ -38,6 +38,9 @@ def _inventory(path: Path):
 def render_cmd(out_dir: Path = typer.Option(..., "--out", help="Folder for bacula-dir/sd/fd.conf and bconsole.conf."),
                workdir: Path = typer.Option(Path("/var/lib/bacula"), help="Bacula's working folder on the server."),
                director_address: str = typer.Option(..., "--address", help="The backup server's address."),
+               tls_dir: Optional[Path] = typer.Option(None, "--tls-dir", help="TLS between the daemons (Enable + "
+                                                      "Require, peers verified): the server's folder with ca.crt, "
+                                                      "server.crt and server.key (the file daemons: role bacula_fd)."),
                inventory: Path = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i"),
                conf_d: Optional[Path] = typer.Option(
                    None, "--conf-d", help="The director's resources are declared in Pulumi (docs/backup.md): "
@@ -49,8 +52,9 @@ def render_cmd(out_dir: Path = typer.Option(..., "--out", help="Folder for bacul
     if missing:
         _fail(f"set {', '.join(missing)} (the daemons' passwords are never generated into git)", 2)
     inv = _inventory(inventory)
+    tls = TlsFiles(tls_dir / "ca.crt", tls_dir / "server.crt", tls_dir / "server.key") if tls_dir else None
     d = Deployment(workdir, address=director_address, sd_address=director_address, fd_address="0.0.0.0",
-                   passwords=env, conf_d=conf_d)
+                   passwords=env, conf_d=conf_d, tls=tls)
     if conf_d is not None and not conf_d.is_absolute():
         _fail(f"--conf-d {conf_d}: an absolute path on the backup server", 2)
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ..model.bacula import (DR_COPY_AT, DR_SCHEDULE, Client, Fragment, PolicyNotExpressible, Site, clients_of,  # noqa: F401
-                            copy_jobs, dr_storage, fragments, schedule_runs, text)
+                            copy_jobs, dr_storage, fragments, schedule_runs, text, tls_directives)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CHANGER_SCRIPT = "/etc/bacula/scripts/disk-changer"  # Debian's bacula-sd ships it
@@ -36,6 +36,14 @@ def dr_library(tape, d: "Deployment") -> DrLibrary:
     return DrLibrary(name, media, tape.slots, Path(d.dr_dir or Path(d.workdir) / "dr-tape"))
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A daemon's TLS files: the site CA that signed every daemon's certificate, and its own pair."""
+    ca: Path
+    cert: Path
+    key: Path
+
+
 @dataclass
 class Deployment:
     """Where the daemons run. The lab puts all three on 127.0.0.1 with a temp work dir; a production render
@@ -59,13 +67,19 @@ class Deployment:
     #: the director's conf.d: its resources are fragments there (written by the Pulumi provider,
     #: dcops.cloud.bacula_provider) and bacula-dir.conf holds only the director's core
     conf_d: Path | None = None
+    #: TLS between the daemons (TLS Enable/Require, peers verified against the site CA); None = plain
+    tls: TlsFiles | None = None
 
 
 def site_of(inv, d: Deployment) -> Site:
     """What the director's resources need to know of this deployment."""
     return Site(workdir=str(d.workdir), sd_address=d.sd_address, sd_port=d.sd_port, fd_password=d.passwords["fd"],
                 sd_password=d.passwords["sd"], volume_bytes=int(inv.storage.tape.cartridge_tb * 1e12 * d.scale),
-                director=d.director)
+                director=d.director, tls=_tls(d))
+
+
+def _tls(d: Deployment) -> dict[str, str] | None:
+    return tls_directives(d.tls.ca, d.tls.cert, d.tls.key) if d.tls else None
 
 
 def core_fragments(d: Deployment) -> list[Fragment]:
@@ -77,13 +91,13 @@ def core_fragments(d: Deployment) -> list[Fragment]:
     return [
         Fragment("Storage", f"{n}-catalog", {
             "Address": d.sd_address, "SDPort": d.sd_port, "Password": d.passwords["sd"],
-            "Device": f"{n}-catalog-disk", "Media Type": CATALOG_MEDIA}),
+            "Device": f"{n}-catalog-disk", "Media Type": CATALOG_MEDIA, **(_tls(d) or {})}),
         Fragment("Pool", f"{n}-catalog", {
             "Pool Type": "Backup", "Storage": f"{n}-catalog", "Label Format": f"{n}-catalog-", "Recycle": "yes",
             "AutoPrune": "yes", "Volume Retention": "14 days", "Maximum Volume Jobs": 1}),
         Fragment("Client", f"{n}-fd", {
             "Address": d.address, "FDPort": d.fd_port, "Catalog": "MyCatalog", "Password": d.passwords["fd"],
-            "File Retention": "14 days", "Job Retention": "14 days", "AutoPrune": "yes"}),
+            "File Retention": "14 days", "Job Retention": "14 days", "AutoPrune": "yes", **(_tls(d) or {})}),
         Fragment("FileSet", f"{n}-catalog", {
             "Include": {"Options": {"signature": "SHA1"}, "File": [f"{d.workdir}/dir/bacula.db"]}}),
         Fragment("Schedule", f"{n}-catalog", {"Run": ["Level=Full daily at 06:10"]}),

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import DR_BARCODE_PREFIX, Deployment, clients_of, dr_library, render
+from .config import DR_BARCODE_PREFIX, Deployment, TlsFiles, clients_of, dr_library, render
 
 SCHEMA_SCRIPT = Path("/usr/share/bacula-director/make_sqlite3_tables")
 DAEMONS = {"sd": "bacula-sd", "fd": "bacula-fd", "dir": "bacula-dir"}  # start order
@@ -32,6 +32,20 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether a socket of process `pid`'s network namespace listens on TCP `port` (/proc/PID/net/tcp)."""
+    for table in ("tcp", "tcp6"):
+        try:
+            rows = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            return False
+        for row in rows:
+            f = row.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
 
 
 def barcode(prefix: str, slot: int, media_type: str) -> str:
@@ -59,16 +73,27 @@ class BaculaLab:
     #: the director's resources as fragments in conf/conf.d (the Pulumi provider's layout), written by
     #: whoever declares them; bacula-dir.conf is only the director's core
     conf_d: bool = False
+    #: run the daemons and bconsole inside this network namespace (a lab's control host), not the root one
+    netns: str | None = None
+    #: which daemons to start (a director alone talks to file daemons deployed elsewhere)
+    daemons: tuple[str, ...] = ("sd", "fd", "dir")
+    #: VM -> (address, port) of a file daemon run elsewhere (e.g. deployed by the bacula_fd role)
+    remote_fds: dict[str, tuple[str, int]] = field(default_factory=dict)
+    #: TLS between the daemons (files of the director, storage and lab file daemon)
+    tls: TlsFiles | None = None
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def __post_init__(self):
         self._own = self.workdir is None
         self.workdir = Path(self.workdir or tempfile.mkdtemp(prefix="dcops-bacula-"))
         self.d = Deployment(self.workdir, dir_port=_free_port(), fd_port=_free_port(), sd_port=_free_port(),
-                            scale=self.scale, fd_connect_timeout=self.fd_connect_timeout)
+                            scale=self.scale, fd_connect_timeout=self.fd_connect_timeout, tls=self.tls)
         if self.conf_d:
             self.d.conf_d = self.workdir / "conf" / "conf.d"
         self.clients = clients_of(self.inv, lab_paths=self.lab_paths, fd_port=self.d.fd_port)
+        for c in self.clients:
+            if c.name in self.remote_fds:
+                c.address, c.port = self.remote_fds[c.name]
         self.conf = self.workdir / "conf"
         self.tape = self.inv.storage.tape
         self.dr = dr_library(self.tape, self.d)
@@ -98,7 +123,7 @@ class BaculaLab:
 
     def check(self) -> None:
         """Each daemon's own configuration test (-t)."""
-        for short, exe in DAEMONS.items():
+        for short, exe in self._daemons():
             proc = subprocess.run([exe, "-t", "-c", str(self.conf / f"{exe}.conf")], capture_output=True, text=True,
                                   timeout=60)
             if proc.returncode != 0:
@@ -110,14 +135,20 @@ class BaculaLab:
         self.write()
         self.check()
         ports = {"sd": self.d.sd_port, "fd": self.d.fd_port, "dir": self.d.dir_port}
-        for short, exe in DAEMONS.items():
+        for short, exe in self._daemons():
             if short not in only:
                 continue
-            log = open(self.workdir / f"{short}.out", "w")
-            self.procs[short] = subprocess.Popen([exe, "-f", "-c", str(self.conf / f"{exe}.conf")],
-                                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            with open(self.workdir / f"{short}.out", "w") as log:
+                self.procs[short] = subprocess.Popen(self._in_ns([exe, "-f", "-c", str(self.conf / f"{exe}.conf")]),
+                                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             self._wait_port(ports[short], short, timeout)
         return self
+
+    def _daemons(self):
+        return [(short, exe) for short, exe in DAEMONS.items() if short in self.daemons]
+
+    def _in_ns(self, argv: list[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.netns, *argv] if self.netns else argv
 
     def _wait_port(self, port: int, short: str, timeout: float) -> None:
         end = time.monotonic() + timeout
@@ -130,6 +161,9 @@ class BaculaLab:
                         return
                 except (BaculaError, subprocess.TimeoutExpired):
                     pass
+            elif self.netns:  # `ip netns exec` execs in place: the daemon's own sockets, in its namespace
+                if _listens(self.procs[short].pid, port):
+                    return
             else:
                 with socket.socket() as s:
                     if s.connect_ex(("127.0.0.1", port)) == 0:
@@ -157,7 +191,7 @@ class BaculaLab:
 
     # -- use
     def bconsole(self, commands: str, timeout: float = 120) -> str:
-        proc = subprocess.run(["bconsole", "-n", "-c", str(self.conf / "bconsole.conf")], input=commands + "\nquit\n",
+        proc = subprocess.run(self._in_ns(["bconsole", "-n", "-c", str(self.conf / "bconsole.conf")]), input=commands + "\nquit\n",
                               capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
             raise BaculaError(f"bconsole: {proc.stderr.strip() or proc.stdout[-2000:]}")

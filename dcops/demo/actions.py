@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .scenario import FirewallChange, Line, SnmpSet
+from .scenario import BackupJob, FirewallChange, Line, SnmpSet
 
 
 class ActionUnavailable(RuntimeError):
@@ -26,6 +26,7 @@ class Site:
     lab: bool
     lab_prefix: str | None = None
     lbcheck_state: Path | None = None
+    backup: dict | None = None  # the demo's Bacula (dcops.demo.backup.start)
 
     @classmethod
     def from_state(cls, lab_name: str) -> "Site":
@@ -36,7 +37,7 @@ class Site:
             raise ActionUnavailable(f"no running demo named {lab_name!r} (start `dcops demo` first)")
         lb = meta.get("lbcheck") or {}
         return cls(lab_name, Path(d["inventory"]), Path(d["targets_file"]), Path(d["workdir"]), bool(d["lab"]),
-                   d.get("lab_prefix"), Path(lb["state"]) if lb.get("state") else None)
+                   d.get("lab_prefix"), Path(lb["state"]) if lb.get("state") else None, d.get("backup"))
 
 
 class Actions:
@@ -113,6 +114,39 @@ class Actions:
                 return f"{what} after {time.monotonic() - t0:.1f} s (health checker)"
             time.sleep(0.1)
         return f"the health checker did not report {line} {'up' if up else 'down'} within {timeout:.0f} s"
+
+    def backup_job(self, a: BackupJob) -> str:
+        """Break (or mend) the client's file daemon, run its job now, say how it ended in the catalogue's words,
+        and write the backup metrics the monitor reads."""
+        from dcops.backup.jobs import run_jobs
+        from dcops.lab import Lab, procs
+
+        from . import backup, labstate
+        b = self.site.backup
+        if not b:
+            raise ActionUnavailable("the demo runs no Bacula (not installed): skipped")
+        if a.client not in b["paths"]:
+            raise ActionUnavailable(f"{a.client} is not backed up by the demo (clients: {', '.join(b['paths'])})")
+        backup.wait_labelled(b)  # the first full backups are queued once the library is labelled
+        lab = Lab(self.site.lab_prefix or f"{self.site.lab_name}-", name=self.site.lab_name)
+        fd = labstate.read(self.site.lab_name)["meta"]["demo"]["backup"]["pids"]["fd"]
+        if a.fault == "fd-stopped" and procs.alive(fd):
+            lab.stop(fd)
+        elif a.fault == "none" and not procs.alive(fd):
+            from dcops.backup.lab import DAEMONS
+            fd = lab.spawn(None, [DAEMONS["fd"], "-f", "-c", str(Path(b["conf"]) / "bacula-fd.conf")],
+                           what="bacula-fd", log=self.site.workdir / "bacula-fd.log")
+            with labstate.edit(self.site.lab_name) as st:
+                st["meta"]["demo"]["backup"]["pids"]["fd"] = fd
+            backup.wait_fd(b)
+        o = run_jobs(backup.director_of(b), [(a.client, f"{a.client}-fd")], timeout=120)[0]
+        backup.write_metrics(b, self.inv)
+        got = "ok" if o.ok else "failed"
+        said = f"JobId {o.job_id}: {o.status_text or '?'}" + (f" — {o.error}" if o.error else
+                                                                f", {o.files} files, {o.bytes:,} bytes")
+        if got != a.expect:
+            raise RuntimeError(f"backup of {a.client}: expected {a.expect}, {said}")
+        return said
 
     def firewall_change(self, a: FirewallChange) -> str:
         """Push the rendered config with a mistake in it through the normal pipeline."""

@@ -109,6 +109,7 @@ class Demo:
         self._stopping = False
         self.owns_lab = False
         self.stack_urls: dict[str, str] = {}
+        self.backup: dict | None = None  # the demo's Bacula (dcops.demo.backup.start), None when not installed
 
     # -- signals
     def _on_signal(self, signum, frame):
@@ -184,6 +185,8 @@ class Demo:
         if self.use_lab:
             with self.steps.step("Real traffic through the pushed firewall policy") as s:
                 s["detail"] = self._flows()
+        with self.steps.step("Tape backup: Bacula director, storage daemon (virtual library), file daemon") as s:
+            s.update(self._start_backup())
         with self.steps.step(f"Monitor: poller every {o.interval:g} s, traps, alert engine, /metrics") as s:
             s["detail"] = self._start_monitor()
         if o.stack == "prometheus":
@@ -351,6 +354,17 @@ class Demo:
         return f"{len(tested)} flows as the policy says ({sum(r.got == 'allow' for r in tested)} allowed, " \
                f"{sum(r.got == 'deny' for r in tested)} blocked)"
 
+    def _start_backup(self) -> dict:
+        from dcops.backup.lab import available
+        from . import backup
+        if not available():
+            return {"skipped": "Bacula is not installed (bacula-director, bacula-sd, bacula-fd, bacula-console)"}
+        self.backup = backup.start(self.inv, self.workdir, self._spawn, self._wait)
+        backup.write_metrics(self.backup, self.inv)
+        vms = ", ".join(self.backup["paths"])
+        return {"detail": f"director, storage and file daemon up; labelling {self.backup['library']} "
+                          f"({self.backup['slots']} cartridges), then a first full backup of {vms}"}
+
     def _start_monitor(self) -> str:
         from dcops.monitor.web.auth import set_user
         from dcops.monitor.launch import free_tcp_port
@@ -366,7 +380,8 @@ class Demo:
         self._spawn("monitor", [sys.executable, "-m", "dcops.monitor", "monitor", "--sim", str(self.targets_file),
                                 "--db", str(self.db), "--interval", f"{self.o.interval:g}",
                                 "--trap-port", str(trap_port), "--metrics-port", str(self.metrics_port),
-                                "--inventory", str(self.o.inventory)])
+                                "--inventory", str(self.o.inventory),
+                                *(["--textfile-dir", str(Path(self.backup["textfile"]).parent)] if self.backup else [])])
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self._wait("monitor", lambda: _http_ok(url), 60)
         return f"/metrics on {url}, traps on udp/{trap_port}"
@@ -424,7 +439,7 @@ class Demo:
                 "targets_file": str(self.targets_file), "workdir": str(self.workdir), "db": str(self.db),
                 "url": self.url, "user": DEMO_USER, "lab": self.use_lab, "lab_prefix": self.lab.prefix,
                 "metrics": f"http://127.0.0.1:{self.metrics_port}/metrics", "processes": self.pids,
-                "stack": self.o.stack, **self.stack_urls, **extra}
+                "stack": self.o.stack, "backup": self.backup, **self.stack_urls, **extra}
 
     def _announce(self) -> None:
         o = self.o
@@ -467,7 +482,12 @@ class Demo:
                 self.console.print(f"scenario [bold]{sc.name}[/] starts in {o.scenario_delay:g} s: {sc.summary}",
                                    highlight=False)
         end = time.monotonic() + o.duration if o.duration else None
+        next_backup_metrics = time.monotonic()
         while end is None or time.monotonic() < end:
+            if self.backup and time.monotonic() >= next_backup_metrics:  # the catalogue as it is now
+                from .backup import write_metrics
+                write_metrics(self.backup, self.inv)
+                next_backup_metrics = time.monotonic() + o.interval
             for what in ("monitor", "dashboard", "snmp-sim", *self.stack_urls):
                 if not procs.alive(self.pids[what]):
                     raise DemoFailed(f"{what} stopped unexpectedly: {self._log_tail(what)}")

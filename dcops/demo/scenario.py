@@ -8,6 +8,7 @@ when it runs) and at most one action:
     cut_line:         {line}                                     a leased line fails at the far end (lab)
     restore_line:     {line}
     firewall_change:  {device, replace: {old, new}, confirm_timeout, expect}   a change pushed with commit-confirm
+    backup_job:       {client, fault: fd-stopped|none, expect: failed|ok}   a Bacula job of the demo's director
 
 `type` is the object's SMI type (integer — the default —, gauge32, counter32, timeticks).
 The actions themselves live in `actions.py` and delegate to the monitor, lab and net packages.
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ruamel.yaml import YAML
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
-ACTIONS = ("snmp_set", "ramp", "cut_line", "restore_line", "firewall_change")
+ACTIONS = ("snmp_set", "ramp", "cut_line", "restore_line", "firewall_change", "backup_job")
 
 
 class ScenarioError(ValueError):
@@ -84,6 +85,14 @@ class FirewallChange(BaseModel):
     expect: str = Field("rolled-back", pattern="^(rolled-back|confirmed)$")
 
 
+class BackupJob(BaseModel):
+    """Run the client's backup job now on the demo's Bacula; `fault` first breaks (or mends) its file daemon."""
+    model_config = ConfigDict(extra="forbid")
+    client: str
+    fault: Literal["fd-stopped", "none"] = "none"
+    expect: Literal["failed", "ok"] = "ok"
+
+
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
     at: float = 0.0
@@ -93,6 +102,7 @@ class Step(BaseModel):
     cut_line: Optional[Line] = None
     restore_line: Optional[Line] = None
     firewall_change: Optional[FirewallChange] = None
+    backup_job: Optional[BackupJob] = None
 
     _at = field_validator("at", mode="before")(lambda v: seconds(v))
 

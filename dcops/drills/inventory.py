@@ -23,6 +23,7 @@ LAB_KEYS = frozenset({
     "dcops_platform", "dcops_lab_ns", "dcops_redfish_url", "dcops_power_on_method",
     "drill_power_shutdown_command", "fw_config_path", "baseline_root", "baseline_manage_services",
     "baseline_packages", "baseline_lab_services",
+    "bacula_fd_root", "bacula_fd_manage_service", "bacula_fd_address",
 })
 #: which lab a host belongs to (namespace, lab prefix, control namespace): the lab's identity, not a
 #: stand-in; a record made from the playbook's own run (replay.py) reads the lab from them

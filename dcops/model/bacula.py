@@ -18,7 +18,8 @@ RESTORE_JOB = "restore"
 #: the director's resource kinds the provider writes (bconsole `show` names them in lower case)
 KINDS = ("Storage", "Pool", "Schedule", "JobDefs", "Client", "FileSet", "Job")
 #: directives whose value Bacula wants quoted (paths, passwords, free text)
-QUOTED = {"Password", "File", "Write Bootstrap", "Where", "Description"}
+QUOTED = {"Password", "File", "Write Bootstrap", "Where", "Description", "TLS CA Certificate File",
+          "TLS Certificate", "TLS Key"}
 #: the names Bacula accepts (src/lib/parse_conf.c: letters, digits and `:.-_ ` — no spaces here)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,126}$")
 
@@ -166,6 +167,14 @@ class Site:
     director: str = "kg-bak-dir"
     #: the catalogue's name (the core configuration declares it)
     catalog: str = "MyCatalog"
+    #: TLS directives the director uses toward storage and file daemons (`tls_directives`), or None: plain
+    tls: dict[str, str] | None = None
+
+
+def tls_directives(ca, cert, key) -> dict[str, str]:
+    """TLS Enable/Require with the site CA and this daemon's pair: every daemon connection verified."""
+    return {"TLS Enable": "yes", "TLS Require": "yes", "TLS CA Certificate File": str(ca),
+            "TLS Certificate": str(cert), "TLS Key": str(key)}
 
 
 def fragments(inv, clients: list[Client], site: Site) -> list[Fragment]:
@@ -189,7 +198,7 @@ def fragments(inv, clients: list[Client], site: Site) -> list[Fragment]:
         out.append(Fragment("Storage", name, {
             "Address": site.sd_address, "SDPort": site.sd_port, "Password": site.sd_password,
             "Device": f"{name}-changer", "Media Type": media, "Autochanger": "yes",
-            "Maximum Concurrent Jobs": drives}, comment=comment))
+            "Maximum Concurrent Jobs": drives, **(site.tls or {})}, comment=comment))
 
     storage(tape.name, tape.media_type, tape.drives,
             f"The tape library ({tape.model}): one autochanger, {tape.drives} drive(s), {tape.slots} slot(s).")
@@ -230,7 +239,7 @@ def fragments(inv, clients: list[Client], site: Site) -> list[Fragment]:
         out.append(Fragment("Client", f"{c.name}-fd", {
             "Address": c.address, "FDPort": c.port, "Catalog": site.catalog, "Password": site.fd_password,
             "File Retention": f"{c.policy.retention_days} days", "Job Retention": f"{c.policy.retention_days} days",
-            "AutoPrune": "yes"}))
+            "AutoPrune": "yes", **(site.tls or {})}))
         out.append(Fragment("FileSet", f"{c.name}-data", {
             "Include": {"Options": {"signature": "SHA1"}, "File": list(c.paths)}}))
         out.append(Fragment("Job", c.name, {

@@ -20,6 +20,13 @@ SYNTHETIC = {"device_up": (), "snmp_implausible_values": (), "snmp_profile_readi
                               "deadline", "error", "never_polled"),
              "facility_alarm": ("normal", "alarm", "missing")}
 
+#: what the monitor's textfile collector reads (profile "textfile"): `dcops backup metrics --textfile` families
+#: without their dcops_ prefix (tests/monitor ties this list to dcops.backup.metrics.FAMILIES)
+TEXTFILE = {f"backup_{m}": () for m in (
+    "last_success_timestamp_seconds", "last_success_bytes", "last_success_files", "rpo_seconds", "never_succeeded",
+    "last_job_ok", "failed_jobs_24h", "last_dr_copy_timestamp_seconds", "volume_bytes", "volume_capacity_bytes",
+    "library_used_bytes", "library_capacity_bytes", "library_volumes")}
+
 
 def _load(path: Path):
     return YAML(typ="rt").load(path.read_text(encoding="utf-8"))
@@ -87,6 +94,8 @@ def check_alert_rules(alerts_file: Path, profiles_dir: Path, device_names: set[s
             vocabulary.setdefault(metric, {})[str(doc.get("name", f.stem))] = set(states)
     for metric, states in SYNTHETIC.items():
         vocabulary.setdefault(metric, {})["(every device)"] = set(states)
+    for metric, states in TEXTFILE.items():
+        vocabulary.setdefault(metric, {})["textfile"] = set(states)
     profiles = {p for per in vocabulary.values() for p in per}
     doc = _load(alerts_file) or {}
     for rule in doc.get("rules") or []:

@@ -66,6 +66,9 @@ def monitor(
                                                        "(repeatable; informs need none)."),
     shard: Optional[str] = typer.Option(None, help="I/N: poll only shard I of N (stable by device name); run N "
                                                    "monitors for a large site."),
+    textfile_dir: Optional[Path] = typer.Option(None, "--textfile-dir", help="Read every *.prom file here each "
+                                                "cycle as one device's readings (node_exporter textfile style, "
+                                                "e.g. `dcops backup metrics --textfile`)."),
     once: bool = typer.Option(False, help="Poll every device once, store, evaluate alerts, and exit."),
     as_json: bool = typer.Option(False, "--json", help="With --once: print the poll results as JSON."),
 ) -> None:
@@ -105,7 +108,7 @@ def monitor(
         targets=targets, db=db or default_db(), interval=interval, timeout=timeout, retries=retries,
         concurrency=concurrency, trap_host=trap_host, trap_port=trap_port or None,
         trap_communities=communities, trap_users=tuple(trap_users), metrics_host=metrics_host,
-        metrics_port=metrics_port or None, rules=ruleset, deadline=deadline)
+        metrics_port=metrics_port or None, rules=ruleset, deadline=deadline, textfile_dir=textfile_dir)
     try:
         svc = MonitorService(cfg)
     except OSError as e:

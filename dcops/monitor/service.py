@@ -42,6 +42,8 @@ class MonitorConfig:
     rules: RuleSet | None = None
     maintain_every: float = 300.0
     deadline: float | None = None  # per-device poll deadline; default: shorter than the interval
+    #: node_exporter-style textfile folder: each *.prom file is a device's readings (e.g. backup metrics)
+    textfile_dir: Path | None = None
 
 
 class MonitorService:
@@ -66,6 +68,12 @@ class MonitorService:
             self.store.register_device(t.name, t.profile, t.kind, t.display_name or t.name)
 
     async def on_cycle(self, polls) -> None:
+        if self.cfg.textfile_dir:
+            from .textfile import PROFILE, collect
+            extra = await asyncio.to_thread(collect, self.cfg.textfile_dir)
+            for p in extra:
+                self._meta.setdefault(p.device, (p.device, PROFILE))
+            polls = [*polls, *extra]
         # One transaction per cycle, off the event loop (traps keep flowing while it commits).
         await asyncio.to_thread(self.store.write_polls, polls, self._meta)
         for p in polls:

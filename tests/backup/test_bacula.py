@@ -58,6 +58,28 @@ def test_generated_configuration_passes_each_daemons_own_check(inv, tmp_path):
     lab.check()  # raises with the daemon's own message on any error
 
 
+@needs_bacula
+def test_tls_between_every_daemon_passes_their_own_check(inv, tmp_path):
+    """With TLS each daemon loads its CA, certificate and key at -t: a missing key is Bacula's own error."""
+    from dcops.backup.config import TlsFiles
+    from dcops.backup.lab import BaculaError
+    from tests.drills.pki import Ca
+    ca = Ca(tmp_path / "pki")
+    ca.issue("bak", "kg-bak-dir")
+    tls = TlsFiles(ca.folder / "ca.crt", ca.folder / "bak.crt", ca.folder / "bak.key")
+    lab = BaculaLab(inv, {"portal-db-01": [str(tmp_path)]}, workdir=tmp_path / "b", tls=tls)
+    lab.write()
+    for name in ("bacula-dir.conf", "bacula-sd.conf", "bacula-fd.conf"):
+        text = (lab.conf / name).read_text()
+        assert text.count("TLS Require = yes") == text.count("TLS Enable = yes") == text.count(f'TLS Key = "{tls.key}"')
+    assert (lab.conf / "bacula-dir.conf").read_text().count("TLS Enable = yes") == 3  # 2 libraries, 1 client
+    assert (lab.conf / "bacula-sd.conf").read_text().count("TLS Enable = yes") == 2  # to the director, the clients
+    lab.check()
+    tls.key.unlink()
+    with pytest.raises(BaculaError, match=r"bacula-sd -t: .*TLS"):
+        lab.check()
+
+
 @pytest.mark.slow
 @needs_bacula
 def test_full_backup_to_the_virtual_library_and_a_byte_exact_restore(inv, tmp_path):
@@ -128,3 +150,19 @@ def test_restore_is_verified_against_the_catalogue_and_a_corrupted_volume_fails_
         slot.write_bytes(bytes(vol))
         bad = restore_verified(lab, "portal-db-01-fd", tmp_path / "staging-2")
         assert not bad.ok and "Block checksum mismatch" in bad.reason, bad.reason
+
+
+def test_render_with_tls_dir_puts_tls_on_every_connection(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dcops.backup.cli import app
+    for k in ("DIRECTOR", "CONSOLE", "SD", "FD"):
+        monkeypatch.setenv(f"DCOPS_BACULA_{k}_PASSWORD", f"pw-{k.lower()}-0123456789abcdef")
+    r = CliRunner().invoke(app, ["render", "--out", str(tmp_path / "etc"), "--address", "10.10.0.50",
+                                 "--tls-dir", "/etc/bacula/tls"])
+    assert r.exit_code == 0, r.output
+    fd = (tmp_path / "etc" / "bacula-fd.conf").read_text()
+    assert fd.count('TLS CA Certificate File = "/etc/bacula/tls/ca.crt"') == 2  # to the director, to the storage
+    assert fd.count('TLS Key = "/etc/bacula/tls/server.key"') == fd.count("TLS Require = yes") == 2
+    d = (tmp_path / "etc" / "bacula-dir.conf").read_text()
+    assert d.count("TLS Require = yes") == d.count("Client {") + d.count("Storage {")
