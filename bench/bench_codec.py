@@ -8,6 +8,7 @@ time window, PDU type, request-id, and the full BER decode) runs on them many ti
 
     python bench/bench_codec.py               # µs per varbind, v2c and v3 authPriv (SHA-256 / AES-128)
     python bench/bench_codec.py --profile v3  # cProfile of the v3 path
+    python bench/bench_codec.py --no-record   # trial run: leave bench/results/bench_codec.json alone
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _results import record  # noqa: E402  (bench/_results.py, beside this script)
 
 from dcops.monitor.snmp import ber  # noqa: E402
 from dcops.monitor.snmp.errors import Credentials  # noqa: E402
@@ -91,6 +95,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", choices=("v2c", "v3"))
     ap.add_argument("--seconds", type=float, default=1.5)
+    ap.add_argument("--no-record", action="store_true", help="do not write bench/results/bench_codec.json")
     a = ap.parse_args()
     cases = {"v2c": v2c_case, "v3": v3_case}
     if a.profile:
@@ -108,6 +113,12 @@ def main() -> None:
         res[name] = measure(fn, a.seconds)
         print(f"{name:4} accept+decode {res[name]:6.3f} µs CPU per varbind ({len(raw)} B message, {VARBINDS} varbinds)")
     print(f"v3 / v2c: {res['v3'] / res['v2c']:.2f}")
+    if not a.no_record:
+        path = record("bench_codec", {"varbinds": VARBINDS, "v2c_us_per_varbind": round(res["v2c"], 3),
+                                      "v3_us_per_varbind": round(res["v3"], 3)},
+                      notes="CPU time (process_time) of the sessions' accept + decode of one GETBULK response, best "
+                            "of 15 slices; v3 = authPriv SHA-256/AES-128 with every check")
+        print(f"figures written to {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
