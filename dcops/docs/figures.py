@@ -118,6 +118,8 @@ FIGURES: dict[str, Callable[[Sources], str]] = {
     "bench.snmp.many_v2c_cpu_s": _bench("bench_snmp", "many_v2c_steady_cpu_s", 1),
     "bench.snmp.many_v3_cpu_s": _bench("bench_snmp", "many_v3_steady_cpu_s", 1),
     "bench.snmp.load_before": _bench("bench_snmp", "load_average_before", 1),
+    "bench.codec.v2c_us_per_vb": _bench("bench_codec", "v2c_us_per_varbind", 2),
+    "bench.codec.v3_us_per_vb": _bench("bench_codec", "v3_us_per_varbind", 2),
 }
 
 

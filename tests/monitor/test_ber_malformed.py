@@ -108,3 +108,31 @@ def test_truncated_answer_still_finds_its_request():
     raw = _msg(b"\x04\x05hello", rid=123456)
     assert ber.peek_request_id(raw[:-4]) == 123456
     assert ber.peek_request_id(b"\x30\x03\x02\x01") is None
+
+
+def _pysnmp_values(raw: bytes) -> list:
+    msg, _rest = decoder.decode(raw, asn1Spec=api.v2c.Message())
+    return [(str(o), v) for o, v in api.v2c.apiPDU.get_varbinds(api.v2c.apiMessage.get_pdu(msg))]
+
+
+def test_inline_fast_path_decodes_what_pysnmp_decodes():
+    """decode_varbinds decodes the common types inline (the poller's hot loop): every value, at the type's
+    limits and in long-form lengths, must come out as pysnmp's decoder reads the same bytes."""
+    values = [(ber.T_INT, v) for v in (0, 1, 127, 128, 255, -1, -128, -129, 2**31 - 1, -2**31)]  # Integer32
+    values += [(t, v) for t in (ber.T_COUNTER32, ber.T_GAUGE32, ber.T_TIMETICKS) for v in (0, 127, 2**31, 2**32 - 1)]
+    values += [(ber.T_COUNTER64, v) for v in (0, 2**32, 2**63, 2**64 - 1)]
+    values += [(ber.T_OCTETS, v) for v in (b"", b"eth0", bytes(range(256)) * 2)]  # 512 bytes: a long-form length
+    values += [(ber.T_IPADDR, "10.0.0.254"), (ber.T_OID, "1.3.6.1.4.1.52674.500")]
+    oids = [f"1.3.6.1.2.1.2.2.1.{i}.{10**9 + i}" for i in range(len(values))]
+    raw = ber.encode_message(1, b"public", ber.encode_pdu(ber.RESPONSE, 9, oids, 0, 0, values))
+    ours = ber.decode_message(raw)[6]
+    theirs = _pysnmp_values(raw)
+    assert [o for o, _v, _t in ours] == oids == [o for o, _v in theirs]
+    assert [t for _o, _v, t in ours] == [t for t, _v in values]
+    for (_o, got, tag), (_o2, ref), (_t, sent) in zip(ours, theirs, values):
+        if tag == ber.T_OCTETS:
+            assert got == bytes(ref) == sent
+        elif tag in (ber.T_IPADDR, ber.T_OID):
+            assert got == ref.prettyPrint() == sent
+        else:
+            assert got == int(ref) == sent

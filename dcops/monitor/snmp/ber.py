@@ -43,16 +43,21 @@ def _len(n: int) -> bytes:
 
 
 def tlv(tag: int, payload: bytes) -> bytes:
-    return bytes((tag,)) + _len(len(payload)) + payload
+    n = len(payload)
+    if n < 0x80:
+        return bytes((tag, n)) + payload
+    return bytes((tag,)) + _len(n) + payload
 
 
 def enc_int(v: int, tag: int = T_INT) -> bytes:
     if tag == T_INT:
+        if 0 <= v < 0x80:
+            return bytes((T_INT, 1, v))
         n = max(1, (v + (v < 0)).bit_length() // 8 + 1)
-        return tlv(tag, v.to_bytes(n, "big", signed=True))
-    # unsigned application types: add a leading zero byte when the top bit is set
-    n = max(1, (v.bit_length() + 8) // 8)
-    return tlv(tag, v.to_bytes(n, "big"))
+    else:  # unsigned application types: add a leading zero byte when the top bit is set
+        n = max(1, (v.bit_length() + 8) // 8)
+        return tlv(tag, v.to_bytes(n, "big"))
+    return tlv(T_INT, v.to_bytes(n, "big", signed=True))
 
 
 _OID_CACHE: dict[str, bytes] = {}
@@ -170,6 +175,11 @@ def _hdr(buf: bytes, i: int, limit: int | None = None) -> tuple[int, int, int]:
 
 def _int_field(buf: bytes, i: int, limit: int, what: str) -> tuple[int, int]:
     """(value, end) of an INTEGER field of the message header/PDU."""
+    if i + 2 <= limit and buf[i] == T_INT:  # fast path: a short-form, 1..8 byte INTEGER inside its limit
+        n = buf[i + 1]
+        e = i + 2 + n
+        if 0 < n <= 8 and e <= limit:
+            return int.from_bytes(buf[i + 2:e], "big", signed=True), e
     tag, s, e = _hdr(buf, i, limit)
     if tag != T_INT:
         raise BerError(f"{what}: expected INTEGER, got tag 0x{tag:02x}")
@@ -259,8 +269,15 @@ _NAMES = {T_COUNTER32: "Counter32", T_GAUGE32: "Gauge32", T_TIMETICKS: "TimeTick
 
 
 def decode_varbinds(buf: bytes, s: int, e: int) -> list[tuple[str, object, int]]:
-    """[(oid, value, tag)] of a VarBindList payload (the hot loop: short forms inlined)."""
+    """[(oid, value, tag)] of a VarBindList payload.
+
+    The hot loop of the poller: short-form lengths, cached OIDs and the common value types
+    (INTEGER, OCTET STRING, Counter32/Gauge32/TimeTicks, Counter64) are decoded inline; anything
+    else, and every malformed case, goes through _hdr / dec_oid / dec_value with the same checks."""
     out = []
+    append = out.append
+    oid_get = _OID_DEC_CACHE.get
+    from_bytes = int.from_bytes
     i = s
     while i < e:
         if buf[i] != T_SEQ:
@@ -269,7 +286,8 @@ def decode_varbinds(buf: bytes, s: int, e: int) -> list[tuple[str, object, int]]
         if ln & 0x80:
             _, vs, ve = _hdr(buf, i, e)
         else:
-            vs, ve = i + 2, i + 2 + ln
+            vs = i + 2
+            ve = vs + ln
             if ve > e:
                 raise BerError("varbind beyond the varbind list")
         if vs + 2 > ve or buf[vs] != T_OID:
@@ -278,17 +296,32 @@ def decode_varbinds(buf: bytes, s: int, e: int) -> list[tuple[str, object, int]]
         if ln & 0x80:
             _, os_, oe = _hdr(buf, vs, ve)
         else:
-            os_, oe = vs + 2, vs + 2 + ln
+            os_ = vs + 2
+            oe = os_ + ln
             if oe > ve:
                 raise BerError("OID beyond its varbind")
         ln = buf[oe + 1] if oe + 1 < ve else 0x80
-        if ln & 0x80 or buf[oe] & 0x1F == 0x1F:
+        vtag = buf[oe]
+        if ln & 0x80 or vtag & 0x1F == 0x1F:
             vtag, xs, xe = _hdr(buf, oe, ve)
         else:
-            vtag, xs, xe = buf[oe], oe + 2, oe + 2 + ln
+            xs = oe + 2
+            xe = xs + ln
         if xe != ve:
             raise BerError("varbind with trailing data" if xe < ve else "value beyond its varbind")
-        out.append((dec_oid(buf, os_, oe), dec_value(buf, vtag, xs, xe), vtag))
+        oid = oid_get(buf[os_:oe])
+        if oid is None:
+            oid = dec_oid(buf, os_, oe)
+        # inline fast cases (valid values only); the rest, and every error, in dec_value
+        if vtag == T_OCTETS:
+            val = buf[xs:xe]
+        elif vtag == T_INT and 0 < ln <= 8:
+            val = from_bytes(buf[xs:xe], "big", signed=True)
+        elif (vtag == T_COUNTER32 or vtag == T_GAUGE32 or vtag == T_TIMETICKS) and 0 < ln <= 4:
+            val = from_bytes(buf[xs:xe], "big")
+        else:
+            val = dec_value(buf, vtag, xs, xe)
+        append((oid, val, vtag))
         i = ve
     return out
 
