@@ -41,7 +41,8 @@ def engine(options: dict, lab: object | None = None, *, building: bool = False) 
 
 def build(dl, inv, names: list[str], data_dirs: dict[str, Path]) -> BaculaLab:
     """A BaculaLab backing up each target's data folder (the lab hosts' folders are on this machine)."""
-    bl = BaculaLab(inv, {n: [str(p)] for n, p in data_dirs.items()})
+    # inside the lab's own folder: its daemons' command lines name the lab, and its teardown removes the folder
+    bl = BaculaLab(inv, {n: [str(p)] for n, p in data_dirs.items()}, workdir=dl.lab.workdir / "bacula")
     dl.services["bacula"] = bl  # the DrillLab stops it on teardown
     bl.start()
     bl.label_library()

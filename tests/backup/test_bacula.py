@@ -72,7 +72,8 @@ def test_tls_between_every_daemon_passes_their_own_check(inv, tmp_path):
     for name in ("bacula-dir.conf", "bacula-sd.conf", "bacula-fd.conf"):
         text = (lab.conf / name).read_text()
         assert text.count("TLS Require = yes") == text.count("TLS Enable = yes") == text.count(f'TLS Key = "{tls.key}"')
-    assert (lab.conf / "bacula-dir.conf").read_text().count("TLS Enable = yes") == 3  # 2 libraries, 1 client
+    # 2 libraries + the catalogue's disk storage, the VM's client + the director's own client
+    assert (lab.conf / "bacula-dir.conf").read_text().count("TLS Enable = yes") == 5
     assert (lab.conf / "bacula-sd.conf").read_text().count("TLS Enable = yes") == 2  # to the director, the clients
     lab.check()
     tls.key.unlink()

@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -125,16 +127,26 @@ def test_an_unknown_engine_is_refused(inv, report_dir):
     assert r.verdict == "fail" and r.reason == "engine 'netbackup': one of bacula, media-server"
 
 
-def _bacula_pids() -> set[int]:
+def _bacula_pids(lab_prefix: str) -> set[int]:
+    """This lab's Bacula daemons: their configuration lives in the lab's folder (/tmp/<lab>-…), so daemons of a
+    demo or a test running beside this one are not counted."""
     out = subprocess.run(["pgrep", "-x", "bacula-dir|bacula-sd|bacula-fd"], capture_output=True, text=True).stdout
-    return {int(p) for p in out.split()}
+    mine = set()
+    for pid in out.split():
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue  # ended meanwhile
+        if f"{tempfile.gettempdir()}/{lab_prefix}" in cmd:
+            mine.add(int(pid))
+    return mine
 
 
 @pytest.mark.lab
 @pytest.mark.slow
 @needs_bacula
 def test_the_cli_lab_run_restores_through_bacula_and_leaves_nothing_running(lab_prefix, tmp_path):
-    before = _bacula_pids()
+    assert _bacula_pids(lab_prefix) == set()
     proc = subprocess.run([sys.executable, "-m", "dcops.cli", "drill", "run", "backup-restore", "--lab", "--lab-name",
                            lab_prefix.rstrip("-"), "--execute", "-t", "portal-db-01", "-o", "lab_data_mb=1",
                            "--report", str(tmp_path), "--json"], capture_output=True, text=True, timeout=900)
@@ -142,4 +154,4 @@ def test_the_cli_lab_run_restores_through_bacula_and_leaves_nothing_running(lab_
     rec = json.loads(proc.stdout)
     assert (rec["verdict"], rec["details"]["engine"], rec["environment"]["kind"]) == ("pass", "bacula", "lab")
     assert [s["status"] for s in rec["steps"]] == ["pass", "pass"]
-    assert _bacula_pids() == before  # the lab's director, storage and file daemons were stopped
+    assert _bacula_pids(lab_prefix) == set()  # the lab's director, storage and file daemons were stopped
