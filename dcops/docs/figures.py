@@ -59,10 +59,14 @@ class Sources:
         return self._cli_json("plan", "--stack", "dr", "--json", "-")
 
     def bench(self, name: str) -> dict:
+        return self.bench_run(name)["figures"]
+
+    def bench_run(self, name: str) -> dict:
+        """The whole results file of one bench run: figures, machine, load, date, notes."""
         path = self.root / "bench" / "results" / f"{name}.json"
         if not path.exists():
             raise RuntimeError(f"no {path.relative_to(self.root)}: run bench/{name}.py first")
-        return json.loads(path.read_text(encoding="utf-8"))["figures"]
+        return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _inv(key: str) -> Callable[[Sources], str]:
@@ -156,10 +160,7 @@ def _cloud_table(s: Sources) -> str:
 
 def _scaleout_table(s: Sources) -> str:
     """bench_scaleout.py's results: the embedded path and the Prometheus path side by side, per device count."""
-    path = s.root / "bench" / "results" / "bench_scaleout.json"
-    if not path.exists():
-        raise RuntimeError("no bench/results/bench_scaleout.json: run bench/bench_scaleout.py first")
-    r = json.loads(path.read_text(encoding="utf-8"))
+    r = s.bench_run("bench_scaleout")
     f = r["figures"]
     sizes = sorted(int(k[1:]) for k in f if k.startswith("n") and k[1:].isdigit())
     rows = ["| devices (series) | embedded: SQLite write + alert engine per cycle | embedded devices/s | embedded RSS | "
@@ -233,10 +234,7 @@ def _mutation_table(s: Sources) -> str:
 
 def _central_table(s: Sources) -> str:
     """bench_central.py's results: the national view's central VictoriaMetrics, at the real number of provinces."""
-    path = s.root / "bench" / "results" / "bench_central.json"
-    if not path.exists():
-        raise RuntimeError("no bench/results/bench_central.json: run bench/bench_central.py first")
-    r = json.loads(path.read_text(encoding="utf-8"))
+    r = s.bench_run("bench_central")
     f = r["figures"]
     rows = ["| provinces × devices (series) | samples/s ingested | VictoriaMetrics CPU per million samples | "
             "RSS | disk per sample | index per series | national query (median of 5) |",
