@@ -41,6 +41,9 @@ class Module:
     paths: tuple[str, ...]  # the files mutated
     tests: tuple[str, ...]  # the tests that cover them (missing paths are skipped)
     deselect: tuple[str, ...] = ()  # slow tests that add nothing for this module (pytest --deselect)
+    #: only the mutants of these functions ("Class.method" or "function"; empty: all of the files'): a file
+    #: where one concern (the push lock) sits among others the module's tests do not aim at
+    functions: tuple[str, ...] = ()
 
 
 #: builds the whole DR plan (Pulumi) for one assertion the other DR tests make on a written plan
@@ -59,7 +62,26 @@ MODULES: dict[str, Module] = {
     "assess": Module(("dcops/compliance/assess.py",),
                      ("tests/compliance/test_rules.py", "tests/compliance/test_assess_pinned.py"), _PLAN),
     "evidence": Module(("dcops/compliance/evidence.py",),
-                       ("tests/compliance/test_rules.py", "tests/compliance/test_assess_pinned.py"), _PLAN),
+                       ("tests/compliance/test_rules.py", "tests/compliance/test_assess_pinned.py",
+                        "tests/compliance/test_incident_evidence.py", "tests/compliance/test_evidence_pinned.py"),
+                       _PLAN),
+    # the TCVN 11930 catalogue: its evidence types (firewall running config), validation, per-level clauses
+    "catalogue": Module(("dcops/compliance/catalogue.py",),
+                        ("tests/compliance/test_tcvn_catalogue.py", "tests/compliance/test_evidence_pinned.py")),
+    # the SNMP decoder (BER) and SNMPv3 USM; test_usm.py runs a real snmpd (not lab: no namespaces)
+    "ber": Module(("dcops/monitor/snmp/ber.py",),
+                  ("tests/monitor/test_ber_malformed.py", "tests/monitor/test_ber_rates.py",
+                   "tests/monitor/test_fuzz.py", "tests/monitor/test_snmp_pinned.py")),
+    "usm": Module(("dcops/monitor/snmp/usm.py",),
+                  ("tests/monitor/test_usm.py", "tests/monitor/test_usm_fastpath.py", "tests/monitor/test_fuzz.py",
+                   "tests/monitor/test_snmp_pinned.py")),
+    # the push lock: the lock file's rules (locking.py) and the API drivers' lock (in-process emulators)
+    "lock": Module(("dcops/net/drivers/locking.py", "dcops/net/drivers/api_base.py"),
+                   ("tests/net/test_driver_vendor_api.py", "tests/net/test_lock_pinned.py"),
+                   functions=("DeviceBusy.__init__", "owner", "parse", "holder_gone",
+                              "ApiDriver._lock_path", "ApiDriver._mutex", "ApiDriver._lock_text",
+                              "ApiDriver._holds_lock", "ApiDriver._take_lock", "ApiDriver._release_local",
+                              "ApiDriver._release_lock", "_LocalLockAdmin.info", "_LocalLockAdmin.unlock")),
 }
 
 #: mutmut's exit-code verdicts (mutmut.stats.status_by_exit_code) that count as "the tests noticed".
@@ -185,21 +207,22 @@ def run_module(name: str, mod: Module, *, children: int, keep: bool, timeout: fl
             f.write(_config(mod, top))
         env = {**os.environ, "PYTHONPATH": "", "PYTHONDONTWRITEBYTECODE": "1"}
         run_args = ["run", "--max-children", str(children)]
-        if sample:
+        if sample or mod.functions:
             # generate the mutants and the test map without running any, then pick
             log = _mutmut(work, env, [*run_args, "no-such-mutant-xyz"], timeout)
             names = json.loads(subprocess.run([sys.executable, "-c", _NAMES], cwd=work, env=env,
                                               capture_output=True, text=True).stdout or "[]")
-            names = [n for n in names if any(n.startswith(_module_name(p) + ".") for p in mod.paths)]
+            names = [n for n in names if any(n.startswith(_module_name(p) + ".") for p in mod.paths)
+                     and (not mod.functions or _function(n) in mod.functions)]
             total_generated = len(names)
-            step = max(1, -(-len(names) // sample))
+            step = max(1, -(-len(names) // sample)) if sample else 1
             run_args += names[::step]
         log = _mutmut(work, env, run_args, max(60.0, timeout - (time.monotonic() - t0)))
         dump = subprocess.run([sys.executable, "-c", _DUMP], cwd=work, env=env, capture_output=True, text=True)
         if dump.returncode != 0 or not dump.stdout.strip():
             raise SystemExit(f"{name}: mutmut produced no results:\n{log}\n{dump.stderr[-3000:]}")
         mutants = [m for m in json.loads(dump.stdout) if any(m["path"].endswith(p) for p in mod.paths)]
-        if sample:
+        if sample or mod.functions:
             chosen = set(run_args[3:])
             mutants = [m for m in mutants if m["name"] in chosen]
     finally:

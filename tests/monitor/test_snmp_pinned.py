@@ -1,0 +1,266 @@
+"""The SNMP codec pinned (issue 20): exact bytes against pyasn1 (the reference BER encoder), exact
+values at every length boundary, and the exact reason of every refusal (the reason is what the
+operator reads on the device's "malformed" state)."""
+from __future__ import annotations
+
+import pytest
+from pyasn1.codec.ber import encoder
+from pyasn1.type import univ
+from pysnmp.proto import rfc1902
+
+from dcops.monitor.snmp import ber
+
+T = ber.tlv
+SYSUP = b"\x06\x08\x2b\x06\x01\x02\x01\x01\x03\x00"
+
+
+def _msg(value: bytes, oid: bytes = SYSUP, rid: int = 7, version: int = 1) -> bytes:
+    vb = T(ber.T_SEQ, oid + value)
+    pdu = T(ber.RESPONSE, ber.enc_int(rid) + ber.enc_int(0) + ber.enc_int(0) + T(ber.T_SEQ, vb))
+    return T(ber.T_SEQ, ber.enc_int(version) + T(ber.T_OCTETS, b"public") + pdu)
+
+
+def _refused(raw: bytes) -> str:
+    with pytest.raises(ber.BerError) as e:
+        ber.decode_message(raw)
+    return str(e.value)
+
+
+# ---------------------------------------------------------------- encoding
+@pytest.mark.parametrize("n", [0, 1, 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x10000])
+def test_lengths_are_encoded_as_pyasn1_does(n):
+    payload = b"x" * n
+    assert T(ber.T_OCTETS, payload) == encoder.encode(univ.OctetString(payload))
+
+
+@pytest.mark.parametrize("v", [0, 1, -1, 127, 128, -129, 255, 256, 32767, 32768, -32769, 2**31 - 1, 2**31,
+                               2**63 - 1])
+def test_integers_are_encoded_as_pyasn1_does(v):
+    assert ber.enc_int(v) == encoder.encode(univ.Integer(v))
+
+
+@pytest.mark.parametrize("v,content", [(-128, "80"), (-32768, "8000"), (-2**31, "80000000"),
+                                       (-2**63, "8000000000000000"), (-2, "fe"), (-256, "ff00")])
+def test_negative_powers_of_two_take_the_fewest_octets(v, content):
+    """X.690 8.3.2: no leading 0xFF before a set top bit (pyasn1 adds one here; net-snmp does not)."""
+    assert ber.enc_int(v) == bytes((2, len(content) // 2)) + bytes.fromhex(content)
+
+
+@pytest.mark.parametrize("tag,cls", [(ber.T_COUNTER32, rfc1902.Counter32), (ber.T_GAUGE32, rfc1902.Gauge32),
+                                     (ber.T_TIMETICKS, rfc1902.TimeTicks), (ber.T_COUNTER64, rfc1902.Counter64)])
+@pytest.mark.parametrize("v", [0, 1, 127, 128, 255, 256, 2**31 - 1, 2**31, 2**32 - 1])
+def test_unsigned_application_integers_are_encoded_as_pyasn1_does(tag, cls, v):
+    assert ber.enc_int(v, tag) == encoder.encode(cls(v))
+
+
+@pytest.mark.parametrize("oid", ["1.3", "1.3.6.1.2.1.1.3.0", "1.3.6.1.4.1.127.128.16383.16384.2097151.4294967295",
+                                 "2.100.3", "0.39"])
+def test_oids_are_encoded_as_pyasn1_does(oid):
+    assert ber.enc_oid(oid) == encoder.encode(univ.ObjectIdentifier(oid))
+    assert ber.enc_oid(oid) == encoder.encode(univ.ObjectIdentifier(oid))  # the cached copy too
+
+
+def test_an_oid_whose_first_two_arcs_make_more_than_127_takes_two_octets():
+    """2.100.3: 2*40+100 = 180 is a sub-identifier like any other (X.690 8.19.4), not one raw byte."""
+    assert ber.enc_oid("2.100.3") == b"\x06\x03\x81\x34\x03"
+    assert ber.decode_message(_msg(b"\x05\x00", oid=ber.enc_oid("2.100.3")))[6][0][0] == "2.100.3"
+
+
+def test_an_oid_of_one_arc_is_refused():
+    with pytest.raises(ber.BerError, match=r"^bad OID '1'$"):
+        ber.enc_oid("1")
+
+
+@pytest.mark.parametrize("value,expected", [
+    (True, b"\x02\x01\x01"), (False, b"\x02\x01\x00"), (300, b"\x02\x02\x01\x2c"),
+    (b"ab", b"\x04\x02ab"), (bytearray(b"ab"), b"\x04\x02ab"), ("é", b"\x04\x02\xc3\xa9"), (None, b"\x05\x00"),
+    ((ber.T_GAUGE32, 2**32 - 1), b"\x42\x05\x00\xff\xff\xff\xff"), ((ber.T_INT, "5"), b"\x02\x01\x05"),
+    ((ber.T_OID, "1.3.6"), b"\x06\x02\x2b\x06"), ((ber.T_IPADDR, "10.0.0.1"), b"\x40\x04\x0a\x00\x00\x01"),
+    ((ber.T_OCTETS, "x"), b"\x04\x01x"), ((ber.T_OPAQUE, b"\x01"), b"\x44\x01\x01"),
+])
+def test_set_values_are_encoded_by_type(value, expected):
+    assert ber.enc_value(value) == expected
+
+
+def test_a_value_of_no_snmp_type_is_refused():
+    with pytest.raises(ber.BerError, match=r"^cannot encode 1\.5$"):
+        ber.enc_value(1.5)
+
+
+def test_get_and_set_pdus_are_what_pysnmp_decodes():
+    from pyasn1.codec.ber import decoder
+    from pysnmp.proto import api
+    raw = ber.encode_message(1, b"private", ber.encode_pdu(ber.SET, 4242, ["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.6.0"],
+                                                           values=[b"name", (ber.T_INT, 7)]))
+    msg, rest = decoder.decode(raw, asn1Spec=api.v2c.Message())
+    pdu = api.v2c.apiMessage.get_pdu(msg)
+    assert rest == b"" and bytes(api.v2c.apiMessage.get_community(msg)) == b"private"
+    assert int(api.v2c.apiPDU.get_request_id(pdu)) == 4242
+    assert [(str(o), v.prettyPrint()) for o, v in api.v2c.apiPDU.get_varbinds(pdu)] == [
+        ("1.3.6.1.2.1.1.5.0", "name"), ("1.3.6.1.2.1.1.6.0", "7")]
+    bulk = ber.encode_pdu(ber.GETBULK, 1, ["1.3.6.1"], 0, 25)
+    assert bulk == T(ber.GETBULK, b"\x02\x01\x01\x02\x01\x00\x02\x01\x19" + T(ber.T_SEQ, T(ber.T_SEQ,
+                     b"\x06\x03\x2b\x06\x01\x05\x00")))
+
+
+# ---------------------------------------------------------------- decoding: values at their boundaries
+@pytest.mark.parametrize("value,expected", [
+    (b"\x02\x01\xff", -1), (b"\x02\x08\x7f" + b"\xff" * 7, 2**63 - 1),
+    (b"\x41\x04\xff\xff\xff\xff", 2**32 - 1), (b"\x41\x05\x00\xff\xff\xff\xff", 2**32 - 1),
+    (b"\x42\x01\x80", 128), (b"\x43\x04\x80\x00\x00\x00", 2**31),
+    (b"\x46\x08" + b"\xff" * 8, 2**64 - 1), (b"\x46\x09\x00" + b"\xff" * 8, 2**64 - 1), (b"\x46\x01\x00", 0),
+    (b"\x04\x00", b""), (b"\x44\x02\x9f\x78", b"\x9f\x78"), (b"\x40\x04\xc0\xa8\x00\x01", "192.168.0.1"),
+    (b"\x06\x03\x2b\x06\x01", "1.3.6.1"), (b"\x05\x00", None),
+    (b"\x80\x00", ber.ABSENT), (b"\x81\x00", ber.ABSENT), (b"\x82\x00", ber.ABSENT),
+])
+def test_values_decode_to_plain_python(value, expected):
+    assert ber.decode_message(_msg(value))[6] == [("1.3.6.1.2.1.1.3.0", expected, value[0])]
+
+
+@pytest.mark.parametrize("oid,expected", [
+    (b"\x06\x01\x00", "0.0"), (b"\x06\x01\x27", "0.39"), (b"\x06\x01\x28", "1.0"), (b"\x06\x01\x4f", "1.39"),
+    (b"\x06\x01\x50", "2.0"), (b"\x06\x02\x81\x00", "2.48"), (b"\x06\x03\x2b\x8f\x7f", "1.3.2047"),
+    (b"\x06\x06\x2b\x8f\xff\xff\xff\x7f", "1.3.4294967295"),
+])
+def test_oids_decode_with_the_first_two_arcs_split_as_x690_says(oid, expected):
+    assert ber.decode_message(_msg(b"\x05\x00", oid=oid))[6][0][0] == expected
+
+
+def test_an_oid_of_128_arcs_is_the_most_snmp_allows():
+    ok = b"\x2b" + b"\x01" * 126
+    assert ber.decode_message(_msg(b"\x05\x00", oid=T(ber.T_OID, ok)))[6][0][0] == "1.3" + ".1" * 126
+    assert _refused(_msg(b"\x05\x00", oid=T(ber.T_OID, ok + b"\x01"))) == \
+        "OID of 129 sub-identifiers (SNMP allows 128)"
+
+
+@pytest.mark.parametrize("value,reason", [
+    (b"\x02\x00", "empty INTEGER"),
+    (b"\x02\x09\x01" + b"\x00" * 8, "INTEGER of 9 bytes (more than 64 bits)"),
+    (b"\x41\x00", "empty Counter32"),
+    (b"\x41\x05\x01\x00\x00\x00\x00", "Counter32 above 2^32-1 (5 bytes)"),
+    (b"\x42\x06\x00\x00\x00\x00\x00\x00", "Gauge32 above 2^32-1 (6 bytes)"),
+    (b"\x43\x00", "empty TimeTicks"),
+    (b"\x46\x00", "empty Counter64"),
+    (b"\x46\x09\x01" + b"\x00" * 8, "Counter64 above 2^64-1 (9 bytes)"),
+    (b"\x46\x0a\x00\x00" + b"\x00" * 8, "Counter64 above 2^64-1 (10 bytes)"),
+    (b"\x40\x03\x0a\x00\x01", "IpAddress of 3 bytes"),
+    (b"\x05\x01\x00", "NULL with a 1-byte payload"),
+    (b"\x82\x02\x00\x00", "endOfMibView with a 2-byte payload"),
+    (b"\x81\x01\x00", "noSuchInstance with a 1-byte payload"),
+    (b"\x9e\x01\x00", "value of unknown type 0x9e"),
+    (b"\x06\x00", "zero-length OID"),
+    (b"\x06\x02\x2b\x86", "OID ends inside a sub-identifier"),
+    (b"\x06\x03\x2b\x80\x01", "OID sub-identifier with a leading 0x80 byte"),
+    (b"\x06\x06\x2b\x90\x80\x80\x80\x00", "OID sub-identifier above 2^32-1"),
+])
+def test_malformed_values_are_refused_with_their_reason(value, reason):
+    assert _refused(_msg(value)) == reason
+
+
+def test_first_arc_above_2_to_the_32_is_refused():
+    assert _refused(_msg(b"\x05\x00", oid=b"\x06\x05\x90\x80\x80\x80\x50")) == "OID sub-identifier above 2^32-1"
+
+
+# ---------------------------------------------------------------- decoding: structure
+def test_long_form_lengths_decode():
+    payload = b"y" * 300
+    vb = T(ber.T_SEQ, SYSUP + T(ber.T_OCTETS, payload))
+    assert vb[:4] == b"\x30\x82\x01\x3a"
+    assert ber.decode_message(_msg(T(ber.T_OCTETS, payload)))[6] == [("1.3.6.1.2.1.1.3.0", payload, 4)]
+    long_oid = T(ber.T_OID, b"\x2b" + b"\x01" * 127)      # 128 bytes: a long-form OID length
+    assert long_oid[:3] == b"\x06\x81\x80"
+    with pytest.raises(ber.BerError, match="^OID of 129 sub-identifiers"):
+        ber.decode_message(_msg(b"\x05\x00", oid=long_oid))
+    lf_value = b"\x04\x81\x01z"                            # long form for a short length: allowed by BER
+    assert ber.decode_message(_msg(lf_value))[6] == [("1.3.6.1.2.1.1.3.0", b"z", 4)]
+
+
+def test_a_whole_message_decodes_to_its_fields():
+    raw = _msg(b"\x41\x01\x05", rid=-3, version=0)
+    assert ber.decode_message(raw) == (0, b"public", ber.RESPONSE, -3, 0, 0, [("1.3.6.1.2.1.1.3.0", 5, 0x41)])
+
+
+def test_varbinds_decode_in_order():
+    vbs = T(ber.T_SEQ, SYSUP + b"\x02\x01\x01") + T(ber.T_SEQ, b"\x06\x02\x2b\x06" + b"\x04\x01a")
+    pdu = T(ber.REPORT, ber.enc_int(1) + ber.enc_int(2) + ber.enc_int(3) + T(ber.T_SEQ, vbs))
+    assert ber.decode_pdu(pdu, 0) == (ber.REPORT, 1, 2, 3, [("1.3.6.1.2.1.1.3.0", 1, 2), ("1.3.6", b"a", 4)])
+
+
+@pytest.mark.parametrize("raw,reason", [
+    (b"\x30", "truncated message"),
+    (b"", "truncated message"),
+    (b"\x3f\x00", "multi-byte tag at byte 0"),
+    (b"\x30\x80\x00\x00", "indefinite or oversized length"),
+    (b"\x30\x85\x00\x00\x00\x00\x00", "length of 5 bytes"),
+    (b"\x30\x82\x00", "truncated message"),
+    (b"\x30\x05\x02\x01", "length 5 beyond the enclosing data (2 bytes left)"),
+    (b"\x31\x00", "not an SNMP message"),
+    (T(ber.T_SEQ, b"\x04\x01\x01"), "version: expected INTEGER, got tag 0x04"),
+    (T(ber.T_SEQ, b"\x02\x00"), "version: INTEGER of 0 bytes"),
+    (T(ber.T_SEQ, b"\x02\x09" + b"\x00" * 9), "version: INTEGER of 9 bytes"),
+    (T(ber.T_SEQ, b"\x02\x01\x01\x02\x01\x01"), "community is not an OCTET STRING"),
+    (T(ber.T_SEQ, b"\x02\x01\x01\x04\x00" + T(0xA4, b"")), "unknown PDU type 0xa4"),
+    (T(ber.T_SEQ, b"\x02\x01\x01\x04\x00" + T(ber.GET, b"\x04\x00")), "request-id: expected INTEGER, got tag 0x04"),
+    (T(ber.T_SEQ, b"\x02\x01\x01\x04\x00" + T(ber.GET, b"\x02\x01\x01\x02\x00")), "error-status: INTEGER of 0 bytes"),
+    (T(ber.T_SEQ, b"\x02\x01\x01\x04\x00" + T(ber.GET, b"\x02\x01\x01\x02\x01\x00\x05\x00")),
+     "error-index: expected INTEGER, got tag 0x05"),
+    (T(ber.T_SEQ, b"\x02\x01\x01\x04\x00" + T(ber.GET, b"\x02\x01\x01" * 3 + b"\x31\x00")),
+     "varbind list is not a SEQUENCE"),
+])
+def test_malformed_messages_are_refused_with_their_reason(raw, reason):
+    assert _refused(raw) == reason
+
+
+def _vbl(vbl_payload: bytes) -> bytes:
+    pdu = T(ber.RESPONSE, ber.enc_int(1) + ber.enc_int(0) + ber.enc_int(0) + T(ber.T_SEQ, vbl_payload))
+    return T(ber.T_SEQ, ber.enc_int(1) + T(ber.T_OCTETS, b"") + pdu)
+
+
+@pytest.mark.parametrize("vbl,reason", [
+    (b"\x02\x00", "varbind is not a SEQUENCE"),
+    (b"\x30", "truncated message"),
+    (b"\x30\x05\x06\x01\x00", "varbind beyond the varbind list"),
+    (b"\x30\x81\x05\x06\x01\x00", "length 5 beyond the enclosing data (3 bytes left)"),
+    (b"\x30\x01\x06", "varbind without an OID"),
+    (b"\x30\x02\x04\x00", "varbind without an OID"),
+    (b"\x30\x03\x06\x05\x2b", "OID beyond its varbind"),
+    (b"\x30\x04\x06\x81\x05\x2b", "length 5 beyond the enclosing data (1 bytes left)"),
+    (b"\x30\x04\x06\x02\x2b\x06", "truncated message"),
+    (b"\x30\x05\x06\x01\x2b\x05\x01", "value beyond its varbind"),
+    (b"\x30\x06\x06\x01\x2b\x05\x00\x00", "varbind with trailing data"),
+    (b"\x30\x07\x06\x01\x2b\x1f\x81\x01\x00", "multi-byte tag at byte 25"),
+    (b"\x30\x06\x06\x01\x2b\x04\x82\x00", "truncated message"),
+])
+def test_malformed_varbinds_are_refused_with_their_reason(vbl, reason):
+    assert _refused(_vbl(vbl)) == reason
+
+
+def test_a_varbind_list_bounds_its_varbinds():
+    ok = b"\x30\x05\x06\x01\x2b\x05\x00"
+    assert ber.decode_varbinds(ok + b"\x30", 0, len(ok)) == [("1.3", None, 5)]
+    assert ber.decode_varbinds(ok, 0, 0) == []
+
+
+# ---------------------------------------------------------------- dispatch: the request id of any answer
+def test_request_id_of_a_v2c_answer():
+    assert ber.peek_request_id(_msg(b"\x05\x00", rid=123456)) == 123456
+
+
+def test_request_id_of_a_truncated_answer_is_still_found():
+    raw = _msg(b"\x04\x10" + b"z" * 16, rid=99)
+    assert ber.peek_request_id(raw[:30]) == 99
+    assert ber.peek_request_id(raw[:22]) == 99
+
+
+def test_msg_id_of_a_v3_message():
+    glob = T(ber.T_SEQ, ber.enc_int(31337) + ber.enc_int(65507) + T(ber.T_OCTETS, b"\x07") + ber.enc_int(3))
+    raw = T(ber.T_SEQ, ber.enc_int(3) + glob + T(ber.T_OCTETS, b"usm") + T(ber.T_OCTETS, b"enc"))
+    assert ber.peek_request_id(raw) == 31337
+    assert ber.peek_request_id(raw[:12]) == 31337
+
+
+@pytest.mark.parametrize("raw", [b"", b"\x30", b"\x30\x80\x02\x01\x01", b"\x30\x85\x02\x01\x01",
+                                 b"\x30\x03\x04\x01\x01", b"\x30\x06\x02\x01\x01\x04\x01",
+                                 b"\x30\x05\x02\x01\x01\x04\x00"])
+def test_request_id_of_what_is_no_snmp_message_is_none(raw):
+    assert ber.peek_request_id(raw) is None
