@@ -78,6 +78,9 @@ MODULES: dict[str, Module] = {
     # the push lock: the lock file's rules (locking.py) and the API drivers' lock (in-process emulators)
     "lock": Module(("dcops/net/drivers/locking.py", "dcops/net/drivers/api_base.py"),
                    ("tests/net/test_driver_vendor_api.py", "tests/net/test_lock_pinned.py"),
+                   # twenty threads meet at a barrier with a 120 s timeout: a lock mutant makes it wait that
+                   # long; test_lock_pinned states the same contention in-process
+                   ("tests/net/test_driver_vendor_api.py::test_fortios_twenty_concurrent_pushes_one_wins",),
                    functions=("DeviceBusy.__init__", "owner", "parse", "holder_gone",
                               "ApiDriver._lock_path", "ApiDriver._mutex", "ApiDriver._lock_text",
                               "ApiDriver._holds_lock", "ApiDriver._take_lock", "ApiDriver._release_local",
@@ -285,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         for n in names:
             m = MODULES[n]
             print(f"{n}: {', '.join(m.paths)} <- {', '.join(m.tests)}"
-                  + (f" (without {', '.join(m.deselect)})" if m.deselect else ""))
+                  + (f" (without {', '.join(m.deselect)})" if m.deselect else "")
+                  + (f" [only {', '.join(m.functions)}]" if m.functions else ""))
         return 0
     results = []
     for n in names:

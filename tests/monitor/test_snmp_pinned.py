@@ -264,3 +264,95 @@ def test_msg_id_of_a_v3_message():
                                  b"\x30\x05\x02\x01\x01\x04\x00"])
 def test_request_id_of_what_is_no_snmp_message_is_none(raw):
     assert ber.peek_request_id(raw) is None
+
+
+# ---------------------------------------------------------------- SNMPv3 message header (RFC 3412 §6, RFC 3414 §2.4)
+from dcops.monitor.snmp import usm  # noqa: E402
+
+
+def _v3(*, version=b"\x02\x01\x03", glob=None, secwrap=ber.T_OCTETS, usmseq=ber.T_SEQ, engine=b"\x80\x00\x1f\x88\x04x",
+        boots=b"\x02\x01\x05", etime=b"\x02\x02\x01\x00", user=b"\x04\x04dcop", auth=b"\x04\x0c" + b"\x00" * 12,
+        priv=b"\x04\x08" + b"\x01" * 8, usm_tail=b"", data=b"\x04\x03abc", tail=b"") -> bytes:
+    glob = glob if glob is not None else T(ber.T_SEQ, ber.enc_int(4711) + ber.enc_int(65507) + b"\x04\x01\x07" + b"\x02\x01\x03")
+    sec = T(usmseq, T(ber.T_OCTETS, engine) + boots + etime + user + auth + priv + usm_tail)
+    return T(ber.T_SEQ, version + glob + T(secwrap, sec) + data + tail)
+
+
+def test_a_v3_message_header_is_read_field_by_field():
+    raw = _v3()
+    m = usm.parse_message(raw)
+    assert (m.msg_id, m.flags, m.engine_id, m.boots, m.time, m.user, m.priv, m.encrypted, m.data) == (
+        4711, 7, b"\x80\x00\x1f\x88\x04x", 5, 256, b"dcop", b"\x01" * 8, True, b"abc")
+    assert raw[m.auth_s:m.auth_e] == b"\x00" * 12
+
+
+def test_a_plaintext_scoped_pdu_is_kept_whole():
+    scoped = usm._scoped(b"eng", b"ctx", ber.encode_pdu(ber.REPORT, 9, ["1.3.6.1.6.3.15.1.1.4.0"]))
+    m = usm.parse_message(_v3(data=scoped))
+    assert (m.encrypted, m.data) == (False, scoped)
+    assert usm.parse_scoped(m.data) == (b"eng", b"ctx", (ber.REPORT, 9, 0, 0, [("1.3.6.1.6.3.15.1.1.4.0", None, 5)]))
+
+
+def test_engine_ids_and_user_names_of_32_octets_are_the_longest_allowed():
+    m = usm.parse_message(_v3(engine=b"e" * 32, user=b"\x04\x20" + b"u" * 32))
+    assert (m.engine_id, m.user) == (b"e" * 32, b"u" * 32)
+
+
+def test_boots_and_time_at_2_to_the_31_minus_1_are_the_largest_allowed():
+    top = ber.enc_int(2**31 - 1)
+    m = usm.parse_message(_v3(boots=top, etime=top))
+    assert (m.boots, m.time) == (2**31 - 1, 2**31 - 1)
+    zero = ber.enc_int(0)
+    assert (usm.parse_message(_v3(boots=zero, etime=zero)).boots, usm.parse_message(_v3(boots=zero, etime=zero)).time) == (0, 0)
+
+
+@pytest.mark.parametrize("kw,reason", [
+    ({"version": b"\x02\x01\x01"}, "SNMP version 2 instead of 3"),
+    ({"version": b"\x02\x01\x00"}, "SNMP version 1 instead of 3"),
+    ({"version": b"\x02\x01\x02"}, "SNMP version 2 instead of 3"),
+    ({"version": b"\x02\x01\x04"}, "SNMP version 4 instead of 3"),
+    ({"version": b"\x04\x01\x03"}, "msgVersion: expected INTEGER, got tag 0x04"),
+    ({"glob": T(0x31, b"")}, "msgGlobalData is not a SEQUENCE"),
+    ({"glob": T(ber.T_SEQ, b"\x04\x01\x01")}, "msgID: expected INTEGER, got tag 0x04"),
+    ({"glob": T(ber.T_SEQ, b"\x02\x01\x01\x04\x00")}, "msgMaxSize: expected INTEGER, got tag 0x04"),
+    ({"glob": T(ber.T_SEQ, b"\x02\x01\x01\x02\x01\x01\x04\x02\x07\x07\x02\x01\x03")}, "msgFlags is not one octet"),
+    ({"glob": T(ber.T_SEQ, b"\x02\x01\x01\x02\x01\x01\x04\x00\x02\x01\x03")}, "msgFlags is not one octet"),
+    ({"glob": T(ber.T_SEQ, b"\x02\x01\x01\x02\x01\x01\x02\x01\x07\x02\x01\x03")}, "msgFlags is not one octet"),
+    ({"glob": T(ber.T_SEQ, b"\x02\x01\x01\x02\x01\x01\x04\x01\x07\x02\x01\x01")}, "security model 1, not USM (3)"),
+    ({"secwrap": ber.T_SEQ}, "msgSecurityParameters is not an OCTET STRING"),
+    ({"usmseq": 0x31}, "UsmSecurityParameters is not a SEQUENCE"),
+    ({"engine": b"e" * 33}, "bad msgAuthoritativeEngineID"),
+    ({"boots": b"\x04\x01\x05"}, "msgAuthoritativeEngineBoots: expected INTEGER, got tag 0x04"),
+    ({"etime": b"\x04\x01\x05"}, "msgAuthoritativeEngineTime: expected INTEGER, got tag 0x04"),
+    ({"boots": b"\x02\x01\xff"}, "engine boots/time outside 0..2^31-1"),
+    ({"etime": b"\x02\x01\xff"}, "engine boots/time outside 0..2^31-1"),
+    ({"boots": ber.enc_int(2**31)}, "engine boots/time outside 0..2^31-1"),
+    ({"etime": ber.enc_int(2**31)}, "engine boots/time outside 0..2^31-1"),
+    ({"user": b"\x02\x01\x01"}, "bad msgUserName"),
+    ({"user": b"\x04\x21" + b"u" * 33}, "bad msgUserName"),
+    ({"auth": b"\x02\x01\x00"}, "bad msgAuthenticationParameters"),
+    ({"priv": b"\x02\x01\x00"}, "bad msgPrivacyParameters"),
+    ({"usm_tail": b"\x05\x00"}, "bad msgPrivacyParameters"),
+    ({"tail": b"\x05\x00"}, "data after the scoped PDU"),
+    ({"data": b"\x02\x01\x00"}, "msgData is neither a scoped PDU nor an encrypted one"),
+])
+def test_malformed_v3_messages_are_refused_with_their_reason(kw, reason):
+    with pytest.raises(ber.BerError) as e:
+        usm.parse_message(_v3(**kw))
+    assert str(e.value) == reason
+
+
+def test_a_v3_message_that_is_no_sequence_is_refused():
+    with pytest.raises(ber.BerError, match="^not an SNMP message$"):
+        usm.parse_message(b"\x31\x00")
+
+
+@pytest.mark.parametrize("scoped,reason", [
+    (b"\x31\x00", "scoped PDU is not a SEQUENCE"),
+    (T(ber.T_SEQ, b"\x02\x01\x00"), "bad contextEngineID"),
+    (T(ber.T_SEQ, b"\x04\x00\x02\x01\x00"), "bad contextName"),
+])
+def test_malformed_scoped_pdus_are_refused_with_their_reason(scoped, reason):
+    with pytest.raises(ber.BerError) as e:
+        usm.parse_scoped(scoped)
+    assert str(e.value) == reason
