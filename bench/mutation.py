@@ -74,6 +74,7 @@ MODULES: dict[str, Module] = {
                    "tests/monitor/test_fuzz.py", "tests/monitor/test_snmp_pinned.py")),
     "usm": Module(("dcops/monitor/snmp/usm.py",),
                   ("tests/monitor/test_usm.py", "tests/monitor/test_usm_fastpath.py", "tests/monitor/test_fuzz.py",
+                   "tests/monitor/test_hostile_agents.py",
                    "tests/monitor/test_snmp_pinned.py")),
     # the push lock: the lock file's rules (locking.py) and the API drivers' lock (in-process emulators)
     "lock": Module(("dcops/net/drivers/locking.py", "dcops/net/drivers/api_base.py"),
@@ -244,12 +245,31 @@ def run_module(name: str, mod: Module, *, children: int, keep: bool, timeout: fl
         counts[st] = counts.get(st, 0) + 1
     checked = len(mutants) - counts.get("not checked", 0)
     caught = sum(v for k, v in counts.items() if k in KILLED) + len(equivalent)
+    generated = total_generated or len(mutants)
     return {"module": name, "paths": list(mod.paths), "mutants": len(mutants), "checked": checked,
-            "generated": total_generated or len(mutants), "counts": counts,
+            "generated": generated, "counts": counts, "killed": caught - len(equivalent),
+            "ci95": list(wilson(caught, checked, generated)),
+            "functions": list(mod.functions),
             "score": round(100.0 * caught / checked, 1) if checked else 0.0,
             "survivors": [m for m in survivors if m["status"] != "not checked"],
             "equivalent": equivalent, "seconds": round(time.monotonic() - t0, 1),
             "workdir": str(work) if keep else None}
+
+
+def wilson(caught: int, n: int, population: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % interval (percent) of the score of all `population` mutants from `caught` of `n` sampled: the
+    Wilson score interval, narrowed by the finite-population correction (a sample of most mutants says
+    more than one of few); the systematic every-k-th sample is taken as a random one."""
+    if n == 0:
+        return 0.0, 100.0
+    if n >= population:
+        s = 100.0 * caught / n
+        return s, s
+    p = caught / n
+    zz = z * z * (population - n) / (population - 1)
+    centre = (p + zz / (2 * n)) / (1 + zz / n)
+    half = (zz ** 0.5) * ((p * (1 - p) / n + zz / (4 * n * n)) ** 0.5) / (1 + zz / n)
+    return round(100.0 * max(0.0, centre - half), 1), round(100.0 * min(1.0, centre + half), 1)
 
 
 def _module_name(path: str) -> str:
@@ -260,7 +280,8 @@ def _record(r: dict, children: int) -> None:
     path = ROOT / "bench" / "results" / "mutation.json"
     figures = json.loads(path.read_text(encoding="utf-8"))["figures"] if path.exists() else {}
     figures[r["module"]] = {"score": r["score"], "mutants": r["mutants"], "checked": r["checked"],
-                            "generated": r["generated"], "survived": len(r["survivors"]),
+                            "generated": r["generated"], "killed": r["killed"], "ci95": r["ci95"],
+                            "functions": r["functions"], "survived": len(r["survivors"]),
                             "equivalent": len(r["equivalent"]), "seconds": r["seconds"], "paths": r["paths"]}
     order = list(MODULES)
     record("mutation", dict(sorted(figures.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)),
@@ -297,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         if not a.json:
             c = r["counts"]
-            print(f"{n:9} {r['score']:5.1f} %  {r['checked']} of {r['generated']} mutants run, killed {c.get('killed', 0)}, "
+            ci = "" if r["checked"] >= r["generated"] else f" (95 % interval {r['ci95'][0]}–{r['ci95'][1]} %)"
+            print(f"{n:9} {r['score']:5.1f} %{ci}  {r['checked']} of {r['generated']} mutants run, killed {r['killed']}, "
                   f"equivalent {len(r['equivalent'])}, survived {len(r['survivors'])} "
                   f"({', '.join(f'{k} {v}' for k, v in sorted(c.items()) if k not in ('killed', 'equivalent'))}) "
                   f"in {r['seconds']:.0f} s", flush=True)

@@ -71,3 +71,136 @@ def test_incident_drill_declared_never_and_no_record_is_missing_with_the_declara
     ev = run(ctx, "incident-response-drill", SYSTEM)
     assert (ev.status, ev.message, ev.args, ev.source) == ("missing", "no_incident_drill", {},
                                                            "inventory/organisation.yaml")
+
+
+# ---------------------------------------------------------------- TCVN catalogue: the running firewall configuration
+from dcops import PROJECT_ROOT  # noqa: E402
+from dcops.compliance.catalogue import CatalogueContext, firewall_running  # noqa: E402
+
+GOLDEN = PROJECT_ROOT / "network_configs" / "golden"
+FIREWALLS = ("kg-fw-01", "kg-fw-02", "kg-fw-03", "kg-fw-04")
+FW_CONTROL = {"id": "fw", "max_age_days": 30}
+
+
+def _cctx(inv, tmp_path, golden=GOLDEN) -> CatalogueContext:  # noqa: F811
+    return CatalogueContext(inv, AS_OF, tmp_path / "drills", tmp_path / "plan-dr.json",
+                            PROJECT_ROOT / "network_configs" / "policy", PROJECT_ROOT / "monitors", None,
+                            backups_dir=tmp_path / "backups", golden_dir=golden)
+
+
+def _intended(device: str):
+    return next(iter(sorted(GOLDEN.glob(f"{device}.*"))))
+
+
+def _backup(c, device: str, when: str, text: str | None = None, ext: str | None = None):
+    p = _intended(device)
+    folder = c.backups_dir / device
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{when}T020000.000000Z.{ext or p.suffix[1:]}"
+    path.write_text(p.read_text(encoding="utf-8") if text is None else text, encoding="utf-8")
+    return path
+
+
+def _all(c, when: str) -> None:
+    for d in FIREWALLS:
+        _backup(c, d, when)
+
+
+def _fw(c):
+    return firewall_running(c, c.inventory.system(SYSTEM), FW_CONTROL)
+
+
+def test_firewall_running_passes_with_the_count_and_the_newest_date(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    _all(c, "20261101")
+    _backup(c, "kg-fw-02", "20261120")
+    _backup(c, "kg-fw-03", "20261110", _intended("kg-fw-03").read_text(encoding="utf-8").replace("\n", "  \n\n"))
+    ev = _fw(c)
+    assert (ev.status, ev.message, ev.args, ev.source) == ("pass", "firewall_match", {"count": 4, "date": "2026-11-20"},
+                                                           str(c.backups_dir))
+
+
+def test_firewall_running_a_backup_exactly_max_age_old_counts_and_one_day_older_does_not(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    _all(c, "20261024")       # 30 days before 2026-11-23
+    assert _fw(c).status == "pass"
+    c2 = _cctx(inv, tmp_path / "b")
+    _all(c2, "20261023")
+    _backup(c2, "kg-fw-01", "20261024")
+    ev = _fw(c2)
+    assert (ev.status, ev.message, ev.args) == ("missing", "firewall_old",
+                                                {"devices": "kg-fw-02, kg-fw-03, kg-fw-04", "date": "2026-10-23"})
+    assert ev.source == str(c2.backups_dir / "kg-fw-02" / "20261023T020000.000000Z.conf")
+
+
+def test_firewall_running_drift_names_every_drifted_device_and_the_first_backup(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    _all(c, "20261120")
+    first = _backup(c, "kg-fw-02", "20261121", "hostname other\n")
+    _backup(c, "kg-fw-04", "20261121", "<config/>\n")
+    (c.backups_dir / "kg-fw-01").rename(c.backups_dir / "gone")           # a missing backup does not hide drift
+    ev = _fw(c)
+    assert (ev.status, ev.message, ev.args, ev.source) == (
+        "fail", "firewall_drift", {"devices": "kg-fw-02, kg-fw-04", "backup": str(first)}, str(first))
+
+
+def test_firewall_running_without_backups_names_the_devices_and_the_folder(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    _backup(c, "kg-fw-03", "20261120")
+    ev = _fw(c)
+    assert (ev.status, ev.message, ev.args, ev.source) == (
+        "missing", "firewall_no_backup", {"devices": "kg-fw-01, kg-fw-02, kg-fw-04", "dir": str(c.backups_dir)},
+        str(c.backups_dir))
+
+
+def test_firewall_running_ignores_hidden_undated_and_future_files(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    _all(c, "20261120")
+    folder = c.backups_dir / "kg-fw-01"
+    (folder / ".20261121T020000.000000Z.conf").write_text("partial", encoding="utf-8")   # a write in progress
+    (folder / "latest.conf").write_text("no date in the name", encoding="utf-8")
+    (folder / "20261124T020000.000000Z.conf").write_text("after the assessment date", encoding="utf-8")
+    (folder / "sub").mkdir()
+    assert (_fw(c).status, _fw(c).args) == ("pass", {"count": 4, "date": "2026-11-20"})
+
+
+def test_firewall_running_without_intended_configurations_says_where_it_looked(inv, tmp_path):
+    golden = tmp_path / "golden"
+    golden.mkdir()
+    c = _cctx(inv, tmp_path, golden)
+    _all(c, "20261120")
+    ev = _fw(c)
+    assert (ev.status, ev.message, ev.args, ev.source) == (
+        "missing", "firewall_no_intent", {"devices": ", ".join(FIREWALLS), "dir": str(golden)}, str(golden))
+    c2 = _cctx(inv, tmp_path / "b", tmp_path / "no-such-dir")
+    _all(c2, "20261120")
+    assert _fw(c2).message == "firewall_no_intent"
+
+
+def test_firewall_running_a_backup_in_another_format_is_foreign(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    _all(c, "20261120")
+    nft = _backup(c, "kg-fw-03", "20261121", "table inet filter {}\n", "nft")
+    ev = _fw(c)
+    assert (ev.status, ev.message, ev.args, ev.source) == (
+        "missing", "firewall_foreign", {"devices": "kg-fw-03", "backup": str(nft)}, str(nft))
+
+
+def test_firewall_running_reasons_are_reported_in_order_no_backup_then_intent_then_foreign_then_old(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    _backup(c, "kg-fw-01", "20261001")                                     # old
+    _backup(c, "kg-fw-02", "20261120", "x", "nft")                         # foreign
+    assert _fw(c).message == "firewall_no_backup"                          # fw-03, fw-04 have none
+    _backup(c, "kg-fw-03", "20261120")
+    _backup(c, "kg-fw-04", "20261120")
+    assert _fw(c).message == "firewall_foreign"
+    (c.backups_dir / "kg-fw-02" / "20261120T020000.000000Z.nft").unlink()
+    _backup(c, "kg-fw-02", "20261120")
+    assert _fw(c).message == "firewall_old"
+
+
+def test_firewall_running_without_managed_firewalls_is_missing(inv, tmp_path):
+    stripped = inv.model_copy(update={"network_devices": tuple(d for d in inv.network_devices
+                                                               if d.kind.value != "firewall")})
+    c = _cctx(stripped, tmp_path)
+    assert (_fw(c).status, _fw(c).message, _fw(c).args) == ("missing", "no_firewalls", {})
