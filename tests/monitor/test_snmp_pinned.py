@@ -356,3 +356,249 @@ def test_malformed_scoped_pdus_are_refused_with_their_reason(scoped, reason):
     with pytest.raises(ber.BerError) as e:
         usm.parse_scoped(scoped)
     assert str(e.value) == reason
+
+
+# ---------------------------------------------------------------- SNMPv3 checks in-process (RFC 3414 §3.2)
+from dcops.monitor.snmp.errors import Credentials, Discard, SnmpError  # noqa: E402
+
+from .hostile import ENGINE, SYS_NAME, SYS_UPTIME, authentic_responder, scoped_pdu, v3_message  # noqa: E402
+
+AUTH_PW, PRIV_PW = "noc-auth-pass", "noc-priv-pass"
+
+
+def _session(**kw) -> usm.V3FastSession:
+    s = usm.V3FastSession("192.0.2.1", 161, Credentials("3", user="noc", auth_key=AUTH_PW, priv_key=PRIV_PW,
+                                                          auth_protocol="SHA256", priv_protocol="AES", **kw))
+    s._set_engine(ENGINE, 5, 1000)
+    return s
+
+
+def _answer(s, msg_id=77, **tweak):
+    """The session's own request for msg_id, answered by an agent that knows the keys (hostile.py)."""
+    def answer(i, _m):
+        base = dict(pdu=ber.encode_pdu(ber.RESPONSE, i, [SYS_NAME], values=[b"REAL"]), engine=ENGINE, boots=5,
+                    etime=1000, ctx=b"")
+        base.update(tweak)
+        return base["pdu"], base["engine"], base["boots"], base["etime"], base["ctx"]
+    req = s._build(msg_id, ber.encode_pdu(ber.GET, msg_id, [SYS_NAME]), b"")
+    return authentic_responder(AUTH_PW, PRIV_PW, answer=answer)(req)[0]
+
+
+def test_an_authentic_answer_gives_the_error_status_index_and_varbinds():
+    s = _session()
+    assert s._accept(77, b"", _answer(s)) == (0, 0, [(SYS_NAME, b"REAL", 4)])
+
+
+def test_an_answer_exactly_at_the_edge_of_the_time_window_is_accepted():
+    s = _session()
+    assert s._accept(77, b"", _answer(s, etime=1000 - usm.TIME_WINDOW))[2] == [(SYS_NAME, b"REAL", 4)]
+    assert (s.boots, s.latest_time) == (5, 1000)          # an older time never moves the clock back
+
+
+def test_an_authentic_answer_from_later_moves_the_engine_clock_forward():
+    s = _session()
+    s._accept(77, b"", _answer(s, etime=1300))
+    assert (s.boots, s.latest_time) == (5, 1300)
+    s._accept(78, b"", _answer(s, msg_id=78, boots=6, etime=3))
+    assert (s.boots, s.latest_time) == (6, 3)
+    assert abs(s.time_base - (__import__("time").monotonic() - 3)) < 5
+
+
+def test_an_engine_at_the_last_boot_count_is_outside_every_time_window():
+    s = _session()
+    s._set_engine(ENGINE, usm.MAX_BOOTS, 1000)
+    with pytest.raises(Discard) as e:
+        s._accept(77, b"", _answer(s, boots=usm.MAX_BOOTS))
+    assert str(e.value) == (f"outside the time window (boots {usm.MAX_BOOTS}, time 1000; "
+                            f"engine at boots {usm.MAX_BOOTS}, time 1000)")
+
+
+def test_an_answer_for_another_msg_id_is_discarded():
+    s = _session()
+    with pytest.raises(Discard, match="^msgID 77 instead of 78$"):
+        s._accept(78, b"", _answer(s))
+
+
+def test_a_report_in_an_authentic_answer_is_a_report_with_its_clock():
+    s = _session()
+    pdu = ber.encode_pdu(ber.REPORT, 77, ["1.3.6.1.6.3.15.1.1.2.0"], values=[(ber.T_COUNTER32, 1)])
+    r = s._accept_wrapped(77, b"", _answer(s, pdu=pdu, etime=1200))
+    assert (type(r).__name__, r.oid, r.authenticated, r.boots, r.time) == (
+        "_Report", "1.3.6.1.6.3.15.1.1.2.0", True, 5, 1200)
+    s = _session()
+    empty = s._accept_wrapped(77, b"", _answer(s, pdu=ber.encode_pdu(ber.REPORT, 77, [])))
+    assert (empty.oid, empty.authenticated) == ("", True)
+
+
+def test_an_answer_for_another_user_or_with_a_short_digest_is_discarded():
+    s = _session()
+    raw = _answer(s)
+    other = _session()
+    other.user = b"nob"
+    with pytest.raises(Discard, match="^answer for user 'noc'$"):
+        other._accept(77, b"", raw)
+    m = usm.parse_message(raw)
+    short = raw[:m.auth_s - 1] + bytes((m.auth_e - m.auth_s - 1,)) + raw[m.auth_s:m.auth_e - 1] + raw[m.auth_e:]
+    fixed = _fix_lengths(short, -1)
+    with pytest.raises(Discard, match=r"^authentication parameters of 23 bytes \(24 expected\)$"):
+        s._accept(77, b"", fixed)
+
+
+def _fix_lengths(raw: bytes, delta: int) -> bytes:
+    """Re-encode the outer SEQUENCE, the security-parameters OCTET STRING and its SEQUENCE after a field
+    inside them shrank by -delta bytes (short-form lengths in these small messages)."""
+    out = bytearray(raw)
+
+    def patch(i):
+        ln = out[i + 1]
+        if ln & 0x80:
+            k = ln & 0x7F
+            n = int.from_bytes(out[i + 2:i + 2 + k], "big") + delta
+            out[i + 2:i + 2 + k] = n.to_bytes(k, "big")
+            return i + 2 + k
+        out[i + 1] = ln + delta
+        return i + 2
+    start = patch(0)
+    _, _, gend = ber._hdr(raw, start)                      # msgVersion
+    _, _, gend = ber._hdr(raw, gend)                       # msgGlobalData
+    inner = patch(gend)                                     # msgSecurityParameters OCTET STRING
+    patch(inner)                                            # UsmSecurityParameters SEQUENCE
+    return bytes(out)
+
+
+@pytest.mark.parametrize("flags,reason", [(2, "security level invalid (priv without auth) in answer to an authPriv request"),
+                                          (0, "security level noAuthNoPriv in answer to an authPriv request")])
+def test_an_answer_below_authpriv_that_is_not_a_report_is_discarded(flags, reason):
+    s = _session()
+    msg = v3_message(77, flags, ENGINE, 5, 1000, b"noc",
+                     scoped_pdu(ENGINE, ber.encode_pdu(ber.RESPONSE, 77, [SYS_UPTIME], values=[(ber.T_TIMETICKS, 1)])))
+    with pytest.raises(Discard) as e:
+        s._accept(77, b"", msg)
+    assert str(e.value) == reason
+
+
+def test_an_unauthenticated_report_is_a_report_that_changes_no_clock():
+    s = _session()
+    pdu = ber.encode_pdu(ber.REPORT, 77, ["1.3.6.1.6.3.15.1.1.3.0"], values=[(ber.T_COUNTER32, 1)])
+    r = s._accept_wrapped(77, b"", v3_message(77, 0, b"\x80\x00\x00\x00\x09", 99, 99999, b"noc",
+                                              scoped_pdu(b"", pdu)))
+    assert (r.oid, r.authenticated, r.boots, r.time) == ("1.3.6.1.6.3.15.1.1.3.0", False, 99, 99999)
+    assert (s.engine_id, s.boots, s.latest_time) == (ENGINE, 5, 1000)
+
+
+def test_an_authpriv_answer_in_plaintext_is_malformed():
+    s = _session()
+    msg = v3_message(77, 3, ENGINE, 5, 1000, b"noc", scoped_pdu(ENGINE, ber.encode_pdu(ber.RESPONSE, 77, [])),
+                     auth=b"\x00" * 24, priv=b"\x00" * 8)
+    with pytest.raises(Discard, match="^authPriv answer with a plaintext scoped PDU$") as e:
+        s._accept(77, b"", msg)
+    assert e.value.kind == "malformed"
+
+
+def _discovery(engine=ENGINE, flags=0, ptype=ber.REPORT, msg_id=5):
+    return v3_message(msg_id, flags, engine, 7, 4242, b"", scoped_pdu(engine, ber.encode_pdu(ptype, msg_id, [])))
+
+
+def test_discovery_takes_engine_id_boots_and_time_from_the_report():
+    s = _session()
+    assert s._accept_discovery(5, _discovery()) == (ENGINE, 7, 4242)
+    assert s._accept_discovery(5, _discovery(engine=b"e" * 5))[0] == b"e" * 5
+    assert s._accept_discovery(5, _discovery(engine=b"e" * 32))[0] == b"e" * 32
+
+
+@pytest.mark.parametrize("kw,reason", [
+    (dict(engine=b"e" * 4), "engine ID of 4 bytes (RFC 3411: 5 to 32)"),
+    (dict(engine=b""), "engine ID of 0 bytes (RFC 3411: 5 to 32)"),
+    (dict(flags=1), "discovery answered at security level authNoPriv"),
+    (dict(flags=2), "discovery answered at security level invalid (priv without auth)"),
+    (dict(flags=4), None),
+    (dict(ptype=ber.RESPONSE), "PDU type 0xa2 in answer to discovery (a Report was expected)"),
+    (dict(msg_id=6), "msgID 6 instead of 5"),
+])
+def test_discovery_answers_that_are_no_report_are_discarded(kw, reason):
+    s = _session()
+    if reason is None:           # the reportable flag is no security level
+        assert s._accept_discovery(5 if "msg_id" not in kw else kw["msg_id"], _discovery(**kw)) == (ENGINE, 7, 4242)
+        return
+    with pytest.raises(Discard) as e:
+        s._accept_discovery(5, _discovery(**kw))
+    assert str(e.value) == reason
+
+
+def test_privacy_parameters_other_than_8_bytes_are_malformed():
+    s = _session()
+    m = usm.parse_message(_answer(s))
+    m.priv = b"\x00" * 7
+    with pytest.raises(Discard, match=r"^privacy parameters of 7 bytes \(8 expected\)$") as e:
+        s._decrypt(m)
+    assert e.value.kind == "malformed"
+
+
+def test_des_requests_round_trip_and_odd_ciphertext_is_malformed():
+    s = usm.V3FastSession("192.0.2.1", 161, Credentials("3", user="noc", auth_key=AUTH_PW, priv_key=PRIV_PW,
+                                                          auth_protocol="MD5", priv_protocol="DES"))
+    s._set_engine(ENGINE, 9, 1000)
+    plain = b"\x30\x03\x04\x01z"
+    data, salt = s._encrypt(plain, 1000)
+    assert (len(data), salt[:4]) == (8, (9).to_bytes(4, "big"))
+    m = usm._Msg()
+    m.priv, m.data, m.boots, m.time = salt, data, 9, 1000
+    assert s._decrypt(m) == plain + b"\x00\x00\x00"
+    m.data = data[:7]
+    with pytest.raises(Discard, match="^DES ciphertext not a multiple of 8 bytes$"):
+        s._decrypt(m)
+
+
+def test_aes_salts_never_repeat_and_wrap_at_64_bits():
+    s = _session()
+    s._salt = 2**64 - 1
+    _, a = s._encrypt(b"x", 1)
+    _, b = s._encrypt(b"x", 1)
+    assert (a, b) == (b"\x00" * 8, b"\x00" * 7 + b"\x01")
+
+
+@pytest.mark.parametrize("kw,reason", [
+    (dict(user=None), "SNMPv3 authPriv needs a user, an auth key and a priv key"),
+    (dict(auth_key=""), "SNMPv3 authPriv needs a user, an auth key and a priv key"),
+    (dict(priv_key=None), "SNMPv3 authPriv needs a user, an auth key and a priv key"),
+    (dict(auth_protocol="SHA1024"), "unknown SNMPv3 auth protocol 'SHA1024' (known: MD5, SHA, SHA224, SHA256, "
+                                    "SHA384, SHA512)"),
+    (dict(priv_protocol="3DES"), "unknown SNMPv3 privacy protocol '3DES' (known: DES, AES, AES128, AES192, "
+                                 "AES256, AES192C, AES256C)"),
+])
+def test_incomplete_or_unknown_credentials_are_refused(kw, reason):
+    creds = dict(user="noc", auth_key=AUTH_PW, priv_key=PRIV_PW, auth_protocol="SHA", priv_protocol="AES") | kw
+    with pytest.raises(SnmpError) as e:
+        usm.V3FastSession("192.0.2.1", 161, Credentials("3", **creds))
+    assert str(e.value) == reason
+
+
+def test_protocol_names_in_any_spelling():
+    assert usm.normalise_priv("aes-256_c") == "AES256C" and usm.normalise_auth("sha-2_56") == "SHA256"
+    assert usm.supports("sha-256", "AES-192-C") is True
+    assert usm.supports("sha-256", "3des") is False and usm.supports("sha3", "AES") is False
+
+
+def test_an_empty_passphrase_is_refused():
+    with pytest.raises(SnmpError, match="^empty SNMPv3 passphrase$"):
+        usm.password_to_key(b"", "sha1")
+
+
+def test_a_passphrase_longer_than_a_mebibyte_is_cut_there():
+    long = b"a" * 1048577
+    assert usm.password_to_key(long, "md5") == __import__("hashlib").md5(long[:1048576]).digest()
+
+
+def test_the_request_carries_engine_boots_time_user_and_a_digest_that_verifies():
+    s = _session()
+    req = s._build(12, ber.encode_pdu(ber.GET, 12, [SYS_UPTIME]), b"ctx")
+    m = usm.parse_message(req)
+    assert (m.msg_id, m.flags, m.engine_id, m.boots, m.user, len(m.priv), m.encrypted) == (
+        12, 7, ENGINE, 5, b"noc", 8, True)
+    assert 1000 <= m.time <= 1010
+    import hmac as _hmac
+    key = usm.localize(AUTH_PW, "sha256", ENGINE)
+    zeroed = req[:m.auth_s] + b"\x00" * 24 + req[m.auth_e:]
+    assert req[m.auth_s:m.auth_e] == _hmac.digest(key, zeroed, "sha256")[:24]
+    plain = s._aes.decrypt(m.boots.to_bytes(4, "big") + m.time.to_bytes(4, "big") + m.priv, m.data)
+    assert usm.parse_scoped(plain) == (ENGINE, b"ctx", (ber.GET, 12, 0, 0, [(SYS_UPTIME, None, 5)]))
