@@ -3,6 +3,10 @@ values at every length boundary, and the exact reason of every refusal (the reas
 operator reads on the device's "malformed" state)."""
 from __future__ import annotations
 
+import hashlib
+import hmac as _hmac
+import time
+
 import pytest
 from pyasn1.codec.ber import encoder
 from pyasn1.type import univ
@@ -401,7 +405,7 @@ def test_an_authentic_answer_from_later_moves_the_engine_clock_forward():
     assert (s.boots, s.latest_time) == (5, 1300)
     s._accept(78, b"", _answer(s, msg_id=78, boots=6, etime=3))
     assert (s.boots, s.latest_time) == (6, 3)
-    assert abs(s.time_base - (__import__("time").monotonic() - 3)) < 5
+    assert abs(s.time_base - (time.monotonic() - 3)) < 5
 
 
 def test_an_engine_at_the_last_boot_count_is_outside_every_time_window():
@@ -586,7 +590,7 @@ def test_an_empty_passphrase_is_refused():
 
 def test_a_passphrase_longer_than_a_mebibyte_is_cut_there():
     long = b"a" * 1048577
-    assert usm.password_to_key(long, "md5") == __import__("hashlib").md5(long[:1048576]).digest()
+    assert usm.password_to_key(long, "md5") == hashlib.md5(long[:1048576]).digest()
 
 
 def test_the_request_carries_engine_boots_time_user_and_a_digest_that_verifies():
@@ -596,7 +600,7 @@ def test_the_request_carries_engine_boots_time_user_and_a_digest_that_verifies()
     assert (m.msg_id, m.flags, m.engine_id, m.boots, m.user, len(m.priv), m.encrypted) == (
         12, 7, ENGINE, 5, b"noc", 8, True)
     assert 1000 <= m.time <= 1010
-    import hmac as _hmac
+
     key = usm.localize(AUTH_PW, "sha256", ENGINE)
     zeroed = req[:m.auth_s] + b"\x00" * 24 + req[m.auth_e:]
     assert req[m.auth_s:m.auth_e] == _hmac.digest(key, zeroed, "sha256")[:24]
