@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import pytest
+
 from .test_rules import AS_OF, ctx, drill_record, inv, run, signer, with_protection  # noqa: F401 — fixtures
 
 SYSTEM = "qlvb"
@@ -15,20 +17,13 @@ def _ir(ctx, when: str, passed: bool = True, **kw):
     return drill_record(ctx, "incident-response", [SYSTEM], when, passed, vms=["qlvb-app-01"], **kw)
 
 
-def test_incident_drill_newest_valid_record_decides_a_failure_after_a_pass(ctx):
-    _ir(ctx, "2026-03-01", True)
-    newest = _ir(ctx, "2026-09-01", False)
+@pytest.mark.parametrize("older,newer,status,message", [(True, False, "fail", "incident_drill_failed"),
+                                                          (False, True, "pass", "incident_drill_ok")])
+def test_incident_drill_newest_valid_record_decides(ctx, older, newer, status, message):
+    _ir(ctx, "2026-03-01", older)
+    newest = _ir(ctx, "2026-09-01", newer)
     ev = run(ctx, "incident-response-drill", SYSTEM)
-    assert (ev.status, ev.message, ev.args, ev.source) == ("fail", "incident_drill_failed",
-                                                           {"date": "2026-09-01"}, str(newest))
-
-
-def test_incident_drill_newest_valid_record_decides_a_pass_after_a_failure(ctx):
-    _ir(ctx, "2026-03-01", False)
-    newest = _ir(ctx, "2026-09-01", True)
-    ev = run(ctx, "incident-response-drill", SYSTEM)
-    assert (ev.status, ev.message, ev.args, ev.source) == ("pass", "incident_drill_ok",
-                                                           {"date": "2026-09-01"}, str(newest))
+    assert (ev.status, ev.message, ev.args, ev.source) == (status, message, {"date": "2026-09-01"}, str(newest))
 
 
 def test_incident_drill_a_newer_lab_rehearsal_does_not_hide_a_valid_production_drill(ctx):

@@ -137,7 +137,7 @@ def test_an_oid_of_128_arcs_is_the_most_snmp_allows():
         "OID of 129 sub-identifiers (SNMP allows 128)"
 
 
-@pytest.mark.parametrize("value,reason", [
+MALFORMED_VALUES = [
     (b"\x02\x00", "empty INTEGER"),
     (b"\x02\x09\x01" + b"\x00" * 8, "INTEGER of 9 bytes (more than 64 bits)"),
     (b"\x41\x00", "empty Counter32"),
@@ -156,9 +156,7 @@ def test_an_oid_of_128_arcs_is_the_most_snmp_allows():
     (b"\x06\x02\x2b\x86", "OID ends inside a sub-identifier"),
     (b"\x06\x03\x2b\x80\x01", "OID sub-identifier with a leading 0x80 byte"),
     (b"\x06\x06\x2b\x90\x80\x80\x80\x00", "OID sub-identifier above 2^32-1"),
-])
-def test_malformed_values_are_refused_with_their_reason(value, reason):
-    assert _refused(_msg(value)) == reason
+]
 
 
 def test_first_arc_above_2_to_the_32_is_refused():
@@ -220,7 +218,7 @@ def _vbl(vbl_payload: bytes) -> bytes:
     return T(ber.T_SEQ, ber.enc_int(1) + T(ber.T_OCTETS, b"") + pdu)
 
 
-@pytest.mark.parametrize("vbl,reason", [
+MALFORMED_VARBINDS = [
     (b"\x02\x00", "varbind is not a SEQUENCE"),
     (b"\x30", "truncated message"),
     (b"\x30\x05\x06\x01\x00", "varbind beyond the varbind list"),
@@ -234,9 +232,13 @@ def _vbl(vbl_payload: bytes) -> bytes:
     (b"\x30\x06\x06\x01\x2b\x05\x00\x00", "varbind with trailing data"),
     (b"\x30\x07\x06\x01\x2b\x1f\x81\x01\x00", "multi-byte tag at byte 25"),
     (b"\x30\x06\x06\x01\x2b\x04\x82\x00", "truncated message"),
-])
-def test_malformed_varbinds_are_refused_with_their_reason(vbl, reason):
-    assert _refused(_vbl(vbl)) == reason
+]
+
+
+@pytest.mark.parametrize("raw,reason", [(_msg(v), r) for v, r in MALFORMED_VALUES]
+                         + [(_vbl(v), r) for v, r in MALFORMED_VARBINDS])
+def test_malformed_values_and_varbinds_are_refused_with_their_reason(raw, reason):
+    assert _refused(raw) == reason
 
 
 def test_a_varbind_list_bounds_its_varbinds():
