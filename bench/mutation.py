@@ -263,7 +263,7 @@ def wilson(caught: int, n: int, population: int, z: float = 1.96) -> tuple[float
     if n == 0:
         return 0.0, 100.0
     if n >= population:
-        s = 100.0 * caught / n
+        s = round(100.0 * caught / n, 1)
         return s, s
     p = caught / n
     zz = z * z * (population - n) / (population - 1)
@@ -282,7 +282,9 @@ def _record(r: dict, children: int) -> None:
     figures[r["module"]] = {"score": r["score"], "mutants": r["mutants"], "checked": r["checked"],
                             "generated": r["generated"], "killed": r["killed"], "ci95": r["ci95"],
                             "functions": r["functions"], "survived": len(r["survivors"]),
-                            "equivalent": len(r["equivalent"]), "seconds": r["seconds"], "paths": r["paths"]}
+                            "equivalent": len(r["equivalent"]), "seconds": r["seconds"], "paths": r["paths"],
+                            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                            "load_average": [round(x, 2) for x in os.getloadavg()]}
     order = list(MODULES)
     record("mutation", dict(sorted(figures.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)),
            notes=f"mutmut 3, per module with only its tests (-m 'not lab'), {children} workers under nice; "
