@@ -199,3 +199,99 @@ def test_firewall_running_without_managed_firewalls_is_missing(inv, tmp_path):
                                                                if d.kind.value != "firewall")})
     c = _cctx(stripped, tmp_path)
     assert (_fw(c).status, _fw(c).message, _fw(c).args) == ("missing", "no_firewalls", {})
+
+
+# ---------------------------------------------------------------- TCVN catalogue: validation names the entry
+import copy  # noqa: E402
+
+import yaml  # noqa: E402
+
+from dcops.compliance.catalogue import CATALOGUE, CatalogueError, clause_at, load, validate  # noqa: E402
+
+_RAW = yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
+
+
+_AT = next(i for i, c in enumerate(_RAW["controls"]) if c["id"] == "tcvn-policy")
+_DROP = object()
+
+
+def _changed(change: dict) -> dict:
+    raw = copy.deepcopy(_RAW)
+    raw["controls"][_AT].update(change)
+    for k in [k for k, v in change.items() if v is _DROP]:
+        del raw["controls"][_AT][k]
+    return raw
+
+
+def test_the_shipped_catalogue_has_no_error():
+    assert validate(copy.deepcopy(_RAW)) == []
+
+
+@pytest.mark.parametrize("change,error", [
+    ({"id": _DROP}, "controls[0] ?: missing or duplicate id"),
+    ({"id": ""}, "controls[0] : missing or duplicate id"),
+    ({"id": "nd85-level-dossier"}, "controls[0] nd85-level-dossier: missing or duplicate id"),
+    ({"min_level": 0}, "controls[0] tcvn-policy: min_level must be 1..5"),
+    ({"min_level": 6}, "controls[0] tcvn-policy: min_level must be 1..5"),
+    ({"min_level": "1"}, "controls[0] tcvn-policy: min_level must be 1..5"),
+    ({"min_level": False}, "controls[0] tcvn-policy: min_level must be 1..5"),
+    ({"group": None}, "controls[0] tcvn-policy: group must be one of decree85, management, technical"),
+    ({"clause": None}, "controls[0] tcvn-policy: needs a clause or a ref"),
+    ({"clause_confirmed": None}, "controls[0] tcvn-policy: clause_confirmed must be true or false"),
+    ({"evidence_type": None}, "controls[0] tcvn-policy: unknown evidence_type None"),
+    ({"collector": "nessus"}, "controls[0] tcvn-policy: unknown collector 'nessus'"),
+    ({"collector": "layer"}, "controls[0] tcvn-policy: the layer collector needs `layer`"),
+    ({"title": {"vi": "x"}}, "controls[0] tcvn-policy: title needs exactly vi and en texts (quote values with commas)"),
+    ({"title": {"vi": "x", "en": ""}}, "controls[0] tcvn-policy: title needs exactly vi and en texts (quote values "
+                                       "with commas)"),
+    ({"title": None}, "controls[0] tcvn-policy: title needs exactly vi and en texts (quote values with commas)"),
+    ({"topic": {"vi": "x", "en": 1}}, "controls[0] tcvn-policy: topic needs exactly vi and en texts (quote values "
+                                      "with commas)"),
+])
+def test_each_catalogue_error_names_the_entry_and_the_rule(change, error):
+    assert validate(_changed(change)) == [error.replace("controls[0]", f"controls[{_AT}]")]
+
+
+@pytest.mark.parametrize("change", [{"min_level": 1}, {"min_level": 5}, {"topic": _DROP}, {"collector": None},
+                                    {"clause": None, "ref": "Nghị định 85/2016/NĐ-CP, Điều 15"},
+                                    {"collector": "layer", "layer": "soc_monitoring"}, {"clause_confirmed": False}])
+def test_what_the_catalogue_allows(change):
+    assert validate(_changed(change)) == []
+
+
+@pytest.mark.parametrize("doc", [None, [], {"controls": {}}, {"no": "controls"}])
+def test_a_catalogue_without_a_controls_list_is_one_error(doc):
+    assert validate(doc) == ["no controls list"]
+
+
+def test_an_unknown_evidence_type_when_the_catalogue_has_none():
+    raw = copy.deepcopy(_RAW)
+    raw["controls"] = raw["controls"][_AT:_AT + 1]
+    del raw["evidence_types"]
+    assert validate(raw) == ["controls[0] tcvn-policy: unknown evidence_type 'decision'"]
+
+
+def test_loading_a_broken_catalogue_names_the_file_and_every_error(tmp_path):
+    raw = copy.deepcopy(_RAW)
+    raw["controls"][_AT]["min_level"] = 9
+    raw["controls"][_AT + 1]["group"] = "x"
+    path = tmp_path / "tcvn.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(CatalogueError) as e:
+        load(path)
+    assert str(e.value) == (f"{path}: controls[{_AT}] tcvn-policy: min_level must be 1..5; controls[{_AT + 1}] "
+                            f"{_RAW['controls'][_AT + 1]['id']}: group must be one of decree85, management, technical")
+    assert load()["controls"][_AT]["id"] == "tcvn-policy"
+
+
+@pytest.mark.parametrize("control,level,offset,expected", [
+    ({"clause": "5.1.1"}, 1, 4, "TCVN 11930:2017 5.1.1"),
+    ({"clause": "5.2.10"}, 3, 4, "TCVN 11930:2017 7.2.10"),
+    ({"clause": "5.1.1"}, 5, 4, "TCVN 11930:2017 9.1.1"),
+    ({"clause": "5.1.1"}, 2, 3, "TCVN 11930:2017 5.1.1"),
+    ({"clause": None, "ref": "Nghị định 85/2016/NĐ-CP, Điều 15"}, 3, 4, "Nghị định 85/2016/NĐ-CP, Điều 15"),
+])
+def test_the_clause_is_read_in_the_chapter_of_the_system_level(control, level, offset, expected):
+    assert clause_at(control, level, offset) == expected
+    if offset == 4:
+        assert clause_at(control, level) == expected
