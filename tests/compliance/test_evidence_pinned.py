@@ -295,3 +295,103 @@ def test_the_clause_is_read_in_the_chapter_of_the_system_level(control, level, o
     assert clause_at(control, level, offset) == expected
     if offset == 4:
         assert clause_at(control, level) == expected
+
+
+# ---------------------------------------------------------------- TCVN catalogue: the view and its JSON
+from dcops.compliance.catalogue import STATUSES, CatalogueView, SystemView, evaluate, evaluate_control  # noqa: E402
+from dcops.compliance.assess import messages  # noqa: E402
+from dcops.compliance.evidence import Evidence  # noqa: E402
+
+
+def test_system_counts_are_exact_per_status(inv):
+    qlvb = inv.system(SYSTEM)
+    results = tuple(({"id": str(i)}, Evidence(s, "x")) for i, s in enumerate(["pass", "fail", "fail", "missing",
+                                                                                "missing", "missing"]))
+    assert SystemView(qlvb, results).counts() == {"pass": 1, "fail": 2, "missing": 3}
+    assert SystemView(qlvb, ()).counts() == {s: 0 for s in STATUSES}
+
+
+def test_a_control_without_collector_or_self_declared_says_which_evidence_is_needed(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    doc = load()
+    policy = next(x for x in doc["controls"] if x["id"] == "tcvn-policy")
+    ev = evaluate_control(c, inv.system(SYSTEM), policy)
+    assert (ev.status, ev.message, ev.args, ev.source) == ("missing", "no_collector", {"evidence_type": "decision"}, None)
+    view = CatalogueView("site", AS_OF, doc)
+    assert view.message(ev, "en") == ("No dcops collector for this evidence; needed: Number and date of the decision "
+                                      "or issued document")
+    declared = dict(next(x for x in doc["controls"] if x.get("self_declared")), collector="dr_plan")
+    c.dr_plan.write_text('{"stack": "dr", "resources": [{"type": "openstack:compute/instance:Instance", '
+                         '"inputs": {"metadata": {"system": "qlvb"}}}]}', encoding="utf-8")
+    ev = evaluate_control(c, inv.system(SYSTEM), declared)
+    assert (ev.status, ev.message, ev.args, ev.source) == (
+        "missing", "self_declared", {"evidence_type": declared["evidence_type"]}, str(c.dr_plan))
+    assert view.message(ev, "vi") == ("Chủ quản tự khai báo, không phải bằng chứng; cần: "
+                                      + doc["evidence_types"][declared["evidence_type"]]["vi"])
+
+
+def test_messages_named_title_or_summary_are_the_assessment_s_not_the_catalogue_s():
+    """The catalogue's own `title` and `summary` are page headings, not evidence messages."""
+    view = CatalogueView("site", AS_OF, load())
+    assert view.message(Evidence("missing", "title", {"site": "S"}), "en") == \
+        "Information-security compliance report — S"
+    assert view.message(Evidence("missing", "summary", {"passed": 1, "total": 2, "findings": 3}), "en") == \
+        "1/2 controls pass; 3 findings to act on"
+    assert view.words("en") is view.words("en")
+
+
+def test_the_catalogue_json_has_exactly_these_fields(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    doc = load()
+    d = evaluate(inv, c, doc, SYSTEM).as_dict("en")
+    assert set(d) == {"standard", "site", "as_of", "lang", "controls_in_catalogue", "summary", "systems"}
+    assert (d["standard"], d["site"], d["as_of"], d["lang"], d["controls_in_catalogue"]) == (
+        "TCVN 11930:2017", inv.site.name, "2026-11-23", "en", 33)
+    (s,) = d["systems"]
+    assert set(s) == {"name", "display_name", "security_level", "applicable", "counts", "controls"}
+    qlvb = inv.system(SYSTEM)
+    assert (s["name"], s["display_name"], s["security_level"], s["applicable"]) == (
+        "qlvb", qlvb.display_name, 3, 31)
+    assert d["summary"] == {"systems": 1, "checks": 31, **s["counts"]} and sum(s["counts"].values()) == 31
+    policy = next(x for x in s["controls"] if x["id"] == "tcvn-policy")
+    assert policy == {
+        "id": "tcvn-policy", "group": "management", "min_level": 1, "clause": "TCVN 11930:2017 7.1.1",
+        "clause_confirmed": False, "title": "Information-security policy issued", "status": "missing",
+        "status_text": messages()["en"]["missing"], "evidence_type": "decision",
+        "evidence_needed": "Number and date of the decision or issued document", "collector": None,
+        "self_declared": False, "message": ("No dcops collector for this evidence; needed: Number and date of the "
+                                            "decision or issued document"), "source": None}
+    declared = [x for x in s["controls"] if x["self_declared"]]
+    assert len(declared) == 4 and all(x["self_declared"] is True for x in declared)
+    assert {x["collector"] for x in s["controls"]} >= {None, "firewall_running"}
+
+
+def test_a_confirmed_clause_is_confirmed_only_in_the_level_1_chapter_it_was_read_in(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    doc = load()
+    d = evaluate(inv, c, doc).as_dict("en")
+    by_level = {s["security_level"]: {x["id"]: x for x in s["controls"]} for s in d["systems"]}
+    assert by_level[1]["tcvn-policy"]["clause_confirmed"] is True
+    assert by_level[1]["tcvn-policy"]["clause"] == "TCVN 11930:2017 5.1.1"
+    assert by_level[2]["tcvn-policy"]["clause_confirmed"] is False
+    doc = copy.deepcopy(doc)
+    ref = next(x for x in doc["controls"] if not x.get("clause"))     # a decree article: no chapter to move
+    ref["clause_confirmed"] = True
+    s3 = next(s for s in evaluate(inv, c, doc).as_dict("en")["systems"] if s["security_level"] == 3)
+    shown = next(x for x in s3["controls"] if x["id"] == ref["id"])
+    assert (shown["clause_confirmed"], shown["clause"]) == (True, ref["ref"])
+
+
+def test_a_catalogue_without_a_chapter_offset_reads_level_plus_4(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    doc = copy.deepcopy(load())
+    del doc["standard"]["chapter_offset"]
+    s = evaluate(inv, c, doc, SYSTEM).as_dict("en")["systems"][0]
+    assert next(x for x in s["controls"] if x["id"] == "tcvn-policy")["clause"] == "TCVN 11930:2017 7.1.1"
+
+
+def test_systems_are_evaluated_highest_level_first_then_by_name(inv, tmp_path):
+    view = evaluate(inv, _cctx(inv, tmp_path))
+    order = [(sv.system.security_level, sv.system.name) for sv in view.systems]
+    assert order == sorted(order, key=lambda t: (-t[0], t[1])) and len(order) == len(inv.systems)
+    assert [sv.system.name for sv in evaluate(inv, _cctx(inv, tmp_path), only="gis").systems] == ["gis"]
