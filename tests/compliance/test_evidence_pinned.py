@@ -120,8 +120,8 @@ def test_firewall_running_a_backup_exactly_max_age_old_counts_and_one_day_older_
     _all(c, "20261024")       # 30 days before 2026-11-23
     assert _fw(c).status == "pass"
     c2 = _cctx(inv, tmp_path / "b")
-    _all(c2, "20261023")
-    _backup(c2, "kg-fw-01", "20261024")
+    for device, when in zip(FIREWALLS, ("20261024", "20261023", "20261020", "20261023")):
+        _backup(c2, device, when)
     ev = _fw(c2)
     assert (ev.status, ev.message, ev.args) == ("missing", "firewall_old",
                                                 {"devices": "kg-fw-02, kg-fw-03, kg-fw-04", "date": "2026-10-23"})
@@ -192,6 +192,55 @@ def test_firewall_running_reasons_are_reported_in_order_no_backup_then_intent_th
     (c.backups_dir / "kg-fw-02" / "20261120T020000.000000Z.nft").unlink()
     _backup(c, "kg-fw-02", "20261120")
     assert _fw(c).message == "firewall_old"
+
+
+def test_firewall_running_a_backup_taken_on_the_assessment_date_counts(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    _all(c, "20261123")
+    assert (_fw(c).status, _fw(c).args) == ("pass", {"count": 4, "date": "2026-11-23"})
+
+
+def test_firewall_running_a_backup_that_is_not_utf8_is_drift_not_a_crash(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    _all(c, "20261120")
+    path = c.backups_dir / "kg-fw-01" / "20261121T020000.000000Z.conf"
+    path.write_bytes(_intended("kg-fw-01").read_bytes() + b"set comment \xff\xfe\n")
+    ev = _fw(c)
+    assert (ev.status, ev.message, ev.args) == ("fail", "firewall_drift", {"devices": "kg-fw-01", "backup": str(path)})
+
+
+def test_firewall_running_without_a_policy_is_the_policy_s_missing_evidence(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    c.policy_dir = tmp_path / "no-policy"
+    _all(c, "20261120")
+    ev = _fw(c)
+    assert (ev.status, ev.message, ev.args, ev.source) == ("missing", "no_policy", {"dir": str(c.policy_dir)},
+                                                           str(c.policy_dir))
+
+
+def test_firewall_running_on_a_plain_context_reads_backups_here_and_the_shipped_intent(inv, tmp_path, monkeypatch):
+    from dcops.compliance.evidence import Context
+    monkeypatch.chdir(tmp_path)
+    c = Context(inv, AS_OF, tmp_path / "drills", tmp_path / "plan-dr.json", PROJECT_ROOT / "network_configs" / "policy",
+                PROJECT_ROOT / "monitors")
+    ev = _fw(c)
+    assert (ev.message, ev.args["dir"], ev.source) == ("firewall_no_backup", "backups", "backups")
+    c.backups_dir = tmp_path / "backups"           # where _backup writes; Context itself has no such field
+    _all(c, "20261120")
+    del c.backups_dir
+    assert (_fw(c).status, _fw(c).args) == ("pass", {"count": 4, "date": "2026-11-20"})
+
+
+def test_the_tcvn_catalogue_is_read_as_utf8_whatever_the_locale():
+    import subprocess
+    import sys
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONPATH": str(PROJECT_ROOT),
+           "PYTHONIOENCODING": "utf-8"}  # stdout only: files still open in the locale's encoding
+    code = "from dcops.compliance.catalogue import load; print(load()['standard']['title']['vi'])"
+    out = subprocess.run([sys.executable, "-X", "utf8=0", "-c", code], env=env, capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr.decode(errors="replace")[-500:]
+    assert out.stdout.decode("utf-8").strip() == ("Công nghệ thông tin — Các kỹ thuật an toàn — Yêu cầu cơ bản về "
+                                                  "an toàn hệ thống thông tin theo cấp độ")
 
 
 def test_firewall_running_without_managed_firewalls_is_missing(inv, tmp_path):
@@ -395,3 +444,10 @@ def test_systems_are_evaluated_highest_level_first_then_by_name(inv, tmp_path):
     order = [(sv.system.security_level, sv.system.name) for sv in view.systems]
     assert order == sorted(order, key=lambda t: (-t[0], t[1])) and len(order) == len(inv.systems)
     assert [sv.system.name for sv in evaluate(inv, _cctx(inv, tmp_path), only="gis").systems] == ["gis"]
+
+
+def test_evaluate_uses_the_catalogue_it_is_given(inv, tmp_path):
+    doc = copy.deepcopy(load())
+    doc["controls"] = [x for x in doc["controls"] if x["id"] == "tcvn-policy"]
+    (sv,) = evaluate(inv, _cctx(inv, tmp_path), doc, SYSTEM).systems
+    assert [c["id"] for c, _ in sv.results] == ["tcvn-policy"]
