@@ -15,6 +15,20 @@ from pysnmp.proto import rfc1902
 from dcops.monitor.snmp import ber
 
 T = ber.tlv
+
+
+@pytest.fixture(autouse=True)
+def _cold_caches():
+    """The codec caches encodings and keys per process: a test must compute them, not read what an earlier
+    test (or the mutation bench's baseline run, which the mutants are forked from) left in the cache."""
+    from dcops.monitor.snmp import usm as _usm
+    for cache in (ber._OID_CACHE, ber._NULL_VB_CACHE, ber._OID_DEC_CACHE):
+        cache.clear()
+    for fn in (_usm.password_to_key, _usm.localize, _usm.priv_key):
+        fn.cache_clear()
+    yield
+
+
 SYSUP = b"\x06\x08\x2b\x06\x01\x02\x01\x01\x03\x00"
 
 
@@ -608,3 +622,22 @@ def test_the_request_carries_engine_boots_time_user_and_a_digest_that_verifies()
     assert req[m.auth_s:m.auth_e] == _hmac.digest(key, zeroed, "sha256")[:24]
     plain = s._aes.decrypt(m.boots.to_bytes(4, "big") + m.time.to_bytes(4, "big") + m.priv, m.data)
     assert usm.parse_scoped(plain) == (ENGINE, b"ctx", (ber.GET, 12, 0, 0, [(SYS_UPTIME, None, 5)]))
+
+
+def test_encodings_are_cached_and_the_cache_returns_the_same_bytes():
+    first = ber.enc_oid("1.3.6.1.2.1.2.2.1.10.7")
+    assert ber._OID_CACHE["1.3.6.1.2.1.2.2.1.10.7"] == first == ber.enc_oid("1.3.6.1.2.1.2.2.1.10.7")
+    vb = ber.encode_pdu(ber.GET, 1, ["1.3.6.1.2.1.1.3.0"])
+    assert ber._NULL_VB_CACHE["1.3.6.1.2.1.1.3.0"] == T(ber.T_SEQ, SYSUP + b"\x05\x00") and vb.endswith(
+        T(ber.T_SEQ, T(ber.T_SEQ, SYSUP + b"\x05\x00")))
+    assert ber.decode_message(_msg(b"\x05\x00"))[6][0][0] == ber._OID_DEC_CACHE[SYSUP[2:]] == "1.3.6.1.2.1.1.3.0"
+
+
+def test_request_id_is_read_within_the_message_even_when_the_datagram_goes_on():
+    """An outer SEQUENCE that ends inside the request-id: bytes after it belong to no field."""
+    pdu = T(ber.RESPONSE, ber.enc_int(0x01020304) + ber.enc_int(0) + ber.enc_int(0) + T(ber.T_SEQ, b""))
+    body = ber.enc_int(1) + T(ber.T_OCTETS, b"public") + pdu
+    cut = len(body) - len(pdu) + 4                      # PDU header, then 2 of the request-id's 6 bytes
+    raw = bytes((ber.T_SEQ, cut)) + body
+    assert ber.peek_request_id(raw) is None
+    assert ber.peek_request_id(bytes((ber.T_SEQ, len(body))) + body) == 0x01020304
