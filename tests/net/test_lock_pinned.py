@@ -212,3 +212,13 @@ def test_state_folder_is_private(tmp_path):
     d._take_lock()
     assert (tmp_path / "fw1_8443").stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "fw1_8443" / ".mutex").exists() is True
+
+
+def test_holder_whose_user_part_has_an_at_sign_is_still_matched_by_its_host():
+    assert locking.holder_gone({"owner": f"an.nv@example.vn@{HOST}", "pid": str(_gone_pid())}) is True
+
+
+def test_unlock_admin_with_no_lock_held_answers_none(tmp_path):
+    admin = _drv(tmp_path, "tok-b")
+    assert admin.device_lock.unlock() is None
+    assert admin.device_calls == ["unlock force=True"]
