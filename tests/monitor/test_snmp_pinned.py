@@ -641,3 +641,35 @@ def test_request_id_is_read_within_the_message_even_when_the_datagram_goes_on():
     raw = bytes((ber.T_SEQ, cut)) + body
     assert ber.peek_request_id(raw) is None
     assert ber.peek_request_id(bytes((ber.T_SEQ, len(body))) + body) == 0x01020304
+
+
+def test_a_report_at_security_level_priv_without_auth_is_discarded_not_read():
+    s = _session()
+    pdu = ber.encode_pdu(ber.REPORT, 77, ["1.3.6.1.6.3.15.1.1.4.0"], values=[(ber.T_COUNTER32, 1)])
+    with pytest.raises(Discard, match=r"^security level invalid \(priv without auth\) in answer to an authPriv "
+                                      r"request$"):
+        s._accept(77, b"", v3_message(77, 2, ENGINE, 5, 1000, b"noc", scoped_pdu(ENGINE, pdu)))
+
+
+def test_an_agent_that_drops_every_authenticated_request_in_a_context_is_diagnosed_once():
+    """net-snmp drops what it cannot decrypt: with a context, the diagnosis asks once more in the default
+    context, itself without a diagnosis (no recursion), and names the keys."""
+    import asyncio
+
+    from dcops.monitor.snmp.errors import SnmpTimeout
+
+    from .hostile import FakeAgent, discovery_report
+
+    def handler(req):
+        return [] if usm.parse_message(req).flags & 0x01 else [discovery_report(req)]
+
+    with FakeAgent(handler) as agent:
+        s = usm.V3FastSession("127.0.0.1", agent.port, Credentials("3", user="noc", auth_key=AUTH_PW,
+                                                                     priv_key=PRIV_PW, context="ctx"),
+                              timeout=0.2, retries=0)
+        with pytest.raises(SnmpTimeout) as e:
+            asyncio.run(asyncio.wait_for(s.get([SYS_UPTIME]), 10))
+        assert str(e.value) == (f"no response from 127.0.0.1:{agent.port} to authenticated requests, though it "
+                                "answers discovery: wrong privacy key or privacy protocol (AES) for user 'noc' "
+                                "(the agent drops what it cannot decrypt), or no access for the user")
+        assert agent.requests == 4     # discovery, the request, discovery again, the default-context request
