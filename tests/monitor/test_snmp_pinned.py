@@ -673,3 +673,105 @@ def test_an_agent_that_drops_every_authenticated_request_in_a_context_is_diagnos
                                 "answers discovery: wrong privacy key or privacy protocol (AES) for user 'noc' "
                                 "(the agent drops what it cannot decrypt), or no access for the user")
         assert agent.requests == 4     # discovery, the request, discovery again, the default-context request
+
+
+# ---------------------------------------------------------------- SNMPv3 requests against agents that know the keys
+def _agent_get(answer, oids=(SYS_NAME,), session=None, **creds):
+    """(result or exception, session, plaintext PDUs the agent received) of one GET."""
+    import asyncio
+
+    from .hostile import FakeAgent
+    seen = []
+    inner = authentic_responder(AUTH_PW, PRIV_PW, answer=answer)
+
+    def handler(req):
+        m = usm.parse_message(req)
+        if m.flags & 0x01:
+            aes = usm._AesCfb(usm.priv_key(PRIV_PW, "sha256", m.engine_id, "AES"))
+            seen.append(usm.parse_scoped(aes.decrypt(m.boots.to_bytes(4, "big") + m.time.to_bytes(4, "big")
+                                                     + m.priv, m.data))[2])
+        return inner(req)
+
+    with FakeAgent(handler) as agent:
+        s = session or usm.V3FastSession("127.0.0.1", agent.port, Credentials(
+            "3", user="noc", auth_key=AUTH_PW, priv_key=PRIV_PW, **creds), timeout=0.3, retries=0)
+        try:
+            out = asyncio.run(asyncio.wait_for(s.get(list(oids)), 10))
+        except Exception as e:  # noqa: BLE001 — the test asserts the exact exception
+            out = e
+    return out, s, seen, agent.port
+
+
+def _report(oid: str, boots: int = 5, etime: int = 1000, ctx: bytes = b""):
+    return lambda i, _m: (ber.encode_pdu(ber.REPORT, i, [oid], values=[(ber.T_COUNTER32, 1)]), ENGINE, boots,
+                          etime, ctx)
+
+
+def test_a_get_sends_zero_error_status_and_index():
+    out, _s, seen, _ = _agent_get(None)
+    assert out == {SYS_UPTIME: 100, SYS_NAME: b"REAL"}
+    assert [(t, e, i) for t, _rid, e, i, _vbs in seen] == [(ber.GET, 0, 0)]
+
+
+def test_an_agent_error_names_the_status_and_the_oid():
+    from dcops.monitor.snmp.errors import PduError
+    out, *_ = _agent_get(lambda i, _m: (T(ber.RESPONSE, ber.enc_int(i) + ber.enc_int(5) + ber.enc_int(1)
+                                          + T(ber.T_SEQ, T(ber.T_SEQ, ber.enc_oid(SYS_NAME) + b"\x05\x00"))),
+                                        ENGINE, 5, 1000, b""))
+    assert type(out) is PduError and (out.status, out.index, str(out)) == (5, 1, f"agent error genErr at {SYS_NAME}")
+
+
+def test_an_authenticated_report_of_an_unknown_context_is_that_error_at_once():
+    out, _s, seen, port = _agent_get(_report("1.3.6.1.6.3.12.1.5.0", ctx=b"ops"), context="ops")
+    assert type(out) is SnmpError and str(out) == (f"127.0.0.1:{port}: SNMPv3 context 'ops' is unknown to the agent "
+                                                   "(snmpUnknownContexts)")
+    assert len(seen) == 1                  # not retried: only a time-window report is
+
+
+def test_an_authenticated_report_the_usm_does_not_name_is_a_refusal():
+    out, _s, _seen, port = _agent_get(_report("1.3.6.1.4.1.9.9.9.0"))
+    assert str(out) == f"127.0.0.1:{port}: SNMPv3 the agent refused the request (1.3.6.1.4.1.9.9.9.0)"
+
+
+def test_an_authenticated_time_window_report_resyncs_once_then_the_request_succeeds():
+    calls = {"n": 0}
+
+    def answer(i, m):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return _report("1.3.6.1.6.3.15.1.1.2.0", 5, 2000)(i, m)
+        return (ber.encode_pdu(ber.RESPONSE, i, [SYS_NAME], values=[b"REAL"]), ENGINE, 5, 2000, b"")
+    out, s, seen, _ = _agent_get(answer)
+    assert (out, s.boots, s.latest_time, len(seen)) == ({SYS_NAME: b"REAL"}, 5, 2000, 2)
+
+
+def test_a_second_time_window_report_after_the_resync_is_an_error():
+    out, _s, seen, port = _agent_get(_report("1.3.6.1.6.3.15.1.1.2.0", 5, 2000))
+    assert str(out) == f"127.0.0.1:{port}: SNMPv3 request outside the agent's time window (usmStatsNotInTimeWindows)"
+    assert len(seen) == 2
+
+
+def test_an_unauthenticated_unknown_engine_report_asks_for_discovery_next_time():
+    import asyncio
+
+    from .hostile import FakeAgent, discovery_report
+    n = {"auth": 0}
+
+    def handler(req):
+        m = usm.parse_message(req)
+        if not m.flags & 0x01:
+            return [discovery_report(req)]
+        n["auth"] += 1
+        pdu = ber.encode_pdu(ber.REPORT, m.msg_id, ["1.3.6.1.6.3.15.1.1.4.0"], values=[(ber.T_COUNTER32, 1)])
+        return [v3_message(m.msg_id, 0, ENGINE, 5, 1000, b"", scoped_pdu(ENGINE, pdu))]
+
+    with FakeAgent(handler) as agent:
+        s = usm.V3FastSession("127.0.0.1", agent.port, Credentials("3", user="noc", auth_key=AUTH_PW,
+                                                                     priv_key=PRIV_PW), timeout=0.3, retries=0)
+        with pytest.raises(SnmpError, match=r"\(usmStatsUnknownEngineIDs, unauthenticated report\)$"):
+            asyncio.run(s.get([SYS_NAME]))
+        assert s._rediscover is True
+        requests = agent.requests
+        with pytest.raises(SnmpError):
+            asyncio.run(s.get([SYS_NAME]))
+        assert agent.requests - requests == 2           # discovery again, then the request
