@@ -775,3 +775,40 @@ def test_an_unauthenticated_unknown_engine_report_asks_for_discovery_next_time()
         with pytest.raises(SnmpError):
             asyncio.run(s.get([SYS_NAME]))
         assert agent.requests - requests == 2           # discovery again, then the request
+
+
+def _usm_fields(priv: bytes = b"\x04\x08" + b"\x01" * 8) -> bytes:
+    return (T(ber.T_OCTETS, ENGINE) + b"\x02\x01\x05" + b"\x02\x02\x01\x00" + b"\x04\x03noc" + b"\x04\x0c"
+            + b"\x00" * 12 + priv)
+
+
+_GLOB = T(ber.T_SEQ, ber.enc_int(4711) + ber.enc_int(65507) + b"\x04\x01\x07" + b"\x02\x01\x03")
+
+
+def _refused_v3(raw: bytes) -> str:
+    with pytest.raises(ber.BerError) as e:
+        usm.parse_message(raw)
+    return str(e.value)
+
+
+def test_v3_fields_are_bounded_by_their_enclosing_sequence_not_by_the_datagram():
+    tail = b"\x04\x05abcde"                              # bytes after the message: part of no field
+    # msgGlobalData that ends inside msgID
+    glob = b"\x30\x03\x02\x02\x12" + b"\x34"
+    body = b"\x02\x01\x03" + glob
+    assert _refused_v3(T(ber.T_SEQ, body) + tail) == "length 2 beyond the enclosing data (1 bytes left)"
+    # msgSecurityParameters claiming 5 bytes more than the message holds
+    sec = T(ber.T_SEQ, _usm_fields())
+    body = b"\x02\x01\x03" + _GLOB + b"\x04" + bytes((len(sec) + 5,)) + sec
+    assert _refused_v3(b"\x30" + bytes((len(body),)) + body + tail) == \
+        f"length {len(sec) + 5} beyond the enclosing data ({len(sec)} bytes left)"
+    # msgPrivacyParameters claiming 2 bytes past the end of UsmSecurityParameters
+    fields = _usm_fields(b"\x04\x0a" + b"\x01" * 8)
+    sec = b"\x30" + bytes((len(fields),)) + fields + b"\x01\x01"
+    body = b"\x02\x01\x03" + _GLOB + T(ber.T_OCTETS, sec) + b"\x04\x03abc"
+    assert _refused_v3(T(ber.T_SEQ, body)) == "length 10 beyond the enclosing data (8 bytes left)"
+
+
+def test_a_security_model_that_is_no_integer_is_named():
+    glob = T(ber.T_SEQ, ber.enc_int(1) + ber.enc_int(65507) + b"\x04\x01\x07" + b"\x04\x01\x03")
+    assert _refused_v3(_v3(glob=glob)) == "msgSecurityModel: expected INTEGER, got tag 0x04"
