@@ -217,7 +217,7 @@ def _mutation_table(s: Sources) -> str:
             "|---|---|---|---|---|---|---|"]
     for name, r in figs.items():
         run, generated = r.get("checked", r["mutants"]), r.get("generated", r["mutants"])
-        files = ", ".join(f"`{p}`" for p in r["paths"]) + (" (the lock functions only)" if r.get("functions") else "")
+        files = ", ".join(f"`{p}`" for p in r["paths"]) + (f" ({len(r['functions'])} functions named in `bench/mutation.py`)" if r.get("functions") else "")
         killed = r.get("killed")
         score = f"{num(r['score'], 1)} %"
         if run < generated:
