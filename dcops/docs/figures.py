@@ -217,7 +217,9 @@ def _mutation_table(s: Sources) -> str:
             "|---|---|---|---|---|---|---|"]
     for name, r in figs.items():
         run, generated = r.get("checked", r["mutants"]), r.get("generated", r["mutants"])
-        files = ", ".join(f"`{p}`" for p in r["paths"]) + (f" ({len(r['functions'])} functions named in `bench/mutation.py`)" if r.get("functions") else "")
+        files = ", ".join(f"`{p}`" for p in r["paths"])
+        if r.get("functions"):
+            files += f" ({len(r['functions'])} functions named in `bench/mutation.py`)"
         killed = r.get("killed")
         score = f"{num(r['score'], 1)} %"
         if run < generated:

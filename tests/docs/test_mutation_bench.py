@@ -102,6 +102,7 @@ def test_the_readme_table_says_which_figures_are_samples_and_their_interval():
                     "checks": {"score": 95.8, "mutants": 286, "checked": 286, "generated": 1144, "killed": 274,
                                "equivalent": 0, "survived": 12, "ci95": [93.3, 97.4], "paths": ["dcops/model/checks.py"]}}
     rows = _mutation_table(Src()).splitlines()
-    assert rows[2] == "| lock | `dcops/net/drivers/locking.py` (1 functions named in `bench/mutation.py`) | 10 / 10 | 8 | 2 | 0 | 100.0 % |"
+    assert rows[2] == ("| lock | `dcops/net/drivers/locking.py` (1 functions named in `bench/mutation.py`) | 10 / 10 "
+                       "| 8 | 2 | 0 | 100.0 % |")
     assert rows[3] == ("| checks | `dcops/model/checks.py` | 286 / 1,144 | 274 | 0 | 12 | "
                        "95.8 % (sample; 95 % interval 93.3–97.4 %) |")

@@ -293,7 +293,8 @@ from dcops.monitor.snmp import usm  # noqa: E402
 def _v3(*, version=b"\x02\x01\x03", glob=None, secwrap=ber.T_OCTETS, usmseq=ber.T_SEQ, engine=b"\x80\x00\x1f\x88\x04x",
         boots=b"\x02\x01\x05", etime=b"\x02\x02\x01\x00", user=b"\x04\x04dcop", auth=b"\x04\x0c" + b"\x00" * 12,
         priv=b"\x04\x08" + b"\x01" * 8, usm_tail=b"", data=b"\x04\x03abc", tail=b"") -> bytes:
-    glob = glob if glob is not None else T(ber.T_SEQ, ber.enc_int(4711) + ber.enc_int(65507) + b"\x04\x01\x07" + b"\x02\x01\x03")
+    if glob is None:
+        glob = T(ber.T_SEQ, ber.enc_int(4711) + ber.enc_int(65507) + b"\x04\x01\x07" + b"\x02\x01\x03")
     sec = T(usmseq, T(ber.T_OCTETS, engine) + boots + etime + user + auth + priv + usm_tail)
     return T(ber.T_SEQ, version + glob + T(secwrap, sec) + data + tail)
 
@@ -323,7 +324,8 @@ def test_boots_and_time_at_2_to_the_31_minus_1_are_the_largest_allowed():
     m = usm.parse_message(_v3(boots=top, etime=top))
     assert (m.boots, m.time) == (2**31 - 1, 2**31 - 1)
     zero = ber.enc_int(0)
-    assert (usm.parse_message(_v3(boots=zero, etime=zero)).boots, usm.parse_message(_v3(boots=zero, etime=zero)).time) == (0, 0)
+    m = usm.parse_message(_v3(boots=zero, etime=zero))
+    assert (m.boots, m.time) == (0, 0)
 
 
 @pytest.mark.parametrize("kw,reason", [
@@ -486,7 +488,8 @@ def _fix_lengths(raw: bytes, delta: int) -> bytes:
     return bytes(out)
 
 
-@pytest.mark.parametrize("flags,reason", [(2, "security level invalid (priv without auth) in answer to an authPriv request"),
+@pytest.mark.parametrize("flags,reason", [(2, "security level invalid (priv without auth) in answer to an authPriv "
+                                              "request"),
                                           (0, "security level noAuthNoPriv in answer to an authPriv request")])
 def test_an_answer_below_authpriv_that_is_not_a_report_is_discarded(flags, reason):
     s = _session()
