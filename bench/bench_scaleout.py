@@ -22,13 +22,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _pages import serve  # noqa: E402
 from _results import record  # noqa: E402
 
 PROMETHEUS = shutil.which("prometheus")
@@ -105,19 +104,7 @@ def prometheus(page: Path, tmp: Path, scrapes: int = 4) -> dict:
     # a scrape of a large page must finish within its interval on a loaded machine (timeout = interval)
     every = 5 if n_samples <= 50_000 else 20
 
-    class H(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv = serve(lambda path: body)
     from dcops.model import load_inventory
     from dcops.monitor.alerts import load_rules
     from dcops.monitor.scaleout import bundle, write

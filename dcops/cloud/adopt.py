@@ -20,6 +20,9 @@ not create it again. On the bastion the operator saves (see docs/cloud.md):
     openstack security group rule list --long -f json    > security_group_rules.json
     openstack loadbalancer list -f json                  > load_balancers.json   (octavia client: lower-case keys)
 
+and the children's listings (quotas, role assignments, RBAC, QoS, key pair, LB listeners/pools/monitors/
+members: data/osc_listings.yaml), matched after their parents by adopt_children.py.
+
 `match()` pairs each adoptable resource of the plan with a cloud object: by name, else by address
 (ports and servers by their fixed IP, which the inventory owns), else by attachment (an unnamed boot
 volume is the bootable volume attached to the matched server). `import_file()` writes the
@@ -30,8 +33,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from . import adopt_children as children
+from .listing_model import Adoption, Match, _normalise, _ref_name, _res, _truthy  # noqa: F401 (re-exported)
 
 T_INSTANCE = "openstack:compute/instance:Instance"
 T_PORT = "openstack:networking/port:Port"
@@ -59,7 +64,7 @@ ADOPTABLE = {T_INSTANCE: "servers", T_PORT: "ports", T_VOLUME: "volumes", T_ATTA
              T_NETWORK: "networks", T_SUBNET: "subnets", T_SECGROUP: "security_groups", T_FLAVOR: "flavors",
              T_PROJECT: "projects", T_FIP: "floating_ips", T_SERVER_GROUP: "server_groups",
              T_VOLUME_TYPE: "volume_types", T_AGGREGATE: "aggregates", T_ROUTER: "routers",
-             T_RULE: "security_group_rules", T_LB: "load_balancers"}
+             T_RULE: "security_group_rules", T_LB: "load_balancers", **children.ADOPTABLE}
 
 
 class ListingInvalid(ValueError):
@@ -91,17 +96,14 @@ def load_listings(folder: Path | str) -> dict[str, list[dict]]:
             raise ListingInvalid(f"{path}: expected the JSON list `openstack … list -f json` prints "
                                  "(objects with an ID)")
         out[name] = rows
+    try:
+        out.update(children.load(folder))
+    except children.ChildListingInvalid as e:
+        raise ListingInvalid(str(e)) from e
     return out
 
 
 # ---------------------------------------------------------------- OSC field shapes (old and new clients)
-
-def _normalise(row: dict) -> dict:
-    """The Octavia client prints lower-case keys (id, name); the others ID, Name."""
-    if "ID" in row or "id" not in row:
-        return row
-    return {**row, "ID": row["id"], "Name": row.get("Name", row.get("name"))}
-
 
 def server_addresses(row: dict) -> dict[str, list[str]]:
     """'Networks' is {"net": ["ip", …]} (OSC >= 5.x) or "net=ip, ip; net2=ip" (older)."""
@@ -138,45 +140,20 @@ def _flavor(row: dict) -> str | None:
     return f
 
 
-def _truthy(v) -> bool:
-    return v is True or str(v).lower() in ("true", "yes", "1")
-
-
 # ---------------------------------------------------------------- matching
 
-@dataclass
-class Match:
-    type: str
-    name: str
-    id: str
-    how: str  # name | address | attachment
-    cloud_name: str | None = None
-
-
-@dataclass
-class Adoption:
-    matched: list[Match] = field(default_factory=list)
-    #: plan resources of adoptable types that the cloud does not have (the first `pulumi up` creates them)
-    inventory_only: list[tuple[str, str]] = field(default_factory=list)
-    #: cloud objects nothing in the plan claims (listing, name, id)
-    cloud_only: list[tuple[str, str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def by_key(self) -> dict[tuple[str, str], Match]:
-        return {(m.type, m.name): m for m in self.matched}
-
-
-def _res(plan: dict, typ: str) -> list[dict]:
-    return [r for r in plan["resources"] if r["type"] == typ]
-
-
-def _ref_name(ref) -> str | None:
-    return ref[1:-1].split(":", 1)[-1] if isinstance(ref, str) and ref.startswith("<") else None
+def _normalise_all(v):
+    """A listing (list of rows) or a folder of them ({parent id: rows}; quotas: {project id: limits})."""
+    if isinstance(v, list):
+        return [_normalise(r) if isinstance(r, dict) else r for r in v]
+    if isinstance(v, dict):
+        return {k: _normalise_all(x) if isinstance(x, list) else x for k, x in v.items()}
+    return v
 
 
 def match(plan: dict, listings: dict[str, list[dict] | None]) -> Adoption:
-    listings = {k: None if v is None else [_normalise(r) for r in v] for k, v in listings.items()}
-    listings.update({k: None for k in LISTINGS if k not in listings})
+    listings = {k: _normalise_all(v) for k, v in listings.items()}
+    listings.update({k: None for k in (*LISTINGS, *children.listing_names()) if k not in listings})
     a = Adoption()
     used: dict[str, set[str]] = {k: set() for k in LISTINGS}
 
@@ -298,8 +275,9 @@ def match(plan: dict, listings: dict[str, list[dict] | None]) -> Adoption:
                 continue
             take(listing, row, r, "cidr" if key == "cidr" else "name")
     _match_rules(plan, listings, a, used)
-    for listing, rows in listings.items():
-        for row in rows or ():
+    children.cloud_only(listings, children.match(plan, listings, a), a, plan)
+    for listing in LISTINGS:
+        for row in listings[listing] or ():
             if row["ID"] not in used[listing] and not _foreign(listing, row):
                 a.cloud_only.append((listing, row.get("Name") or "", row["ID"]))
     a.matched.sort(key=lambda m: (m.type, m.name))
@@ -428,7 +406,8 @@ def report(adoption: Adoption) -> dict:
 
 def drift(plan: dict, listings: dict, adoption: Adoption) -> list[dict]:
     """What runs differs from what the plan declares: flavor, AZ, addresses, security groups, size, type."""
-    rows = {k: {r["ID"]: r for r in map(_normalise, v or ())} for k, v in listings.items()}
+    listings = {k: _normalise_all(v) for k, v in listings.items()}
+    rows = {k: {r["ID"]: r for r in listings.get(k) or ()} for k in LISTINGS}
     sg_id = {r["ID"]: r.get("Name") or r["ID"] for r in listings.get("security_groups") or ()}
     out = []
 
@@ -471,4 +450,37 @@ def drift(plan: dict, listings: dict, adoption: Adoption) -> list[dict]:
             gw = row.get("Gateway")
             if gw and i.get("gatewayIp") and ipaddress.ip_address(gw) != ipaddress.ip_address(i["gatewayIp"]):
                 add(r, "gateway", i.get("gatewayIp"), gw)
+    _rule_drift(plan, rows, adoption, out)
+    children.drift(plan, listings, adoption, add)
     return sorted(out, key=lambda d: (d["type"], d["resource"], d["field"]))
+
+
+def _rule_text(key: tuple) -> str:
+    _, direction, ethertype, protocol, ports, remote = key
+    return f"{direction} {ethertype} {protocol} {ports or 'any'} {remote}"
+
+
+def _rule_drift(plan: dict, rows: dict, adoption: Adoption, out: list) -> None:
+    """Neutron rules are immutable, so a port or CIDR changed by hand is a declared rule that no longer runs
+    plus a running rule nothing declares, in a group the program owns: one row per group with both."""
+    groups = {m.id: m.name for m in adoption.matched if m.type == T_SECGROUP}
+    missing = set(adoption.inventory_only)
+    only_declared: dict[str, list[str]] = {}
+    only_running: dict[str, list[str]] = {}
+    for r in _res(plan, T_RULE):
+        i = r["inputs"]
+        g = _ref_name(i.get("securityGroupId"))
+        if (r["type"], r["name"]) in missing and g in groups.values():
+            only_declared.setdefault(g, []).append(_rule_text(_rule_key(
+                g, i.get("direction"), i.get("ethertype"), i.get("protocol"), i.get("portRangeMin"),
+                i.get("portRangeMax"), i.get("remoteIpPrefix"))))
+    for listing, _, ident in adoption.cloud_only:
+        row = rows["security_group_rules"].get(ident) if listing == "security_group_rules" else None
+        if row and row.get("Security Group") in groups:
+            lo, _, hi = str(row.get("Port Range") or "").partition(":")
+            only_running.setdefault(groups[row["Security Group"]], []).append(_rule_text(_rule_key(
+                None, row.get("Direction"), row.get("Ethertype"), row.get("IP Protocol"), lo or None, hi or None,
+                row.get("IP Range"))))
+    for g in sorted(set(only_declared) | set(only_running)):
+        out.append({"type": T_SECGROUP, "resource": g, "field": "rules",
+                    "declared": sorted(only_declared.get(g, [])), "running": sorted(only_running.get(g, []))})

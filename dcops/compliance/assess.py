@@ -47,6 +47,8 @@ class BudgetCheck:
     min_share: float
     #: the lines counted as security spend (item, amount): the budget's own `security: true`
     security_lines: tuple = ()
+    #: the document the budget lines reproduce (budget.yaml `source`), or None
+    source: str | None = None
 
     @property
     def share(self) -> float:
@@ -101,7 +103,7 @@ class Assessment:
             # system or a dedicated security service); the model has no project list, so it is unproven
             "directive14_projects": {"status": "missing", "message": msgs["budget_projects_missing"]},
             "directive14": [{"year": b.year, "total_million_vnd": b.total, "security_million_vnd": b.security,
-                             "share": round(b.share, 4), "min_share": b.min_share, "ok": b.ok,
+                             "share": round(b.share, 4), "min_share": b.min_share, "ok": b.ok, "source": b.source,
                              "security_lines": [{"item": i, "million_vnd": a} for i, a in b.security_lines]}
                             for b in self.budgets],
         }
@@ -123,6 +125,6 @@ def assess(inv: Inventory, ctx: Context, catalog: dict | None = None) -> Assessm
     min_share = float(catalog["directive14"]["min_security_share"])
     budgets = tuple(BudgetCheck(b.year, sum(l.amount_million_vnd for l in b.lines),
                                 sum(l.amount_million_vnd for l in b.lines if l.security), min_share,
-                                tuple((l.item, l.amount_million_vnd) for l in b.lines if l.security))
+                                tuple((l.item, l.amount_million_vnd) for l in b.lines if l.security), b.source)
                     for b in sorted(inv.budgets, key=lambda b: b.year))
     return Assessment(inv.site.name, ctx.as_of, systems, controls, tuple(findings), budgets)

@@ -397,6 +397,28 @@ def incident_drill(ctx: Context, system: InformationSystem, control: dict) -> Ev
     return Evidence("fail", "incident_drill_old", {"date": last.isoformat()}, src)
 
 
+def dr_failover_drill(ctx: Context, system: InformationSystem, control: dict) -> Evidence:
+    """A DR failover drill record (`dcops drill run dr-failover`, systems[].evidence == "dr-failover") within
+    `max_age_days`: only a production record with operator, approver, signature and chain passes; a lab
+    rehearsal (what the drill runs today) is named with its reasons; a failed switch fails. A system the DR
+    stack does not declare cannot fail over: that is a finding of its own."""
+    oldest = ctx.as_of - dt.timedelta(days=int(control.get("max_age_days", 365)))
+    runs = [r for r in _drill_evidence(ctx, "dr-failover", system.name) if r.when <= ctx.as_of]
+    if not runs:
+        if ctx.dr_systems is not None and system.name not in ctx.dr_systems:
+            return Evidence("fail", "dr_failover_not_in_dr", {}, str(ctx.dr_plan))
+        return Evidence("missing", "no_dr_failover_drill", {"dir": str(ctx.drills_dir)}, str(ctx.drills_dir))
+    valid = [r for r in runs if not r.problems]
+    if not valid:
+        return Evidence("missing", "dr_failover_no_evidence",
+                        {"date": runs[0].when.isoformat(), "reasons": runs[0].problems}, runs[0].path)
+    if valid[0].when < oldest:
+        return Evidence("fail", "dr_failover_old", {"date": valid[0].when.isoformat()}, valid[0].path)
+    if not valid[0].verified:
+        return Evidence("fail", "dr_failover_failed", {"date": valid[0].when.isoformat()}, valid[0].path)
+    return Evidence("pass", "dr_failover_ok", {"date": valid[0].when.isoformat()}, valid[0].path)
+
+
 COLLECTORS: dict[str, Callable[[Context, InformationSystem, dict], Evidence]] = {
     "restore_drill": restore_drill,
     "dr_plan": dr_plan,
@@ -405,4 +427,5 @@ COLLECTORS: dict[str, Callable[[Context, InformationSystem, dict], Evidence]] = 
     "layer": layer,
     "assessment": assessment,
     "incident_drill": incident_drill,
+    "dr_failover_drill": dr_failover_drill,
 }

@@ -53,7 +53,8 @@ def print_table(a: Assessment, lang: str, console: Console) -> None:
     else:
         console.print(b)
         for row in doc["directive14"]:
-            console.print(f"{row['year']} — {m['budget_security_lines']}", markup=False)
+            src = f" ({row['source']})" if row.get("source") else ""
+            console.print(f"{row['year']}{src} — {m['budget_security_lines']}", markup=False)
             for ln in row["security_lines"]:
                 console.print(f"  • {ln['item']}: {number(ln['million_vnd'], lang)}", markup=False)
         console.print(f"[yellow]{doc['directive14_projects']['message']}[/]")

@@ -101,6 +101,9 @@ FIGURES: dict[str, Callable[[Sources], str]] = {
     "bench.scaleout.embedded_mb_per_1k": _bench("bench_scaleout", "embedded_mb_per_1000_devices", 1),
     "bench.scaleout.prometheus_mb_per_1k": _bench("bench_scaleout", "prometheus_mb_per_1000_devices", 1),
     "bench.scaleout.embedded_dps_5k": lambda s: num(s.bench("bench_scaleout")["n5000"]["embedded_devices_per_s"]),
+    "bench.central.mb_per_1k": _bench("bench_central", "central_mb_per_1000_devices", 1),
+    "bench.central.devices_max": lambda s: num(max(v["devices"] for k, v in s.bench("bench_central").items()
+                                                   if k.startswith("d"))),
     "bench.scaleout.prometheus_dps_5k": lambda s: num(s.bench("bench_scaleout")["n5000"]["prometheus_devices_per_s"]),
     "bench.snmp.get_v2c_ratio": _bench("bench_snmp", "get_v2c_ratio", 2),
     "bench.snmp.get_v3_ratio": _bench("bench_snmp", "get_v3_ratio", 2),
@@ -234,9 +237,37 @@ def _mutation_table(s: Sources) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _central_table(s: Sources) -> str:
+    """bench_central.py's results: the national view's central VictoriaMetrics, at the real number of provinces."""
+    path = s.root / "bench" / "results" / "bench_central.json"
+    if not path.exists():
+        raise RuntimeError("no bench/results/bench_central.json: run bench/bench_central.py first")
+    r = json.loads(path.read_text(encoding="utf-8"))
+    f = r["figures"]
+    rows = ["| provinces × devices (series) | samples/s ingested | VictoriaMetrics CPU per million samples | "
+            "RSS | disk per sample | index per series | national query (median of 5) |",
+            "|---|---|---|---|---|---|---|"]
+    for key in sorted((k for k in f if k.startswith("d") and k[1:].isdigit()), key=lambda k: int(k[1:])):
+        x = f[key]
+        rows.append(f"| {x['provinces']} × {num(x['devices_per_province'])} = {num(x['devices'])} "
+                    f"({num(x['series'])}) | {num(x['samples_per_s'])} | {num(x['cpu_s_per_million_samples'], 2)} "
+                    f"CPU-s | {num(x['rss_mb'])} MB | {num(x['bytes_per_sample_on_disk'], 2)} B | "
+                    f"{num(x['index_bytes_per_series'])} B | {num(x['national_query_ms'], 1)} ms |")
+    rows.append("")
+    if "central_mb_per_1000_devices" in f:
+        rows.append(f"Central memory per 1,000 more devices: {num(f['central_mb_per_1000_devices'], 1)} MB. ")
+    else:
+        rows.append("")
+    m = r["machine"]
+    rows[-1] += (f"{r['notes']}. One run on {m['cpus']} CPUs (load average {m['load_average'][0]:.1f} at the end), "
+                 f"{r['measured_at'][:10]} (`bench/results/bench_central.json`).")
+    return "\n".join(rows) + "\n"
+
+
 BLOCKS: dict[str, Callable[[Sources], str]] = {"bench.noc.table": _noc_table, "bench.scaleout.table": _scaleout_table,
                                                 "plan.cloud.table": _cloud_table, "bench.snmp.table": _snmp_table,
-                                                "bench.mutation.table": _mutation_table}
+                                                "bench.mutation.table": _mutation_table,
+                                                "bench.central.table": _central_table}
 
 
 

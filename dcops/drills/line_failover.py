@@ -88,7 +88,10 @@ def build_lab(dl, inv: Inventory, names: list[str], options: dict) -> None:
     # The link balancer's own health checker (the program the linux platform deploys), run as a
     # process: the drill exercises the real failover logic, not a stand-in.
     cfg = lab.workdir / "lbcheck.json"
-    cfg.write_text(json.dumps({"device": lb, "interval_ms": 100, "dead_after_ms": 300, "recover_after": 5,
+    # dead_after_ms: how long the far end may be silent before the checker drops the line (a lab option so a
+    # test can widen the window in which probes still hash onto the dead line)
+    dead_ms = int(options.get("lb_dead_after_ms", 300))
+    cfg.write_text(json.dumps({"device": lb, "interval_ms": 100, "dead_after_ms": dead_ms, "recover_after": 5,
                                "lines": [{"name": ln.name, "interface": ln.interface, "address": str(ln.address.ip),
                                           "gateway": str(ln.peer), "weight": ln.bandwidth_mbps, "table": 101 + i}
                                          for i, ln in enumerate(lines)]}))

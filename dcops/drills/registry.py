@@ -1,7 +1,7 @@
 """The drills `dcops drill list|run` knows, by name."""
 from __future__ import annotations
 
-from . import backup_restore, fw_restore, incident, line_failover, readiness, ups
+from . import backup_restore, dr_failover, fw_restore, incident, line_failover, readiness, ups
 from .core import Drill
 
 DRILLS: dict[str, Drill] = {}
@@ -40,6 +40,13 @@ _add(Drill("incident-response", "Incident response (lab)",
            "An intrusion on a VM: detect it against the backup catalogue, isolate the VM (forensic SSH kept), "
            "collect evidence, restore the last good backup through Bacula, lift the isolation; times measured.",
            incident.PLAYBOOK, incident.targets, incident.run, lab=incident.build_lab))
+
+
+_add(Drill("dr-failover", "DR site failover (lab)",
+           "Switch one system to the DR site as the DR stack declares it (active mode): restore the declared "
+           "backup set into the DR volume through Bacula, move the published address, measure RTO/RPO with "
+           "continuous probes, verify the data served, switch back.",
+           dr_failover.PLAYBOOK, dr_failover.targets, dr_failover.run, lab=dr_failover.build_lab))
 
 
 def get(name: str) -> Drill:

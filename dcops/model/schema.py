@@ -412,6 +412,8 @@ class BudgetLine(Strict):
 
 class Budget(Strict):
     year: Annotated[int, Field(ge=2000, le=2100)]
+    #: the document the lines reproduce (number, date, issuer, appendix), cited in the compliance report
+    source: DisplayName | None = None
     lines: tuple[BudgetLine, ...] = Field(min_length=1)
 
 

@@ -107,3 +107,89 @@ def write(listings: dict, folder: Path) -> Path:
     for name, rows in listings.items():
         (folder / f"{name}.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
     return folder
+
+
+# ------------------------------------------------------------------ child types (dcops/cloud/data/osc_listings.yaml)
+# Shapes from the clients' sources: python-openstackclient common/quota.py ShowQuota (>= 6.0 prints a list of
+# {"Resource", "Limit"}, names mapped by COMPUTE_QUOTAS/VOLUME_QUOTAS/NETWORK_QUOTAS: server-groups, floating-ips…),
+# identity/v3/role_assignment.py (Role, User, Group, Project, Domain, System, Inherited: IDs without --names),
+# network/v2/network_rbac.py show (id, action, object_id, object_type, project_id, target_project_id),
+# volume/v2/qos_specs.py ListQos (ID, Name, Consumer, Associations = volume type names, Properties = the specs),
+# compute/v2/keypair.py (Name, Fingerprint, Type); python-octaviaclient osc/v2/constants.py LISTENER_COLUMNS
+# (id, default_pool_id, name, project_id, protocol, protocol_port, admin_state_up), POOL_COLUMNS (id, name,
+# project_id, provisioning_status, protocol, lb_algorithm, admin_state_up), MONITOR_ROWS of `healthmonitor show`
+# (… delay, max_retries, pools, timeout, type …) and MEMBER_COLUMNS (id, name, project_id, provisioning_status,
+# address, protocol_port, operating_status, weight).
+QUOTA_NAMES = {"cores": "cores", "instances": "instances", "ram": "ram", "serverGroups": "server-groups",
+               "serverGroupMembers": "server-group-members", "gigabytes": "gigabytes", "snapshots": "snapshots",
+               "volumes": "volumes", "floatingip": "floating-ips", "port": "ports"}
+ROLE_IDS = {"member": "5f2a8e0c6b1d4c3e9a7f0b2d4e6a8c01", "admin": "9b8c7d6e5f4a4b3c8d2e1f0a9b8c7d02"}
+USER_IDS = {"dcops-deployer": "a1b2c3d4e5f64a7b8c9d0e1f2a3b4c03", "nguyen.van.a": "0f1e2d3c4b5a49687766554433221104"}
+
+
+def children_from_plan(plan: dict) -> dict:
+    res = plan["resources"]
+    of = lambda t: [r for r in res if r["type"] == t]  # noqa: E731
+    pid = lambda ref: uid("project", _ref(ref))  # noqa: E731
+    out: dict = {}
+    quotas: dict[str, list] = {}
+    for t in ("compute/quotaSetV2:QuotaSetV2", "blockstorage/quoteSetV3:QuoteSetV3", "networking/quotaV2:QuotaV2"):
+        for r in of("openstack:" + t):
+            rows = quotas.setdefault(pid(r["inputs"]["projectId"]), [])
+            rows += [{"Resource": QUOTA_NAMES[k], "Limit": v} for k, v in r["inputs"].items() if k in QUOTA_NAMES]
+            rows += [{"Resource": k, "Limit": int(v)} for k, v in (r["inputs"].get("volumeTypeQuota") or {}).items()]
+    out["quotas"] = quotas
+    out["roles"] = [{"ID": i, "Name": n, "Domain ID": None} for n, i in ROLE_IDS.items()]
+    out["users"] = [{"ID": i, "Name": n} for n, i in USER_IDS.items()]
+    out["role_assignments"] = [
+        {"Role": ROLE_IDS[_ref(r["inputs"]["roleId"])], "User": USER_IDS[_ref(r["inputs"]["userId"])], "Group": "",
+         "Project": pid(r["inputs"]["projectId"]), "Domain": "", "System": "", "Inherited": False}
+        for r in of("openstack:identity/roleAssignment:RoleAssignment")]
+    kind = {"network": "net", "security_group": "sg"}
+    out["network_rbac"] = [
+        {"id": uid("rbac", r["name"]), "action": r["inputs"]["action"], "object_type": r["inputs"]["objectType"],
+         "object_id": uid(kind[r["inputs"]["objectType"]], _ref(r["inputs"]["objectId"])),
+         "project_id": uid("project", "admin"), "target_project_id": pid(r["inputs"]["targetTenant"])}
+        for r in of("openstack:networking/rbacPolicyV2:RbacPolicyV2")]
+    vtype = {r["name"]: r["inputs"]["name"] for r in of("openstack:blockstorage/volumeTypeV3:VolumeTypeV3")}
+    assoc: dict[str, list] = {}
+    for r in of("openstack:blockstorage/qosAssociationV3:QosAssociationV3"):
+        assoc.setdefault(_ref(r["inputs"]["qosId"]), []).append(vtype[_ref(r["inputs"]["volumeTypeId"])])
+    out["volume_qos"] = [{"ID": uid("qos", r["name"]), "Name": r["inputs"]["name"], "Consumer": r["inputs"]["consumer"],
+                          "Associations": assoc.get(r["name"], []), "Properties": r["inputs"]["specs"]}
+                         for r in of("openstack:blockstorage/qosV3:QosV3")]
+    out["keypairs"] = [{"Name": r["inputs"]["name"], "Fingerprint": "9e:1a:5f:00:00:00:00:00:00:00:00:00:00:00:00:01",
+                        "Type": "ssh"} for r in of("openstack:compute/keypair:Keypair")]
+    pool_of = {_ref(r["inputs"]["listenerId"]): r["name"] for r in of("openstack:loadbalancer/pool:Pool")}
+    out["lb_listeners"] = [{"id": uid("listener", r["name"]), "default_pool_id": uid("pool", pool_of[r["name"]]),
+                            "name": r["inputs"]["name"], "project_id": uid("project", "vp-ubnd"),
+                            "protocol": r["inputs"]["protocol"], "protocol_port": r["inputs"]["protocolPort"],
+                            "admin_state_up": True} for r in of("openstack:loadbalancer/listener:Listener")]
+    out["lb_pools"] = [{"id": uid("pool", r["name"]), "name": r["inputs"]["name"], "project_id": uid("project", "vp-ubnd"),
+                        "provisioning_status": "ACTIVE", "protocol": r["inputs"]["protocol"],
+                        "lb_algorithm": r["inputs"]["lbMethod"], "admin_state_up": True}
+                       for r in of("openstack:loadbalancer/pool:Pool")]
+    out["lb_healthmonitors"] = [
+        {"id": uid("monitor", r["name"]), "name": "", "project_id": uid("project", "vp-ubnd"), "admin_state_up": True,
+         "pools": [{"id": uid("pool", _ref(r["inputs"]["poolId"]))}], "delay": r["inputs"]["delay"],
+         "timeout": r["inputs"]["timeout"], "max_retries": r["inputs"]["maxRetries"], "max_retries_down": 3,
+         "type": r["inputs"]["type"], "provisioning_status": "ACTIVE", "operating_status": "ONLINE"}
+        for r in of("openstack:loadbalancer/monitor:Monitor")]
+    out["lb_members"] = {
+        uid("pool", _ref(r["inputs"]["poolId"])): [
+            {"id": uid("member", f"{r['name']}-{m['name']}"), "name": m["name"], "project_id": uid("project", "vp-ubnd"),
+             "provisioning_status": "ACTIVE", "address": m["address"], "protocol_port": m["protocolPort"],
+             "operating_status": "ONLINE", "weight": 1} for m in r["inputs"]["members"]]
+        for r in of("openstack:loadbalancer/members:Members")}
+    return out
+
+
+def write_all(listings: dict, folder: Path) -> Path:
+    """Like write(), with the per-parent folders (quotas/<project id>.json, lb_members/<pool id>.json)."""
+    write({k: v for k, v in listings.items() if not isinstance(v, dict)}, folder)
+    for name, files in listings.items():
+        if isinstance(files, dict):
+            (folder / name).mkdir(parents=True, exist_ok=True)
+            for stem, doc in files.items():
+                (folder / name / f"{stem}.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    return folder

@@ -116,7 +116,8 @@ def test_drift_reports_exactly_the_hand_changes(prod):
     assert drift(prod.plan, clean, match(prod.plan, clean)) == []
 
 
-def test_cli_import_and_drift(prod, tmp_path):
+def test_cli_import_and_drift(prod, tmp_path, monkeypatch):
+    monkeypatch.setattr("dcops.cloud.runner.make_plan", lambda stack, **kw: prod)  # the session's plan, not 6 more
     clean = write(from_plan(prod.plan), tmp_path / "clean")
     out = tmp_path / "import.json"
     r = runner.invoke(app, ["cloud", "import", "--from", str(clean), "-o", str(out)])

@@ -92,7 +92,7 @@ def test_json_summary_counts_are_exact(ctx):
     a = assess(ctx.inventory, ctx)
     doc = a.as_dict("en")
     levels = [s.security_level for s in ctx.inventory.systems]
-    n = 9 * levels.count(3) + 5 * levels.count(2) + 2 * levels.count(1)  # controls per level: 9, 5, 2
+    n = 10 * levels.count(3) + 5 * levels.count(2) + 2 * levels.count(1)  # controls per level: 10, 5, 2
     assert len(a.findings) == n
     assert doc["summary"] == {"controls": n, "passed": 2, "findings": n - 2, "systems": len(levels),
                               "systems_ok": 0}
@@ -105,7 +105,9 @@ def test_json_summary_counts_are_exact(ctx):
     assert [b["year"] for b in doc["directive14"]] == [2021, 2026]
     assert doc["directive14"][0] == {
         "year": 2021, "total_million_vnd": 19000, "security_million_vnd": 1050, "share": 0.0553,
-        "min_share": 0.1, "ok": False, "security_lines": doc["directive14"][0]["security_lines"]}
+        "min_share": 0.1, "ok": False, "security_lines": doc["directive14"][0]["security_lines"],
+        "source": "Phụ lục Kế hoạch số 195/KH-UBND ngày 31/12/2020 của UBND tỉnh Kiên Giang: Danh mục nhiệm vụ, "
+                  "hoạt động ứng dụng CNTT năm 2021 sử dụng nguồn vốn sự nghiệp CNTT"}
 
 
 def test_systems_ok_counts_a_system_whose_every_control_passes(ctx):
@@ -473,4 +475,4 @@ def test_catalogue_and_messages_read_as_utf8_whatever_the_locale():
             "print(messages()['vi']['pass'], len(catalogue()['controls']))")
     out = subprocess.run([sys.executable, "-X", "utf8=0", "-c", code], env=env, capture_output=True, timeout=120)
     assert out.returncode == 0, out.stderr.decode(errors="replace")[-500:]
-    assert out.stdout.decode("utf-8").split() == ["Đạt", "9"]
+    assert out.stdout.decode("utf-8").split() == ["Đạt", "10"]

@@ -349,6 +349,8 @@ def test_directive14_flags_2021(ctx) -> None:
         sections[sec] = sections.get(sec, 0) + ln.amount_million_vnd
     assert sections == {"I": 1600, "II": 9453, "III": 1300, "IV": 1050, "V": 5597}
     assert (b2021.year, b2021.total, b2021.security) == (2021, 19000, 1050)
+    assert b2021.source.startswith("Phụ lục Kế hoạch số 195/KH-UBND ngày 31/12/2020 của UBND tỉnh Kiên Giang")
+    assert b2026.source is None
     assert round(100 * b2021.share, 1) == 5.5 and not b2021.ok
     assert b2026.ok
     assert not a.ok
@@ -365,10 +367,12 @@ def test_levels_decide_the_controls(ctx) -> None:
 def test_missing_evidence_is_never_a_pass(ctx) -> None:
     a = assess(ctx.inventory, ctx)  # empty evidence folders
     artefacts = [f for f in a.findings
-                 if f.control in ("backup-restore-drill", "dr-coverage", "firewall-default-deny", "monitoring")]
+                 if f.control in ("backup-restore-drill", "dr-coverage", "firewall-default-deny", "monitoring",
+                                  "dr-failover-drill")]
     levels = [s.security_level for s in ctx.inventory.systems]
-    # every system has a firewall control, level ≥ 2 a restore drill and monitoring, level 3 DR coverage
-    assert len(artefacts) == len(levels) + 2 * (levels.count(2) + levels.count(3)) + levels.count(3)
+    # every system has a firewall control, level ≥ 2 a restore drill and monitoring, level 3 DR coverage and a
+    # DR failover drill
+    assert len(artefacts) == len(levels) + 2 * (levels.count(2) + levels.count(3)) + 2 * levels.count(3)
     assert {f.evidence.status for f in artefacts} == {"missing"}
     assert a.ok is False and not [f for f in a.findings if f.evidence.status == "pass"]
     # nothing passes on the owner's declaration alone
@@ -401,6 +405,7 @@ def test_cli_json_html_both_languages(tmp_path: Path) -> None:
     lines = doc["directive14"][0]["security_lines"]
     assert [(l["item"][:4], l["million_vnd"]) for l in lines] == [("IV.1", 50), ("IV.2", 1000)]
     assert "Đội ứng cứu sự cố" in page and "Thuê kiểm tra, đánh giá độc lập" in page
+    assert "2021 (Phụ lục Kế hoạch số 195/KH-UBND ngày 31/12/2020 của UBND tỉnh Kiên Giang" in page
     assert doc["directive14_projects"]["status"] == "missing" and "từng dự án" in page
     res = runner.invoke(app, ["compliance", "--lang", "en", "--html", str(html), "--as-of", "2026-11-23"])
     assert res.exit_code == 0 and "Information-security compliance report" in html.read_text(encoding="utf-8")

@@ -13,7 +13,7 @@ def test_list_names_every_drill():
     assert res.exit_code == 0, res.output
     names = [d["name"] for d in json.loads(res.output)]
     assert names == ["backup-restore", "leased-line-failover", "ups-power-loss", "firewall-restore", "dr-readiness",
-                     "incident-response"]
+                     "incident-response", "dr-failover"]
 
 
 def test_ups_plan_only_writes_a_record(tmp_path):

@@ -13,7 +13,10 @@ pytestmark = pytest.mark.lab
 
 
 def test_line_failover_keeps_service_and_measures_outage(inv, lab_prefix, report_dir):
-    r, paths = run_drill(get("leased-line-failover"), inv, execute=True, options={"hold_s": 2, "pre_s": 1, "post_s": 2},
+    # the checker waits 1 s before dropping the silent line: ~10 probes fall in that window and each hashes onto
+    # the dead line with probability 1/2, so "no probe failed" would be a 1-in-1000 accident, not a race
+    r, paths = run_drill(get("leased-line-failover"), inv, execute=True,
+                         options={"hold_s": 2, "pre_s": 1, "post_s": 2, "lb_dead_after_ms": 1000},
                          lab_prefix=lab_prefix, report_dir=report_dir)
     assert r.verdict == "pass", (r.reason, r.details.get("failover"))
     f = r.details["failover"]

@@ -4,7 +4,6 @@ with the generated rules → Alertmanager → the NOC page, all on 127.0.0.1; a 
 from __future__ import annotations
 
 import signal
-import time
 
 import httpx
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from dcops.monitor.stack import ALERTMANAGER_BIN, PROMETHEUS_BIN, StackError, find_binary
 
 from .conftest import PASSWORD, assert_nothing_left, dcops as run, recorded
+from tests.waiting import wait_for
 
 try:
     find_binary(PROMETHEUS_BIN), find_binary(ALERTMANAGER_BIN)
@@ -32,13 +32,7 @@ def _login(base):
 
 
 def _wait(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(pred, timeout, what, every=0.5)
 
 
 def test_demo_on_the_prometheus_stack_pages_through_alertmanager_and_demo_down_stops_it(start_demo):

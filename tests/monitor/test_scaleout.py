@@ -20,6 +20,7 @@ from dcops.model import load_inventory
 from dcops.monitor import MONITORS_DIR
 from dcops.monitor.alerts import load_rules
 from dcops.monitor.scaleout import RULES_FILE, bundle, write
+from tests.waiting import wait_for
 
 PROMTOOL, AMTOOL = shutil.which("promtool"), shutil.which("amtool")
 PROMETHEUS, ALERTMANAGER = shutil.which("prometheus"), shutil.which("prometheus-alertmanager")
@@ -153,13 +154,7 @@ def _exposition(on_battery: bool, crac_up: bool, line_down: bool) -> str:
 
 
 def _wait(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(pred, timeout, what, every=0.25)
 
 
 def _stop_all(procs):
@@ -276,7 +271,10 @@ def test_two_sites_remote_write_to_one_victoria_metrics_and_one_query_sees_both(
     procs = []
     try:
         procs.append(subprocess.Popen([VM, f"-httpListenAddr=127.0.0.1:{vm_port}",
-                                       f"-storageDataPath={tmp_path / 'vm'}", "-retentionPeriod=1d"],
+                                       f"-storageDataPath={tmp_path / 'vm'}", "-retentionPeriod=1d",
+                                       # points become visible to queries after 30 s by default: 1 s is enough
+                                       # here, the test forces a flush before each query
+                                       "-search.latencyOffset=1s", "-search.disableCache"],
                                       stdout=subprocess.DEVNULL, stderr=open(tmp_path / "vm.log", "w")))
         vm = f"http://127.0.0.1:{vm_port}"
         _wait(lambda: _ok(f"{vm}/health"), 60, "VictoriaMetrics")

@@ -7,6 +7,8 @@ from napalm.base.exceptions import CommitConfirmException, ReplaceConfigExceptio
 
 from dcops.net.drivers.linux_nft import LinuxNftDriver
 
+from .linux_fw import open_lab_firewall
+
 pytestmark = pytest.mark.lab
 
 R1 = "table inet filter {\n chain input {\n  type filter hook input priority 0; policy accept;\n  tcp dport 8080 drop\n }\n}\n"
@@ -15,13 +17,7 @@ R2 = "table inet filter {\n chain input {\n  type filter hook input priority 0; 
 
 @pytest.fixture
 def device(lab):
-    lab.host("mgmt")
-    lab.host("fw", forwarding=True)
-    lab.link("mgmt", "eth0", "fw", "mgmt0", addr_a="10.9.0.10/24", addr_b="10.9.0.1/24")
-    ep = lab.start_sshd("fw", address="10.9.0.1", private_dirs=["/var/lib/dcops"])
-    d = LinuxNftDriver("10.9.0.1", "root", "", optional_args={
-        "key_file": str(ep.key), "netns": lab.ns("mgmt"), "host_key_check": False})
-    d.open()
+    d = open_lab_firewall(lab)
     yield d, lab
     d.close()
 

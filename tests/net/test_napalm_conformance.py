@@ -18,19 +18,14 @@ from napalm.base.test.helpers import test_model as napalm_model
 from dcops.lab import Lab, can_run
 from dcops.net.drivers.linux_nft import LinuxNftDriver
 
+from .linux_fw import open_lab_firewall
+
 pytestmark = pytest.mark.lab
 CONFIGS = Path(__file__).parent / "napalm_linux_nft"
 
 
 def _device(lab):
-    lab.host("mgmt")
-    lab.host("fw", forwarding=True)
-    lab.link("mgmt", "eth0", "fw", "mgmt0", addr_a="10.9.0.10/24", addr_b="10.9.0.1/24")
-    ep = lab.start_sshd("fw", address="10.9.0.1", private_dirs=["/var/lib/dcops"])
-    d = LinuxNftDriver("10.9.0.1", "root", "", optional_args={
-        "key_file": str(ep.key), "netns": lab.ns("mgmt"), "host_key_check": False})
-    d.open()
-    return d
+    return open_lab_firewall(lab)
 
 
 class TestLinuxNftConfigDriver(unittest.TestCase, harness.TestConfigNetworkDriver):

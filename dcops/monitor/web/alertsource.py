@@ -257,15 +257,20 @@ class AlertmanagerSource:
     def _post_silence(self, matchers: list[dict], starts: float, ends: float, comment: str, author: str) -> str:
         body = {"matchers": matchers, "startsAt": _iso(starts), "endsAt": _iso(ends), "createdBy": author,
                 "comment": comment}
+        return self._change("POST", "/api/v2/silences", json=body).json()["silenceID"]
+
+    def _change(self, method: str, path: str, **kw) -> httpx.Response:
+        """A write to Alertmanager: any transport error or non-200 answer is a SourceError naming it, and the
+        cached view is dropped either way (the change may have landed even if the answer was lost)."""
         try:
-            r = self.http.post("/api/v2/silences", json=body)
+            r = self.http.request(method, path, **kw)
         except httpx.HTTPError as e:
             raise SourceError(f"{self.url}: {type(e).__name__}: {e}") from e
         finally:
             self._invalidate()
         if r.status_code != 200:
             raise SourceError(f"{self.url}: HTTP {r.status_code}: {r.text.strip()[:300]}")
-        return r.json()["silenceID"]
+        return r
 
     def add_silence(self, target: str, starts: float, ends: float, reason: str, author: str) -> str:
         if ends <= starts:
@@ -279,14 +284,7 @@ class AlertmanagerSource:
     def end_silence(self, sid: str, author: str) -> bool:
         if sid not in self._silence_by_id():
             return False
-        try:
-            r = self.http.delete(f"/api/v2/silence/{sid}")
-        except httpx.HTTPError as e:
-            raise SourceError(f"{self.url}: {type(e).__name__}: {e}") from e
-        finally:
-            self._invalidate()
-        if r.status_code != 200:
-            raise SourceError(f"{self.url}: HTTP {r.status_code}: {r.text.strip()[:300]}")
+        self._change("DELETE", f"/api/v2/silence/{sid}")
         self.store.event("silence", None, f"{author} expired Alertmanager silence {sid}")
         return True
 
