@@ -63,7 +63,8 @@ MODULES: dict[str, Module] = {
                      ("tests/compliance/test_rules.py", "tests/compliance/test_assess_pinned.py"), _PLAN),
     "evidence": Module(("dcops/compliance/evidence.py",),
                        ("tests/compliance/test_rules.py", "tests/compliance/test_assess_pinned.py",
-                        "tests/compliance/test_incident_evidence.py", "tests/compliance/test_evidence_pinned.py"),
+                        "tests/compliance/test_incident_evidence.py", "tests/compliance/test_dr_failover_evidence.py",
+                        "tests/compliance/test_evidence_pinned.py"),
                        _PLAN),
     # the TCVN 11930 catalogue: its evidence types (firewall running config), validation, per-level clauses
     "catalogue": Module(("dcops/compliance/catalogue.py",),
