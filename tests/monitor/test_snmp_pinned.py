@@ -815,3 +815,68 @@ def test_v3_fields_are_bounded_by_their_enclosing_sequence_not_by_the_datagram()
 def test_a_security_model_that_is_no_integer_is_named():
     glob = T(ber.T_SEQ, ber.enc_int(1) + ber.enc_int(65507) + b"\x04\x01\x07" + b"\x04\x01\x03")
     assert _refused_v3(_v3(glob=glob)) == "msgSecurityModel: expected INTEGER, got tag 0x04"
+
+
+def test_absent_says_so():
+    assert repr(ber.ABSENT) == "ABSENT"
+
+
+TRAIL = b"\x04\x08trailing"                                 # bytes after the message: part of no field
+
+
+def _with_trailing(body: bytes) -> bytes:
+    return T(ber.T_SEQ, body) + TRAIL
+
+
+@pytest.mark.parametrize("body,reason", [
+    # version INTEGER running past the message
+    (b"\x02\x05\x01", "length 5 beyond the enclosing data (1 bytes left)"),
+    # community running past the message
+    (b"\x02\x01\x01\x04\x09pub", "length 9 beyond the enclosing data (3 bytes left)"),
+    # PDU running past the message
+    (b"\x02\x01\x01\x04\x00\xa2\x08\x02\x01\x01", "length 8 beyond the enclosing data (3 bytes left)"),
+])
+def test_fields_are_bounded_by_the_message_not_by_the_datagram(body, reason):
+    assert _refused(_with_trailing(body)) == reason
+
+
+def _vbl_trailing(vbl_payload: bytes) -> bytes:
+    pdu = T(ber.RESPONSE, ber.enc_int(1) + ber.enc_int(0) + ber.enc_int(0) + T(ber.T_SEQ, vbl_payload))
+    return T(ber.T_SEQ, ber.enc_int(1) + T(ber.T_OCTETS, b"") + pdu) + TRAIL
+
+
+@pytest.mark.parametrize("vbl,reason", [
+    (b"\x30", "truncated message"),                                   # a lone SEQUENCE tag at the list's end
+    (b"\x30\x81\x05\x06\x01\x2b", "length 5 beyond the enclosing data (3 bytes left)"),
+    (b"\x30\x05\x06\x81\x05\x2b\x05", "length 5 beyond the enclosing data (2 bytes left)"),
+])
+def test_varbinds_are_bounded_by_their_list_not_by_the_datagram(vbl, reason):
+    assert _refused(_vbl_trailing(vbl)) == reason
+
+
+@pytest.mark.parametrize("vbl,reason", [
+    (b"\x30\x01", "varbind beyond the varbind list"),
+    (b"\x30\x02\x06\x00", "truncated message"),
+])
+def test_the_shortest_broken_varbinds_are_refused_with_their_reason(vbl, reason):
+    assert _refused(_vbl(vbl)) == reason
+
+
+def test_request_id_of_a_truncated_answer_with_long_form_lengths_is_still_found():
+    raw = _msg(T(ber.T_OCTETS, b"z" * 300), rid=4242)
+    assert raw[:2] == b"\x30\x82"
+    assert ber.peek_request_id(raw[:40]) == 4242
+
+
+@pytest.mark.parametrize("head", [b"\x30\x80", b"\x30\x85\x00\x00\x00\x00\x20"])
+def test_request_id_behind_an_indefinite_or_five_byte_length_is_none(head):
+    body = ber.enc_int(1) + T(ber.T_OCTETS, b"x") + T(ber.GET, ber.enc_int(77) + ber.enc_int(0) + ber.enc_int(0)
+                                                        + T(ber.T_SEQ, b""))
+    assert ber.peek_request_id(head + body) is None
+    assert ber.peek_request_id(T(ber.T_SEQ, body)) == 77
+
+
+def test_msg_id_is_read_within_msg_global_data():
+    glob = b"\x30\x03\x02\x02\x7a"                          # msgGlobalData ends inside msgID
+    raw = T(ber.T_SEQ, ber.enc_int(3) + glob + b"\x69" + ber.enc_int(65507) + T(ber.T_OCTETS, b"usm"))
+    assert ber.peek_request_id(raw) is None
