@@ -115,7 +115,8 @@ def _config(mod: Module, top: list[str]) -> str:
             'source_paths = ["dcops"]\n'
             f"only_mutate = {q(list(mod.paths))}\n"
             f"pytest_add_cli_args_test_selection = {q(tests)}\n"
-            f"pytest_add_cli_args = {q(['-m', 'not lab', '-p', 'no:cacheprovider', '-x', '-q', *deselect])}\n"
+            # -n 0: the project's addopts run tests on xdist workers; mutmut needs them in its own process
+            f"pytest_add_cli_args = {q(['-n', '0', '-m', 'not lab', '-p', 'no:cacheprovider', '-x', '-q', *deselect])}\n"
             f"also_copy = {q([t for t in top if t not in ('dcops', 'tests', 'pyproject.toml')])}\n"
             "use_git_change_detection = false\n"
             "track_dependencies = false\n")
@@ -278,6 +279,8 @@ def _module_name(path: str) -> str:
 
 
 def _record(r: dict, children: int) -> None:
+    if not r["checked"]:  # a run that tested nothing (a broken test setup) is no figure
+        raise SystemExit(f"{r['module']}: no mutant was run; nothing recorded")
     path = ROOT / "bench" / "results" / "mutation.json"
     figures = json.loads(path.read_text(encoding="utf-8"))["figures"] if path.exists() else {}
     figures[r["module"]] = {"score": r["score"], "mutants": r["mutants"], "checked": r["checked"],
