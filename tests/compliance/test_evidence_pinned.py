@@ -451,3 +451,10 @@ def test_evaluate_uses_the_catalogue_it_is_given(inv, tmp_path):
     doc["controls"] = [x for x in doc["controls"] if x["id"] == "tcvn-policy"]
     (sv,) = evaluate(inv, _cctx(inv, tmp_path), doc, SYSTEM).systems
     assert [c["id"] for c, _ in sv.results] == ["tcvn-policy"]
+
+
+def test_the_catalogue_s_chapter_offset_moves_every_clause(inv, tmp_path):
+    doc = copy.deepcopy(load())
+    doc["standard"]["chapter_offset"] = 3
+    s = evaluate(inv, _cctx(inv, tmp_path), doc, SYSTEM).as_dict("en")["systems"][0]
+    assert next(x for x in s["controls"] if x["id"] == "tcvn-policy")["clause"] == "TCVN 11930:2017 6.1.1"
