@@ -821,7 +821,7 @@ def test_absent_says_so():
     assert repr(ber.ABSENT) == "ABSENT"
 
 
-TRAIL = b"\x04\x08trailing"                                 # bytes after the message: part of no field
+TRAIL = b"\x05\x00" * 5                               # bytes after the message: part of no field
 
 
 def _with_trailing(body: bytes) -> bytes:
@@ -880,3 +880,8 @@ def test_msg_id_is_read_within_msg_global_data():
     glob = b"\x30\x03\x02\x02\x7a"                          # msgGlobalData ends inside msgID
     raw = T(ber.T_SEQ, ber.enc_int(3) + glob + b"\x69" + ber.enc_int(65507) + T(ber.T_OCTETS, b"usm"))
     assert ber.peek_request_id(raw) is None
+
+
+def test_error_index_is_read_within_the_pdu():
+    pdu = b"\xa2\x08" + b"\x02\x01\x07" + b"\x02\x01\x00" + b"\x02\x01" + b"\x00" + T(ber.T_SEQ, b"")  # ends in error-index
+    assert _refused(T(ber.T_SEQ, b"\x02\x01\x01\x04\x00" + pdu)) == "length 1 beyond the enclosing data (0 bytes left)"
