@@ -885,3 +885,30 @@ def test_msg_id_is_read_within_msg_global_data():
 def test_error_index_is_read_within_the_pdu():
     pdu = b"\xa2\x08" + b"\x02\x01\x07" + b"\x02\x01\x00" + b"\x02\x01" + b"\x00" + T(ber.T_SEQ, b"")  # ends in error-index
     assert _refused(T(ber.T_SEQ, b"\x02\x01\x01\x04\x00" + pdu)) == "length 1 beyond the enclosing data (0 bytes left)"
+
+
+def test_an_answer_for_a_user_name_that_is_not_utf8_is_discarded_and_named():
+    s = _session()
+    raw = _answer(s)
+    m = usm.parse_message(raw)
+    forged = raw.replace(b"\x04\x03noc", b"\x04\x03n\xffc", 1)
+    with pytest.raises(Discard, match="^answer for user 'n\ufffdc'$"):
+        s._accept(77, b"", forged)
+    assert m.user == b"noc"
+
+
+def test_odd_des_ciphertext_is_a_malformed_answer():
+    s = usm.V3FastSession("192.0.2.1", 161, Credentials("3", user="noc", auth_key=AUTH_PW, priv_key=PRIV_PW,
+                                                          auth_protocol="MD5", priv_protocol="DES"))
+    s._set_engine(ENGINE, 9, 1000)
+    m = usm._Msg()
+    m.priv, m.data, m.boots, m.time = b"\x00" * 8, b"\x00" * 7, 9, 1000
+    with pytest.raises(Discard) as e:
+        s._decrypt(m)
+    assert e.value.kind == "malformed"
+
+
+def test_msg_max_size_is_read_within_msg_global_data():
+    glob = b"\x30\x06\x02\x01\x01\x02\x02\xff"                # msgGlobalData ends inside msgMaxSize
+    raw = T(ber.T_SEQ, b"\x02\x01\x03" + glob + b"\xe3" + b"\x04\x01\x07\x02\x01\x03")
+    assert _refused_v3(raw) == "length 2 beyond the enclosing data (1 bytes left)"
