@@ -41,6 +41,9 @@ class Module:
     paths: tuple[str, ...]  # the files mutated
     tests: tuple[str, ...]  # the tests that cover them (missing paths are skipped)
     deselect: tuple[str, ...] = ()  # slow tests that add nothing for this module (pytest --deselect)
+    #: only the mutants of these functions ("Class.method" or "function"; empty: all of the files'): a file
+    #: where one concern (the push lock) sits among others the module's tests do not aim at
+    functions: tuple[str, ...] = ()
 
 
 #: builds the whole DR plan (Pulumi) for one assertion the other DR tests make on a written plan
@@ -59,7 +62,31 @@ MODULES: dict[str, Module] = {
     "assess": Module(("dcops/compliance/assess.py",),
                      ("tests/compliance/test_rules.py", "tests/compliance/test_assess_pinned.py"), _PLAN),
     "evidence": Module(("dcops/compliance/evidence.py",),
-                       ("tests/compliance/test_rules.py", "tests/compliance/test_assess_pinned.py"), _PLAN),
+                       ("tests/compliance/test_rules.py", "tests/compliance/test_assess_pinned.py",
+                        "tests/compliance/test_incident_evidence.py", "tests/compliance/test_dr_failover_evidence.py",
+                        "tests/compliance/test_evidence_pinned.py"),
+                       _PLAN),
+    # the TCVN 11930 catalogue: its evidence types (firewall running config), validation, per-level clauses
+    "catalogue": Module(("dcops/compliance/catalogue.py",),
+                        ("tests/compliance/test_tcvn_catalogue.py", "tests/compliance/test_evidence_pinned.py")),
+    # the SNMP decoder (BER) and SNMPv3 USM; test_usm.py runs a real snmpd (not lab: no namespaces)
+    "ber": Module(("dcops/monitor/snmp/ber.py",),
+                  ("tests/monitor/test_ber_malformed.py", "tests/monitor/test_ber_rates.py",
+                   "tests/monitor/test_fuzz.py", "tests/monitor/test_snmp_pinned.py")),
+    "usm": Module(("dcops/monitor/snmp/usm.py",),
+                  ("tests/monitor/test_usm.py", "tests/monitor/test_usm_fastpath.py", "tests/monitor/test_fuzz.py",
+                   "tests/monitor/test_hostile_agents.py",
+                   "tests/monitor/test_snmp_pinned.py")),
+    # the push lock: the lock file's rules (locking.py) and the API drivers' lock (in-process emulators)
+    "lock": Module(("dcops/net/drivers/locking.py", "dcops/net/drivers/api_base.py"),
+                   ("tests/net/test_driver_vendor_api.py", "tests/net/test_lock_pinned.py"),
+                   # twenty threads meet at a barrier with a 120 s timeout: a lock mutant makes it wait that
+                   # long; test_lock_pinned states the same contention in-process
+                   ("tests/net/test_driver_vendor_api.py::test_fortios_twenty_concurrent_pushes_one_wins",),
+                   functions=("DeviceBusy.__init__", "owner", "parse", "holder_gone",
+                              "ApiDriver._lock_path", "ApiDriver._mutex", "ApiDriver._lock_text",
+                              "ApiDriver._holds_lock", "ApiDriver._take_lock", "ApiDriver._release_local",
+                              "ApiDriver._release_lock", "_LocalLockAdmin.info", "_LocalLockAdmin.unlock")),
 }
 
 #: mutmut's exit-code verdicts (mutmut.stats.status_by_exit_code) that count as "the tests noticed".
@@ -88,7 +115,8 @@ def _config(mod: Module, top: list[str]) -> str:
             'source_paths = ["dcops"]\n'
             f"only_mutate = {q(list(mod.paths))}\n"
             f"pytest_add_cli_args_test_selection = {q(tests)}\n"
-            f"pytest_add_cli_args = {q(['-m', 'not lab', '-p', 'no:cacheprovider', '-x', '-q', *deselect])}\n"
+            # -n 0: the project's addopts run tests on xdist workers; mutmut needs them in its own process
+            f"pytest_add_cli_args = {q(['-n', '0', '-m', 'not lab', '-p', 'no:cacheprovider', '-x', '-q', *deselect])}\n"
             f"also_copy = {q([t for t in top if t not in ('dcops', 'tests', 'pyproject.toml')])}\n"
             "use_git_change_detection = false\n"
             "track_dependencies = false\n")
@@ -185,21 +213,22 @@ def run_module(name: str, mod: Module, *, children: int, keep: bool, timeout: fl
             f.write(_config(mod, top))
         env = {**os.environ, "PYTHONPATH": "", "PYTHONDONTWRITEBYTECODE": "1"}
         run_args = ["run", "--max-children", str(children)]
-        if sample:
+        if sample or mod.functions:
             # generate the mutants and the test map without running any, then pick
             log = _mutmut(work, env, [*run_args, "no-such-mutant-xyz"], timeout)
             names = json.loads(subprocess.run([sys.executable, "-c", _NAMES], cwd=work, env=env,
                                               capture_output=True, text=True).stdout or "[]")
-            names = [n for n in names if any(n.startswith(_module_name(p) + ".") for p in mod.paths)]
+            names = [n for n in names if any(n.startswith(_module_name(p) + ".") for p in mod.paths)
+                     and (not mod.functions or _function(n) in mod.functions)]
             total_generated = len(names)
-            step = max(1, -(-len(names) // sample))
+            step = max(1, -(-len(names) // sample)) if sample else 1
             run_args += names[::step]
         log = _mutmut(work, env, run_args, max(60.0, timeout - (time.monotonic() - t0)))
         dump = subprocess.run([sys.executable, "-c", _DUMP], cwd=work, env=env, capture_output=True, text=True)
         if dump.returncode != 0 or not dump.stdout.strip():
             raise SystemExit(f"{name}: mutmut produced no results:\n{log}\n{dump.stderr[-3000:]}")
         mutants = [m for m in json.loads(dump.stdout) if any(m["path"].endswith(p) for p in mod.paths)]
-        if sample:
+        if sample or mod.functions:
             chosen = set(run_args[3:])
             mutants = [m for m in mutants if m["name"] in chosen]
     finally:
@@ -218,12 +247,31 @@ def run_module(name: str, mod: Module, *, children: int, keep: bool, timeout: fl
         counts[st] = counts.get(st, 0) + 1
     checked = len(mutants) - counts.get("not checked", 0)
     caught = sum(v for k, v in counts.items() if k in KILLED) + len(equivalent)
+    generated = total_generated or len(mutants)
     return {"module": name, "paths": list(mod.paths), "mutants": len(mutants), "checked": checked,
-            "generated": total_generated or len(mutants), "counts": counts,
+            "generated": generated, "counts": counts, "killed": caught - len(equivalent),
+            "ci95": list(wilson(caught, checked, generated)),
+            "functions": list(mod.functions),
             "score": round(100.0 * caught / checked, 1) if checked else 0.0,
             "survivors": [m for m in survivors if m["status"] != "not checked"],
             "equivalent": equivalent, "seconds": round(time.monotonic() - t0, 1),
             "workdir": str(work) if keep else None}
+
+
+def wilson(caught: int, n: int, population: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % interval (percent) of the score of all `population` mutants from `caught` of `n` sampled: the
+    Wilson score interval, narrowed by the finite-population correction (a sample of most mutants says
+    more than one of few); the systematic every-k-th sample is taken as a random one."""
+    if n == 0:
+        return 0.0, 100.0
+    if n >= population:
+        s = round(100.0 * caught / n, 1)
+        return s, s
+    p = caught / n
+    zz = z * z * (population - n) / (population - 1)
+    centre = (p + zz / (2 * n)) / (1 + zz / n)
+    half = (zz ** 0.5) * ((p * (1 - p) / n + zz / (4 * n * n)) ** 0.5) / (1 + zz / n)
+    return round(100.0 * max(0.0, centre - half), 1), round(100.0 * min(1.0, centre + half), 1)
 
 
 def _module_name(path: str) -> str:
@@ -231,11 +279,16 @@ def _module_name(path: str) -> str:
 
 
 def _record(r: dict, children: int) -> None:
+    if not r["checked"]:  # a run that tested nothing (a broken test setup) is no figure
+        raise SystemExit(f"{r['module']}: no mutant was run; nothing recorded")
     path = ROOT / "bench" / "results" / "mutation.json"
     figures = json.loads(path.read_text(encoding="utf-8"))["figures"] if path.exists() else {}
     figures[r["module"]] = {"score": r["score"], "mutants": r["mutants"], "checked": r["checked"],
-                            "generated": r["generated"], "survived": len(r["survivors"]),
-                            "equivalent": len(r["equivalent"]), "seconds": r["seconds"], "paths": r["paths"]}
+                            "generated": r["generated"], "killed": r["killed"], "ci95": r["ci95"],
+                            "functions": r["functions"], "survived": len(r["survivors"]),
+                            "equivalent": len(r["equivalent"]), "seconds": r["seconds"], "paths": r["paths"],
+                            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                            "load_average": [round(x, 2) for x in os.getloadavg()]}
     order = list(MODULES)
     record("mutation", dict(sorted(figures.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)),
            notes=f"mutmut 3, per module with only its tests (-m 'not lab'), {children} workers under nice; "
@@ -262,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         for n in names:
             m = MODULES[n]
             print(f"{n}: {', '.join(m.paths)} <- {', '.join(m.tests)}"
-                  + (f" (without {', '.join(m.deselect)})" if m.deselect else ""))
+                  + (f" (without {', '.join(m.deselect)})" if m.deselect else "")
+                  + (f" [only {', '.join(m.functions)}]" if m.functions else ""))
         return 0
     results = []
     for n in names:
@@ -270,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         if not a.json:
             c = r["counts"]
-            print(f"{n:9} {r['score']:5.1f} %  {r['checked']} of {r['generated']} mutants run, killed {c.get('killed', 0)}, "
+            ci = "" if r["checked"] >= r["generated"] else f" (95 % interval {r['ci95'][0]}–{r['ci95'][1]} %)"
+            print(f"{n:9} {r['score']:5.1f} %{ci}  {r['checked']} of {r['generated']} mutants run, killed {r['killed']}, "
                   f"equivalent {len(r['equivalent'])}, survived {len(r['survivors'])} "
                   f"({', '.join(f'{k} {v}' for k, v in sorted(c.items()) if k not in ('killed', 'equivalent'))}) "
                   f"in {r['seconds']:.0f} s", flush=True)

@@ -221,14 +221,26 @@ def _snmp_table(s: Sources) -> str:
 def _mutation_table(s: Sources) -> str:
     """bench/mutation.py's results: the mutation score per safety-deciding module (issue 20)."""
     figs = s.bench("mutation")
-    rows = ["| module | files | mutants run / generated | score | survived | reviewed equivalent |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| module | files | mutants run / generated | killed | reviewed equivalent | survived | score |",
+            "|---|---|---|---|---|---|---|"]
     for name, r in figs.items():
         run, generated = r.get("checked", r["mutants"]), r.get("generated", r["mutants"])
-        rows.append(f"| {name} | {', '.join(f'`{p}`' for p in r['paths'])} | {num(run)} / {num(generated)} | "
-                    f"{num(r['score'], 1)} % | {num(r['survived'])} | {num(r['equivalent'])} |")
+        files = ", ".join(f"`{p}`" for p in r["paths"])
+        if r.get("functions"):
+            files += f" ({len(r['functions'])} functions named in `bench/mutation.py`)"
+        killed = r.get("killed")
+        score = f"{num(r['score'], 1)} %"
+        if r.get("partial"):
+            score += f" (partial run: {r['partial']})"
+        elif run < generated:
+            lo, hi = r.get("ci95") or (None, None)
+            score += (f" (sample; 95 % interval {num(lo, 1)}–{num(hi, 1)} %)" if lo is not None
+                      else " (sample; no interval recorded)")
+        rows.append(f"| {name} | {files} | {num(run)} / {num(generated)} | {'–' if killed is None else num(killed)} | "
+                    f"{num(r['equivalent'])} | {num(r['survived'])} | {score} |")
     rows += ["", "A module with fewer mutants run than generated was sampled (every k-th mutant, "
-                 "`bench/mutation.py --sample`): its score is an estimate."]
+                 "`bench/mutation.py --sample N`): its score is an estimate of the whole module's, with the 95 % "
+                 "interval of that estimate (Wilson, finite-population corrected)."]
     return "\n".join(rows) + "\n"
 
 

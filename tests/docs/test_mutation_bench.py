@@ -64,3 +64,45 @@ def test_every_mapped_test_file_and_module_exists(bench):
     for name, m in bench.MODULES.items():
         assert all((PROJECT_ROOT / p).is_file() for p in m.paths), name
         assert all((PROJECT_ROOT / t).is_file() for t in m.tests), name
+
+
+def test_a_complete_run_has_no_interval_and_a_sample_has_the_wilson_one(bench):
+    assert bench.wilson(67, 67, 67) == (100.0, 100.0)
+    assert bench.wilson(215, 219, 219) == (98.2, 98.2)
+    # 274 of 286 sampled from 1,144: Wilson 95 % with the finite-population correction
+    assert bench.wilson(274, 286, 1144) == (93.3, 97.4)
+    lo, hi = bench.wilson(109, 109, 542)
+    assert (lo, hi) == (97.3, 100.0) and lo > bench.wilson(109, 109, 10_000_000)[0]
+    assert bench.wilson(0, 0, 10) == (0.0, 100.0)
+
+
+def test_every_function_a_module_filters_on_is_one_its_files_define(bench):
+    import ast
+    for name, m in bench.MODULES.items():
+        defined = set()
+        for p in m.paths:
+            tree = ast.parse((PROJECT_ROOT / p).read_text(encoding="utf-8"))
+            for node in tree.body:
+                if isinstance(node, ast.FunctionDef):
+                    defined.add(node.name)
+                elif isinstance(node, ast.ClassDef):
+                    defined |= {f"{node.name}.{f.name}" for f in node.body if isinstance(f, ast.FunctionDef)}
+        assert set(m.functions) <= defined, (name, set(m.functions) - defined)
+
+
+def test_the_readme_table_says_which_figures_are_samples_and_their_interval():
+    from dcops.docs.figures import _mutation_table
+
+    class Src:
+        def bench(self, name):
+            assert name == "mutation"
+            return {"lock": {"score": 100.0, "mutants": 10, "checked": 10, "generated": 10, "killed": 8,
+                             "equivalent": 2, "survived": 0, "ci95": [100.0, 100.0], "functions": ["parse"],
+                             "paths": ["dcops/net/drivers/locking.py"]},
+                    "checks": {"score": 95.8, "mutants": 286, "checked": 286, "generated": 1144, "killed": 274,
+                               "equivalent": 0, "survived": 12, "ci95": [93.3, 97.4], "paths": ["dcops/model/checks.py"]}}
+    rows = _mutation_table(Src()).splitlines()
+    assert rows[2] == ("| lock | `dcops/net/drivers/locking.py` (1 functions named in `bench/mutation.py`) | 10 / 10 "
+                       "| 8 | 2 | 0 | 100.0 % |")
+    assert rows[3] == ("| checks | `dcops/model/checks.py` | 286 / 1,144 | 274 | 0 | 12 | "
+                       "95.8 % (sample; 95 % interval 93.3–97.4 %) |")

@@ -70,8 +70,8 @@ def enc_oid(oid: str) -> bytes:
     parts = [int(x) for x in oid.split(".")]
     if len(parts) < 2:
         raise BerError(f"bad OID {oid!r}")
-    out = bytearray((parts[0] * 40 + parts[1],))
-    for p in parts[2:]:
+    out = bytearray()
+    for p in [parts[0] * 40 + parts[1], *parts[2:]]:  # X.690 8.19.4: the first two arcs are one sub-identifier
         if p < 0x80:
             out.append(p)
         else:
