@@ -300,6 +300,8 @@ def decode_varbinds(buf: bytes, s: int, e: int) -> list[tuple[str, object, int]]
             oe = os_ + ln
             if oe > ve:
                 raise BerError("OID beyond its varbind")
+        if oe >= ve:
+            raise BerError("varbind without a value")
         ln = buf[oe + 1] if oe + 1 < ve else 0x80
         vtag = buf[oe]
         if ln & 0x80 or vtag & 0x1F == 0x1F:
