@@ -104,7 +104,7 @@ def test_holder_whose_process_here_is_alive_is_not_stale(alive_pid):
 
 
 @pytest.mark.parametrize("holder", [
-    {"owner": f"ops@{HOST}", "pid": str(os.getpid())},             # this very process
+    {"owner": f"ops@{HOST}", "pid": "SELF"},                       # this very process (its pid at run time)
     {"owner": f"ops@{HOST}", "pid": "0"},                          # would signal our process group
     {"owner": f"ops@{HOST}", "pid": "-1"},                         # would signal every process
     {"owner": f"ops@{HOST}", "pid": "not-a-pid"},
@@ -113,7 +113,23 @@ def test_holder_whose_process_here_is_alive_is_not_stale(alive_pid):
     {"pid": "999999999"},
 ], ids=["self", "pid0", "pid-1", "garbage", "no-pid", "other-host", "no-owner"])
 def test_holder_is_not_stale_unless_it_ran_here_and_its_process_is_gone(holder):
+    # "SELF" is resolved here, not in the parameter list: parameters are built when the tests are collected,
+    # and a runner that collects once and forks per run (mutmut) would make str(os.getpid()) name the
+    # collecting parent -- a live process a mutant of the probe then signals (SIGHUP stopped mutmut's run)
+    holder = {k: str(os.getpid()) if v == "SELF" else v for k, v in holder.items()}
     assert locking.holder_gone(holder) is False
+
+
+def test_liveness_probe_does_not_disturb_a_live_holder():
+    """The probe is kill(pid, 0): asking whether the holder exists must not signal it (SIGHUP ends it)."""
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert locking.holder_gone({"owner": f"ops@{HOST}", "pid": str(p.pid)}) is False
+        with pytest.raises(subprocess.TimeoutExpired):
+            p.wait(timeout=0.2)
+    finally:
+        p.kill()
+        p.wait()
 
 
 
