@@ -44,6 +44,10 @@ class Module:
     #: only the mutants of these functions ("Class.method" or "function"; empty: all of the files'): a file
     #: where one concern (the push lock) sits among others the module's tests do not aim at
     functions: tuple[str, ...] = ()
+    #: run mutmut in a pid namespace of its own: the module signals processes by pid (the lock's liveness
+    #: probe kill(pid, 0), the revert timer's killpg), so a mutant may signal a real process; in the
+    #: namespace only mutmut and its tests' processes exist (see _PID_INIT)
+    pid_namespace: bool = False
 
 
 #: builds the whole DR plan (Pulumi) for one assertion the other DR tests make on a written plan
@@ -86,7 +90,8 @@ MODULES: dict[str, Module] = {
                    functions=("DeviceBusy.__init__", "owner", "parse", "holder_gone",
                               "ApiDriver._lock_path", "ApiDriver._mutex", "ApiDriver._lock_text",
                               "ApiDriver._holds_lock", "ApiDriver._take_lock", "ApiDriver._release_local",
-                              "ApiDriver._release_lock", "_LocalLockAdmin.info", "_LocalLockAdmin.unlock")),
+                              "ApiDriver._release_lock", "_LocalLockAdmin.info", "_LocalLockAdmin.unlock"),
+                   pid_namespace=True),
 }
 
 #: mutmut's exit-code verdicts (mutmut.stats.status_by_exit_code) that count as "the tests noticed".
@@ -186,17 +191,53 @@ json.dump(names, sys.stdout)
 """
 
 
-def _mutmut(work: Path, env: dict, args: list[str], timeout: float) -> str:
+#: pid 1 of the namespace: runs mutmut as its child and reaps every orphan. mutmut itself must not be pid 1:
+#: pid 1 ignores signals it has no handler for (a mutant's stray SIGHUP would go unnoticed), and it would
+#: inherit the tests' orphaned processes, which mutmut's os.wait() then takes for a worker (KeyError).
+_PID_INIT = r"""
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:])
+while True:
+    pid, status = os.wait()
+    if pid == p.pid:
+        code = os.waitstatus_to_exitcode(status)
+        sys.exit(128 - code if code < 0 else code)
+"""
+
+
+MUTMUT = Path(sys.executable).parent / "mutmut"
+
+
+class MutmutStopped(SystemExit):
+    """mutmut ended without a result for every mutant it was given (a signal, a crash, the timeout)."""
+
+
+def _mutmut(work: Path, env: dict, args: list[str], timeout: float, *, pid_namespace: bool = False,
+            check: bool = True) -> str:
+    cmd = [str(MUTMUT), *args]
+    if pid_namespace:
+        unshare = shutil.which("unshare")
+        if not unshare:
+            raise SystemExit("this module runs in a pid namespace: `unshare` (util-linux) is not installed")
+        cmd = [unshare, *([] if os.geteuid() == 0 else ["--map-root-user"]), "--pid", "--fork", "--kill-child",
+               "--mount-proc", sys.executable, "-c", _PID_INIT, *cmd]
     # its own session, so a run past the timeout is ended with every worker it forked
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "mutmut"), *args], cwd=work, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-        err += f"\n(stopped after {timeout:.0f} s: the mutants not run are 'not checked')"
-    return out[-3000:] + err[-3000:]
+        raise MutmutStopped(f"mutmut stopped after {timeout:g} s (--timeout); the mutants not run have no "
+                            f"result:\n{out[-3000:]}{err[-3000:]}") from None
+    log = out[-3000:] + err[-3000:]
+    if check and proc.returncode != 0:
+        rc = proc.returncode
+        sig = -rc if rc < 0 else rc - 128 if 128 < rc < 128 + 65 else None  # Popen's, or a shell's/our init's
+        why = f"killed by {signal.Signals(sig).name}" if sig else f"exit status {rc}"
+        raise MutmutStopped(f"mutmut stopped ({why}) before every mutant had a result:\n{log}")
+    return log
 
 
 def run_module(name: str, mod: Module, *, children: int, keep: bool, timeout: float,
@@ -215,7 +256,8 @@ def run_module(name: str, mod: Module, *, children: int, keep: bool, timeout: fl
         run_args = ["run", "--max-children", str(children)]
         if sample or mod.functions:
             # generate the mutants and the test map without running any, then pick
-            log = _mutmut(work, env, [*run_args, "no-such-mutant-xyz"], timeout)
+            log = _mutmut(work, env, [*run_args, "no-such-mutant-xyz"], timeout, pid_namespace=mod.pid_namespace,
+                          check=False)  # the unknown name ends it with an error once the mutants exist
             names = json.loads(subprocess.run([sys.executable, "-c", _NAMES], cwd=work, env=env,
                                               capture_output=True, text=True).stdout or "[]")
             names = [n for n in names if any(n.startswith(_module_name(p) + ".") for p in mod.paths)
@@ -223,7 +265,8 @@ def run_module(name: str, mod: Module, *, children: int, keep: bool, timeout: fl
             total_generated = len(names)
             step = max(1, -(-len(names) // sample)) if sample else 1
             run_args += names[::step]
-        log = _mutmut(work, env, run_args, max(60.0, timeout - (time.monotonic() - t0)))
+        log = _mutmut(work, env, run_args, max(60.0, timeout - (time.monotonic() - t0)),
+                      pid_namespace=mod.pid_namespace)
         dump = subprocess.run([sys.executable, "-c", _DUMP], cwd=work, env=env, capture_output=True, text=True)
         if dump.returncode != 0 or not dump.stdout.strip():
             raise SystemExit(f"{name}: mutmut produced no results:\n{log}\n{dump.stderr[-3000:]}")
@@ -231,6 +274,10 @@ def run_module(name: str, mod: Module, *, children: int, keep: bool, timeout: fl
         if sample or mod.functions:
             chosen = set(run_args[3:])
             mutants = [m for m in mutants if m["name"] in chosen]
+        unrun = [m["name"] for m in mutants if m["status"] == "not checked"]
+        if unrun:  # mutmut said nothing wrong, yet some mutants have no result: no score from a partial run
+            raise MutmutStopped(f"{name}: mutmut ended with {len(unrun)} of {len(mutants)} mutants not run "
+                                f"(first: {unrun[0]}):\n{log}")
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -318,9 +365,14 @@ def main(argv: list[str] | None = None) -> int:
                   + (f" (without {', '.join(m.deselect)})" if m.deselect else "")
                   + (f" [only {', '.join(m.functions)}]" if m.functions else ""))
         return 0
-    results = []
+    results, stopped = [], []
     for n in names:
-        r = run_module(n, MODULES[n], children=a.children, keep=a.keep, timeout=a.timeout, sample=a.sample)
+        try:
+            r = run_module(n, MODULES[n], children=a.children, keep=a.keep, timeout=a.timeout, sample=a.sample)
+        except MutmutStopped as e:  # no score from a partial run; the other modules still run
+            print(f"{n}: ERROR: {e}", file=sys.stderr, flush=True)
+            stopped.append(n)
+            continue
         results.append(r)
         if not a.json:
             c = r["counts"]
@@ -338,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             _record(r, a.children)
     if a.json:
         print(json.dumps(results, indent=2, ensure_ascii=False))
-    return 0 if all(r["score"] >= TARGET for r in results) else 1
+    return 0 if not stopped and all(r["score"] >= TARGET for r in results) else 1
 
 
 if __name__ == "__main__":
