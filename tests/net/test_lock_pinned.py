@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from napalm.base.exceptions import CommitError, ReplaceConfigException
@@ -249,3 +250,63 @@ def test_unlock_admin_with_no_lock_held_answers_none(tmp_path):
     admin = _drv(tmp_path, "tok-b")
     assert admin.device_lock.unlock() is None
     assert admin.device_calls == ["unlock force=True"]
+
+
+# ---------------------------------------------------------------- the revert timer: whom _take_pending signals
+@pytest.fixture
+def session_leader():
+    """A live process leading its own group that is not a revert timer (what a reused pid may be)."""
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    yield p
+    p.kill()
+    p.wait()
+
+
+@pytest.mark.parametrize("pid", [None, 0, 1, -1, "SELF", "4242", True, "GONE", "LEADER", "MEMBER"],
+                         ids=["none", "zero-own-group", "init-group", "minus-one", "self", "text", "bool", "gone",
+                              "leader-not-a-timer", "not-a-leader"])
+def test_take_pending_signals_no_process_but_its_own_timer(tmp_path, monkeypatch, session_leader, alive_pid, pid):
+    """killpg(1) would SIGTERM init's group and killpg(0) our own; a pending.json put back after a failed
+    revert names a timer that is gone, whose pid may now lead an unrelated session."""
+    pid = {"SELF": os.getpid(), "GONE": _gone_pid(), "LEADER": session_leader.pid, "MEMBER": alive_pid}.get(pid, pid)
+    signalled = []
+    monkeypatch.setattr(os, "killpg", lambda *a: signalled.append(a))
+    d = _drv(tmp_path, "tok-a")
+    d._record("pending.json", {"snapshot": "r", "pid": pid})
+    assert d._take_pending() == {"snapshot": "r", "pid": pid}
+    assert signalled == [] and d._pending_file().exists() is False
+    assert sorted(p.name for p in d.state.iterdir()) == []      # the taken file is gone too
+
+
+def _describe(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(bytes(1))
+        return f"pid {pid}: group {os.getpgid(pid)}, argv {argv}"
+    except OSError as e:
+        return f"pid {pid}: {e!r}"
+
+
+def test_take_pending_stops_its_own_revert_timer(tmp_path):
+    import signal
+
+    from dcops.net.drivers import api_base
+    d = _drv(tmp_path, "tok-a")
+    d._take_lock()
+    d._arm(60, "snap-1")
+    pid = json.loads(d._pending_file().read_text(encoding="utf-8"))["pid"]
+    try:
+        assert api_base._our_timer(pid, d.state) is True, _describe(pid)
+        assert api_base._our_timer(pid, tmp_path / "another-device") is False
+        assert d._take_pending()["snapshot"] == "snap-1"
+        for _ in range(100):                 # SIGTERM ends it; the driver's reaper thread collects it
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"the revert timer {pid} was not stopped")
+    finally:
+        if api_base._our_timer(pid, d.state):
+            os.killpg(pid, signal.SIGKILL)
