@@ -90,7 +90,8 @@ MODULES: dict[str, Module] = {
                    functions=("DeviceBusy.__init__", "owner", "parse", "holder_gone",
                               "ApiDriver._lock_path", "ApiDriver._mutex", "ApiDriver._lock_text",
                               "ApiDriver._holds_lock", "ApiDriver._take_lock", "ApiDriver._release_local",
-                              "ApiDriver._release_lock", "_LocalLockAdmin.info", "_LocalLockAdmin.unlock"),
+                              "ApiDriver._release_lock", "_LocalLockAdmin.info", "_LocalLockAdmin.unlock",
+                              "ApiDriver._take_pending", "_our_timer"),
                    pid_namespace=True),
 }
 

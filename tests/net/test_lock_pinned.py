@@ -287,9 +287,7 @@ def _describe(pid: int) -> str:
         return f"pid {pid}: {e!r}"
 
 
-def test_take_pending_stops_its_own_revert_timer(tmp_path):
-    import signal
-
+def test_the_armed_revert_timer_is_recognised_as_this_folders_timer_only(tmp_path):
     from dcops.net.drivers import api_base
     d = _drv(tmp_path, "tok-a")
     d._take_lock()
@@ -298,15 +296,81 @@ def test_take_pending_stops_its_own_revert_timer(tmp_path):
     try:
         assert api_base._our_timer(pid, d.state) is True, _describe(pid)
         assert api_base._our_timer(pid, tmp_path / "another-device") is False
-        assert d._take_pending()["snapshot"] == "snap-1"
-        for _ in range(100):                 # SIGTERM ends it; the driver's reaper thread collects it
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail(f"the revert timer {pid} was not stopped")
     finally:
-        if api_base._our_timer(pid, d.state):
-            os.killpg(pid, signal.SIGKILL)
+        d._take_pending()
+
+
+def _stand_in_timer(tmp_path, state) -> subprocess.Popen:
+    """A process with the revert timer's command line (python -m dcops.net.drivers.api_base STATE) whose module
+    only sleeps: unlike the real timer it cannot end by itself when pending.json is taken early."""
+    pkg = tmp_path / "fake" / "dcops" / "net" / "drivers"
+    pkg.mkdir(parents=True)
+    for d in (pkg, pkg.parent, pkg.parent.parent):
+        (d / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "api_base.py").write_text("import time\ntime.sleep(60)\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.Popen([sys.executable, "-m", "dcops.net.drivers.api_base", str(state)], cwd=tmp_path / "fake",
+                            env=env, start_new_session=True)
+
+
+def test_take_pending_stops_its_own_revert_timer_with_sigterm(tmp_path):
+    import signal
+    d = _drv(tmp_path, "tok-a")
+    timer = _stand_in_timer(tmp_path, d.state)
+    try:
+        d._record("pending.json", {"snapshot": "snap-1", "pid": timer.pid})
+        assert d._take_pending() == {"snapshot": "snap-1", "pid": timer.pid}
+        assert timer.wait(timeout=10) == -signal.SIGTERM
+    finally:
+        timer.kill()
+        timer.wait()
+
+
+@pytest.mark.parametrize("error", [ProcessLookupError, PermissionError])
+def test_take_pending_goes_on_when_the_timer_cannot_be_signalled(tmp_path, monkeypatch, error):
+    """The timer ended between the check and the signal, or runs as another user: pending.json is taken."""
+    from dcops.net.drivers import api_base
+
+    def refuse(*a):
+        raise error(a)
+    monkeypatch.setattr(api_base, "_our_timer", lambda pid, state: True)
+    monkeypatch.setattr(os, "killpg", refuse)
+    d = _drv(tmp_path, "tok-a")
+    d._record("pending.json", {"snapshot": "r", "pid": 4242})
+    assert d._take_pending() == {"snapshot": "r", "pid": 4242}
+    assert d._pending_file().exists() is False
+
+
+def test_timer_pids_up_to_1_and_our_own_are_refused_without_looking_them_up(tmp_path, monkeypatch):
+    from dcops.net.drivers import api_base
+    looked_up = []
+    monkeypatch.setattr(os, "getpgid", lambda pid: looked_up.append(pid) or pid)
+    for pid in (None, "7", True, -1, 0, 1, os.getpid()):
+        assert api_base._our_timer(pid, tmp_path) is False
+    assert looked_up == []
+    assert api_base._our_timer(2, tmp_path) is False      # looked up: pid 2 is no timer of this folder
+    assert looked_up == [2]
+
+
+def test_timer_started_after_its_commit_was_confirmed_does_nothing(tmp_path):
+    """Confirm can take pending.json before the timer process has read it: the timer ends quietly."""
+    from dcops.net.drivers import api_base
+    assert api_base._timer(tmp_path) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_holder_whose_process_belongs_to_another_user_is_not_stale(monkeypatch):
+    def not_permitted(pid, sig):
+        raise PermissionError(1, "Operation not permitted")
+    monkeypatch.setattr(os, "kill", not_permitted)
+    assert locking.holder_gone({"owner": f"ops@{HOST}", "pid": "4242"}) is False
+
+
+def test_release_goes_on_when_the_lock_was_removed_by_an_unlock_meanwhile(tmp_path, monkeypatch):
+    """`dcops net unlock` removes lock.json without the mutex: releasing a lock file that is gone is no error."""
+    d = _drv(tmp_path, "tok-a")
+    d._take_lock()
+    monkeypatch.setattr(d, "_read", lambda name: {"token": "tok-a"})
+    d._lock_path().unlink()
+    d._release_local()
+    assert d._lock_path().exists() is False

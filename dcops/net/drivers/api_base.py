@@ -358,7 +358,10 @@ def _reap_later(proc: subprocess.Popen) -> None:
 def _timer(state: Path) -> int:
     """The detached revert timer: sleep to the deadline, then revert unless confirmed first."""
     import importlib
-    spec = json.loads((state / "pending.json").read_text(encoding="utf-8"))
+    try:
+        spec = json.loads((state / "pending.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:   # confirmed or rolled back before this process got here: nothing to revert
+        return 0
     time.sleep(max(0.0, spec["deadline"] - time.time()))
     cls = getattr(importlib.import_module(spec["module"]), spec["cls"])
     drv = cls(spec["hostname"], spec["username"], os.environ.get(TIMER_ENV, ""), spec["timeout"],
