@@ -294,6 +294,7 @@ def test_the_armed_revert_timer_is_recognised_as_this_folders_timer_only(tmp_pat
     d._arm(60, "snap-1")
     pid = json.loads(d._pending_file().read_text(encoding="utf-8"))["pid"]
     try:
+        _started(pid)
         assert api_base._our_timer(pid, d.state) is True, _describe(pid)
         assert api_base._our_timer(pid, tmp_path / "another-device") is False
     finally:
@@ -309,8 +310,21 @@ def _stand_in_timer(tmp_path, state) -> subprocess.Popen:
         (d / "__init__.py").write_text("", encoding="utf-8")
     (pkg / "api_base.py").write_text("import time\ntime.sleep(60)\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.Popen([sys.executable, "-m", "dcops.net.drivers.api_base", str(state)], cwd=tmp_path / "fake",
-                            env=env, start_new_session=True)
+    p = subprocess.Popen([sys.executable, "-m", "dcops.net.drivers.api_base", str(state)], cwd=tmp_path / "fake",
+                         env=env, start_new_session=True)
+    _started(p.pid)
+    return p
+
+
+def _started(pid: int) -> None:
+    """Popen returns when exec has begun; /proc/PID/cmdline reads empty for a moment more (a confirm in that
+    moment signals nothing, and the real timer then finds pending.json taken and ends)."""
+    for _ in range(500):
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if f.read():
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"{pid} did not start")
 
 
 def test_take_pending_stops_its_own_revert_timer_with_sigterm(tmp_path):
