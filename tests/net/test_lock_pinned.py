@@ -359,7 +359,8 @@ def test_timer_pids_up_to_1_and_our_own_are_refused_without_looking_them_up(tmp_
     from dcops.net.drivers import api_base
     looked_up = []
     monkeypatch.setattr(os, "getpgid", lambda pid: looked_up.append(pid) or pid)
-    for pid in (None, "7", True, -1, 0, 1, os.getpid()):
+    monkeypatch.setattr(os, "getpid", lambda: 4242)   # not 2, which it is in a pid namespace's first child
+    for pid in (None, "7", True, -1, 0, 1, 4242):
         assert api_base._our_timer(pid, tmp_path) is False
     assert looked_up == []
     assert api_base._our_timer(2, tmp_path) is False      # looked up: pid 2 is no timer of this folder
