@@ -230,9 +230,7 @@ def _mutation_table(s: Sources) -> str:
             files += f" ({len(r['functions'])} functions named in `bench/mutation.py`)"
         killed = r.get("killed")
         score = f"{num(r['score'], 1)} %"
-        if r.get("partial"):
-            score += f" (partial run: {r['partial']})"
-        elif run < generated:
+        if run < generated:
             lo, hi = r.get("ci95") or (None, None)
             score += (f" (sample; 95 % interval {num(lo, 1)}–{num(hi, 1)} %)" if lo is not None
                       else " (sample; no interval recorded)")
