@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -243,8 +244,8 @@ def _mutmut(work: Path, env: dict, args: list[str], timeout: float, *, pid_names
 
 def run_module(name: str, mod: Module, *, children: int, keep: bool, timeout: float,
                sample: int | None = None) -> dict:
-    """`sample`: run only every k-th mutant (k chosen so that at most `sample` run), in mutmut's order,
-    which keeps each function's share; the score is then an estimate over the mutants run."""
+    """`sample`: run a simple random sample of at most `sample` mutants (seeded by the module's name and
+    mutant count: the same code gives the same sample); the score is then an estimate over the mutants run."""
     work = Path(tempfile.mkdtemp(prefix=f"dcops-mutation-{name}-"))
     t0 = time.monotonic()
     total_generated = None
@@ -264,8 +265,7 @@ def run_module(name: str, mod: Module, *, children: int, keep: bool, timeout: fl
             names = [n for n in names if any(n.startswith(_module_name(p) + ".") for p in mod.paths)
                      and (not mod.functions or _function(n) in mod.functions)]
             total_generated = len(names)
-            step = max(1, -(-len(names) // sample)) if sample else 1
-            run_args += names[::step]
+            run_args += pick_sample(names, sample, seed=f"{name}:{len(names)}") if sample else names
         log = _mutmut(work, env, run_args, max(60.0, timeout - (time.monotonic() - t0)),
                       pid_namespace=mod.pid_namespace)
         dump = subprocess.run([sys.executable, "-c", _DUMP], cwd=work, env=env, capture_output=True, text=True)
@@ -306,10 +306,20 @@ def run_module(name: str, mod: Module, *, children: int, keep: bool, timeout: fl
             "workdir": str(work) if keep else None}
 
 
+def pick_sample(names: list[str], n: int, *, seed: str) -> list[str]:
+    """A simple random sample of `n` names, in their order. Not every k-th: mutmut numbers a line's mutants
+    one after another, so a stride lands on the same kinds of mutation; the lint module's every-5th sample
+    found no survivor (100 %, interval 97.3-100 %) where the complete run then found 40 (92.6 %)."""
+    if n >= len(names):
+        return list(names)
+    keep = set(random.Random(seed).sample(range(len(names)), n))
+    return [x for i, x in enumerate(names) if i in keep]
+
+
 def wilson(caught: int, n: int, population: int, z: float = 1.96) -> tuple[float, float]:
     """95 % interval (percent) of the score of all `population` mutants from `caught` of `n` sampled: the
     Wilson score interval, narrowed by the finite-population correction (a sample of most mutants says
-    more than one of few); the systematic every-k-th sample is taken as a random one."""
+    more than one of few); the sample is a simple random one (pick_sample)."""
     if n == 0:
         return 0.0, 100.0
     if n >= population:
@@ -334,6 +344,7 @@ def _record(r: dict, children: int) -> None:
     figures[r["module"]] = {"score": r["score"], "mutants": r["mutants"], "checked": r["checked"],
                             "generated": r["generated"], "killed": r["killed"], "ci95": r["ci95"],
                             "functions": r["functions"], "survived": len(r["survivors"]),
+                            **({"sampling": "random"} if r["checked"] < r["generated"] else {}),
                             "equivalent": len(r["equivalent"]), "seconds": r["seconds"], "paths": r["paths"],
                             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                             "load_average": [round(x, 2) for x in os.getloadavg()]}
@@ -350,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--children", type=int, default=2, help="mutmut worker processes (the machine is shared)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per module before giving up")
     ap.add_argument("--sample", type=int, default=None, metavar="N",
-                    help="run only every k-th mutant, at most N per module (an estimate, for a bounded run)")
+                    help="run a random sample of at most N mutants per module (an estimate, for a bounded run)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folders (mutmut browse there)")
     ap.add_argument("--no-record", action="store_true", help="do not write bench/results/mutation.json")
     ap.add_argument("--json", action="store_true", help="results as JSON on stdout")
