@@ -230,16 +230,16 @@ def _mutation_table(s: Sources) -> str:
             files += f" ({len(r['functions'])} functions named in `bench/mutation.py`)"
         killed = r.get("killed")
         score = f"{num(r['score'], 1)} %"
-        if r.get("partial"):
-            score += f" (partial run: {r['partial']})"
+        if run < generated and r.get("sampling") != "random":   # recorded before samples were random
+            score += " (every-k-th sample, no valid interval: a stride can miss whole kinds of mutant)"
         elif run < generated:
             lo, hi = r.get("ci95") or (None, None)
-            score += (f" (sample; 95 % interval {num(lo, 1)}–{num(hi, 1)} %)" if lo is not None
-                      else " (sample; no interval recorded)")
+            score += (f" (random sample; 95 % interval {num(lo, 1)}–{num(hi, 1)} %)" if lo is not None
+                      else " (random sample; no interval recorded)")
         rows.append(f"| {name} | {files} | {num(run)} / {num(generated)} | {'–' if killed is None else num(killed)} | "
                     f"{num(r['equivalent'])} | {num(r['survived'])} | {score} |")
-    rows += ["", "A module with fewer mutants run than generated was sampled (every k-th mutant, "
-                 "`bench/mutation.py --sample N`): its score is an estimate of the whole module's, with the 95 % "
+    rows += ["", "A module with fewer mutants run than generated was sampled (`bench/mutation.py --sample N`, a "
+                 "seeded random sample; older runs took every k-th mutant): its score is an estimate of the whole module's, with the 95 % "
                  "interval of that estimate (Wilson, finite-population corrected)."]
     return "\n".join(rows) + "\n"
 

@@ -207,8 +207,6 @@ def lint(inv: Inventory, folder=POLICY_DIR) -> list[Finding]:
                                 + ("" if same else f" with action {earlier.body.get('action')}")))
                             break
                 by_pair.setdefault((s, d), []).append((term, m))
-            if policy_mod.ANY in flt.src + flt.dst:
-                continue
         for s, d in pairs:
             if policy_mod.ANY in (s, d) or s not in zones or d not in zones:
                 continue

@@ -368,3 +368,123 @@ filters:
     got = findings(inv, tmp_path, policy, services)
     assert ("p.yaml", 4, "warning", "term 'from-anywhere': permits every service app → db; name the ports") in got
     assert not any("any-any" in f[3] for f in got)
+
+
+def test_protocol_numbers_0_to_255_are_known_and_256_is_not(inv, tmp_path):
+    policy = """\
+filters:
+  - header: {zones: {from: app, to: db}}
+    terms:
+      - {name: t, destination-port: POSTGRES, protocol: 0 255 256, action: accept}
+"""
+    assert findings(inv, tmp_path, policy) == {
+        ("p.yaml", 4, "error", "term 't': unknown protocol '256'")} | unused("HTTPS", "SSH", "DNS", "SPARE")
+
+
+ZONED = SERVICES + """\
+networks:
+  APPHOST:
+    values:
+      - {address: 10.20.20.5/32}
+  OUTSIDE:
+    values:
+      - {address: 198.51.100.0/24}
+  MIXED:
+    values:
+      - {address: 10.20.30.5/32}
+      - {address: 8.8.8.8/32}
+"""
+
+
+def test_zone_membership_per_side_per_name_over_every_zone_of_the_header(inv, tmp_path):
+    """From 'any' the destination side is still checked; an unknown name does not end the check of the next;
+    a header's zones are united; the internet zone holds every address no internal zone has (so a public
+    source outside the inventory is fine, and an app address claimed to come from the internet is not)."""
+    policy = """\
+filters:
+  - header: {zones: {from: any, to: db}}
+    terms:
+      - {name: any-db, destination-address: MIXED, destination-port: POSTGRES, protocol: tcp, action: accept}
+  - header: {zones: {from: app, to: dmz}}
+    terms:
+      - {name: app-dmz, destination-address: NOPE MIXED, destination-port: HTTPS, protocol: tcp, action: accept}
+  - header: {zones: {from: [app, db], to: dmz}}
+    terms:
+      - {name: appdb-dmz, source-address: APPHOST, destination-port: SSH, protocol: tcp, action: accept}
+  - header: {zones: {from: public, to: dmz}}
+    terms:
+      - {name: web-in, source-address: OUTSIDE, destination-port: HTTPS, protocol: tcp, action: accept}
+      - {name: spoof, source-address: APPHOST, destination-port: DNS, protocol: udp, action: accept}
+"""
+    never = "the term can never admit it — file it under a filter for its zones"
+    assert findings(inv, tmp_path, policy, ZONED) == {
+        ("p.yaml", 4, "error", f"term 'any-db': destination-address MIXED (8.8.8.8/32) lies outside every zone of "
+                               f"the inventory; {never}"),
+        ("p.yaml", 7, "error", f"term 'app-dmz': destination-address MIXED (8.8.8.8/32, 10.20.30.5/32) lies in zone "
+                               f"db, outside the filter's to-zone dmz; {never}"),
+        ("p.yaml", 7, "error", "term 'app-dmz': unknown network object 'NOPE'"),
+        ("p.yaml", 14, "error", f"term 'spoof': source-address APPHOST (10.20.20.5/32) lies in zone app, outside the "
+                                f"filter's from-zone public; {never}"),
+    } | unused("SPARE")
+
+
+def test_a_policy_syntax_error_names_its_file_and_line_even_in_a_folder_with_a_colon(inv, tmp_path):
+    folder = tmp_path / "site:1"
+    folder.mkdir()
+    assert findings(inv, folder, "filters: [\n") == {
+        ("p.yaml", 2, "error", "YAML syntax error: expected the node content, but found '<stream end>'")}
+
+
+def test_a_restricted_source_to_every_address_is_a_warning_not_an_any_any(inv, tmp_path):
+    services = ZONED + """\
+  EVERYWHERE:
+    values:
+      - {address: 0.0.0.0/0}
+  FOUR:
+    values:
+      - {address: 192.168.1.1/32}
+      - {address: 192.168.3.1/32}
+      - {address: 192.168.5.1/32}
+      - {address: 192.168.7.1/32}
+  DMZHOST:
+    values:
+      - {address: 10.20.10.5/32}
+"""
+    policy = """\
+filters:
+  - header: {zones: {from: app, to: db}}
+    terms:
+      - {name: app-to-all, source-address: APPHOST, destination-address: EVERYWHERE, action: accept}
+      - {name: four, destination-address: FOUR, destination-port: POSTGRES, protocol: tcp, action: accept}
+  - header: {zones: {from: [app, db], to: mgmt}}
+    terms:
+      - {name: from-dmz, source-address: DMZHOST, destination-port: SSH, protocol: tcp, action: accept}
+"""
+    never = "the term can never admit it — file it under a filter for its zones"
+    assert findings(inv, tmp_path, policy, services) == {
+        ("p.yaml", 4, "error", "term 'app-to-all': destination-address EVERYWHERE (0.0.0.0/5, 8.0.0.0/7, 10.0.0.0/12, "
+                               "10.16.0.0/14 …) lies in zone mgmt, oob, edge, dmz, app, storage, wan, outside the "
+                               f"filter's to-zone db; {never}"),
+        ("p.yaml", 4, "warning", "term 'app-to-all': permits every service app → db; name the ports"),
+        ("p.yaml", 5, "error", "term 'four': destination-address FOUR (192.168.1.1/32, 192.168.3.1/32, 192.168.5.1/32, "
+                               f"192.168.7.1/32) lies outside every zone of the inventory; {never}"),
+        ("p.yaml", 8, "error", "term 'from-dmz': source-address DMZHOST (10.20.10.5/32) lies in zone dmz, outside the "
+                               f"filter's from-zone app, db; {never}"),
+        ("services.yaml", 11, "warning", "object 'OUTSIDE' is defined but never used"),
+        ("services.yaml", 14, "warning", "object 'MIXED' is defined but never used"),
+    } | unused("HTTPS", "DNS", "SPARE")
+
+
+def test_an_unknown_source_port_is_reported_on_its_own_line(inv, tmp_path):
+    policy = """\
+filters:
+  - header: {zones: {from: app, to: db}}
+    terms:
+      - name: t
+        source-port: NOSUCH
+        destination-port: POSTGRES
+        protocol: tcp
+        action: accept
+"""
+    assert findings(inv, tmp_path, policy) == {
+        ("p.yaml", 5, "error", "term 't': unknown service 'NOSUCH'")} | unused("HTTPS", "SSH", "DNS", "SPARE")

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from napalm.base.exceptions import CommitError, ReplaceConfigException
@@ -104,7 +105,7 @@ def test_holder_whose_process_here_is_alive_is_not_stale(alive_pid):
 
 
 @pytest.mark.parametrize("holder", [
-    {"owner": f"ops@{HOST}", "pid": str(os.getpid())},             # this very process
+    {"owner": f"ops@{HOST}", "pid": "SELF"},                       # this very process (its pid at run time)
     {"owner": f"ops@{HOST}", "pid": "0"},                          # would signal our process group
     {"owner": f"ops@{HOST}", "pid": "-1"},                         # would signal every process
     {"owner": f"ops@{HOST}", "pid": "not-a-pid"},
@@ -113,7 +114,23 @@ def test_holder_whose_process_here_is_alive_is_not_stale(alive_pid):
     {"pid": "999999999"},
 ], ids=["self", "pid0", "pid-1", "garbage", "no-pid", "other-host", "no-owner"])
 def test_holder_is_not_stale_unless_it_ran_here_and_its_process_is_gone(holder):
+    # "SELF" is resolved here, not in the parameter list: parameters are built when the tests are collected,
+    # and a runner that collects once and forks per run (mutmut) would make str(os.getpid()) name the
+    # collecting parent -- a live process a mutant of the probe then signals (SIGHUP stopped mutmut's run)
+    holder = {k: str(os.getpid()) if v == "SELF" else v for k, v in holder.items()}
     assert locking.holder_gone(holder) is False
+
+
+def test_liveness_probe_does_not_disturb_a_live_holder():
+    """The probe is kill(pid, 0): asking whether the holder exists must not signal it (SIGHUP ends it)."""
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert locking.holder_gone({"owner": f"ops@{HOST}", "pid": str(p.pid)}) is False
+        with pytest.raises(subprocess.TimeoutExpired):
+            p.wait(timeout=0.2)
+    finally:
+        p.kill()
+        p.wait()
 
 
 
@@ -233,3 +250,142 @@ def test_unlock_admin_with_no_lock_held_answers_none(tmp_path):
     admin = _drv(tmp_path, "tok-b")
     assert admin.device_lock.unlock() is None
     assert admin.device_calls == ["unlock force=True"]
+
+
+# ---------------------------------------------------------------- the revert timer: whom _take_pending signals
+@pytest.fixture
+def session_leader():
+    """A live process leading its own group that is not a revert timer (what a reused pid may be)."""
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    yield p
+    p.kill()
+    p.wait()
+
+
+@pytest.mark.parametrize("pid", [None, 0, 1, -1, "SELF", "4242", True, "GONE", "LEADER", "MEMBER"],
+                         ids=["none", "zero-own-group", "init-group", "minus-one", "self", "text", "bool", "gone",
+                              "leader-not-a-timer", "not-a-leader"])
+def test_take_pending_signals_no_process_but_its_own_timer(tmp_path, monkeypatch, session_leader, alive_pid, pid):
+    """killpg(1) would SIGTERM init's group and killpg(0) our own; a pending.json put back after a failed
+    revert names a timer that is gone, whose pid may now lead an unrelated session."""
+    pid = {"SELF": os.getpid(), "GONE": _gone_pid(), "LEADER": session_leader.pid, "MEMBER": alive_pid}.get(pid, pid)
+    signalled = []
+    monkeypatch.setattr(os, "killpg", lambda *a: signalled.append(a))
+    d = _drv(tmp_path, "tok-a")
+    d._record("pending.json", {"snapshot": "r", "pid": pid})
+    assert d._take_pending() == {"snapshot": "r", "pid": pid}
+    assert signalled == [] and d._pending_file().exists() is False
+    assert sorted(p.name for p in d.state.iterdir()) == []      # the taken file is gone too
+
+
+def _describe(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(bytes(1))
+        return f"pid {pid}: group {os.getpgid(pid)}, argv {argv}"
+    except OSError as e:
+        return f"pid {pid}: {e!r}"
+
+
+def test_the_armed_revert_timer_is_recognised_as_this_folders_timer_only(tmp_path):
+    from dcops.net.drivers import api_base
+    d = _drv(tmp_path, "tok-a")
+    d._take_lock()
+    d._arm(60, "snap-1")
+    pid = json.loads(d._pending_file().read_text(encoding="utf-8"))["pid"]
+    try:
+        _started(pid)
+        assert api_base._our_timer(pid, d.state) is True, _describe(pid)
+        assert api_base._our_timer(pid, tmp_path / "another-device") is False
+    finally:
+        d._take_pending()
+
+
+def _stand_in_timer(tmp_path, state) -> subprocess.Popen:
+    """A process with the revert timer's command line (python -m dcops.net.drivers.api_base STATE) whose module
+    only sleeps: unlike the real timer it cannot end by itself when pending.json is taken early."""
+    pkg = tmp_path / "fake" / "dcops" / "net" / "drivers"
+    pkg.mkdir(parents=True)
+    for d in (pkg, pkg.parent, pkg.parent.parent):
+        (d / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "api_base.py").write_text("import time\ntime.sleep(60)\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    p = subprocess.Popen([sys.executable, "-m", "dcops.net.drivers.api_base", str(state)], cwd=tmp_path / "fake",
+                         env=env, start_new_session=True)
+    _started(p.pid)
+    return p
+
+
+def _started(pid: int) -> None:
+    """Popen returns when exec has begun; /proc/PID/cmdline reads empty for a moment more (a confirm in that
+    moment signals nothing, and the real timer then finds pending.json taken and ends)."""
+    for _ in range(500):
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if f.read():
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"{pid} did not start")
+
+
+def test_take_pending_stops_its_own_revert_timer_with_sigterm(tmp_path):
+    import signal
+    d = _drv(tmp_path, "tok-a")
+    timer = _stand_in_timer(tmp_path, d.state)
+    try:
+        d._record("pending.json", {"snapshot": "snap-1", "pid": timer.pid})
+        assert d._take_pending() == {"snapshot": "snap-1", "pid": timer.pid}
+        assert timer.wait(timeout=10) == -signal.SIGTERM
+    finally:
+        timer.kill()
+        timer.wait()
+
+
+@pytest.mark.parametrize("error", [ProcessLookupError, PermissionError])
+def test_take_pending_goes_on_when_the_timer_cannot_be_signalled(tmp_path, monkeypatch, error):
+    """The timer ended between the check and the signal, or runs as another user: pending.json is taken."""
+    from dcops.net.drivers import api_base
+
+    def refuse(*a):
+        raise error(a)
+    monkeypatch.setattr(api_base, "_our_timer", lambda pid, state: True)
+    monkeypatch.setattr(os, "killpg", refuse)
+    d = _drv(tmp_path, "tok-a")
+    d._record("pending.json", {"snapshot": "r", "pid": 4242})
+    assert d._take_pending() == {"snapshot": "r", "pid": 4242}
+    assert d._pending_file().exists() is False
+
+
+def test_timer_pids_up_to_1_and_our_own_are_refused_without_looking_them_up(tmp_path, monkeypatch):
+    from dcops.net.drivers import api_base
+    looked_up = []
+    monkeypatch.setattr(os, "getpgid", lambda pid: looked_up.append(pid) or pid)
+    monkeypatch.setattr(os, "getpid", lambda: 4242)   # not 2, which it is in a pid namespace's first child
+    for pid in (None, "7", True, -1, 0, 1, 4242):
+        assert api_base._our_timer(pid, tmp_path) is False
+    assert looked_up == []
+    assert api_base._our_timer(2, tmp_path) is False      # looked up: pid 2 is no timer of this folder
+    assert looked_up == [2]
+
+
+def test_timer_started_after_its_commit_was_confirmed_does_nothing(tmp_path):
+    """Confirm can take pending.json before the timer process has read it: the timer ends quietly."""
+    from dcops.net.drivers import api_base
+    assert api_base._timer(tmp_path) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_holder_whose_process_belongs_to_another_user_is_not_stale(monkeypatch):
+    def not_permitted(pid, sig):
+        raise PermissionError(1, "Operation not permitted")
+    monkeypatch.setattr(os, "kill", not_permitted)
+    assert locking.holder_gone({"owner": f"ops@{HOST}", "pid": "4242"}) is False
+
+
+def test_release_goes_on_when_the_lock_was_removed_by_an_unlock_meanwhile(tmp_path, monkeypatch):
+    """`dcops net unlock` removes lock.json without the mutex: releasing a lock file that is gone is no error."""
+    d = _drv(tmp_path, "tok-a")
+    d._take_lock()
+    monkeypatch.setattr(d, "_read", lambda name: {"token": "tok-a"})
+    d._lock_path().unlink()
+    d._release_local()
+    assert d._lock_path().exists() is False

@@ -257,7 +257,7 @@ class ApiDriver(NetworkDriver):
         info = json.loads(dst.read_text(encoding="utf-8"))
         dst.unlink()
         pid = info.get("pid")
-        if pid and pid != os.getpid():
+        if _our_timer(pid, self.state):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGTERM)
         return info
@@ -330,6 +330,25 @@ class _LocalLockAdmin:
         return was
 
 
+def _our_timer(pid: Any, state: Path) -> bool:
+    """Whether `pid` (pending.json's) is still this state folder's revert timer, the only process
+    _take_pending may signal. Its group is signalled (killpg), so anything else is refused: no pid, pid 1
+    and below (killpg(1) is init's group, 0 our own, negatives are refused by the kernel), this process, a
+    process that leads no group, and a pid the system has given to another program since the timer ended
+    (a failed revert puts pending.json back with the pid of a timer that is gone). Not signalling is
+    safe: a timer that is still running finds pending.json taken when it wakes and does nothing."""
+    if type(pid) is not int or pid <= 1 or pid == os.getpid():
+        return False
+    try:
+        if os.getpgid(pid) != pid:       # the timer leads its own session (start_new_session)
+            return False
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:                      # gone, or no /proc: nothing is known to be ours
+        return False
+    return argv[1:4] == [b"-m", b"dcops.net.drivers.api_base", os.fsencode(str(state))]
+
+
 def _reap_later(proc: subprocess.Popen) -> None:
     """The timer outlives us normally; reap it if it ends first (no zombie in long-running callers)."""
     import threading
@@ -339,7 +358,10 @@ def _reap_later(proc: subprocess.Popen) -> None:
 def _timer(state: Path) -> int:
     """The detached revert timer: sleep to the deadline, then revert unless confirmed first."""
     import importlib
-    spec = json.loads((state / "pending.json").read_text(encoding="utf-8"))
+    try:
+        spec = json.loads((state / "pending.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:   # confirmed or rolled back before this process got here: nothing to revert
+        return 0
     time.sleep(max(0.0, spec["deadline"] - time.time()))
     cls = getattr(importlib.import_module(spec["module"]), spec["cls"])
     drv = cls(spec["hostname"], spec["username"], os.environ.get(TIMER_ENV, ""), spec["timeout"],
