@@ -16,7 +16,8 @@ class PduVerbs:
         return {oid: val for oid, val, _t in await self._request(ber.GET, oids)}
 
     async def _bulk_once(self, oids: list[str], reps: int) -> list:
-        return [(o, v) for o, v, _t in await self._request(ber.GETBULK, oids, 0, reps)]
+        """[(oid, value, ...)] of a GETBULK: the decoder's triples as they come (multi_walk reads the first two)."""
+        return await self._request(ber.GETBULK, oids, 0, reps)
 
     async def walk(self, roots: list[str]) -> dict[str, object]:
         return await multi_walk(self, roots)
@@ -126,7 +127,8 @@ async def multi_walk(session, roots: list[str]) -> dict[str, object]:
                 continue
             raise
         done: set[str] = set()
-        for i, (oid, val) in enumerate(vbs):
+        for i, vb in enumerate(vbs):
+            oid, val = vb[0], vb[1]
             root = active[i % n]
             if root in done:
                 continue
