@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import shutil
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _results import record  # noqa: E402  (bench/_results.py, beside this script)
 
-from dcops.monitor.poller import Poller  # noqa: E402
+from dcops.monitor.poller import Poller, tune_gc  # noqa: E402
 from dcops.monitor.profiles import get_profile  # noqa: E402
 from dcops.monitor.snmp.errors import Credentials  # noqa: E402
 from dcops.monitor.snmp.v2c import V2cSession  # noqa: E402
@@ -74,6 +75,12 @@ def start_snmpd(n: int, work: Path) -> list[tuple[subprocess.Popen, int]]:
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         out.append((p, port))
 
+    wait_ready(out, "snmpd")
+    return out
+
+
+def wait_ready(agents: list[tuple[subprocess.Popen, int]], what: str) -> None:
+    """Until every agent answers a v2c GET (10 s at most each); on failure they are stopped."""
     async def ready(port):
         s = V2cSession("127.0.0.1", port, COMMUNITY, timeout=0.5, retries=0)
         for _ in range(40):
@@ -82,13 +89,16 @@ def start_snmpd(n: int, work: Path) -> list[tuple[subprocess.Popen, int]]:
                 return
             except Exception:  # noqa: BLE001
                 await asyncio.sleep(0.25)
-        raise RuntimeError(f"snmpd on {port} did not start")
+        raise RuntimeError(f"{what} on {port} did not start")
 
     async def all_ready():
-        await asyncio.gather(*(ready(port) for _p, port in out))
+        await asyncio.gather(*(ready(port) for _p, port in agents))
 
-    asyncio.run(all_ready())
-    return out
+    try:
+        asyncio.run(all_ready())
+    except BaseException:
+        stop([p for p, _ in agents])
+        raise
 
 
 def stop(procs) -> None:
@@ -259,9 +269,12 @@ def bench_dcops(ports: list[int], duration: float, concurrency: int, v3: bool, g
         return {"polls": polls, "errors": errs, "varbinds": vb, "cpu_s": cpu, "wall_s": wall,
                 "varbinds_per_cpu_s": vb / cpu if cpu else 0, "varbinds_per_s": vb / wall}
 
+    thresholds = gc.get_threshold()
+    tune_gc()  # as Poller.run (`dcops monitor`) does
     try:
         return asyncio.run(run())
     finally:
+        gc.set_threshold(*thresholds)  # the pysnmp reference rows keep the interpreter's defaults
         if st is not None:  # leave no database behind in /tmp
             st.close()
             shutil.rmtree(db_dir, ignore_errors=True)
@@ -315,34 +328,125 @@ def _shard_cycle(args) -> dict:
     ports, lo, hi, concurrency, v3 = args
 
     async def run():
+        tune_gc()  # as Poller.run (`dcops monitor`) does
         targets = _targets(ports, hi, v3)[lo:hi]
         poller = Poller(targets, concurrency=concurrency, timeout=10, retries=2)
         out = []
         for _ in range(2):  # the first cycle includes SNMPv3 engine discovery of every device
             t0, c0 = time.monotonic(), time.process_time()
             polls = await poller.poll_all()
-            out.append({"wall_s": time.monotonic() - t0, "cpu_s": time.process_time() - c0,
-                        "unreachable": sum(not p.reachable for p in polls),
+            out.append({"start": t0, "end": time.monotonic(), "wall_s": time.monotonic() - t0,
+                        "cpu_s": time.process_time() - c0, "unreachable": sum(not p.reachable for p in polls),
                         "varbinds": sum(p.varbinds for p in polls)})
         return out
 
     return asyncio.run(run())
 
 
-def bench_many(ports: list[int], devices: int, workers: int, concurrency: int, v3: bool) -> dict:
-    """Two full poll cycles of `devices` simulated devices, sharded over `workers` processes."""
+class CpuSampler:
+    """CPU-seconds of other processes (the agents) sampled every 0.1 s, to split a time span's CPU."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids, self.samples = pids, []
+        self._stop = threading.Event()
+        self._th = threading.Thread(target=self._run, daemon=True)
+
+    def _now(self) -> tuple[float, float]:
+        return time.monotonic(), sum(proc_cpu(p) for p in self.pids)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.samples.append(self._now())
+
+    def __enter__(self):
+        self.samples.append(self._now())
+        self._th.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._th.join()
+        self.samples.append(self._now())
+
+    def between(self, t0: float, t1: float) -> float:
+        def at(t):
+            import bisect
+            i = bisect.bisect_left(self.samples, (t, -1.0))
+            if i <= 0:
+                return self.samples[0][1]
+            if i >= len(self.samples):
+                return self.samples[-1][1]
+            (ta, ca), (tb, cb) = self.samples[i - 1], self.samples[i]
+            return ca + (cb - ca) * (t - ta) / (tb - ta) if tb > ta else cb
+        return at(t1) - at(t0)
+
+
+def bench_many(ports: list[int], devices: int, workers: int, concurrency: int, v3: bool,
+               agent_pids: list[int] = (), agent_kind: str = "snmpd") -> dict:
+    """Two full poll cycles of `devices` simulated devices, sharded over `workers` processes.
+    Besides the cycle's wall time: the CPU of the poller processes and of the agents in that time."""
     from concurrent.futures import ProcessPoolExecutor
     per = (devices + workers - 1) // workers
     shards = [(ports, i * per, min(devices, (i + 1) * per), concurrency, v3) for i in range(workers)]
-    with ProcessPoolExecutor(workers) as ex:
+    load = [round(x, 2) for x in os.getloadavg()]
+    with CpuSampler(list(agent_pids)) as agents, ProcessPoolExecutor(workers) as ex:
         res = list(ex.map(_shard_cycle, shards))
     cycles = []
     for c in range(2):  # shards run in parallel: the cycle lasts as long as the slowest shard
+        t0, t1 = min(r[c]["start"] for r in res), max(r[c]["end"] for r in res)
         cycles.append({"cycle_wall_s": max(r[c]["wall_s"] for r in res),
                        "poller_cpu_s": sum(r[c]["cpu_s"] for r in res),
+                       "agent_cpu_s": agents.between(t0, t1),
                        "unreachable": sum(r[c]["unreachable"] for r in res),
                        "varbinds": sum(r[c]["varbinds"] for r in res)})
-    return {"devices": devices, "workers": workers, "v3": v3, "first": cycles[0], "steady": cycles[1]}
+    return {"devices": devices, "workers": workers, "v3": v3, "agents": agent_kind, "agent_processes": len(ports),
+            "load_average_before": load, "first": cycles[0], "steady": cycles[1]}
+
+
+def start_responders(n: int, work: Path, snmpd_port: int) -> list[tuple[subprocess.Popen, int]]:
+    """`n` bench/snmp_responder.py agents serving the MIB recorded from the snmpd on `snmpd_port`."""
+    from snmp_responder import record_mib
+    mib = work / "mib.json"
+    mib.write_text(json.dumps(asyncio.run(record_mib("127.0.0.1", snmpd_port, COMMUNITY))))
+    out = []
+    for _ in range(n):
+        port = free_port()
+        p = subprocess.Popen([sys.executable, str(Path(__file__).with_name("snmp_responder.py")), "--mib", str(mib),
+                              "--port", str(port), "--community", COMMUNITY, "--v3-user", V3["user"],
+                              "--v3-auth", V3["auth"], "--v3-priv", V3["priv"]],
+                             stdout=subprocess.DEVNULL, stderr=open(work / "responder.log", "ab"),
+                             start_new_session=True)
+        out.append((p, port))
+
+    wait_ready(out, "snmp_responder")
+    return out
+
+
+def check_responder(snmpd_port: int, responder_port: int) -> dict:
+    """The poller must read the same series, varbinds and requests from the responder as from the snmpd it
+    recorded (v2c and v3 authPriv), or the many-device figure would measure a different workload."""
+    async def one(port, v3):
+        [t] = _targets([port], 1, v3)
+        p = Poller([t], timeout=2, retries=1)
+        await p.poll_all()  # engine discovery, walk row hints
+        [poll] = await p.poll_all()
+        if not poll.reachable:
+            raise RuntimeError(f"port {port}: {poll.error}")
+        # rates left out: the recorded counters stand still, snmpd's move (and may exceed lo's ifSpeed)
+        return poll.varbinds, poll.requests, sorted((x.metric, tuple(sorted(x.labels.items()))) for x in poll.samples
+                                                    if not x.metric.endswith(("_per_second", "_ratio")))
+
+    async def run():
+        out = {}
+        for v3 in (False, True):
+            a, b = await one(snmpd_port, v3), await one(responder_port, v3)
+            if a != b:
+                raise RuntimeError(f"snmp_responder differs from snmpd ({'v3' if v3 else 'v2c'}): "
+                                   f"varbinds/requests {a[:2]} vs {b[:2]}, series {len(a[2])} vs {len(b[2])}")
+            out["v3" if v3 else "v2c"] = {"varbinds": a[0], "requests": a[1], "series": len(a[2])}
+        return out
+
+    return asyncio.run(run())
 
 
 def bench_site() -> dict:
@@ -404,6 +508,10 @@ def _figures(res: dict) -> dict:
             out[f"{key}_first_s"] = round(m["first"]["cycle_wall_s"], 1)
             # CPU of the poller processes: on a machine shared with other work, the steadier figure
             out[f"{key}_steady_cpu_s"] = round(m["steady"]["poller_cpu_s"], 1)
+            # what the agents took of the same 2 cores during that cycle, and what served the devices
+            out[f"{key}_steady_agent_cpu_s"] = round(m["steady"]["agent_cpu_s"], 1)
+            out[f"{key}_agents"] = f"{m['agent_processes']} {m['agents']}"
+            out[f"{key}_load_before"] = m["load_average_before"][0]
             out[f"{key}_unreachable"] = m["steady"]["unreachable"]
     if "site" in res:
         out["site_devices"] = res["site"]["devices"]
@@ -436,6 +544,11 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--devices", type=int, default=10000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--many-agents", choices=("responder", "snmpd"), default="responder",
+                    help="what serves the many-device cycle: bench/snmp_responder.py (default: the cheapest agent, "
+                         "so the cycle measures the poller) or the snmpd agents")
+    ap.add_argument("--responders", type=int, default=1, help="responder processes for the many-device cycle (one "
+                    "busy process costs less CPU per request than several that sleep and wake)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip-exporter", action="store_true")
     ap.add_argument("--skip-many", action="store_true")
@@ -449,6 +562,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dcops-bench-"))
     agents = start_snmpd(a.agents, work)
     ports = [port for _p, port in agents]
+    responders: list = []
     res: dict = {"agents": a.agents, "duration_s": a.duration, "concurrency": a.concurrency,
                  "load_average_before": [round(x, 2) for x in os.getloadavg()]}
     if_indexes = _if_indexes(ports[0])
@@ -480,10 +594,17 @@ def main() -> None:
         finally:
             os.environ.pop("DCOPS_SNMP_PYSNMP")
         if not a.skip_many:
-            res["many_v2c"] = bench_many(ports, a.devices, a.workers, 256, v3=False)
-            res["many_v3"] = bench_many(ports, a.devices, a.workers, 256, v3=True)
+            many = agents
+            if a.many_agents == "responder":
+                many = responders = start_responders(a.responders, work, ports[0])
+                res["responder_check"] = check_responder(ports[0], responders[0][1])
+                stop([p for p, _ in agents])  # the snmpd agents idle, but leave the machine to the cycle
+            many_ports, pids = [port for _p, port in many], [p.pid for p, _ in many]
+            kind = "snmp_responder" if a.many_agents == "responder" else "snmpd"
+            res["many_v2c"] = bench_many(many_ports, a.devices, a.workers, 256, False, pids, kind)
+            res["many_v3"] = bench_many(many_ports, a.devices, a.workers, 256, True, pids, kind)
     finally:
-        stop([p for p, _ in agents])
+        stop([p for p, _ in agents + responders])
         shutil.rmtree(work, ignore_errors=True)
     if not a.skip_site:
         res["site"] = bench_site()
@@ -520,9 +641,10 @@ def main() -> None:
             m = res[key]
             f, s_ = m["first"], m["steady"]
             print(f"\n{m['devices']} simulated devices, {'SNMPv3 authPriv' if m['v3'] else 'v2c'} (if-mib profile, "
-                  f"{a.agents} snmpd agents), {m['workers']} poller processes: steady cycle {s_['cycle_wall_s']:.1f} s "
-                  f"wall (target ≤ 60 s), poller CPU {s_['poller_cpu_s']:.1f} s, unreachable {s_['unreachable']}; "
-                  f"first cycle (with discovery) {f['cycle_wall_s']:.1f} s")
+                  f"{m['agent_processes']} {m['agents']} agents), {m['workers']} poller processes: steady cycle "
+                  f"{s_['cycle_wall_s']:.1f} s wall (target ≤ 20 s), poller CPU {s_['poller_cpu_s']:.1f} s, agent CPU "
+                  f"{s_['agent_cpu_s']:.1f} s, unreachable {s_['unreachable']}; first cycle (with discovery) "
+                  f"{f['cycle_wall_s']:.1f} s; load average {m['load_average_before'][0]:.1f} before")
     if "site" in res:
         s = res["site"]
         print(f"site: {s['devices']} devices (snmpsim, SNMPv3 authPriv) full poll cycle {s['cycle_s']:.2f} s "

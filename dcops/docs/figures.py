@@ -121,6 +121,9 @@ FIGURES: dict[str, Callable[[Sources], str]] = {
     "bench.snmp.many_v3_first_s": _bench("bench_snmp", "many_v3_first_s", 1),
     "bench.snmp.many_v2c_cpu_s": _bench("bench_snmp", "many_v2c_steady_cpu_s", 1),
     "bench.snmp.many_v3_cpu_s": _bench("bench_snmp", "many_v3_steady_cpu_s", 1),
+    "bench.snmp.many_v2c_agent_cpu_s": _bench("bench_snmp", "many_v2c_steady_agent_cpu_s", 1),
+    "bench.snmp.many_v3_agent_cpu_s": _bench("bench_snmp", "many_v3_steady_agent_cpu_s", 1),
+    "bench.snmp.many_load": _bench("bench_snmp", "many_v2c_load_before", 1),
     "bench.snmp.load_before": _bench("bench_snmp", "load_average_before", 1),
     "bench.codec.v2c_us_per_vb": _bench("bench_codec", "v2c_us_per_varbind", 2),
     "bench.codec.v3_us_per_vb": _bench("bench_codec", "v3_us_per_varbind", 2),
@@ -206,12 +209,18 @@ def _snmp_table(s: Sources) -> str:
         rows += [f"| {t} | {num(f[k])} |" for k, t in have]
         rows.append("")
     if "many_v3_steady_s" in f:
-        rows.append(f"{num(f['many_v3_devices'])} simulated devices, {f['many_v3_workers']} poller processes: steady "
-                    f"cycle {num(f['many_v2c_steady_s'], 1)} s (v2c), {num(f['many_v3_steady_s'], 1)} s (v3 authPriv; "
-                    f"first cycle with engine discovery {num(f['many_v3_first_s'], 1)} s); CPU of the poller processes "
-                    f"per steady cycle {num(f['many_v2c_steady_cpu_s'], 1)} s (v2c) and "
-                    f"{num(f['many_v3_steady_cpu_s'], 1)} s (v3), on a machine shared with other work the steadier "
-                    "figure (the agents need CPU on the same 2 cores too).")
+        served = f.get("many_v3_agents", f"{f['agents']} snmpd")
+        agent_cpu = (f"; CPU of the agents ({served.split(' ', 1)[1]}) in the same cycle "
+                     f"{num(f['many_v2c_steady_agent_cpu_s'], 1)} s and {num(f['many_v3_steady_agent_cpu_s'], 1)} s"
+                     if "many_v3_steady_agent_cpu_s" in f else "")
+        load = (f"; load average {num(f['many_v2c_load_before'], 1)} when the cycles began"
+                if "many_v2c_load_before" in f else "")
+        rows.append(f"{num(f['many_v3_devices'])} simulated devices served by {served} agents, "
+                    f"{f['many_v3_workers']} poller processes: steady cycle {num(f['many_v2c_steady_s'], 1)} s (v2c), "
+                    f"{num(f['many_v3_steady_s'], 1)} s (v3 authPriv; first cycle with engine discovery "
+                    f"{num(f['many_v3_first_s'], 1)} s) wall; CPU of the poller processes per steady cycle "
+                    f"{num(f['many_v2c_steady_cpu_s'], 1)} s (v2c) and {num(f['many_v3_steady_cpu_s'], 1)} s (v3)"
+                    f"{agent_cpu}{load}.")
     rows.append(f"{f['agents']} snmpd agents, {f['concurrency']} devices in flight, {num(f['phase_s'])} s per phase; "
                 f"load average {num(f['load_average_before'], 1)} before the run, {num(f['load_average_after'], 1)} "
                 "after (`bench/results/bench_snmp.json`).")

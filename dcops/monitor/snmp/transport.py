@@ -22,13 +22,18 @@ DISCARDED: Counter = Counter()
 
 
 class Waiter:
-    __slots__ = ("addr", "fut", "accept", "why", "kind", "discarded")
+    """One outstanding request: its future, its answer check, and what its timer needs to resend it."""
 
-    def __init__(self, addr: tuple[str, int], fut: asyncio.Future, accept) -> None:
+    __slots__ = ("addr", "fut", "accept", "why", "kind", "discarded", "msg", "tries", "timeout", "session", "due")
+
+    def __init__(self, addr: tuple[str, int], fut: asyncio.Future, accept, msg: bytes = b"", retries: int = 0,
+                 timeout: float = 0.0, session=None) -> None:
         self.addr, self.fut, self.accept = addr, fut, accept
         self.why: str | None = None
         self.kind = ""
         self.discarded = 0
+        self.msg, self.tries, self.timeout, self.session = msg, retries, timeout, session
+        self.due = 0  # the timer tick of the attempt in flight
 
     def discard(self, kind: str, why: str) -> None:
         DISCARDED[kind] += 1
@@ -47,11 +52,20 @@ class Waiter:
         return SnmpRejected(f"no valid response from {h}:{p}: {n} rejected: {self.why}")
 
 
+#: Granularity of the shared request timer: a request times out between `timeout` and `timeout + TICK`
+#: seconds after it was sent (never earlier). One loop timer per tick serves every request due in it.
+TICK = 0.02
+
+
 class _Dispatcher(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
         self.pending: dict[int, Waiter] = {}
         self._next = random.randrange(1, 1 << 30)
+        self.loop = asyncio.get_running_loop()
+        # The timeout wheel: tick number -> requests whose attempt ends in it. One loop timer per tick,
+        # not a timer, a timeout context and a shielding future per request.
+        self._wheel: dict[int, list[Waiter]] = {}
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -93,36 +107,60 @@ class _Dispatcher(asyncio.DatagramProtocol):
         for w in waiting:
             w.discard("malformed", f"undecodable datagram of {len(data)} bytes (no SNMP header)")
 
+    def send(self, w: Waiter) -> None:
+        """Send (or resend) `w`'s request and arm its timeout on the wheel."""
+        self.transport.sendto(w.msg, w.addr)
+        if w.session is not None:
+            w.session.requests += 1
+        tick = -int(-(self.loop.time() + w.timeout) // TICK)  # ceil: never earlier than the timeout
+        w.due = tick
+        bucket = self._wheel.get(tick)
+        if bucket is None:
+            self._wheel[tick] = [w]
+            self.loop.call_at(tick * TICK, self._expire, tick)
+        else:
+            bucket.append(w)
+
+    def _expire(self, tick: int) -> None:
+        for w in self._wheel.pop(tick, ()):
+            if w.fut.done() or w.due != tick:
+                continue
+            if w.tries > 0:
+                w.tries -= 1
+                try:
+                    self.send(w)
+                except OSError as e:  # e.g. no route: the request fails as the first send would have
+                    w.fut.set_exception(e)
+            else:
+                w.fut.set_exception(w.failure())
+
     def error_received(self, exc) -> None:  # ICMP port unreachable etc.: let the timeout decide
         pass
 
 
 async def exchange(addr: tuple[str, int], msg: bytes, rid: int, accept, timeout: float, retries: int,
                    session=None):
-    """Send `msg` (resent on timeout) and return `accept(answer)` of the first valid answer."""
-    d = await dispatcher()
-    w = Waiter(addr, asyncio.get_running_loop().create_future(), accept)
+    """Send `msg` (resent on timeout) and return `accept(answer)` of the first valid answer.
+
+    One future per request, resolved by the first valid answer (datagram_received) or by the timeout
+    wheel (_expire: resend, or fail with why the answers that came were discarded). A cancellation of
+    the awaiting task (the poll's deadline) cancels the future and is never swallowed."""
+    d = _DISPATCHERS.get(asyncio.get_running_loop())
+    if d is None or d.transport is None or d.transport.is_closing():
+        d = await dispatcher()
+    w = Waiter(addr, d.loop.create_future(), accept, msg, retries, timeout, session)
     d.pending[rid] = w
     try:
-        for _attempt in range(retries + 1):
-            d.transport.sendto(msg, addr)
-            if session is not None:
-                session.requests += 1
-            try:
-                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that arrives
-                # as the answer does, so the poller's per-device deadline (an outer asyncio.timeout) was lost
-                # against an agent answering without pause — and an endless walk ran on for minutes.
-                async with asyncio.timeout(timeout):
-                    return await asyncio.shield(w.fut)
-            except TimeoutError:
-                continue
-        raise w.failure()
+        d.send(w)
+        return await w.fut
     finally:
-        d.pending.pop(rid, None)
+        if d.pending.get(rid) is w:
+            del d.pending[rid]
         if session is not None:
             session.discarded += w.discarded
         if not w.fut.done():
             w.fut.cancel()
+        w.msg = w.accept = None  # the wheel keeps the waiter until its tick: not the message
 
 
 # Per event loop (a finished loop's entry goes with it).

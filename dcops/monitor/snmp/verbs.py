@@ -16,7 +16,8 @@ class PduVerbs:
         return {oid: val for oid, val, _t in await self._request(ber.GET, oids)}
 
     async def _bulk_once(self, oids: list[str], reps: int) -> list:
-        return [(o, v) for o, v, _t in await self._request(ber.GETBULK, oids, 0, reps)]
+        """[(oid, value, ...)] of a GETBULK: the decoder's triples as they come (multi_walk reads the first two)."""
+        return await self._request(ber.GETBULK, oids, 0, reps)
 
     async def walk(self, roots: list[str]) -> dict[str, object]:
         return await multi_walk(self, roots)
@@ -65,13 +66,24 @@ def oid_key(oid: str) -> tuple[int, ...]:
     return k
 
 
+#: Ceiling of varbinds asked for in the GETBULK that the rows hint says ends a walk (x max_bulk_varbinds).
+HINT_VARBINDS_FACTOR = 2
+
+
 async def multi_walk(session, roots: list[str]) -> dict[str, object]:
     """Walk several table columns at once: one GETBULK carries every unfinished column.
 
     Bounded (an agent must not keep a poll forever): a column whose next OID does not increase
     stops it (as net-snmp's snmpwalk does), and the whole walk stops at `walk_max_rows` rows per
     column or `walk_max_requests` requests; what was read stays, the reason goes to
-    `session.walk_warnings`. The poll's deadline bounds the time."""
+    `session.walk_warnings`. The poll's deadline bounds the time.
+
+    A walk only ends when the agent hands back an OID past each column, which usually costs one more
+    request than the rows need. Tables keep their size from one poll to the next, so the session
+    remembers the rows of the last complete walk of these columns, and when the rows still to come
+    fit in one answer (up to HINT_VARBINDS_FACTOR x max_bulk_varbinds varbinds), it asks for them plus
+    one: a steady table is walked without that extra request. An agent answers a GETBULK too big for
+    it with fewer varbinds (RFC 3416 §4.2.3) or with tooBig, on which the repetitions are halved."""
     out: dict[str, object] = {}
     cursor = {r: r for r in roots}
     cursor_key = {r: oid_key(r) for r in roots}
@@ -80,18 +92,43 @@ async def multi_walk(session, roots: list[str]) -> dict[str, object]:
     max_rows = getattr(session, "walk_max_rows", 2_000)
     max_requests = getattr(session, "walk_max_requests", 300)
     warnings = getattr(session, "walk_warnings", None)
+    hints = getattr(session, "walk_rows_hint", None)
+    if hints is None:
+        hints = {}
+        try:
+            session.walk_rows_hint = hints
+        except AttributeError:  # a session without attributes of its own: no hint
+            pass
+    hint_key = tuple(roots)
+    hint = hints.pop(hint_key, None)  # kept again only if this walk ends normally
+    limit = session.max_bulk_varbinds
+    hint_limit = HINT_VARBINDS_FACTOR * limit
     requests = 0
+    cut = False
     while cursor:
         if requests >= max_requests:
             _warn(warnings, f"walk of {', '.join(cursor)} stopped after {requests} requests (walk_max_requests)")
+            cut = True
             break
         active = list(cursor)
-        reps = max(1, session.max_bulk_varbinds // len(active))
-        vbs = await session._bulk_once([cursor[r] for r in active], reps)
-        requests += 1
         n = len(active)
+        reps = max(1, limit // n)
+        if hint is not None:
+            left = hint - min(rows[r] for r in active) + 1  # the rows still to come, and the end of each column
+            if reps < left and left * n <= hint_limit:
+                reps = left
+        requests += 1
+        try:
+            vbs = await session._bulk_once([cursor[r] for r in active], reps)
+        except PduError as e:
+            if e.status == 1 and reps > 1:  # tooBig: ask for fewer rows (and trust the hint no more)
+                limit, hint = max(n, n * reps // 2), None
+                hint_limit = limit
+                continue
+            raise
         done: set[str] = set()
-        for i, (oid, val) in enumerate(vbs):
+        for i, vb in enumerate(vbs):
+            oid, val = vb[0], vb[1]
             root = active[i % n]
             if root in done:
                 continue
@@ -103,11 +140,13 @@ async def multi_walk(session, roots: list[str]) -> dict[str, object]:
                 _warn(warnings, f"walk of {root} stopped: the agent returned {oid} after {cursor[root]} "
                                 "(OID not increasing)")
                 done.add(root)
+                cut = True
                 continue
             rows[root] += 1
             if rows[root] > max_rows:
                 _warn(warnings, f"walk of {root} stopped after {max_rows} rows (walk_max_rows)")
                 done.add(root)
+                cut = True
                 continue
             out[oid] = val
             cursor[root] = oid
@@ -116,6 +155,8 @@ async def multi_walk(session, roots: list[str]) -> dict[str, object]:
             done.update(active)
         for r in done:
             cursor.pop(r, None)
+    if not cut and len(hints) < 64:
+        hints[hint_key] = max(rows.values(), default=0)
     return out
 
 
