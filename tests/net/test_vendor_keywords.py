@@ -131,3 +131,54 @@ def test_fortiweb_snmp_user_security_level_follows_the_cli_reference():
     for text in configs:
         user = re.search(r"^config system snmp user\n(.*?)^end$", text, re.S | re.M).group(1)
         assert re.findall(r"^        set security-level (\S+)$", user, re.M) == ["authpriv"]
+
+
+def test_fortiweb_snmp_managers_are_the_numbered_hosts_table():
+    """FortiWeb CLI Reference 6.3.15, "system snmp user" (docs.fortinet.com/document/fortiweb/6.3.15/cli-reference/393441):
+    the SNMP managers of a v3 user are `config hosts` / `edit "<snmp-manager_index>"` / the manager's address;
+    Fortinet's FortiWeb Terraform provider (fortinetdev/terraform-provider-fortiweb 5fd31a8, FortiWeb 8.0:
+    `fortiweb_system_snmp_user_hosts`, cmdb/system/snmp.user/hosts) names that field `ip`. There is no
+    `snmp-user-query-host`/`snmp-user-trap-host` table; the one list both answers queries and receives traps,
+    so it holds the NOC's collectors (the site's syslog servers, which FortiOS also sends its traps to)."""
+    inv, configs = _waf_configs()
+    assert configs
+    for text in configs:
+        user = re.search(r"^config system snmp user\n(.*?)^end$", text, re.S | re.M).group(1)
+        assert "snmp-user-query-host" not in user and "snmp-user-trap-host" not in user and "host-type" not in user
+        hosts = re.search(r"^        config hosts\n(.*?)^        end$", user, re.S | re.M).group(1)
+        assert re.findall(r"^            edit (\d+)\n                set ip (\S+)\n            next$", hosts, re.M) == [
+            (str(i), str(s)) for i, s in enumerate(inv.site.syslog_servers, 1)]
+
+
+def test_fortiweb_ha_uses_fortiwebs_own_keywords():
+    """FortiWeb CLI Reference 7.2.0, "system ha" (docs.fortinet.com/document/fortiweb/7.2.0/cli-reference/352695):
+    `set hbdev "<interface_name>"` and `set hbdev-backup "<interface_name>"` — one port each, not a list
+    (FortiWeb 7.0.0 Administration Guide, HA FAQ: up to 2 heartbeat interfaces); Fortinet's FortiWeb schema
+    (terraform-provider-fortiweb 5fd31a8 `fortiweb_system_ha`, ansible FortiWeb collection 7bd16fa `fwebos_ha`,
+    cmdb/system/ha) has no `password` (that is FortiOS's HA keyword): the pair is matched by group-id."""
+    _, configs = _waf_configs()
+    assert configs
+    for text in configs:
+        ha = re.search(r"^config system ha\n(.*?)^end$", text, re.S | re.M).group(1)
+        sets = dict(re.findall(r"^    set (\S+) (.*)$", ha, re.M))
+        assert sets["hbdev"] == "port7" and sets["hbdev-backup"] == "port8"
+        assert "password" not in sets
+        assert set(sets) == {"mode", "group-name", "group-id", "priority", "override", "hbdev", "hbdev-backup", "monitor"}
+
+
+def test_fortimail_domain_settings_are_the_domain_setting_sub_command():
+    """FortiMail CLI Reference, "domain" (6.2.0, 7.0.4, 7.6.1, 8.0.0: docs.fortinet.com/document/fortimail/8.0.0/cli-reference/10685):
+    `config domain` / `edit <domain_name>` holds sub-commands only (`config domain-setting ...`, `config policy
+    recipient ...`, …); the protected domain's relay settings belong in `config domain-setting`, never as
+    `set` options of the domain's edit."""
+    inv = load_inventory()
+    ctx = render.RenderContext.build(inv)
+    texts = [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortimail"]
+    assert texts
+    for text in texts:
+        dom = re.search(r"^config domain\n(.*?)^end$", text, re.S | re.M).group(1)
+        edit = re.search(r'^    edit "([^"]+)"\n(.*?)^    next$', dom, re.S | re.M)
+        assert not re.findall(r"^        set ", edit.group(2), re.M)        # nothing set on the edit itself
+        setting = re.search(r"^        config domain-setting\n(.*?)^        end$", edit.group(2), re.S | re.M).group(1)
+        assert re.findall(r"^            set (\S+) ", setting, re.M) == [
+            "relay-type", "ip-group-profile", "port", "recipient-verification"]
