@@ -182,3 +182,20 @@ def test_fortimail_domain_settings_are_the_domain_setting_sub_command():
         setting = re.search(r"^        config domain-setting\n(.*?)^        end$", edit.group(2), re.S | re.M).group(1)
         assert re.findall(r"^            set (\S+) ", setting, re.M) == [
             "relay-type", "ip-group-profile", "port", "recipient-verification"]
+
+
+def test_fortimail_global_settings_follow_the_cli_reference():
+    """FortiMail CLI Reference, "system global" (7.0.4: docs.fortinet.com/document/fortimail/7.0.4/cli-reference/13449,
+    and the latest edition): `set pre-login-banner {admin}` — the banner is switched on by naming where it
+    shows, not with FortiOS's `enable` — and `set operation-mode {gateway | server | transparent}` is an
+    option of `config system global` (there is no `config system settings` in that reference)."""
+    inv = load_inventory()
+    ctx = render.RenderContext.build(inv)
+    texts = [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortimail"]
+    assert texts
+    for text in texts:
+        glob = re.search(r"^config system global\n(.*?)^end$", text, re.S | re.M).group(1)
+        sets = dict(re.findall(r"^    set (\S+) (.*)$", glob, re.M))
+        assert sets["pre-login-banner"] == "admin" and sets["operation-mode"] == "gateway"
+        assert set(sets) == {"hostname", "local-domain-name", "admin-idle-timeout", "pre-login-banner", "operation-mode"}
+        assert "config system settings" not in text
