@@ -199,3 +199,22 @@ def test_fortimail_global_settings_follow_the_cli_reference():
         assert sets["pre-login-banner"] == "admin" and sets["operation-mode"] == "gateway"
         assert set(sets) == {"hostname", "local-domain-name", "admin-idle-timeout", "pre-login-banner", "operation-mode"}
         assert "config system settings" not in text
+
+
+def test_fortimail_remote_log_uses_the_remote_destinations_own_option_names():
+    """FortiMail CLI Reference 7.4.1, "log setting remote" (docs.fortinet.com/document/fortimail/7.4.1/cli-reference/820362;
+    6.2.0 and the latest edition alike): a remote destination logs spam and viruses with `spam-log-status` and
+    `virus-log-status`; `antispam-log-status`/`antivirus-log-status` are the names of `log setting local`
+    (7.6.0 …/cli-reference/897426), which a remote entry does not accept."""
+    inv = load_inventory()
+    ctx = render.RenderContext.build(inv)
+    texts = [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortimail"]
+    assert texts
+    for text in texts:
+        remote = re.search(r"^config log setting remote\n(.*?)^end$", text, re.S | re.M).group(1)
+        entries = re.findall(r"^    edit (\d+)\n(.*?)^    next$", remote, re.S | re.M)
+        assert [e[0] for e in entries] == [str(i) for i in range(1, len(inv.site.syslog_servers) + 1)]
+        for _, body in entries:
+            assert re.findall(r"^        set (\S+) ", body, re.M) == [
+                "status", "server", "port", "facility", "event-log-status", "history-log-status",
+                "spam-log-status", "virus-log-status"]
