@@ -107,7 +107,8 @@ def test_keyword_check_catches_a_misspelt_keyword():
 
 def test_every_verified_row_names_its_document_and_version():
     """A row marked ✓ says what it was checked against: a document with its version, or a vendor schema/SDK
-    with its version or commit (scripts/verify_fortios_keywords.py, scripts/verify_panos_keywords.py)."""
+    with its version or commit (scripts/verify_fortios_keywords.py, scripts/verify_panos_keywords.py), or for
+    Linux the man page of the Debian 12 package version."""
     from dcops import PROJECT_ROOT
     from dcops.net import keywords
     tables = keywords.parse_tables((PROJECT_ROOT / "docs" / keywords.DOC).read_text(encoding="utf-8"))
@@ -116,7 +117,7 @@ def test_every_verified_row_names_its_document_and_version():
     for (platform, block), ref in verified.items():
         after = ref.split("✓", 1)[1]
         assert re.search(r"\b\d+\.\d+(\.\d+)?\b|\b[0-9a-f]{7}\b", after), f"{platform} {block}: ✓ without a version: {ref}"
-        assert re.search(r"CLI Reference|Handbook|schema|SDKs|REST CMDB", after), f"{platform} {block}: ✓ without a document"
+        assert re.search(r"CLI Reference|Handbook|schema|SDKs|REST CMDB|man page", after), f"{platform} {block}: ✓ without a document"
     # the one FortiOS row the schema does not confirm for 7.2.8 stays marked unverified
     assert "✗ unverified" in tables["fortios"]["system replacemsg admin"][1]
 
