@@ -6,16 +6,28 @@ Administration Guide, "Setting the system time & date": a list of NTP servers ("
 FortiWeb CLI Reference 7.0.8, "server-policy allow-hosts"
 (https://docs.fortinet.com/document/fortiweb/7.0.8/cli-reference/991441): host-list entries are numbered.
 """
+import functools
 import re
 
 from dcops.model import load_inventory
 from dcops.net import render
 
 
-def _waf_configs():
+@functools.lru_cache(maxsize=1)
+def _rendered():
+    """The inventory and every configured device's rendering, once per module (read-only in the tests)."""
     inv = load_inventory()
     ctx = render.RenderContext.build(inv)
-    return inv, [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortiweb"]
+    return inv, [(d.platform, render.render_device(ctx, d).config) for d in render.configured_devices(inv)]
+
+
+def _configs(platform):
+    inv, rendered = _rendered()
+    return inv, [text for p, text in rendered if p == platform]
+
+
+def _waf_configs():
+    return _configs("fortiweb")
 
 
 def test_fortiweb_ntp_servers_are_a_numbered_table():
@@ -41,9 +53,7 @@ def test_fortimail_snmp_user_keywords_follow_the_cli_reference():
     """FortiMail CLI Reference 8.0.0, "system snmp user"
     (https://docs.fortinet.com/document/fortimail/8.0.0/cli-reference/585995/system-snmp-user):
     security-level {authnopriv | authpriv | noauthnopriv}, query-status, trap-status, numbered `config host`."""
-    inv = load_inventory()
-    ctx = render.RenderContext.build(inv)
-    texts = [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortimail"]
+    inv, texts = _configs("fortimail")
     assert texts
     for text in texts:
         user = re.search(r"^config system snmp user\n(.*?)^end$", text, re.S | re.M).group(1)
@@ -60,9 +70,7 @@ def test_fortiddos_spp_follows_the_handbook_syntax():
     and the protected subnets `config address` / `set type ipv4-netmask` / `set ip-netmask` in the 8.0.0
     Handbook). The old `config ddos spp setting "name"` put the name on the config line, which no
     FortiOS-style CLI accepts; thresholds have no CLI and are comments for the operator."""
-    inv = load_inventory()
-    ctx = render.RenderContext.build(inv)
-    texts = [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortiddos"]
+    inv, texts = _configs("fortiddos")
     assert texts
     for text in texts:
         assert not re.search(r'^config ddos .*"', text, re.M)     # never an SPP name on a config line
@@ -172,9 +180,7 @@ def test_fortimail_domain_settings_are_the_domain_setting_sub_command():
     `config domain` / `edit <domain_name>` holds sub-commands only (`config domain-setting ...`, `config policy
     recipient ...`, …); the protected domain's relay settings belong in `config domain-setting`, never as
     `set` options of the domain's edit."""
-    inv = load_inventory()
-    ctx = render.RenderContext.build(inv)
-    texts = [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortimail"]
+    inv, texts = _configs("fortimail")
     assert texts
     for text in texts:
         dom = re.search(r"^config domain\n(.*?)^end$", text, re.S | re.M).group(1)
@@ -190,9 +196,7 @@ def test_fortimail_global_settings_follow_the_cli_reference():
     and the latest edition): `set pre-login-banner {admin}` — the banner is switched on by naming where it
     shows, not with FortiOS's `enable` — and `set operation-mode {gateway | server | transparent}` is an
     option of `config system global` (there is no `config system settings` in that reference)."""
-    inv = load_inventory()
-    ctx = render.RenderContext.build(inv)
-    texts = [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortimail"]
+    inv, texts = _configs("fortimail")
     assert texts
     for text in texts:
         glob = re.search(r"^config system global\n(.*?)^end$", text, re.S | re.M).group(1)
@@ -207,9 +211,7 @@ def test_fortimail_remote_log_uses_the_remote_destinations_own_option_names():
     6.2.0 and the latest edition alike): a remote destination logs spam and viruses with `spam-log-status` and
     `virus-log-status`; `antispam-log-status`/`antivirus-log-status` are the names of `log setting local`
     (7.6.0 …/cli-reference/897426), which a remote entry does not accept."""
-    inv = load_inventory()
-    ctx = render.RenderContext.build(inv)
-    texts = [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortimail"]
+    inv, texts = _configs("fortimail")
     assert texts
     for text in texts:
         remote = re.search(r"^config log setting remote\n(.*?)^end$", text, re.S | re.M).group(1)
@@ -219,3 +221,13 @@ def test_fortimail_remote_log_uses_the_remote_destinations_own_option_names():
             assert re.findall(r"^        set (\S+) ", body, re.M) == [
                 "status", "server", "port", "facility", "event-log-status", "history-log-status",
                 "spam-log-status", "virus-log-status"]
+
+
+def test_row_verdicts_and_counts_for_the_docs_figures():
+    """docs/network.md's figures `net.keywords.*` (dcops docs refresh): a ✗ wins over a partial ✓."""
+    from dcops.net import keywords
+    tables = {"a": {"x": (set(), "ref — ✓ 1.0 CLI Reference"), "y": (set(), "ref — ✓ part; ✗ the rest"),
+                    "z": (set(), "ref")},
+              "b": {"w": (set(), "ref — ✗ unverified")}}
+    assert [keywords.verdict(r) for _, r in tables["a"].values()] == ["verified", "open", "unchecked"]
+    assert keywords.counts(tables) == {"rows": 4, "verified": 1, "open": 2, "unchecked": 1}
