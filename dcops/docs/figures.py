@@ -69,6 +69,14 @@ class Sources:
         return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _keyword_rows(verdict: str) -> Callable[[Sources], str]:
+    """docs/network.md's reviewed keyword tables, counted by the same parser the keyword test uses."""
+    def count(s: Sources) -> str:
+        from ..net.keywords import DOC, counts, parse_tables  # a pure function of the Markdown
+        return num(counts(parse_tables((s.root / "docs" / DOC).read_text(encoding="utf-8")))[verdict])
+    return count
+
+
 def _inv(key: str) -> Callable[[Sources], str]:
     return lambda s: num(s.inventory[key])
 
@@ -127,6 +135,10 @@ FIGURES: dict[str, Callable[[Sources], str]] = {
     "bench.snmp.load_before": _bench("bench_snmp", "load_average_before", 1),
     "bench.codec.v2c_us_per_vb": _bench("bench_codec", "v2c_us_per_varbind", 2),
     "bench.codec.v3_us_per_vb": _bench("bench_codec", "v3_us_per_varbind", 2),
+    "net.keywords.rows": _keyword_rows("rows"),
+    "net.keywords.verified": _keyword_rows("verified"),
+    "net.keywords.open": _keyword_rows("open"),
+    "net.keywords.unchecked": _keyword_rows("unchecked"),
 }
 
 

@@ -151,6 +151,22 @@ def parse_tables(markdown: str) -> dict[str, dict[str, tuple[set[str], str]]]:
     return out
 
 
+def verdict(reference: str) -> str:
+    """A row's state from its reference cell: `open` (✗: a source contradicts it or leaves part of it
+    open — wins over a partial ✓), `verified` (✓) or `unchecked`."""
+    return "open" if "✗" in reference else "verified" if "✓" in reference else "unchecked"
+
+
+def counts(tables: dict[str, dict[str, tuple[set[str], str]]]) -> dict[str, int]:
+    """Rows per verdict over every platform's table, and all rows (docs figures `net.keywords.*`)."""
+    out = {"rows": 0, "verified": 0, "open": 0, "unchecked": 0}
+    for rows in tables.values():
+        for _, ref in rows.values():
+            out["rows"] += 1
+            out[verdict(ref)] += 1
+    return out
+
+
 def main() -> None:
     from dcops.model import load_inventory
     for platform, blocks in sorted(fleet(load_inventory()).items()):

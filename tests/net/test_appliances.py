@@ -152,7 +152,7 @@ def test_pusher_dry_run_of_unreachable_device_diffs_against_backup(tmp_path, con
     o = report.outcomes[0]
     assert not report.ok and o.failed_step == "connect"
     assert "cannot reach the device" in o.error and "diff shown against its last backup" in o.error
-    assert "+        set port 25" in o.diff and "-        set port 2525" in o.diff
+    assert "+            set port 25" in o.diff and "-            set port 2525" in o.diff   # under config domain-setting
 
 
 @pytest.mark.parametrize("name", ["fortiweb", "fortimail", "fortiddos"])

@@ -6,16 +6,28 @@ Administration Guide, "Setting the system time & date": a list of NTP servers ("
 FortiWeb CLI Reference 7.0.8, "server-policy allow-hosts"
 (https://docs.fortinet.com/document/fortiweb/7.0.8/cli-reference/991441): host-list entries are numbered.
 """
+import functools
 import re
 
 from dcops.model import load_inventory
 from dcops.net import render
 
 
-def _waf_configs():
+@functools.lru_cache(maxsize=1)
+def _rendered():
+    """The inventory and every configured device's rendering, once per module (read-only in the tests)."""
     inv = load_inventory()
     ctx = render.RenderContext.build(inv)
-    return inv, [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortiweb"]
+    return inv, [(d.platform, render.render_device(ctx, d).config) for d in render.configured_devices(inv)]
+
+
+def _configs(platform):
+    inv, rendered = _rendered()
+    return inv, [text for p, text in rendered if p == platform]
+
+
+def _waf_configs():
+    return _configs("fortiweb")
 
 
 def test_fortiweb_ntp_servers_are_a_numbered_table():
@@ -41,9 +53,7 @@ def test_fortimail_snmp_user_keywords_follow_the_cli_reference():
     """FortiMail CLI Reference 8.0.0, "system snmp user"
     (https://docs.fortinet.com/document/fortimail/8.0.0/cli-reference/585995/system-snmp-user):
     security-level {authnopriv | authpriv | noauthnopriv}, query-status, trap-status, numbered `config host`."""
-    inv = load_inventory()
-    ctx = render.RenderContext.build(inv)
-    texts = [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortimail"]
+    inv, texts = _configs("fortimail")
     assert texts
     for text in texts:
         user = re.search(r"^config system snmp user\n(.*?)^end$", text, re.S | re.M).group(1)
@@ -60,9 +70,7 @@ def test_fortiddos_spp_follows_the_handbook_syntax():
     and the protected subnets `config address` / `set type ipv4-netmask` / `set ip-netmask` in the 8.0.0
     Handbook). The old `config ddos spp setting "name"` put the name on the config line, which no
     FortiOS-style CLI accepts; thresholds have no CLI and are comments for the operator."""
-    inv = load_inventory()
-    ctx = render.RenderContext.build(inv)
-    texts = [render.render_device(ctx, d).config for d in render.configured_devices(inv) if d.platform == "fortiddos"]
+    inv, texts = _configs("fortiddos")
     assert texts
     for text in texts:
         assert not re.search(r'^config ddos .*"', text, re.M)     # never an SPP name on a config line
@@ -107,7 +115,8 @@ def test_keyword_check_catches_a_misspelt_keyword():
 
 def test_every_verified_row_names_its_document_and_version():
     """A row marked ✓ says what it was checked against: a document with its version, or a vendor schema/SDK
-    with its version or commit (scripts/verify_fortios_keywords.py, scripts/verify_panos_keywords.py)."""
+    with its version or commit (scripts/verify_fortios_keywords.py, scripts/verify_panos_keywords.py), or for
+    Linux the man page of the Debian 12 package version."""
     from dcops import PROJECT_ROOT
     from dcops.net import keywords
     tables = keywords.parse_tables((PROJECT_ROOT / "docs" / keywords.DOC).read_text(encoding="utf-8"))
@@ -116,7 +125,7 @@ def test_every_verified_row_names_its_document_and_version():
     for (platform, block), ref in verified.items():
         after = ref.split("✓", 1)[1]
         assert re.search(r"\b\d+\.\d+(\.\d+)?\b|\b[0-9a-f]{7}\b", after), f"{platform} {block}: ✓ without a version: {ref}"
-        assert re.search(r"CLI Reference|Handbook|schema|SDKs|REST CMDB", after), f"{platform} {block}: ✓ without a document"
+        assert re.search(r"CLI Reference|Handbook|schema|SDKs|REST CMDB|man page", after), f"{platform} {block}: ✓ without a document"
     # the one FortiOS row the schema does not confirm for 7.2.8 stays marked unverified
     assert "✗ unverified" in tables["fortios"]["system replacemsg admin"][1]
 
@@ -131,3 +140,94 @@ def test_fortiweb_snmp_user_security_level_follows_the_cli_reference():
     for text in configs:
         user = re.search(r"^config system snmp user\n(.*?)^end$", text, re.S | re.M).group(1)
         assert re.findall(r"^        set security-level (\S+)$", user, re.M) == ["authpriv"]
+
+
+def test_fortiweb_snmp_managers_are_the_numbered_hosts_table():
+    """FortiWeb CLI Reference 6.3.15, "system snmp user" (docs.fortinet.com/document/fortiweb/6.3.15/cli-reference/393441):
+    the SNMP managers of a v3 user are `config hosts` / `edit "<snmp-manager_index>"` / the manager's address;
+    Fortinet's FortiWeb Terraform provider (fortinetdev/terraform-provider-fortiweb 5fd31a8, FortiWeb 8.0:
+    `fortiweb_system_snmp_user_hosts`, cmdb/system/snmp.user/hosts) names that field `ip`. There is no
+    `snmp-user-query-host`/`snmp-user-trap-host` table; the one list both answers queries and receives traps,
+    so it holds the NOC's collectors (the site's syslog servers, which FortiOS also sends its traps to)."""
+    inv, configs = _waf_configs()
+    assert configs
+    for text in configs:
+        user = re.search(r"^config system snmp user\n(.*?)^end$", text, re.S | re.M).group(1)
+        assert "snmp-user-query-host" not in user and "snmp-user-trap-host" not in user and "host-type" not in user
+        hosts = re.search(r"^        config hosts\n(.*?)^        end$", user, re.S | re.M).group(1)
+        assert re.findall(r"^            edit (\d+)\n                set ip (\S+)\n            next$", hosts, re.M) == [
+            (str(i), str(s)) for i, s in enumerate(inv.site.syslog_servers, 1)]
+
+
+def test_fortiweb_ha_uses_fortiwebs_own_keywords():
+    """FortiWeb CLI Reference 7.2.0, "system ha" (docs.fortinet.com/document/fortiweb/7.2.0/cli-reference/352695):
+    `set hbdev "<interface_name>"` and `set hbdev-backup "<interface_name>"` — one port each, not a list
+    (FortiWeb 7.0.0 Administration Guide, HA FAQ: up to 2 heartbeat interfaces); Fortinet's FortiWeb schema
+    (terraform-provider-fortiweb 5fd31a8 `fortiweb_system_ha`, ansible FortiWeb collection 7bd16fa `fwebos_ha`,
+    cmdb/system/ha) has no `password` (that is FortiOS's HA keyword): the pair is matched by group-id."""
+    _, configs = _waf_configs()
+    assert configs
+    for text in configs:
+        ha = re.search(r"^config system ha\n(.*?)^end$", text, re.S | re.M).group(1)
+        sets = dict(re.findall(r"^    set (\S+) (.*)$", ha, re.M))
+        assert sets["hbdev"] == "port7" and sets["hbdev-backup"] == "port8"
+        assert "password" not in sets
+        assert set(sets) == {"mode", "group-name", "group-id", "priority", "override", "hbdev", "hbdev-backup", "monitor"}
+
+
+def test_fortimail_domain_settings_are_the_domain_setting_sub_command():
+    """FortiMail CLI Reference, "domain" (6.2.0, 7.0.4, 7.6.1, 8.0.0: docs.fortinet.com/document/fortimail/8.0.0/cli-reference/10685):
+    `config domain` / `edit <domain_name>` holds sub-commands only (`config domain-setting ...`, `config policy
+    recipient ...`, …); the protected domain's relay settings belong in `config domain-setting`, never as
+    `set` options of the domain's edit."""
+    inv, texts = _configs("fortimail")
+    assert texts
+    for text in texts:
+        dom = re.search(r"^config domain\n(.*?)^end$", text, re.S | re.M).group(1)
+        edit = re.search(r'^    edit "([^"]+)"\n(.*?)^    next$', dom, re.S | re.M)
+        assert not re.findall(r"^        set ", edit.group(2), re.M)        # nothing set on the edit itself
+        setting = re.search(r"^        config domain-setting\n(.*?)^        end$", edit.group(2), re.S | re.M).group(1)
+        assert re.findall(r"^            set (\S+) ", setting, re.M) == [
+            "relay-type", "ip-group-profile", "port", "recipient-verification"]
+
+
+def test_fortimail_global_settings_follow_the_cli_reference():
+    """FortiMail CLI Reference, "system global" (7.0.4: docs.fortinet.com/document/fortimail/7.0.4/cli-reference/13449,
+    and the latest edition): `set pre-login-banner {admin}` — the banner is switched on by naming where it
+    shows, not with FortiOS's `enable` — and `set operation-mode {gateway | server | transparent}` is an
+    option of `config system global` (there is no `config system settings` in that reference)."""
+    inv, texts = _configs("fortimail")
+    assert texts
+    for text in texts:
+        glob = re.search(r"^config system global\n(.*?)^end$", text, re.S | re.M).group(1)
+        sets = dict(re.findall(r"^    set (\S+) (.*)$", glob, re.M))
+        assert sets["pre-login-banner"] == "admin" and sets["operation-mode"] == "gateway"
+        assert set(sets) == {"hostname", "local-domain-name", "admin-idle-timeout", "pre-login-banner", "operation-mode"}
+        assert "config system settings" not in text
+
+
+def test_fortimail_remote_log_uses_the_remote_destinations_own_option_names():
+    """FortiMail CLI Reference 7.4.1, "log setting remote" (docs.fortinet.com/document/fortimail/7.4.1/cli-reference/820362;
+    6.2.0 and the latest edition alike): a remote destination logs spam and viruses with `spam-log-status` and
+    `virus-log-status`; `antispam-log-status`/`antivirus-log-status` are the names of `log setting local`
+    (7.6.0 …/cli-reference/897426), which a remote entry does not accept."""
+    inv, texts = _configs("fortimail")
+    assert texts
+    for text in texts:
+        remote = re.search(r"^config log setting remote\n(.*?)^end$", text, re.S | re.M).group(1)
+        entries = re.findall(r"^    edit (\d+)\n(.*?)^    next$", remote, re.S | re.M)
+        assert [e[0] for e in entries] == [str(i) for i in range(1, len(inv.site.syslog_servers) + 1)]
+        for _, body in entries:
+            assert re.findall(r"^        set (\S+) ", body, re.M) == [
+                "status", "server", "port", "facility", "event-log-status", "history-log-status",
+                "spam-log-status", "virus-log-status"]
+
+
+def test_row_verdicts_and_counts_for_the_docs_figures():
+    """docs/network.md's figures `net.keywords.*` (dcops docs refresh): a ✗ wins over a partial ✓."""
+    from dcops.net import keywords
+    tables = {"a": {"x": (set(), "ref — ✓ 1.0 CLI Reference"), "y": (set(), "ref — ✓ part; ✗ the rest"),
+                    "z": (set(), "ref")},
+              "b": {"w": (set(), "ref — ✗ unverified")}}
+    assert [keywords.verdict(r) for _, r in tables["a"].values()] == ["verified", "open", "unchecked"]
+    assert keywords.counts(tables) == {"rows": 4, "verified": 1, "open": 2, "unchecked": 1}
