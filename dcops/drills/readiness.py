@@ -159,6 +159,9 @@ def bacula_measured(path: Path) -> tuple[float | None, str, dict]:
         if not s["stable"]:
             info["why_not"] = (f"a run {100 * s['max_deviation']:.0f} % from the median "
                                f"(> ±{100 * s['stable_band']:.0f} %): not stable")
+            steal = [(r.get("phases") or {}).get("steal_s") for r in counted]
+            if all(isinstance(x, (int, float)) for x in steal):  # the method's runs say what the host took
+                info["why_not"] += f" (the hypervisor's steal time {min(steal):g}–{max(steal):g} s per run)"
         else:
             med = s["median_mbps"]
             info["median_mbps"] = med

@@ -91,9 +91,11 @@ def test_stability_is_every_counted_run_within_ten_percent_of_the_median(rates, 
     assert (s["stable"], s["max_deviation"], s["stable_band"]) == (stable, dev, 0.1)
 
 
-def _result(path, mbps=(74.0, 75.0, 70.0), warm=(60.0,), size=1_205_862_400):
+def _result(path, mbps=(74.0, 75.0, 70.0), warm=(60.0,), size=1_205_862_400, steal=None):
     runs = [{"bytes": size, "seconds": round(size / m / 1e6, 3), "mbps": m, "caches_dropped": True,
              "counted": i >= len(warm)} for i, m in enumerate([*warm, *mbps])]
+    for r, st in zip(runs[len(warm):], steal or []):
+        r["phases"] = {"steal_s": st}
     path.write_text(json.dumps({"bench": "restore", "measured_at": "2026-12-01T00:40:00+00:00",
                                 "machine": {"load_average": [0.5, 0.5, 0.5]},
                                 "figures": {"engine": "bacula", "warmup_runs": len(warm), "runs": runs}}))
@@ -113,6 +115,8 @@ def test_readiness_uses_the_counted_runs_only(tmp_path):
     ({"mbps": (137.0, 156.0, 181.0), "warm": (120.0,)}, "a run 16 % from the median (> ±10 %): not stable"),
     ({"warm": ()}, "no warm-up restore discarded: the first run would measure the daemons' start"),
     ({"mbps": (74.0, 75.0), "warm": (60.0,)}, "2 counted restore run(s) < 3"),
+    ({"mbps": (238.0, 190.0, 173.0), "steal": (0.18, 0.39, 0.59)},
+     "a run 25 % from the median (> ±10 %): not stable (the hypervisor's steal time 0.18–0.59 s per run)"),
 ])
 def test_readiness_refuses_a_figure_that_is_not_stable_or_counts_the_warm_up(tmp_path, kw, why):
     mbps, source, info = readiness.bacula_measured(_result(tmp_path / "r.json", **kw))
