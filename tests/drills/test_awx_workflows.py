@@ -69,8 +69,8 @@ def test_each_workflow_is_valid_for_the_workflow_job_template_module(path):
     assert problems(wf, module_options("workflow_job_template")) == []
     # the graph: every link names a node of the workflow, and the record is built once, by the last node
     ids = [n["identifier"] for n in wf["workflow_nodes"]]
-    links = {x["identifier"] for n in wf["workflow_nodes"] for kind in ("success_nodes", "failure_nodes", "always_nodes")
-             for x in n["related"][kind]}
+    kinds = ("success_nodes", "failure_nodes", "always_nodes")
+    links = {x["identifier"] for n in wf["workflow_nodes"] for kind in kinds for x in n["related"][kind]}
     assert links <= set(ids) and len(ids) == len(set(ids))
     record = [n for n in wf["workflow_nodes"] if n["unified_job_template"]["name"] == "dcops drill record"]
     assert [n["identifier"] for n in record] == [ids[-1]] and not any(record[0]["related"][k] for k in (
