@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from dcops import paths
@@ -26,12 +26,14 @@ from . import record as rec
 from .core import (DEFAULT_REPORT_DIR, Drill, DrillContext, DrillRefused, conclude, environment, finish,
                    lab_overrides, new_record, select_targets)
 from .inventory import OVERLAY_KEYS, dynamic
-from .runner import PlaybookRun
+from .runner import PlaybookRun, Step
 
 #: where a record written by the callback goes (AWX: a folder mounted into the execution environment)
 REPORT_DIR_ENV = "DCOPS_DRILL_REPORT_DIR"
 #: the extra var carrying the drill's options (what `dcops drill run -o KEY=VALUE -t NAME` sets)
 OPTIONS_VAR = "dcops_drill_options"
+#: the extra var carrying an AWX workflow's earlier parts (its nodes' set_stats artifacts): part_of's dicts
+PARTS_VAR = "dcops_drill_parts"
 
 
 def drill_for(playbook: str | Path) -> Drill | None:
@@ -88,6 +90,27 @@ class ReplayContext(DrillContext):
             raise DrillRefused("the playbook ran with other extra vars than the drill gives it: " + "; ".join(wrong))
         self.taken += 1
         return run
+
+
+def part_of(run: PlaybookRun, extravars: dict) -> dict:
+    """One workflow node's run as JSON-able data, to hand on to the following nodes (a set_stats artifact)."""
+    d = asdict(run)
+    d["extravars"] = {k: v for k, v in extravars.items() if k != PARTS_VAR}
+    return d
+
+
+def parts_from(extravars: dict) -> list[tuple[PlaybookRun, dict]]:
+    """The earlier parts of a workflow from the extra vars AWX gave this node (none outside a workflow)."""
+    out = []
+    for i, d in enumerate(extravars.get(PARTS_VAR) or []):
+        try:
+            d = dict(d)
+            ev = dict(d.pop("extravars"))
+            steps = [Step(**s) for s in d.pop("steps")]
+            out.append((PlaybookRun(**d, steps=steps), ev))
+        except (TypeError, KeyError, ValueError) as e:
+            raise DrillRefused(f"{PARTS_VAR}[{i}] is not a workflow part ({type(e).__name__}: {e})") from None
+    return out
 
 
 def where(inv, hostvars: dict[str, dict], extravars: dict) -> tuple[dict, dict, dict | None]:
@@ -151,9 +174,11 @@ def record_run(playbook: str, run: PlaybookRun, *, extravars: dict, hostvars: di
     folder = Path(report_dir or os.environ.get(REPORT_DIR_ENV) or DEFAULT_REPORT_DIR)
     ctx = ReplayContext(inv, not run.check, options, r, r.id, overlay, None, None, report_dir=folder,
                         inventory_path=inventory_path, captured=run, extravars=extravars,
-                        parts=list(parts or []))
+                        parts=list(parts) if parts is not None else [])
 
     def body() -> None:
+        if parts is None:
+            ctx.parts = parts_from(extravars)
         select_targets(drill, inv, options, r, at=started)
         if lab:
             r.lab = lab
