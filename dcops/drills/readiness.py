@@ -6,9 +6,10 @@ compute.Instance resources are the DR site's VMs); without one it is reported un
 restore throughput is, in order: -o throughput_mbps= (declared), the newest passing *production*
 backup-restore drill record that restored at least 1 GB, or the measured Bacula restore throughput
 (`-o restore_bench=FILE`, default bench/results/restore.json from `bench/bench_restore.py`: a real
-Bacula restore of ≥ 1 GB of incompressible data, page cache dropped before each of at least three
-runs, every file verified; the median is used when the runs agree within 25 %, and the estimate is
-marginal within ±max(10 %, the runs' spread) of the RTO). The media server's `dd` read rate is
+Bacula restore of ≥ 1 GB of incompressible data, page cache dropped before each run, a warm-up
+restore discarded, every file verified, dcops.backup.throughput's method; the median is used when each
+of at least three counted runs is within ±10 % of it, and the estimate is marginal within
+±max(10 %, the runs' spread) of the RTO). The media server's `dd` read rate is
 kept in the record as a diagnostic only: a read of a page-cached file measured the cache and flipped
 the verdict run to run, and a read is not a restore. Without any of these the estimate is reported
 unknown, not guessed. The same inputs give the same estimate and verdict on every run.
@@ -21,6 +22,7 @@ import re
 from pathlib import Path
 
 from dcops import PROJECT_ROOT
+from dcops.backup import throughput
 from dcops.model import Inventory
 
 from . import record as rec
@@ -125,39 +127,47 @@ def _measured(media: dict) -> tuple[float | None, str, dict]:
 
 
 def bacula_measured(path: Path) -> tuple[float | None, str, dict]:
-    """(MB/s, source, info) from a bench_restore result: only a Bacula restore of ≥ 1 GB per run, caches
-    dropped before every run, at least three runs agreeing within PASS_SPREAD; else None and info["why_not"]."""
+    """(MB/s, source, info) from a bench_restore result: only a Bacula restore of ≥ 1 GB per run, caches dropped
+    before every run, a warm-up restore discarded, at least three counted runs each within ±STABLE of their
+    median (dcops.backup.throughput's method); else None and info["why_not"]."""
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
         f = doc["figures"]
         runs = list(f["runs"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         return None, "", {"file": str(path), "why_not": f"no Bacula restore measurement ({type(e).__name__}: {e})"}
+    counted = [r for r in runs if r.get("counted", True) is True]
+    warm = [r for r in runs if r.get("counted", True) is not True]
     info = {"file": str(path), "measured_at": doc.get("measured_at"), "engine": f.get("engine"),
-            "runs_mbps": [r.get("mbps") for r in runs], "bytes": [r.get("bytes") for r in runs],
-            "caches_dropped": [r.get("caches_dropped") for r in runs],
+            "runs_mbps": [r.get("mbps") for r in counted], "warmup_mbps": [r.get("mbps") for r in warm],
+            "bytes": [r.get("bytes") for r in runs], "caches_dropped": [r.get("caches_dropped") for r in runs],
             "load_average": (doc.get("machine") or {}).get("load_average")}
     small = [r for r in runs if int(r.get("bytes") or 0) < REPRESENTATIVE_BYTES]
     if f.get("engine") != "bacula":
         info["why_not"] = f"not a Bacula restore (engine {f.get('engine')!r})"
     elif small:
         info["why_not"] = f"a restore of {int(small[0].get('bytes') or 0) / 1e6:.0f} MB < 1 GB: would measure overhead"
-    elif len(runs) < MIN_RUNS:
-        info["why_not"] = f"{len(runs)} restore run(s) < {MIN_RUNS}"
     elif not all(r.get("caches_dropped") is True for r in runs):
         info["why_not"] = "page cache not dropped before every run: would measure memory"
+    elif not warm or int(f.get("warmup_runs") or 0) < 1:
+        info["why_not"] = "no warm-up restore discarded: the first run would measure the daemons' start"
+    elif len(counted) < MIN_RUNS:
+        info["why_not"] = f"{len(counted)} counted restore run(s) < {MIN_RUNS}"
     else:
-        rates = sorted(float(r["mbps"]) for r in runs)
-        med = rates[len(rates) // 2] if len(rates) % 2 else (rates[len(rates) // 2 - 1] + rates[len(rates) // 2]) / 2
-        spread = (rates[-1] - rates[0]) / med
-        info["spread"] = round(spread, 3)
-        if spread > PASS_SPREAD:
-            info["why_not"] = f"runs disagree by {100 * spread:.0f} % (> {100 * PASS_SPREAD:.0f} %)"
+        s = throughput.stability([float(r["mbps"]) for r in counted])
+        info.update(spread=s["spread"], max_deviation=s["max_deviation"])
+        if not s["stable"]:
+            info["why_not"] = (f"a run {100 * s['max_deviation']:.0f} % from the median "
+                               f"(> ±{100 * s['stable_band']:.0f} %): not stable")
+            steal = [(r.get("phases") or {}).get("steal_s") for r in counted]
+            if all(isinstance(x, (int, float)) for x in steal):  # the method's runs say what the host took
+                info["why_not"] += f" (the hypervisor's steal time {min(steal):g}–{max(steal):g} s per run)"
         else:
-            info["median_mbps"] = round(med, 1)
-            gb = min(int(r["bytes"]) for r in runs) / 1e9
-            return med, (f"Bacula restore of {gb:.2f} GB, caches dropped, median of {len(runs)} runs "
-                         f"({doc.get('measured_at')})"), info
+            med = s["median_mbps"]
+            info["median_mbps"] = med
+            gb = min(int(r["bytes"]) for r in counted) / 1e9
+            return med, (f"Bacula restore of {gb:.2f} GB, caches dropped, warm-up discarded, median of {len(counted)} "
+                         f"runs ({doc.get('measured_at')})"), info
     return None, "", info
 
 

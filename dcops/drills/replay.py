@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from dcops import paths
@@ -26,12 +26,14 @@ from . import record as rec
 from .core import (DEFAULT_REPORT_DIR, Drill, DrillContext, DrillRefused, conclude, environment, finish,
                    lab_overrides, new_record, select_targets)
 from .inventory import OVERLAY_KEYS, dynamic
-from .runner import PlaybookRun
+from .runner import PlaybookRun, Step
 
 #: where a record written by the callback goes (AWX: a folder mounted into the execution environment)
 REPORT_DIR_ENV = "DCOPS_DRILL_REPORT_DIR"
 #: the extra var carrying the drill's options (what `dcops drill run -o KEY=VALUE -t NAME` sets)
 OPTIONS_VAR = "dcops_drill_options"
+#: the extra var carrying an AWX workflow's earlier parts (its nodes' set_stats artifacts): part_of's dicts
+PARTS_VAR = "dcops_drill_parts"
 
 
 def drill_for(playbook: str | Path) -> Drill | None:
@@ -54,27 +56,61 @@ def _same(a, b) -> bool:
 
 @dataclass
 class ReplayContext(DrillContext):
-    """A drill context whose playbook already ran: the drill's one playbook call returns that run."""
+    """A drill context whose playbooks already ran: the drill's playbook calls return those runs, in order —
+    the earlier parts of an AWX workflow (`parts`, handed on by its nodes), then this job's own run."""
     captured: PlaybookRun | None = None
     extravars: dict = field(default_factory=dict)
-    used: bool = False
+    #: (run, its extra vars) of the workflow's earlier nodes, in the order they ran
+    parts: list[tuple[PlaybookRun, dict]] = field(default_factory=list)
+    taken: int = 0
+
+    @property
+    def runs(self) -> list[tuple[PlaybookRun, dict]]:
+        return [*self.parts, (self.captured, self.extravars)]
+
+    @property
+    def used(self) -> bool:
+        """Every run was taken by the drill (a run it did not ask for is not this drill's)."""
+        return self.taken == len(self.runs)
 
     def _execute(self, path: str, extravars: dict, check: bool) -> PlaybookRun:
-        run = self.captured
-        if self.used:
-            raise DrillRefused(f"drill {self.record.drill} runs a second playbook ({path}) here: run it with "
-                               "`dcops drill run`, the playbook alone is not the whole drill")
+        if self.taken == len(self.runs):
+            raise DrillRefused(f"drill {self.record.drill} runs another playbook ({path}) here: run it with "
+                               "`dcops drill run` or as its AWX workflow (awx/workflows/), the playbook alone is "
+                               "not the whole drill")
+        run, given = self.runs[self.taken]
         if path != run.playbook:
             raise DrillRefused(f"drill {self.record.drill} runs {path}, the run was {run.playbook}")
         if check != run.check:
             raise DrillRefused(f"the playbook ran {'in check mode' if run.check else 'for real'}; drill "
                                f"{self.record.drill} in this mode runs it {'in check mode' if check else 'for real'}")
-        wrong = [f"{k}={self.extravars.get(k)!r} (the drill gives {v!r})" for k, v in extravars.items()
-                 if k != "drill_run_id" and not _same(self.extravars.get(k), v)]
+        wrong = [f"{k}={given.get(k)!r} (the drill gives {v!r})" for k, v in extravars.items()
+                 if k != "drill_run_id" and not _same(given.get(k), v)]
         if wrong:
             raise DrillRefused("the playbook ran with other extra vars than the drill gives it: " + "; ".join(wrong))
-        self.used = True
+        self.taken += 1
         return run
+
+
+def part_of(run: PlaybookRun, extravars: dict) -> dict:
+    """One workflow node's run as JSON-able data, to hand on to the following nodes (a set_stats artifact)."""
+    d = asdict(run)
+    d["extravars"] = {k: v for k, v in extravars.items() if k != PARTS_VAR}
+    return d
+
+
+def parts_from(extravars: dict) -> list[tuple[PlaybookRun, dict]]:
+    """The earlier parts of a workflow from the extra vars AWX gave this node (none outside a workflow)."""
+    out = []
+    for i, d in enumerate(extravars.get(PARTS_VAR) or []):
+        try:
+            d = dict(d)
+            ev = dict(d.pop("extravars"))
+            steps = [Step(**s) for s in d.pop("steps")]
+            out.append((PlaybookRun(**d, steps=steps), ev))
+        except (TypeError, KeyError, ValueError) as e:
+            raise DrillRefused(f"{PARTS_VAR}[{i}] is not a workflow part ({type(e).__name__}: {e})") from None
+    return out
 
 
 def where(inv, hostvars: dict[str, dict], extravars: dict) -> tuple[dict, dict, dict | None]:
@@ -119,8 +155,10 @@ def via_of(extravars: dict) -> tuple[str, str | None]:
 
 def record_run(playbook: str, run: PlaybookRun, *, extravars: dict, hostvars: dict[str, dict],
                started: dt.datetime, run_id: str | None = None, report_dir: Path | None = None,
-               inventory_path: Path | None = None) -> tuple[rec.DrillRecord, dict] | None:
-    """Build, verdict and save the record of `run` (None when the playbook is no drill's)."""
+               inventory_path: Path | None = None,
+               parts: list[tuple[PlaybookRun, dict]] | None = None) -> tuple[rec.DrillRecord, dict] | None:
+    """Build, verdict and save the record of `run`, after the workflow's earlier `parts` (None when the
+    playbook is no drill's)."""
     from dcops.model import load_inventory
     drill = drill_for(playbook)
     if drill is None:
@@ -135,21 +173,25 @@ def record_run(playbook: str, run: PlaybookRun, *, extravars: dict, hostvars: di
         r.operator["awx_user"] = awx_user
     folder = Path(report_dir or os.environ.get(REPORT_DIR_ENV) or DEFAULT_REPORT_DIR)
     ctx = ReplayContext(inv, not run.check, options, r, r.id, overlay, None, None, report_dir=folder,
-                        inventory_path=inventory_path, captured=run, extravars=extravars)
+                        inventory_path=inventory_path, captured=run, extravars=extravars,
+                        parts=list(parts) if parts is not None else [])
 
     def body() -> None:
+        if parts is None:
+            ctx.parts = parts_from(extravars)
         select_targets(drill, inv, options, r, at=started)
         if lab:
             r.lab = lab
         drill.run(ctx)
         if not ctx.used:
-            raise DrillRefused(f"drill {drill.name} in {r.mode} mode does not run {run.playbook}; the run is not "
+            left = ctx.runs[ctx.taken][0].playbook
+            raise DrillRefused(f"drill {drill.name} in {r.mode} mode does not run {left}; the run is not "
                                "this drill")
 
     try:
         conclude(r, body)
     finally:
-        if not ctx.used:  # refused or failed before the drill took the run: what ran is still on the record
-            ctx.record_run(run.playbook, run.check, run)
+        for left, _ in ctx.runs[ctx.taken:]:  # refused or failed before the drill took them: still on the record
+            ctx.record_run(left.playbook, left.check, left)
         finish(r, started)
     return r, rec.save(r, folder, sign_key)
