@@ -1,6 +1,6 @@
 """AWX workflows for the drills that run two playbooks (awx/workflows/*.yml): each file is the arguments of the
 awx.awx collection's workflow_job_template module, checked against that module's documented options as the
-collection installed from the PyPI `ansible` bundle states them (ansible 11.13.0: awx.awx 24.6.1), not a copy."""
+collection installed from the PyPI `ansible` bundle states them (ansible 12.3.0: awx.awx 24.6.1), not a copy."""
 import ast
 import importlib.util
 from pathlib import Path
