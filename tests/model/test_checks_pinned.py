@@ -4,6 +4,7 @@ with one thing changed in memory. Fast: the inventory is read once; `checks.run`
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import ipaddress
 from pathlib import Path
 
@@ -520,3 +521,115 @@ def test_no_ups_warning_without_a_facility_section_points_at_the_site_file(loade
     site_file = loaded.sources.section_loc["site"].file
     assert [(p.loc, p.severity, p.message) for p in checks.run(again, PROFILES_DIR, PLATFORMS_DIR)] == [
         (Loc(site_file, 0), "warning", "no UPS in the facility inventory")]
+
+
+# ---------------------------------------------------------------- the line of the key the operator wrote
+# Edits made in memory have no line of their own (a key absent from the file falls back to its item's line),
+# so these checks are pinned on a copy of the inventory with the YAML edited: the error must point at the key.
+
+def run_files(tmp_path, *edits: tuple[str, str, str]):
+    """Problems of a copy of the shipped inventory with each (file, old, new) replaced once, and a function
+    giving the Loc of the line where a text starts in a file of that copy."""
+    inv = tmp_path / "inventory"
+    shutil.copytree(DEFAULT_INVENTORY, inv)
+    for rel, old, new in edits:
+        text = (inv / rel).read_text(encoding="utf-8")
+        assert old in text, f"{old!r} not in {rel}"
+        (inv / rel).write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    def line(rel: str, needle: str, after: str = "") -> Loc:
+        text = (inv / rel).read_text(encoding="utf-8")
+        start = text.index(after) if after else 0
+        return Loc(str(inv / rel), text[: text.index(needle, start)].count("\n") + 1)
+
+    got = {(p.loc, p.severity, p.message) for p in checks.run(load_raw(inv), PROFILES_DIR, PLATFORMS_DIR)}
+    return got, line
+
+
+DU_LICH_WEB = ("vms/so-du-lich.yaml", "    ip: 10.20.10.33\n", "    ip: 10.20.10.33\n    public: true\n")
+DU_LICH = "    security_level: 1\n    public: true\n"  # the system du-lich in organisation.yaml (WAF-published)
+WAF_BYPASS = ("VM du-lich-web-01 is published through WAF pool pool-du-lich and also has a floating IP: the floating "
+              "IP bypasses the WAF; remove it, or declare `publish: direct` with a reason on the system")
+
+
+def test_a_floating_ip_on_a_waf_published_vm_points_at_its_public_line(tmp_path):
+    got, line = run_files(tmp_path, DU_LICH_WEB)
+    assert got == {(line("vms/so-du-lich.yaml", "public: true"), "error", WAF_BYPASS)}
+
+
+def test_a_public_vm_of_a_system_that_is_not_points_at_its_public_line(tmp_path):
+    got, line = run_files(tmp_path, DU_LICH_WEB, ("organisation.yaml", DU_LICH, "    security_level: 1\n"))
+    assert got == {(line("vms/so-du-lich.yaml", "public: true"), "error",
+                    "VM du-lich-web-01 is public (its own floating IP) but its system 'du-lich' is not public: "
+                    "set public on the system or drop it here")}
+
+
+def test_a_public_vm_outside_the_dmz_points_at_its_public_line(tmp_path):
+    zone = ("vms/so-du-lich.yaml", "    zone: dmz\n", "    zone: app\n")
+    got, line = run_files(tmp_path, DU_LICH_WEB, zone, ("organisation.yaml", DU_LICH, DU_LICH + "    publish: direct\n"
+                                                        "    publish_reason: a non-HTTP service\n"))
+    assert got == {(line("vms/so-du-lich.yaml", "public: true"), "error",
+                    "VM du-lich-web-01 is public but sits in zone 'app' (only DMZ VMs get floating IPs)"),
+                   (line("vms/so-du-lich.yaml", "ip: 10.20.10.33"), "error",
+                    "IP 10.20.10.33 of VM du-lich-web-01 is outside zone 'app' subnet 10.20.20.0/23")}
+
+
+def test_publish_direct_with_a_reason_lets_a_dmz_vm_keep_its_floating_ip(tmp_path):
+    got, _ = run_files(tmp_path, DU_LICH_WEB, ("organisation.yaml", DU_LICH, DU_LICH + "    publish: direct\n"
+                                               "    publish_reason: a non-HTTP service\n"))
+    assert got == set()
+
+
+def test_publish_direct_without_a_reason_on_a_system_that_is_not_public(tmp_path):
+    got, line = run_files(tmp_path, ("organisation.yaml", DU_LICH, "    security_level: 1\n    publish: direct\n"))
+    at_publish = line("organisation.yaml", "publish: direct")
+    assert got == {
+        (at_publish, "error", "system 'du-lich' says publish: direct but is not public"),
+        (at_publish, "error", "system 'du-lich' is published directly (not through the WAF): say why in "
+                              "publish_reason")}
+
+
+def test_a_publish_reason_without_publish_direct_points_at_the_reason(tmp_path):
+    got, line = run_files(tmp_path, ("organisation.yaml", DU_LICH, DU_LICH + "    publish_reason: forgot the switch\n"))
+    assert got == {(line("organisation.yaml", "publish_reason:"), "error",
+                    "system 'du-lich' has a publish_reason but is published through the WAF (publish_reason "
+                    "belongs to publish: direct)")}
+
+
+def test_a_device_system_reference_points_at_its_system_line(tmp_path):
+    got, line = run_files(tmp_path, ("network.yaml", "    platform: fortiddos\n",
+                                     "    platform: fortiddos\n    system: bogus\n"))
+    assert got == {(line("network.yaml", "system: bogus"), "error", "unknown information system 'bogus'")}
+
+
+def test_a_facility_system_reference_to_a_broken_system_is_not_reported_again(loaded):
+    assert run(loaded, broken={("systems", "bogus")}, **changed(loaded, "facility", 0, system="bogus")) == set()
+    assert run(loaded, **changed(loaded, "facility", 0, system="bogus")) == {
+        (at(loaded, "facility", 0, "system"), "error", "unknown information system 'bogus'")}
+
+
+def test_an_interface_written_as_a_block_is_reported_at_its_address_line(tmp_path):
+    block = "      - name: port1\n        zone: edge\n        address: 10.20.10.250/24\n"
+    got, line = run_files(tmp_path, ("network.yaml", "      - {name: port1, zone: edge, address: 10.20.0.5/24}\n",
+                                     block))
+    assert got == {(line("network.yaml", "address: 10.20.10.250/24"), "error",
+                    "kg-ddos-01 port1 address 10.20.10.250 is outside zone 'edge' subnet 10.20.0.0/24")}
+
+
+def test_a_ups_plan_over_its_battery_budget_is_reported_at_the_runtime(loaded):
+    from dcops.model import capacity, power
+    i = index(loaded, "facility", "kg-ups-01")
+    short = changed(loaded, "facility", i, battery_runtime_min=2)
+    plan = capacity.compute(loaded.inventory.model_copy(update=short)).ups_plan
+    assert plan is not None and plan.fits is False and plan.ups == "kg-ups-01"
+    assert run(loaded, **short) == {(at(loaded, "facility", i, "battery_runtime_min"), "error",
+                                     power.budget_message(plan))}
+
+
+def test_a_duplicate_backup_policy_is_reported_at_its_name_line(tmp_path):
+    dup = ("    - target: tape\n      name: tape-daily-30d\n      full_every_days: 14\n      incremental_daily: true\n"
+           "      change_rate: 0.03\n      retention_days: 30\n      rpo_hours: 24\n      rto_hours: 8\n")
+    first = "      rto_hours: 8\n      replicate_to_dr: true\n"  # the end of the first policy, tape-daily-30d
+    got, line = run_files(tmp_path, ("storage.yaml", first, first + dup))
+    assert got == {(line("storage.yaml", "name: tape-daily-30d", after="- target: tape"), "error",
+                    "duplicate backup policy 'tape-daily-30d'")}

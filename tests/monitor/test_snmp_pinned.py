@@ -191,6 +191,73 @@ def test_long_form_lengths_decode():
     assert ber.decode_message(_msg(lf_value))[6] == [("1.3.6.1.2.1.1.3.0", b"z", 4)]
 
 
+def _lf(tag: int, payload: bytes, k: int = 2) -> bytes:
+    """A TLV whose length takes the definite long form in k octets, more than it needs."""
+    return bytes((tag, 0x80 | k)) + len(payload).to_bytes(k, "big") + payload
+
+
+# RFC 3417 §8: "when using the definite-long form, it is permissible to use more than the minimum number of
+# length octets". Each value, and every enclosing TLV, in that form; pyasn1's BER decoder (pysnmp's) is the oracle.
+LONG_FORM_VALUES = [
+    (ber.T_INT, b"\xfb", -5), (ber.T_INT, b"\x01", 1), (ber.T_INT, b"\x7f\xff\xff\xff", 2**31 - 1),
+    (ber.T_INT, b"\x80\x00\x00\x00", -2**31),
+    (ber.T_COUNTER32, b"\x07", 7), (ber.T_COUNTER32, b"\x00" + b"\xff" * 4, 2**32 - 1),
+    (ber.T_GAUGE32, b"\x00\xff\xff\xff\xff", 2**32 - 1), (ber.T_TIMETICKS, b"\x7f\xff\xff\xff", 2**31 - 1),
+    (ber.T_COUNTER64, b"\x00" + b"\xff" * 8, 2**64 - 1), (ber.T_COUNTER64, b"\x2a", 42),
+    (ber.T_OCTETS, b"UPS 80 kVA", b"UPS 80 kVA"), (ber.T_IPADDR, b"\x0a\x14\x0a\x05", "10.20.10.5"),
+    (ber.T_OID, b"\x2b\x06\x01\x04\x01\x92\x21", "1.3.6.1.4.1.2337"), (ber.T_NULL, b"", None),
+]
+
+
+def _long_form_message(values: list[tuple[int, bytes]], rid: bytes = b"\xff\x38", k: int = 2) -> bytes:
+    vbs = b"".join(_lf(ber.T_SEQ, _lf(ber.T_OID, b"\x2b\x06\x01\x02\x01\x21\x01" + bytes((n,)), k)
+                       + _lf(tag, content, k), k) for n, (tag, content) in enumerate(values))
+    big = max(k, 2)  # the varbind list and what holds it are longer than 255 octets
+    pdu = _lf(ber.RESPONSE, _lf(ber.T_INT, rid, k) + _lf(ber.T_INT, b"\x00", k) + _lf(ber.T_INT, b"\x00", k)
+              + _lf(ber.T_SEQ, vbs, big), big)
+    return _lf(ber.T_SEQ, _lf(ber.T_INT, b"\x01", k) + _lf(ber.T_OCTETS, b"public", k) + pdu, big)
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_lengths_in_the_long_form_with_spare_octets_decode_as_pyasn1_decodes_them(k):
+    from pyasn1.codec.ber import decoder
+    from pysnmp.proto import api
+    raw = _long_form_message([(tag, content) for tag, content, _ in LONG_FORM_VALUES], k=k)
+    version, community, ptype, rid, err, eidx, vbs = ber.decode_message(raw)
+    assert (version, community, ptype, rid, err, eidx) == (1, b"public", ber.RESPONSE, -200, 0, 0)
+    assert vbs == [(f"1.3.6.1.2.1.33.1.{n}", want, tag) for n, (tag, _, want) in enumerate(LONG_FORM_VALUES)]
+    assert ber.peek_request_id(raw) == -200
+    msg, rest = decoder.decode(raw, asn1Spec=api.v2c.Message())
+    pdu = api.v2c.apiMessage.get_pdu(msg)
+    oracle = api.v2c.apiPDU.get_varbinds(pdu)
+    assert rest == b"" and int(api.v2c.apiPDU.get_request_id(pdu)) == -200
+    assert [str(o) for o, _ in oracle] == [o for o, _, _ in vbs]
+    for (_, value), (_, got, tag) in zip(oracle, vbs):
+        if tag == ber.T_NULL:
+            assert got is None and value.prettyPrint() == ""
+        elif tag in (ber.T_OCTETS, ber.T_OID):
+            assert got == (bytes(value) if tag == ber.T_OCTETS else str(value))
+        elif tag == ber.T_IPADDR:
+            assert got == ".".join(str(b) for b in bytes(value))
+        else:
+            assert got == int(value)
+
+
+def test_long_form_lengths_keep_the_64_bit_bounds():
+    """Where the codec is more lenient than pysnmp, in the long form too: SNMP's INTEGER is 32-bit (pysnmp refuses
+    more), agents that send 64-bit ones are read up to 8 octets; a 4-octet Counter32/TimeTicks without its leading
+    zero is read unsigned, as net-snmp reads it (pysnmp reads it as negative and refuses it)."""
+    ok = _long_form_message([(ber.T_INT, b"\x80" + b"\x00" * 7), (ber.T_INT, b"\x7f" + b"\xff" * 7),
+                             (ber.T_COUNTER32, b"\xff" * 4), (ber.T_TIMETICKS, b"\x80\x00\x00\x00"),
+                             (ber.T_COUNTER64, b"\xff" * 8)])
+    assert [v for _, v, _ in ber.decode_message(ok)[6]] == [-2**63, 2**63 - 1, 2**32 - 1, 2**31, 2**64 - 1]
+    assert ber.decode_message(_long_form_message([(ber.T_NULL, b"")], rid=b"\x7f" + b"\xff" * 7))[3] == 2**63 - 1
+    raw = _long_form_message([(ber.T_INT, b"\x01")], rid=b"\x01" * 9)
+    assert _refused(raw) == "request-id: INTEGER of 9 bytes"
+    assert _refused(_long_form_message([(ber.T_COUNTER32, b"\x01" * 5)])) == "Counter32 above 2^32-1 (5 bytes)"
+    assert _refused(_long_form_message([(ber.T_INT, b"")])) == "empty INTEGER"
+
+
 def test_a_whole_message_decodes_to_its_fields():
     raw = _msg(b"\x41\x01\x05", rid=-3, version=0)
     assert ber.decode_message(raw) == (0, b"public", ber.RESPONSE, -3, 0, 0, [("1.3.6.1.2.1.1.3.0", 5, 0x41)])
