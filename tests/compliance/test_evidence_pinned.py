@@ -458,3 +458,84 @@ def test_the_catalogue_s_chapter_offset_moves_every_clause(inv, tmp_path):
     doc["standard"]["chapter_offset"] = 3
     s = evaluate(inv, _cctx(inv, tmp_path), doc, SYSTEM).as_dict("en")["systems"][0]
     assert next(x for x in s["controls"] if x["id"] == "tcvn-policy")["clause"] == "TCVN 11930:2017 6.1.1"
+
+
+# ---------------------------------------------------------------- where each finding points (the random-sample survivors)
+
+def test_restore_drill_partial_lists_up_to_six_missing_vms_and_counts_the_rest(ctx):
+    sso = sorted(v.name for v in ctx.inventory.vms_of_system("sso") if v.backup_policy)
+    path = drill_record(ctx, "backup-restore", ["sso"], "2026-06-02", True, vms=sso[:1])
+    ev = run(ctx, "backup-restore-drill", "sso")
+    assert (ev.status, ev.message, ev.source) == ("missing", "restore_drill_partial", str(path))
+    assert ev.args == {"covered": 1, "total": len(sso), "vms": ", ".join(sso[1:])}  # four: no "(+n)"
+    qlvb = sorted(v.name for v in ctx.inventory.vms_of_system("qlvb") if v.backup_policy)
+    drill_record(ctx, "backup-restore", ["qlvb"], "2026-06-03", True, vms=qlvb[:8])
+    ev = run(dataclasses.replace(ctx), "backup-restore-drill", "qlvb")
+    assert ev.args["vms"] == ", ".join(qlvb[8:14]) + " (+1)"
+
+
+def test_restore_drill_pass_cites_the_newest_record(ctx):
+    drill_record(ctx, "backup-restore", ["qlvb"], "2026-05-02", True)
+    newest = drill_record(ctx, "backup-restore", ["qlvb"], "2026-06-02", True)
+    ev = run(ctx, "backup-restore-drill", "qlvb")
+    assert (ev.status, ev.args, ev.source) == ("pass", {"date": "2026-06-02"}, str(newest))
+
+
+def test_dr_plan_missing_names_the_plan_file(ctx):
+    ev = run(ctx, "dr-coverage", SYSTEM)
+    assert (ev.status, ev.message, ev.args, ev.source) == ("missing", "no_dr_plan", {"path": str(ctx.dr_plan)},
+                                                           str(ctx.dr_plan))
+
+
+def test_dr_failover_findings_name_their_source(ctx):
+    ev = run(ctx, "dr-failover-drill", SYSTEM)
+    assert (ev.args, ev.source) == ({"dir": str(ctx.drills_dir)}, str(ctx.drills_dir))
+    ctx.dr_plan.write_text('{"stack": "dr", "resources": []}')
+    ev = run(dataclasses.replace(ctx), "dr-failover-drill", SYSTEM)
+    assert (ev.message, ev.args, ev.source) == ("dr_failover_not_in_dr", {}, str(ctx.dr_plan))
+
+
+def test_dr_failover_failed_and_rehearsal_cite_the_record_and_its_date(ctx):
+    lab = drill_record(ctx, "dr-failover", [SYSTEM], "2026-05-04", True, kind="lab", vms=["qlvb-db-01"])
+    ev = run(ctx, "dr-failover-drill", SYSTEM)
+    assert (ev.args, ev.source) == ({"date": "2026-05-04", "reasons": ("env_lab",)}, str(lab))
+    failed = drill_record(ctx, "dr-failover", [SYSTEM], "2026-06-04", False, vms=["qlvb-db-01"])
+    ev = run(dataclasses.replace(ctx), "dr-failover-drill", SYSTEM)
+    assert (ev.message, ev.args, ev.source) == ("dr_failover_failed", {"date": "2026-06-04"}, str(failed))
+
+
+def test_a_protection_layer_is_cited_at_the_line_of_its_own_flag(ctx):
+    from dcops import DEFAULT_INVENTORY
+    from dcops.model.loader import load_raw
+    sources = load_raw(DEFAULT_INVENTORY).sources
+    ev = run(dataclasses.replace(ctx, sources=sources), "layer1-self-protection", SYSTEM)
+    assert ev.source == str(sources.at("systems", SYSTEM, "protection", "owner_self_protection"))
+    assert ev.source != str(sources.at("systems", SYSTEM))
+
+
+def test_firewall_running_takes_the_age_limit_from_the_control(inv, tmp_path):
+    c = _cctx(inv, tmp_path)
+    _all(c, "20261113")       # 10 days before 2026-11-23: inside the default 30, outside this control's 7
+    ev = firewall_running(c, c.inventory.system(SYSTEM), dict(FW_CONTROL, max_age_days=7))
+    assert (ev.status, ev.message) == ("missing", "firewall_old")
+    assert ev.args == {"devices": ", ".join(FIREWALLS), "date": "2026-11-13"}
+
+
+def test_firewall_running_reads_backups_as_utf8_whatever_the_locale(tmp_path):
+    """The intended configurations carry Vietnamese text; a backup equal to them must match on a host whose
+    locale is C (a NOC server with no LANG), not read as drift."""
+    import subprocess
+    import sys
+    code = f"""
+from pathlib import Path
+from tests.compliance import test_evidence_pinned as t
+from tests.compliance.test_rules import load_inventory
+c = t._cctx(load_inventory(), Path({str(tmp_path)!r}))
+t._all(c, "20261120")
+ev = t._fw(c)
+print(ev.status, ev.message)
+"""
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONPATH": str(PROJECT_ROOT)}
+    out = subprocess.run([sys.executable, "-X", "utf8=0", "-c", code], env=env, capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr.decode(errors="replace")[-800:]
+    assert out.stdout.decode().split() == ["pass", "firewall_match"]

@@ -18,7 +18,7 @@ from dcops.compliance.evidence import COLLECTORS, Context
 from dcops.model import load_inventory
 
 AS_OF = dt.date(2026, 11, 23)
-CONTROLS = {c["id"]: c for c in yaml.safe_load((PROJECT_ROOT / "dcops/compliance/controls.yaml").read_text())["controls"]}
+CONTROLS = {c["id"]: c for c in yaml.safe_load((PROJECT_ROOT / "dcops/compliance/controls.yaml").read_text(encoding="utf-8"))["controls"]}
 
 
 @pytest.fixture(scope="module")

@@ -314,6 +314,9 @@ MALFORMED_VARBINDS = [
     (b"\x30\x06\x06\x01\x2b\x05\x00\x00", "varbind with trailing data"),
     (b"\x30\x07\x06\x01\x2b\x1f\x81\x01\x00", "multi-byte tag at byte 25"),
     (b"\x30\x06\x06\x01\x2b\x04\x82\x00", "truncated message"),
+    (b"\x30\x06\x06\x01\x2b\x9f\x01\x00", "multi-byte tag at byte 25"),  # a short length does not hide it
+    (b"\x30\x04\x06\x01\x2b\x04" + b"\x30\x03\x06\x01\x2b", "truncated message"),  # a lone tag; more follows
+    (b"\x30\x06\x06\x01\x2b\x04\x81\x05" + b"\x04\x03abc", "length 5 beyond the enclosing data (0 bytes left)"),
 ]
 
 
@@ -365,6 +368,13 @@ def _v3(*, version=b"\x02\x01\x03", glob=None, secwrap=ber.T_OCTETS, usmseq=ber.
         glob = T(ber.T_SEQ, ber.enc_int(4711) + ber.enc_int(65507) + b"\x04\x01\x07" + b"\x02\x01\x03")
     sec = T(usmseq, T(ber.T_OCTETS, engine) + boots + etime + user + auth + priv + usm_tail)
     return T(ber.T_SEQ, version + glob + T(secwrap, sec) + data + tail)
+
+
+@pytest.mark.parametrize("raw", [b"\x30\x00", T(ber.T_SEQ, b"\x02\x01\x03" + T(ber.T_SEQ, b""))])
+def test_a_v3_header_that_ends_where_an_integer_should_start_is_truncated(raw):
+    """An INTEGER field expected at the very end of the datagram: a BerError, never an IndexError."""
+    with pytest.raises(ber.BerError, match="^truncated message$"):
+        usm.parse_message(raw)
 
 
 def test_a_v3_message_header_is_read_field_by_field():
@@ -934,6 +944,20 @@ def test_request_id_of_a_truncated_answer_with_long_form_lengths_is_still_found(
     raw = _msg(T(ber.T_OCTETS, b"z" * 300), rid=4242)
     assert raw[:2] == b"\x30\x82"
     assert ber.peek_request_id(raw[:40]) == 4242
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_request_id_of_a_truncated_answer_is_found_behind_one_to_four_length_octets(k):
+    body = ber.enc_int(1) + T(ber.T_OCTETS, b"public") + T(ber.RESPONSE, ber.enc_int(4242) + ber.enc_int(0)
+                                                          + ber.enc_int(0) + T(ber.T_SEQ, b"z" * 200))
+    raw = _lf(ber.T_SEQ, body, k)
+    assert ber.peek_request_id(raw[:30]) == 4242
+
+
+def test_a_varbind_list_is_bounded_by_its_pdu_not_by_the_datagram():
+    pdu = T(ber.RESPONSE, ber.enc_int(1) + ber.enc_int(0) + ber.enc_int(0) + b"\x30\x07\x30\x03\x06\x01\x2b")
+    raw = T(ber.T_SEQ, ber.enc_int(1) + T(ber.T_OCTETS, b"") + pdu) + TRAIL
+    assert _refused(raw) == "length 7 beyond the enclosing data (5 bytes left)"
 
 
 @pytest.mark.parametrize("head", [b"\x30\x80", b"\x30\x85\x00\x00\x00\x00\x20"])

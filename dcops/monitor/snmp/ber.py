@@ -35,18 +35,12 @@ class BerError(ValueError):
 
 # ---------------------------------------------------------------- encoding
 
-def _len(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((0x80 | len(b),)) + b
-
-
 def tlv(tag: int, payload: bytes) -> bytes:
     n = len(payload)
     if n < 0x80:
         return bytes((tag, n)) + payload
-    return bytes((tag,)) + _len(n) + payload
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")  # the definite long form, in the fewest octets
+    return bytes((tag, 0x80 | len(b))) + b + payload
 
 
 def enc_int(v: int, tag: int = T_INT) -> bytes:
