@@ -67,13 +67,18 @@ class Clock:
         return self.t
 
 
+def engine_on(tmp_path, rules: str, name: str = "alerts"):
+    """An engine on these rules, its store and its clock (at T0), in tmp_path."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(rules, encoding="utf-8")
+    clock = Clock()
+    store = Store(tmp_path / f"{name}.db")
+    return AlertEngine(load_rules(path), store, clock=clock), store, clock
+
+
 @pytest.fixture
 def env(tmp_path):
-    path = tmp_path / "alerts.yaml"
-    path.write_text(RULES, encoding="utf-8")
-    clock = Clock()
-    store = Store(tmp_path / "m.db")
-    return AlertEngine(load_rules(path), store, clock=clock), store, clock
+    return engine_on(tmp_path, RULES)
 
 
 def poll(device: str, *samples: Sample, profile: str = "env", reachable: bool = True) -> DevicePoll:
@@ -722,11 +727,7 @@ rules:
 
 @pytest.fixture
 def extra(tmp_path):
-    path = tmp_path / "extra.yaml"
-    path.write_text(EXTRA, encoding="utf-8")
-    clock = Clock()
-    store = Store(tmp_path / "extra.db")
-    return AlertEngine(load_rules(path), store, clock=clock), store, clock
+    return engine_on(tmp_path, EXTRA, "extra")
 
 
 def test_device_up_of_an_unreachable_poll_fires_a_rule_and_the_next_answer_resolves_it(extra):
