@@ -67,13 +67,18 @@ class Clock:
         return self.t
 
 
+def engine_on(tmp_path, rules: str, name: str = "alerts"):
+    """An engine on these rules, its store and its clock (at T0), in tmp_path."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(rules, encoding="utf-8")
+    clock = Clock()
+    store = Store(tmp_path / f"{name}.db")
+    return AlertEngine(load_rules(path), store, clock=clock), store, clock
+
+
 @pytest.fixture
 def env(tmp_path):
-    path = tmp_path / "alerts.yaml"
-    path.write_text(RULES, encoding="utf-8")
-    clock = Clock()
-    store = Store(tmp_path / "m.db")
-    return AlertEngine(load_rules(path), store, clock=clock), store, clock
+    return engine_on(tmp_path, RULES)
 
 
 def poll(device: str, *samples: Sample, profile: str = "env", reachable: bool = True) -> DevicePoll:
@@ -662,3 +667,166 @@ def test_a_shard_escalates_only_its_own_devices(env, tmp_path):
     engine_with(env, tmp_path, ESCALATE).evaluate([poll("dev-b", temp(45))])
     clock.t = T0 + 3600
     assert mine.escalate() == 0 and second.sent == []
+
+
+# ---------------------------------------------------------------- restart, device_up, labels, summaries (the
+# random-sample mutation run's survivors and their neighbours)
+
+def test_an_engine_restart_keeps_the_clear_timer_and_a_shard_restores_its_own_alerts(env):
+    eng, store, clock = env
+    eng.evaluate([poll("dev-a", temp(35)), poll("dev-b", temp(45))])   # dev-a pending (id 1), dev-b firing
+    # a shard restores its own alerts even when another shard's come first in the store
+    shard = AlertEngine(eng.rules, store, clock=clock, devices={"dev-b"})
+    assert shard.evaluate([poll("dev-b", temp(45))]) == []            # already firing: no second firing
+    clock.t += 60
+    (fired,) = eng.evaluate([poll("dev-a", temp(35))])
+    clock.t += 10
+    assert eng.evaluate([poll("dev-a", temp(20))]) == []               # dev-a's clear timer starts at T0 + 70
+    clock.t += 30
+    again = AlertEngine(eng.rules, store, clock=clock)                 # restart at T0 + 100
+    clock.t += 29.9
+    assert again.evaluate([poll("dev-a", temp(20))]) == []
+    clock.t += 0.1                                                     # 60 s after the first good reading
+    t = again.evaluate([poll("dev-a", temp(20))])
+    assert [(x.alert_id, x.kind) for x in t] == [(fired.alert_id, "resolved")]
+    assert [r[2:] for r in rows(store)] == [("dev-a", "resolved"), ("dev-b", "firing")]
+
+
+def test_a_trap_raised_alert_is_still_cleared_by_its_trap_after_a_restart(env):
+    eng, store, clock = env
+    eng.on_trap("lb", "link_down", "critical")
+    again = AlertEngine(eng.rules, store, clock=clock)
+    t = again.on_trap("lb", "link_up", "info", clears="link_down")
+    assert [(x.rule, x.device, x.labels, x.kind, x.severity) for x in t] == [
+        ("trap_link_down", "lb", {}, "resolved", "critical")]
+
+
+EXTRA = """\
+rules:
+  - name: device_down
+    metric: device_up
+    below: 1
+    clear_for: 0s
+    severity: critical
+    summary_vi: "{device} mất kết nối ({value})"
+    summary_en: "{device} down ({value})"
+  - name: port_busy
+    metric: util
+    above: 0.8
+    clear_for: 0s
+    summary_vi: "{device} cổng {ifName} ở mức {value}"
+    summary_en: "{device} port {ifName} at {value}"
+  - name: fan_slow
+    metric: fan_speed
+    below: 2000
+    clear_for: 0s
+    summary_vi: "{device} quạt {value}"
+    summary_en: "{device} fan {value}"
+"""
+
+
+@pytest.fixture
+def extra(tmp_path):
+    return engine_on(tmp_path, EXTRA, "extra")
+
+
+def test_device_up_of_an_unreachable_poll_fires_a_rule_and_the_next_answer_resolves_it(extra):
+    eng, store, clock = extra
+    t = eng.evaluate([poll("sw1", Sample("fan_speed", {}, 5000, "gauge", "rpm"), reachable=False), poll("sw2")])
+    assert [(x.rule, x.device, x.labels, x.kind, x.severity, x.value, x.summary_vi, x.summary_en) for x in t] == [
+        ("device_down", "sw1", {}, "firing", "critical", 0.0, "sw1 mất kết nối (0)", "sw1 down (0)")]
+    with store.read() as db:
+        assert [tuple(r) for r in db.execute("SELECT rule, device, labels, state FROM alerts")] == [
+            ("device_down", "sw1", "{}", "firing")]
+    clock.t += 30
+    t = eng.evaluate([poll("sw1")])
+    assert [(x.rule, x.kind, x.value) for x in t] == [("device_down", "resolved", 1.0)]
+
+
+def test_an_unreachable_polls_readings_neither_raise_nor_clear_an_alert(env):
+    """The poller sends a failed poll without readings (never zeros); should one carry some anyway, only
+    device_up and device_state judge the rules: the last reading is not taken for a fresh one."""
+    eng, store, clock = env
+    (fired,) = eng.evaluate([poll("dev-b", temp(45))])                 # dev-b: clears at once on a good reading
+    assert eng.evaluate([poll("dev-b", temp(10), reachable=False), poll("dev-a", temp(45), reachable=False)]) == []
+    assert rows(store) == [(fired.alert_id, "temp_high", "dev-b", "firing")]
+
+
+def test_labels_given_in_another_key_order_are_the_same_alert(env):
+    eng, store, clock = env
+    assert eng.evaluate([poll("dev-a", Sample("temp", {"sensor": "s1", "room": "r2"}, 35, "gauge", "celsius"))]) == []
+    clock.t += 60                                                      # the hold time of the one instance
+    t = eng.evaluate([poll("dev-a", Sample("temp", {"room": "r2", "sensor": "s1"}, 35, "gauge", "celsius"))])
+    assert [(x.kind, x.labels) for x in t] == [("firing", {"room": "r2", "sensor": "s1"})]
+    with store.read() as db:
+        assert [tuple(r) for r in db.execute("SELECT labels, state FROM alerts")] == [
+            ('{"room": "r2", "sensor": "s1"}', "firing")]
+
+
+def test_non_ascii_labels_are_stored_as_utf8_text(env):
+    eng, store, clock = env
+    t = eng.evaluate([poll("dev-b", Sample("temp", {"sensor": "Phòng máy 2"}, 45, "gauge", "celsius"))])
+    assert [(x.kind, x.labels) for x in t] == [("firing", {"sensor": "Phòng máy 2"})]
+    with store.read() as db:
+        assert db.execute("SELECT labels FROM alerts").fetchone()[0] == '{"sensor": "Phòng máy 2"}'
+        assert db.execute("SELECT count(*) FROM alerts WHERE labels LIKE '%Phòng máy%'").fetchone()[0] == 1
+
+
+def test_a_summary_names_the_readings_labels(extra):
+    eng, store, clock = extra
+    (t,) = eng.evaluate([poll("lb", Sample("util", {"ifName": "wan1"}, 0.93, "gauge", "ratio"))])
+    assert (t.summary_vi, t.summary_en) == ("lb cổng wan1 ở mức 93 %", "lb port wan1 at 93 %")
+
+
+def test_the_english_summary_writes_numbers_and_units_in_english(extra):
+    eng, store, clock = extra
+    (t,) = eng.evaluate([poll("ups1", Sample("fan_speed", {}, 1500, "gauge", "rpm"))])
+    assert (t.summary_vi, t.summary_en) == ("ups1 quạt 1.500 vòng/phút", "ups1 fan 1,500 rpm")
+
+
+def test_the_resolved_transition_carries_the_incidents_summaries(env):
+    eng, store, clock = env
+    eng.evaluate([poll("dev-b", temp(41))])
+    eng.evaluate([poll("dev-b", temp(43.5))])
+    (t,) = eng.evaluate([poll("dev-b", temp(20))])
+    assert (t.kind, t.severity, t.summary_vi, t.summary_en, t.value) == (
+        "resolved", "critical", "dev-b nóng 43,5 °C", "dev-b hot 43.5 °C", 20)
+
+
+class PickyRecorder(Recorder):
+    """A channel that fails for some devices only."""
+    def __init__(self, fail_for: set[str]) -> None:
+        super().__init__()
+        self.fail_for = fail_for
+
+    def send(self, alert: dict, kind: str) -> None:
+        if alert["device"] in self.fail_for:
+            raise OSError("channel down")
+        super().send(alert, kind)
+
+
+def test_flush_notifications_goes_on_past_every_skipped_alert(env, tmp_path):
+    """Another shard's alert, one held back by a window, a recovery never announced and a failed send each skip
+    that alert only: the alerts after them in the store are still announced in the same flush."""
+    from dcops.monitor.alerts import add_silence
+    _e, store, clock = env
+    rec = PickyRecorder({"flaky"})
+    eng = engine_with(env, tmp_path, notifier=rec, devices={"held", "blip", "flaky", "fine"})
+    add_silence(store, "device:held", T0 - 1, T0 + 600, "replacing a sensor", "ops")
+    bad = Sample("status", {}, 1, "enum", "", state="bad")
+    eng.evaluate([poll(d, bad) for d in ("other", "held", "blip", "flaky", "fine")])
+    eng.evaluate([poll("blip", Sample("status", {}, 0, "enum", "", state="ok"))])  # gone before any flush
+    assert eng.flush_notifications() == 1 and rec.sent == [("status_bad", "fine", "firing")]
+    assert events(store, "notify_error") == [("notify_error", "flaky", "firing status_bad: channel down")]
+
+
+def test_escalation_goes_on_past_every_skipped_alert(env, tmp_path):
+    from dcops.monitor.alerts import add_silence
+    _e, store, clock = env
+    second = PickyRecorder({"flaky"})
+    eng = engine_with(env, tmp_path, ESCALATE, escalation=second, devices={"held", "flaky", "fine"})
+    add_silence(store, "device:held", T0 - 1, T0 + 7200, "planned", "ops")
+    eng.evaluate([poll(d, Sample("charge", {}, 0.1)) for d in ("other", "held", "flaky", "fine")])  # critical
+    clock.t = T0 + 600
+    assert eng.escalate() == 1 and second.sent == [("charge_low", "fine", "escalation")]
+    assert events(store, "notify_error") == [("notify_error", "flaky", "escalation charge_low: channel down")]
