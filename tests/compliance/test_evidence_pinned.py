@@ -235,7 +235,7 @@ def test_the_tcvn_catalogue_is_read_as_utf8_whatever_the_locale():
     import subprocess
     import sys
     env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONPATH": str(PROJECT_ROOT),
-           "PYTHONIOENCODING": "utf-8"}  # stdout only: files still open in the locale's encoding
+           "PYTHONIOENCODING": "utf-8", **_mutant_under_test()}  # stdout only: files still open in the locale's encoding
     code = "from dcops.compliance.catalogue import load; print(load()['standard']['title']['vi'])"
     out = subprocess.run([sys.executable, "-X", "utf8=0", "-c", code], env=env, capture_output=True, timeout=120)
     assert out.returncode == 0, out.stderr.decode(errors="replace")[-500:]
@@ -476,7 +476,8 @@ def test_restore_drill_partial_lists_up_to_six_missing_vms_and_counts_the_rest(c
 
 def test_restore_drill_pass_cites_the_newest_record(ctx):
     drill_record(ctx, "backup-restore", ["qlvb"], "2026-05-02", True)
-    newest = drill_record(ctx, "backup-restore", ["qlvb"], "2026-06-02", True)
+    one_vm = sorted(v.name for v in ctx.inventory.vms_of_system("qlvb") if v.backup_policy)[:1]
+    newest = drill_record(ctx, "backup-restore", ["qlvb"], "2026-06-02", True, vms=one_vm)  # the rest: the older one
     ev = run(ctx, "backup-restore-drill", "qlvb")
     assert (ev.status, ev.args, ev.source) == ("pass", {"date": "2026-06-02"}, str(newest))
 
@@ -535,7 +536,15 @@ t._all(c, "20261120")
 ev = t._fw(c)
 print(ev.status, ev.message)
 """
-    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONPATH": str(PROJECT_ROOT)}
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONPATH": str(PROJECT_ROOT),
+           **_mutant_under_test()}
     out = subprocess.run([sys.executable, "-X", "utf8=0", "-c", code], env=env, capture_output=True, timeout=120)
     assert out.returncode == 0, out.stderr.decode(errors="replace")[-800:]
     assert out.stdout.decode().split() == ["pass", "firewall_match"]
+
+
+def _mutant_under_test() -> dict:
+    """The mutation bench (mutmut) names the active mutant in MUTANT_UNDER_TEST; a test that runs the product in
+    a child process with a scrubbed environment passes it on, or the child runs the unmutated code."""
+    import os
+    return {k: v for k, v in os.environ.items() if k == "MUTANT_UNDER_TEST"}
