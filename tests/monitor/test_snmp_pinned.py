@@ -459,7 +459,7 @@ def test_malformed_scoped_pdus_are_refused_with_their_reason(scoped, reason):
 
 
 # ---------------------------------------------------------------- SNMPv3 checks in-process (RFC 3414 §3.2)
-from dcops.monitor.snmp.errors import Credentials, Discard, SnmpError  # noqa: E402
+from dcops.monitor.snmp.errors import Credentials, Discard, SnmpError, SnmpTimeout  # noqa: E402
 
 from .hostile import ENGINE, SYS_NAME, SYS_UPTIME, authentic_responder, scoped_pdu, v3_message  # noqa: E402
 
@@ -594,6 +594,74 @@ def test_an_authpriv_answer_in_plaintext_is_malformed():
     with pytest.raises(Discard, match="^authPriv answer with a plaintext scoped PDU$") as e:
         s._accept(77, b"", msg)
     assert e.value.kind == "malformed"
+
+
+def test_an_answer_from_an_empty_engine_id_is_discarded_and_named_none():
+    s = _session()
+    with pytest.raises(Discard) as e:
+        s._accept(77, b"", _answer(s, engine=b""))
+    assert str(e.value) == f"answer from engine (none), not the discovered {ENGINE.hex()}"
+
+
+TIME_WINDOW_REPORT = "1.3.6.1.6.3.15.1.1.2.0"
+
+
+def _auth_no_priv_report(boots: int, etime: int, auth_pw: str = AUTH_PW) -> bytes:
+    """A usmStatsNotInTimeWindows Report at authNoPriv, as net-snmp sends it (RFC 3414 §3.2 step 7a): digested
+    with `auth_pw`'s key, not encrypted."""
+    pdu = ber.encode_pdu(ber.REPORT, 77, [TIME_WINDOW_REPORT], values=[(ber.T_COUNTER32, 1)])
+    raw = v3_message(77, 1, ENGINE, boots, etime, b"noc", scoped_pdu(ENGINE, pdu), auth=b"\x00" * 24)
+    m = usm.parse_message(raw)
+    return raw[:m.auth_s] + _hmac.digest(usm.localize(auth_pw, "sha256", ENGINE), raw, "sha256")[:24] + raw[m.auth_e:]
+
+
+def test_an_authnopriv_report_with_a_valid_digest_is_authenticated_and_moves_the_clock():
+    s = _session()
+    r = s._accept_wrapped(77, b"", _auth_no_priv_report(5, 1200))
+    assert (type(r).__name__, r.oid, r.authenticated, r.boots, r.time) == ("_Report", TIME_WINDOW_REPORT, True, 5, 1200)
+    assert (s.boots, s.latest_time) == (5, 1200)
+
+
+def test_an_authnopriv_report_with_a_forged_digest_is_discarded_and_moves_no_clock():
+    """Else a forged time-window report, accepted as authentic, would resync the session to the forger's clock."""
+    s = _session()
+    with pytest.raises(Discard, match=r"^HMAC does not verify \(forged, or another auth key\)$"):
+        s._accept(77, b"", _auth_no_priv_report(9, 99999, auth_pw="forger-auth-pass"))
+    assert (s.boots, s.latest_time) == (5, 1000)
+
+
+def test_discovery_asks_at_noauthnopriv_with_empty_engine_id_user_and_parameters():
+    """RFC 3414 §4 and §3.1 step 8: no engine, boots and time 0, no user name, empty authentication and privacy
+    parameters, the reportable flag alone, a GET without varbinds in the default context. net-snmp's snmpd
+    answers a user name or a digest there with the same Report, so only the request shows them."""
+    import asyncio
+
+    from .hostile import FakeAgent, discovery_report
+    sent = []
+
+    def handler(req):
+        sent.append(req)
+        return [discovery_report(req)]
+
+    with FakeAgent(handler) as agent:
+        s = usm.V3FastSession("127.0.0.1", agent.port, Credentials("3", user="noc", auth_key=AUTH_PW,
+                                                                     priv_key=PRIV_PW, context="ctx"),
+                              timeout=0.3, retries=0)
+        assert asyncio.run(asyncio.wait_for(s._discover(), 10)) == (ENGINE, 5, 1000)
+    m = usm.parse_message(sent[0])
+    assert (m.flags, m.engine_id, m.boots, m.time, m.user, sent[0][m.auth_s:m.auth_e], m.priv, m.encrypted) == (
+        0x04, b"", 0, 0, b"", b"", b"", False)
+    assert sent == [v3_message(m.msg_id, 0x04, b"", 0, 0, b"", scoped_pdu(b"", ber.encode_pdu(ber.GET, m.msg_id, [])))]
+
+
+def test_a_v3_session_made_without_a_timeout_waits_as_long_as_open_session_and_v2c():
+    from dcops.monitor.snmp.session import open_session
+    from dcops.monitor.snmp.v2c import V2cSession
+    creds = Credentials("3", user="noc", auth_key=AUTH_PW, priv_key=PRIV_PW)
+    made = [usm.V3FastSession("192.0.2.1", 161, creds), open_session("192.0.2.1", 161, creds),
+            V2cSession("192.0.2.1", 161)]
+    assert [(type(x).__name__, x.timeout, x.retries) for x in made] == [
+        ("V3FastSession", 2.0, 1), ("V3FastSession", 2.0, 1), ("V2cSession", 2.0, 1)]
 
 
 def _discovery(engine=ENGINE, flags=0, ptype=ber.REPORT, msg_id=5):
@@ -737,8 +805,6 @@ def test_an_agent_that_drops_every_authenticated_request_in_a_context_is_diagnos
     context, itself without a diagnosis (no recursion), and names the keys."""
     import asyncio
 
-    from dcops.monitor.snmp.errors import SnmpTimeout
-
     from .hostile import FakeAgent, discovery_report
 
     def handler(req):
@@ -757,8 +823,9 @@ def test_an_agent_that_drops_every_authenticated_request_in_a_context_is_diagnos
 
 
 # ---------------------------------------------------------------- SNMPv3 requests against agents that know the keys
-def _agent_get(answer, oids=(SYS_NAME,), session=None, **creds):
-    """(result or exception, session, plaintext PDUs the agent received) of one GET."""
+def _agent_get(answer, oids=(SYS_NAME,), session=None, serves=None, **creds):
+    """(result or exception, session, plaintext PDUs the agent received) of one GET; given `serves`, the agent
+    drops, unanswered, what comes in any other context (net-snmp's way with a context it does not serve)."""
     import asyncio
 
     from .hostile import FakeAgent
@@ -769,8 +836,11 @@ def _agent_get(answer, oids=(SYS_NAME,), session=None, **creds):
         m = usm.parse_message(req)
         if m.flags & 0x01:
             aes = usm._AesCfb(usm.priv_key(PRIV_PW, "sha256", m.engine_id, "AES"))
-            seen.append(usm.parse_scoped(aes.decrypt(m.boots.to_bytes(4, "big") + m.time.to_bytes(4, "big")
-                                                     + m.priv, m.data))[2])
+            _engine, ctx, pdu = usm.parse_scoped(aes.decrypt(m.boots.to_bytes(4, "big") + m.time.to_bytes(4, "big")
+                                                             + m.priv, m.data))
+            seen.append(pdu)
+            if serves is not None and ctx != serves:
+                return []
         return inner(req)
 
     with FakeAgent(handler) as agent:
@@ -832,6 +902,44 @@ def test_a_second_time_window_report_after_the_resync_is_an_error():
     assert len(seen) == 2
 
 
+def _gen_err(i, _m):
+    return (T(ber.RESPONSE, ber.enc_int(i) + ber.enc_int(5) + ber.enc_int(1)
+              + T(ber.T_SEQ, T(ber.T_SEQ, ber.enc_oid(SYS_UPTIME) + b"\x05\x00"))), ENGINE, 5, 1000, b"")
+
+
+@pytest.mark.parametrize("default_context_answer", [None, _gen_err], ids=["response", "authentic-error"])
+def test_a_context_the_agent_drops_is_told_apart_by_a_plain_get_in_the_default_context(default_context_answer):
+    """The diagnosis asks for sysUpTime in the default context with error-status and index 0 (RFC 3416 §3); any
+    authentic answer there, a value or an error, proves the keys right, so the context is at fault."""
+    out, _s, seen, port = _agent_get(default_context_answer, serves=b"", context="ctx")
+    assert type(out) is SnmpTimeout and str(out) == (
+        f"no response from 127.0.0.1:{port} in SNMPv3 context 'ctx': the agent answers user 'noc' in the default "
+        "context, so the context is unknown to it or not allowed for the user")
+    assert [(t, e, i, vbs) for t, _rid, e, i, vbs in seen] == [(ber.GET, 0, 0, [(SYS_NAME, None, 5)]),
+                                                               (ber.GET, 0, 0, [(SYS_UPTIME, None, 5)])]
+
+
+def test_the_diagnosis_asks_for_discovery_once_whatever_the_sessions_retries():
+    """An agent that answers discovery, then falls silent: the request is sent 1 + retries times, the diagnosis's
+    discovery once, and the error is that the device does not answer."""
+    import asyncio
+
+    from .hostile import FakeAgent, discovery_report
+    sent = []
+
+    def handler(req):
+        sent.append(usm.parse_message(req).flags)
+        return [discovery_report(req)] if len(sent) == 1 else []
+
+    with FakeAgent(handler) as agent:
+        s = usm.V3FastSession("127.0.0.1", agent.port, Credentials("3", user="noc", auth_key=AUTH_PW,
+                                                                     priv_key=PRIV_PW), timeout=0.1, retries=1)
+        with pytest.raises(SnmpTimeout) as e:
+            asyncio.run(asyncio.wait_for(s.get([SYS_NAME]), 10))
+    assert str(e.value) == f"no response from 127.0.0.1:{agent.port}"
+    assert sent == [0x04, 0x07, 0x07, 0x04]      # discovery, the request and its one retry, discovery again
+
+
 def test_an_unauthenticated_unknown_engine_report_asks_for_discovery_next_time():
     import asyncio
 
@@ -888,6 +996,23 @@ def test_v3_fields_are_bounded_by_their_enclosing_sequence_not_by_the_datagram()
     sec = b"\x30" + bytes((len(fields),)) + fields + b"\x01\x01"
     body = b"\x02\x01\x03" + _GLOB + T(ber.T_OCTETS, sec) + b"\x04\x03abc"
     assert _refused_v3(T(ber.T_SEQ, body)) == "length 10 beyond the enclosing data (8 bytes left)"
+
+
+_HEAD = T(ber.T_OCTETS, ENGINE) + b"\x02\x01\x05" + b"\x02\x02\x01\x00"     # engine ID, boots 5, time 256
+
+
+@pytest.mark.parametrize("sec,reason", [
+    # UsmSecurityParameters claiming 3 bytes more than its OCTET STRING holds (they are msgData's)
+    (b"\x30" + bytes((len(_usm_fields()) + 3,)) + _usm_fields(),
+     f"length {len(_usm_fields()) + 3} beyond the enclosing data ({len(_usm_fields())} bytes left)"),
+    # then, inside an OCTET STRING that goes on: a field whose length runs past the SEQUENCE
+    (b"\x30\x02\x04\x05" + b"abcde", "length 5 beyond the enclosing data (0 bytes left)"),           # engine ID
+    (T(ber.T_SEQ, _HEAD + b"\x04\x05") + b"abcde", "length 5 beyond the enclosing data (0 bytes left)"),  # user
+    (T(ber.T_SEQ, _HEAD + b"\x04\x03noc\x04\x0c") + b"\x00" * 12,                               # auth parameters
+     "length 12 beyond the enclosing data (0 bytes left)"),
+], ids=["usm-sequence", "engine-id", "user-name", "auth-parameters"])
+def test_usm_fields_are_bounded_by_usm_security_parameters_not_by_the_datagram(sec, reason):
+    assert _refused_v3(T(ber.T_SEQ, b"\x02\x01\x03" + _GLOB + T(ber.T_OCTETS, sec) + b"\x04\x03abc")) == reason
 
 
 def test_a_security_model_that_is_no_integer_is_named():

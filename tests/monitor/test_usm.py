@@ -195,6 +195,20 @@ def test_wrong_context_is_not_reported_as_a_wrong_priv_key(snmpd):
     assert "privacy" not in msg
 
 
+def test_a_request_outside_net_snmps_time_window_is_resynced_from_its_authenticated_report(snmpd):
+    """net-snmp answers a request whose engine time is more than 150 s off (RFC 3414 §3.2 step 7a) with a
+    usmStatsNotInTimeWindows Report at authNoPriv: digested, not encrypted. The session verifies that digest,
+    takes the agent's clock from the report and asks once more."""
+    async def run():
+        s = V3FastSession("127.0.0.1", snmpd, _creds(), timeout=0.5, retries=0)
+        await s.get([SYSNAME])
+        s.time_base -= 1000                        # our notion of the engine's clock runs 1000 s ahead
+        return s, await s.get([SYSNAME])
+    s, out = asyncio.run(run())
+    assert out == {SYSNAME: b"snmpd-peer"}
+    assert (s.requests, s.discarded) == (4, 0)    # discovery, GET, GET answered by the report, GET again
+
+
 def test_reeder_and_blumenthal_are_not_interchangeable(snmpd):
     creds = _creds(user="u-sha-aes256", auth_key="auth-SHA-pass", priv_key="priv-AES256-pass",
                    auth_protocol="SHA", priv_protocol="AES256")
