@@ -122,10 +122,16 @@ def _fake_mutmut(bench, monkeypatch, tmp_path, script: str):
     monkeypatch.setattr(bench, "MUTMUT", exe)
 
 
+# The fake mutmut SIGHUPs itself with SIGHUP's default action restored first: a run started under nohup (or
+# any parent ignoring SIGHUP) hands the ignored disposition down, and `kill -HUP $$` from sh would do nothing.
+HUP_SELF = (f"exec {sys.executable} -c 'import os, signal; signal.signal(signal.SIGHUP, signal.SIG_DFL); "
+            "os.kill(os.getpid(), signal.SIGHUP)'")
+
+
 def test_a_mutmut_run_ended_by_a_signal_is_an_error_naming_it(bench, monkeypatch, tmp_path):
     """A mutant that signals the runner (the lock's kill(pid, 1) mutant SIGHUPed mutmut) stops the run: an
     error, never a score over the mutants that happened to run."""
-    _fake_mutmut(bench, monkeypatch, tmp_path, "echo 'Running mutation testing'; kill -HUP $$")
+    _fake_mutmut(bench, monkeypatch, tmp_path, "echo 'Running mutation testing'; " + HUP_SELF)
     with pytest.raises(bench.MutmutStopped, match=r"^mutmut stopped \(killed by SIGHUP\) before every mutant "
                                                   r"had a result:\nRunning mutation testing"):
         bench._mutmut(tmp_path, {}, ["run"], 10)
@@ -152,7 +158,7 @@ def test_in_a_pid_namespace_mutmut_is_not_pid_1_and_its_tests_cannot_reach_outsi
         pytest.skip("no pid namespaces here (unshare missing or refused)")
     _fake_mutmut(bench, monkeypatch, tmp_path,
                  "sleep 5 & echo pid=$$ procs=$(ls /proc | grep -c '^[0-9]') init=$(tr '\\0' '\\n' < /proc/1/cmdline "
-                 "| head -1); kill -HUP $$")
+                 "| head -1); " + HUP_SELF)
     with pytest.raises(bench.MutmutStopped, match=r"killed by SIGHUP") as e:
         bench._mutmut(tmp_path, {"PATH": os.environ["PATH"]}, ["run"], 20, pid_namespace=True)
     first = str(e.value).splitlines()[1]
