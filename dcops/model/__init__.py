@@ -50,6 +50,7 @@ def validate(path: Path | str | None = None, *, profiles_dir: Path | None = None
         # the rules that go with these profiles: monitors/alerts.yaml beside monitors/profiles/
         rules = Path(alerts_file) if alerts_file else Path(profiles_dir).parent / ALERTS_FILE.name
         problems += contracts.check_alert_rules(rules, Path(profiles_dir), devices)
+    problems += contracts.check_platform_ansible(Path(platforms_dir))
     problems = sorted(problems)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]

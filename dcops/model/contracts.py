@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from .. import paths
 from .errors import Loc, Problem
 
 #: Series the poller adds for every device, whatever its profile (dcops/monitor/poller.py): reachability, data
@@ -82,7 +83,7 @@ def check_alert_rules(alerts_file: Path, profiles_dir: Path, device_names: set[s
                       states_file: Path | None = None) -> list[Problem]:
     if not alerts_file.is_file():
         return []
-    states_file = states_file or alerts_file.with_name("states.yaml")
+    states_file = states_file or paths.states_file(alerts_file.parent)
     words = {str(k): {str(w) for w in v} for k, v in ((_load(states_file) or {}).items()
                                                       if states_file.is_file() else ())}
     problems: list[Problem] = []
@@ -128,4 +129,38 @@ def check_alert_rules(alerts_file: Path, profiles_dir: Path, device_names: set[s
                     err(c, "state_in" if "state_in" in c else "state_not_in",
                         f"'{w}' is not a state of {metric} in any profile that produces it "
                         f"({', '.join(sorted(known)) or 'it has no states'})")
+    return problems
+
+
+#: The `ansible:` section of a platform.yaml, as the roles read it from the inventory's dcops_platforms
+#: (playbooks/roles/netdev_backup, drill_fw_restore): argv lists run on the device, or the vendor's API.
+ANSIBLE_KEYS = {"show": "argv", "validate": "argv", "apply": "argv", "preamble": "text", "api": "flag"}
+
+
+def check_platform_ansible(platforms_dir: Path) -> list[Problem]:
+    """A platform's `ansible:` section may only hold what the roles read, each of the right type: a misspelt
+    `shwo:` would otherwise leave the platform without backups until the playbook refuses it."""
+    problems: list[Problem] = []
+    for spec in sorted(Path(platforms_dir).glob("*/platform.yaml")):
+        doc = _load(spec) or {}
+        section = doc.get("ansible") if isinstance(doc, dict) else None
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            problems.append(Problem(Loc(str(spec), _line(doc, "ansible")),
+                                    "ansible: must be a mapping of show, validate, apply, preamble, api"))
+            continue
+        for key, value in section.items():
+            kind = ANSIBLE_KEYS.get(str(key))
+            ok = {"argv": lambda v: isinstance(v, list) and bool(v) and all(isinstance(a, str) for a in v),
+                  "text": lambda v: isinstance(v, str), "flag": lambda v: isinstance(v, bool),
+                  None: lambda v: False}[kind](value)
+            if kind is None:
+                msg = f"ansible.{key}: unknown key (known: {', '.join(sorted(ANSIBLE_KEYS))})"
+            elif not ok:
+                msg = f"ansible.{key}: must be " + {"argv": "a non-empty list of strings (an argv)",
+                                                    "text": "a string", "flag": "true or false"}[kind]
+            else:
+                continue
+            problems.append(Problem(Loc(str(spec), _line(section, key)), msg))
     return problems
