@@ -145,7 +145,8 @@ def check_alert_rules(alerts_file: Path, profiles_dir: Path, device_names: set[s
 
 #: The `ansible:` section of a platform.yaml, as the roles read it from the inventory's dcops_platforms
 #: (playbooks/roles/netdev_backup, drill_fw_restore): argv lists run on the device, or the vendor's API.
-ANSIBLE_KEYS = {"show": "argv", "validate": "argv", "apply": "argv", "preamble": "text", "api": "flag"}
+ANSIBLE_KEYS = {"show": "argv", "validate": "argv", "apply": "argv", "preamble": "text", "api": "flag",
+                "config_path": "path"}
 
 
 def check_platform_ansible(platforms_dir: Path) -> list[Problem]:
@@ -159,18 +160,24 @@ def check_platform_ansible(platforms_dir: Path) -> list[Problem]:
             continue
         if not isinstance(section, dict):
             problems.append(Problem(Loc(str(spec), _line(doc, "ansible")),
-                                    "ansible: must be a mapping of show, validate, apply, preamble, api"))
+                                    f"ansible: must be a mapping of {', '.join(sorted(ANSIBLE_KEYS))}"))
             continue
+        if "apply" in section and "config_path" not in section:
+            problems.append(Problem(Loc(str(spec), _line(section, "apply")),
+                                    "ansible.apply: say where the device keeps its boot-time configuration "
+                                    "(ansible.config_path): the restore drill writes the restored one there"))
         for key, value in section.items():
             kind = ANSIBLE_KEYS.get(str(key))
             ok = {"argv": lambda v: isinstance(v, list) and bool(v) and all(isinstance(a, str) for a in v),
                   "text": lambda v: isinstance(v, str), "flag": lambda v: isinstance(v, bool),
+                  "path": lambda v: isinstance(v, str) and v.startswith("/"),
                   None: lambda v: False}[kind](value)
             if kind is None:
                 msg = f"ansible.{key}: unknown key (known: {', '.join(sorted(ANSIBLE_KEYS))})"
             elif not ok:
                 msg = f"ansible.{key}: must be " + {"argv": "a non-empty list of strings (an argv)",
-                                                    "text": "a string", "flag": "true or false"}[kind]
+                                                    "text": "a string", "flag": "true or false",
+                                                    "path": "an absolute path on the device"}[kind]
             else:
                 continue
             problems.append(Problem(Loc(str(spec), _line(section, key)), msg))

@@ -84,5 +84,14 @@ def test_a_misspelt_ansible_key_fails_validate_at_its_line(tmp_path) -> None:
     line = text.splitlines().index("  shwo: [cli, -c, show configuration]") + 1
     got = [(p.loc.file, p.loc.line, p.message) for p in
            validate(data.inventory, platforms_dir=data.network_configs / "platforms").errors]
-    assert got == [(str(spec), line, "ansible.shwo: unknown key (known: api, apply, preamble, show, validate)"),
+    assert got == [(str(spec), line, "ansible.shwo: unknown key (known: api, apply, config_path, preamble, show, "
+                                     "validate)"),
                    (str(spec), line + 1, "ansible.api: must be true or false")]
+    # a platform the restore drill applies on says where its boot-time configuration lives (before, the
+    # role's default wrote every platform's restored configuration to /etc/nftables.conf)
+    spec.write_text(text.replace("  shwo: [cli, -c, show configuration]\n  api: yes please\n",
+                                 "  show: [cli, -c, show configuration]\n  apply: [cli, -f]\n"), encoding="utf-8")
+    got = [(p.loc.file, p.loc.line, p.message) for p in
+           validate(data.inventory, platforms_dir=data.network_configs / "platforms").errors]
+    assert got == [(str(spec), line + 1, "ansible.apply: say where the device keeps its boot-time configuration "
+                                         "(ansible.config_path): the restore drill writes the restored one there")]
