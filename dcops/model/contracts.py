@@ -82,8 +82,8 @@ def _profile_states(path: Path, doc, words: dict[str, set[str]], states_file: Pa
 def check_alert_rules(alerts_file: Path, profiles_dir: Path, device_names: set[str],
                       states_file: Path | None = None, device_profiles: dict[str, str] | None = None) -> list[Problem]:
     """Rules ↔ profiles ↔ vocabulary ↔ devices. With `device_profiles` (device -> SNMP profile, from the
-    inventory), a rule's metric must come from a profile some device uses (a rule only undeployed models
-    feed never fires), and a single-condition state rule must be able to fire on every device whose
+    inventory), a rule's metric must come from a profile some device of the rule's kind uses when the site
+    has devices of that kind (the kind of the profiles that feed it: ups, cooling …), and a single-condition state rule must be able to fire on every device whose
     profile produces its metric: a new model mapping its on-battery code to a valid but other word
     ("other") would otherwise silently drop that UPS from the on-battery alert. Rules with `any:` combine
     conditions across MIBs that report different things and are not held to the second check."""
@@ -191,9 +191,19 @@ def _deployed(rule, cond, producers: dict[str, set[str]], device_profiles: dict[
     metric, name = cond.get("metric"), rule.get("name", "?")
     scope = set(rule.get("devices") or []) or set(device_profiles)
     used = {p for d, p in device_profiles.items() if d in scope}
-    if not (set(producers) & (used | {"(every device)", "textfile"})):
+    if set(producers) & {"(every device)", "textfile"}:
+        return []
+
+    def kind(profile: str):
+        return (docs[profile][1] or {}).get("kind") if profile in docs else None
+
+    # the rule's kind: that of the profiles feeding it. A site without a device of that kind (no Stulz, no
+    # UPS) is no error; devices of that kind none of which can feed the rule are.
+    kinds = {kind(p) for p in producers} - {None}
+    if kinds & {kind(p) for p in used} and not set(producers) & used:
         err(cond, "metric", f"metric '{metric}' comes only from profiles no device uses "
-                            f"({', '.join(sorted(producers))}): the rule never fires")
+                            f"({', '.join(sorted(producers))}): the rule never fires on the "
+                            f"{'/'.join(sorted(kinds))} devices of the inventory")
         return []
     # a word no profile produces is already an error at the rule
     wanted = {str(w) for w in cond.get("state_in") or []} & set().union(*producers.values())

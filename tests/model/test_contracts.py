@@ -112,4 +112,20 @@ def test_a_rule_only_undeployed_models_feed_fails_at_its_line(mon, tmp_path):
         "    above: 0.8\n    summary_vi: x\n    summary_en: x\n\n"), 1), encoding="utf-8")
     assert _errors(mon) == [(str(a), _line_of(a, "metric: cooling_humidity_ratio"),
                              "rule 'stulz_only': metric 'cooling_humidity_ratio' comes only from profiles no device "
-                             "uses (stulz-cooling): the rule never fires")]
+                             "uses (stulz-cooling): the rule never fires on the cooling devices of the inventory")]
+
+
+def test_a_site_without_devices_of_a_rules_kind_is_no_error(tmp_path):
+    """The rule library covers kinds a site may not have: without any cooling unit, the cooling rules are
+    vacuous, not errors (only devices of the rule's kind that cannot feed it are)."""
+    from ruamel.yaml import YAML
+    from tests.extension import copy_data
+    data = copy_data(tmp_path, folders=("inventory", "monitors"))
+    f = data.inventory / "facility.yaml"
+    yaml = YAML()
+    doc = yaml.load(f.read_text(encoding="utf-8"))
+    doc["facility"] = [d for d in doc["facility"] if d["kind"] != "cooling"]
+    with f.open("w", encoding="utf-8") as out:
+        yaml.dump(doc, out)
+    r = validate(data.inventory, profiles_dir=data.monitors / "profiles", alerts_file=data.monitors / "alerts.yaml")
+    assert [(e.loc.file, e.loc.line, e.message) for e in r.errors] == []
