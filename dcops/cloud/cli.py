@@ -137,7 +137,8 @@ def _plan_and_listings(stack: str, listing_dir: Path):
     except ListingInvalid as e:
         _fail(str(e), verb="cloud")
     try:
-        return make_plan(stack).plan, listings
+        run = make_plan(stack)
+        return run.plan, listings, run.inventory
     except StackConfigInvalid as e:
         _fail(str(e), verb="cloud")
 
@@ -158,13 +159,15 @@ def import_cmd(
     import json as _json
 
     from .adopt import import_file, match, report
+    from .exposure import undeclared_floating_ips
     from .offline import PROJECT
     from .plan import write_atomic
 
-    plan, listings = _plan_and_listings(stack, listing_dir)
+    plan, listings, inv = _plan_and_listings(stack, listing_dir)
     adoption = match(plan, listings)
     doc = import_file(plan, adoption, project=PROJECT)
     rep = report(adoption)
+    rep["undeclared_floating_ips"] = undeclared_floating_ips(plan, listings, adoption, inv)
     try:
         write_atomic(output, _json.dumps(doc, indent=1, sort_keys=True) + "\n")
         if report_file:
@@ -181,6 +184,9 @@ def import_cmd(
               f" -> {output}", highlight=False)
     for n in rep["notes"]:
         out.print(f"note: {n}", highlight=False, markup=False)
+    for f in rep["undeclared_floating_ips"]:
+        out.print(f"undeclared floating IP {f['address']} ({f['id']}) on {f['on']} {f['fixed_ip']}: {f['why']}; "
+                  "release it, do not import it", highlight=False, markup=False)
     for r in rep["cloud_only"]:
         out.print(f"in the cloud, not in the inventory: {r['listing']} {r['name']} {r['id']}", highlight=False,
                   markup=False)
@@ -199,14 +205,15 @@ def drift_cmd(
     json_file: Optional[Path] = typer.Option(None, "--json", help="Write the drift as JSON ('-' = stdout)."),
 ) -> None:
     """Compare the running cloud with the offline plan (flavor, AZ, addresses, security groups, volume size
-    and type). Exit 1 on any drift."""
+    and type, and floating IPs the plan does not declare on its VMs' ports and VIPs). Exit 1 on any drift."""
     import json as _json
 
     from .adopt import drift, match
+    from .exposure import as_drift, undeclared_floating_ips
 
-    plan, listings = _plan_and_listings(stack, listing_dir)
+    plan, listings, inv = _plan_and_listings(stack, listing_dir)
     adoption = match(plan, listings)
-    rows = drift(plan, listings, adoption)
+    rows = drift(plan, listings, adoption) + as_drift(undeclared_floating_ips(plan, listings, adoption, inv))
     doc = {"stack": stack, "drift": rows, "missing": [{"type": t, "name": n} for t, n in adoption.inventory_only
                                                       if t.rsplit(":", 1)[-1] in ("Instance", "Port", "Volume")]}
     text = _json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
