@@ -46,6 +46,10 @@ DIRECTIVE = re.compile(r"^[A-Za-z][A-Za-z ]*$")
 _WORDS = re.compile(r"(error|Error|ERROR|Could not|not found|Please correct|Config error|: line \d+)")
 
 
+#: set to 1 for the `pulumi up` that adopts a running director's own conf.d files (identical ones only)
+ADOPT_ENV = "DCOPS_BACULA_ADOPT"
+
+
 class BaculaRefused(RuntimeError):
     """The director (or its configuration test) refused the change; the message is Bacula's."""
 
@@ -131,13 +135,27 @@ class BaculaProvider(ResourceProvider):
         return DiffResult(changes=bool(diffs), replaces=replaces, stables=[], delete_before_replace=False)
 
     def create(self, props: dict) -> CreateResult:
+        """Write the fragment. A file already there is another stack's or a hand-made one: refused — unless the
+        operator adopts a running director once (`DCOPS_BACULA_ADOPT=1 pulumi up`: a dynamic provider's resources
+        cannot be `pulumi import`ed, pulumi/pulumi#16175), when a file that is exactly the declared fragment is
+        taken as it is (tested, reloaded, shown: nothing the director runs changes) and any other is refused."""
         f = _fragment(props)
         path = self._path(f)
+        text = render_fragment(f.kind, f.name, f.directives, f.comment)
         with self._locked():
-            if path.exists():
-                raise BaculaRefused(f"{path} exists: the director already has {f.kind} {f.name} (import it into "
-                                    "the stack or remove the file)")
-            self._apply(f, path, old_text=None, new_text=render_fragment(f.kind, f.name, f.directives, f.comment))
+            if not path.exists():
+                self._apply(f, path, old_text=None, new_text=text)
+                return CreateResult(f"{f.kind}/{f.name}", _outs(props))
+            if os.environ.get(ADOPT_ENV) != "1":
+                raise BaculaRefused(f"{path} exists: the director already has {f.kind} {f.name} (another stack's or "
+                                    f"a hand-made file: remove it, or adopt a running director's files once with "
+                                    f"{ADOPT_ENV}=1 — `pulumi import` cannot take a dynamic provider's resource)")
+            running = path.read_text(encoding="utf-8")
+            if running != text:
+                raise BaculaRefused(f"{path} exists and is not the declared {f.kind} {f.name}: make it what `dcops "
+                                    "backup render --conf-d` writes (or remove it) and run again; only an identical "
+                                    "file is adopted")
+            self._apply(f, path, old_text=running, new_text=text)
         return CreateResult(f"{f.kind}/{f.name}", _outs(props))
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:

@@ -135,6 +135,39 @@ def test_delete_removes_the_fragment_and_the_director_forgets_it(director, provi
     provider.delete("Job/restore", _props(restore))  # gone already: nothing to do
 
 
+@pytest.mark.slow
+@needs_bacula
+def test_a_running_directors_own_identical_fragment_is_adopted_and_any_other_refused(director, provider, declared,
+                                                                                     monkeypatch):
+    """The first `pulumi up` against a director that already runs the declared resources (dynamic-provider resources
+    cannot be `pulumi import`ed, pulumi/pulumi#16175): without DCOPS_BACULA_ADOPT=1 the file is refused; with it a
+    file exactly as declared is adopted — same bytes, the director tested, reloaded and still showing it — and a
+    file that differs is refused, left as it was."""
+    frags, _ = declared
+    fs = next(f for f in frags if (f.kind, f.name) == ("FileSet", "portal-db-01-data"))
+    path = director.d.conf_d / fs.file
+    before = path.read_bytes()
+    with pytest.raises(BaculaRefused, match=r"already has FileSet portal-db-01-data \(another stack's or a hand-made "
+                                            r"file: remove it, or adopt a running director's files once with "
+                                            r"DCOPS_BACULA_ADOPT=1"):
+        provider.create(_props(fs))
+    monkeypatch.setenv("DCOPS_BACULA_ADOPT", "1")
+    assert provider.create(_props(fs)).id == "FileSet/portal-db-01-data"
+    assert path.read_bytes() == before and "not found" not in _show(director, "fileset=portal-db-01-data")
+    hand = before.replace(b"}", b"  # edited by hand\n}", 1)
+    assert hand != before
+    path.write_bytes(hand)
+    try:
+        with pytest.raises(BaculaRefused) as e:
+            provider.create(_props(fs))
+        assert str(e.value) == (f"{path} exists and is not the declared FileSet portal-db-01-data: make it what "
+                                "`dcops backup render --conf-d` writes (or remove it) and run again; only an "
+                                "identical file is adopted")
+        assert path.read_bytes() == hand
+    finally:
+        path.write_bytes(before)
+
+
 def test_check_refuses_what_bacula_could_not_parse_before_any_file_is_written():
     ok = {"kind": "Pool", "name": "p1", "directives": {"Pool Type": "Backup"}}
     assert check_props(ok) == []
