@@ -29,7 +29,7 @@ import pulumi
 from pulumi.dynamic import (CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider,
                             UpdateResult)
 
-from ..model.bacula import KINDS, NAME, Fragment, render_fragment
+from ..model.bacula import KINDS, NAME, Fragment, canonical, render_fragment
 
 #: Pulumi type tokens are pulumi-python:dynamic/bacula:<Kind>
 MODULE = "bacula"
@@ -137,8 +137,8 @@ class BaculaProvider(ResourceProvider):
     def create(self, props: dict) -> CreateResult:
         """Write the fragment. A file already there is another stack's or a hand-made one: refused — unless the
         operator adopts a running director once (`DCOPS_BACULA_ADOPT=1 pulumi up`: a dynamic provider's resources
-        cannot be `pulumi import`ed, pulumi/pulumi#16175), when a file that is exactly the declared fragment is
-        taken as it is (tested, reloaded, shown: nothing the director runs changes) and any other is refused."""
+        cannot be `pulumi import`ed, pulumi/pulumi#16175), when a file with exactly the declared directives (in
+        any order) is taken as it is (tested, reloaded, shown: nothing the director runs changes) and any other is refused."""
         f = _fragment(props)
         path = self._path(f)
         text = render_fragment(f.kind, f.name, f.directives, f.comment)
@@ -151,11 +151,14 @@ class BaculaProvider(ResourceProvider):
                                     f"a hand-made file: remove it, or adopt a running director's files once with "
                                     f"{ADOPT_ENV}=1 — `pulumi import` cannot take a dynamic provider's resource)")
             running = path.read_text(encoding="utf-8")
-            if running != text:
+            if canonical(running) != canonical(text):  # the engine may hand the directives in any order
                 raise BaculaRefused(f"{path} exists and is not the declared {f.kind} {f.name}: make it what `dcops "
-                                    "backup render --conf-d` writes (or remove it) and run again; only an identical "
-                                    "file is adopted")
-            self._apply(f, path, old_text=running, new_text=text)
+                                    "cloud bacula-files` writes (or remove it) and run again; only a file with the "
+                                    "declared directives is adopted")
+            # the file is left alone (its owner and mode are the director's): the director is asked to run it
+            self._test()
+            self._reload()
+            self._verify(f, present=True)
         return CreateResult(f"{f.kind}/{f.name}", _outs(props))
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:

@@ -236,6 +236,44 @@ def drift_cmd(
         _fail(f"drift: {len(rows)} difference(s), {len(doc['missing'])} missing", verb="cloud")
 
 
+@cloud.command("bacula-files")
+def bacula_files_cmd(
+    out_dir: Path = typer.Option(..., "--out", help="Folder for the fragments (one file each, mode 600)."),
+    stack: str = typer.Option("prod", "--stack", "-s"),
+) -> None:
+    """The Bacula director's conf.d fragments exactly as the stack declares them: the files a running director
+    moves its definitions into before the first `DCOPS_BACULA_ADOPT=1 pulumi up` adopts them (docs/backup.md).
+    Passwords from DCOPS_BACULA_FD_PASSWORD and DCOPS_BACULA_SD_PASSWORD (the stack's secrets' values)."""
+    import os
+
+    from ..model.bacula import render_fragment
+    from .backup import declared_fragments
+    from .offline import StackConfigInvalid
+    from .runner import STACKS, make_plan
+
+    if stack not in STACKS:
+        _fail(f"unknown stack {stack!r} (choose {', '.join(STACKS)})", 2, verb="cloud")
+    env = {k: os.environ.get(f"DCOPS_BACULA_{k}_PASSWORD") for k in ("FD", "SD")}
+    missing = [f"DCOPS_BACULA_{k}_PASSWORD" for k, v in env.items() if not v]
+    if missing:
+        _fail(f"set {', '.join(missing)} to the stack's dcops:baculaFdPassword / dcops:baculaSdPassword "
+              "(never in git)", 2, verb="cloud")
+    try:
+        run = make_plan(stack)
+    except StackConfigInvalid as e:
+        _fail(str(e), verb="cloud")
+    if run.settings.bacula is None:
+        _fail(f"stack {stack} declares no Bacula director (dcops:bacula)", verb="cloud")
+    frags = declared_fragments(run.inventory, run.settings.bacula, env["FD"], env["SD"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for f in frags:
+        tmp = out_dir / f".{f.file}.tmp"
+        tmp.write_text(render_fragment(f.kind, f.name, f.directives, f.comment), encoding="utf-8")
+        tmp.chmod(0o600)
+        tmp.replace(out_dir / f.file)
+    out.print(f"{len(frags)} fragments -> {out_dir} (for {run.settings.bacula.conf_d})", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("plan")(plan_cmd)
     app.add_typer(cloud, name="cloud")

@@ -146,7 +146,7 @@ def test_a_running_directors_own_identical_fragment_is_adopted_and_any_other_ref
     frags, _ = declared
     fs = next(f for f in frags if (f.kind, f.name) == ("FileSet", "portal-db-01-data"))
     path = director.d.conf_d / fs.file
-    before = path.read_bytes()
+    before, st = path.read_bytes(), path.stat()
     with pytest.raises(BaculaRefused, match=r"already has FileSet portal-db-01-data \(another stack's or a hand-made "
                                             r"file: remove it, or adopt a running director's files once with "
                                             r"DCOPS_BACULA_ADOPT=1"):
@@ -154,15 +154,23 @@ def test_a_running_directors_own_identical_fragment_is_adopted_and_any_other_ref
     monkeypatch.setenv("DCOPS_BACULA_ADOPT", "1")
     assert provider.create(_props(fs)).id == "FileSet/portal-db-01-data"
     assert path.read_bytes() == before and "not found" not in _show(director, "fileset=portal-db-01-data")
-    hand = before.replace(b"}", b"  # edited by hand\n}", 1)
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == (st.st_ino, st.st_mtime_ns)  # not even rewritten
+    # the engine hands the directives in its own order (a protobuf Struct): the same directives reordered adopt
+    client = next(f for f in frags if f.kind == "Client")
+    client_before = (director.d.conf_d / client.file).read_bytes()
+    shuffled = {**_props(client), "directives": dict(reversed(list(client.directives.items())))}
+    assert render_fragment("Client", client.name, shuffled["directives"]).encode() != client_before
+    assert provider.create(shuffled).id == f"Client/{client.name}"
+    assert (director.d.conf_d / client.file).read_bytes() == client_before
+    hand = before.replace(b"}", b"  Ignore FileSet Changes = yes\n}", 1)
     assert hand != before
     path.write_bytes(hand)
     try:
         with pytest.raises(BaculaRefused) as e:
             provider.create(_props(fs))
         assert str(e.value) == (f"{path} exists and is not the declared FileSet portal-db-01-data: make it what "
-                                "`dcops backup render --conf-d` writes (or remove it) and run again; only an "
-                                "identical file is adopted")
+                                "`dcops cloud bacula-files` writes (or remove it) and run again; only a file with "
+                                "the declared directives is adopted")
         assert path.read_bytes() == hand
     finally:
         path.write_bytes(before)
