@@ -177,7 +177,7 @@ class BaculaProvider(ResourceProvider):
         path = self._path(f)
         if not path.exists():
             return ReadResult("", {})
-        return ReadResult(id_, {**_outs(props), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+        return ReadResult(id_, {**_outs(props), "sha256": _content_digest(path.read_text(encoding="utf-8"))})
 
     def delete(self, _id: str, props: dict) -> None:
         f = _fragment(props)
@@ -260,7 +260,14 @@ def _fragment(props: dict) -> Fragment:
 
 def _digest(props: dict) -> str:
     text = render_fragment(props["kind"], props["name"], props.get("directives") or {}, props.get("comment") or "")
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _content_digest(text)
+
+
+def _content_digest(text: str) -> str:
+    """What a fragment says, not how its lines are ordered (model.bacula.canonical): the engine hands the
+    directives in its own order, so the file written and the declaration compared later may differ in order
+    only — that is no change (a hand edit of a value, or an added or removed directive, is one)."""
+    return hashlib.sha256(repr(canonical(text)).encode("utf-8")).hexdigest()
 
 
 def _outs(props: dict) -> dict:

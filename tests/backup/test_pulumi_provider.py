@@ -295,6 +295,10 @@ def test_refresh_sees_a_fragment_removed_or_edited_on_the_director(tmp_path):
     (tmp_path / "pool-p1.conf").write_text(render_fragment("Pool", "p1", props["directives"]))
     state = p.read("Pool/p1", props)
     assert state.id == "Pool/p1" and p.diff("Pool/p1", state.outs, props).changes is False
+    # the engine hands the directives in its own order: a file that differs from the declaration in order only
+    two = {**props, "directives": {"Pool Type": "Backup", "Recycle": "no"}}
+    (tmp_path / "pool-p1.conf").write_text(render_fragment("Pool", "p1", {"Recycle": "no", "Pool Type": "Backup"}))
+    assert p.diff("Pool/p1", p.read("Pool/p1", two).outs, two).changes is False
     (tmp_path / "pool-p1.conf").write_text("Pool {\n  Name = p1\n  Pool Type = Backup\n  Recycle = no\n}\n")
     edited = p.read("Pool/p1", props).outs
     r = p.diff("Pool/p1", edited, props)
