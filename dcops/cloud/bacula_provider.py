@@ -29,7 +29,7 @@ import pulumi
 from pulumi.dynamic import (CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider,
                             UpdateResult)
 
-from ..model.bacula import KINDS, NAME, Fragment, render_fragment
+from ..model.bacula import KINDS, NAME, Fragment, canonical, render_fragment
 
 #: Pulumi type tokens are pulumi-python:dynamic/bacula:<Kind>
 MODULE = "bacula"
@@ -44,6 +44,10 @@ SHOWN = ("Storage", "Pool", "Schedule", "Client", "FileSet", "Job")
 DIRECTIVE = re.compile(r"^[A-Za-z][A-Za-z ]*$")
 #: lines of the director's output that carry its reason
 _WORDS = re.compile(r"(error|Error|ERROR|Could not|not found|Please correct|Config error|: line \d+)")
+
+
+#: set to 1 for the `pulumi up` that adopts a running director's own conf.d files (identical ones only)
+ADOPT_ENV = "DCOPS_BACULA_ADOPT"
 
 
 class BaculaRefused(RuntimeError):
@@ -131,13 +135,30 @@ class BaculaProvider(ResourceProvider):
         return DiffResult(changes=bool(diffs), replaces=replaces, stables=[], delete_before_replace=False)
 
     def create(self, props: dict) -> CreateResult:
+        """Write the fragment. A file already there is another stack's or a hand-made one: refused — unless the
+        operator adopts a running director once (`DCOPS_BACULA_ADOPT=1 pulumi up`: a dynamic provider's resources
+        cannot be `pulumi import`ed, pulumi/pulumi#16175), when a file with exactly the declared directives (in
+        any order) is taken as it is (tested, reloaded, shown: nothing the director runs changes) and any other is refused."""
         f = _fragment(props)
         path = self._path(f)
+        text = render_fragment(f.kind, f.name, f.directives, f.comment)
         with self._locked():
-            if path.exists():
-                raise BaculaRefused(f"{path} exists: the director already has {f.kind} {f.name} (import it into "
-                                    "the stack or remove the file)")
-            self._apply(f, path, old_text=None, new_text=render_fragment(f.kind, f.name, f.directives, f.comment))
+            if not path.exists():
+                self._apply(f, path, old_text=None, new_text=text)
+                return CreateResult(f"{f.kind}/{f.name}", _outs(props))
+            if os.environ.get(ADOPT_ENV) != "1":
+                raise BaculaRefused(f"{path} exists: the director already has {f.kind} {f.name} (another stack's or "
+                                    f"a hand-made file: remove it, or adopt a running director's files once with "
+                                    f"{ADOPT_ENV}=1 — `pulumi import` cannot take a dynamic provider's resource)")
+            running = path.read_text(encoding="utf-8")
+            if canonical(running) != canonical(text):  # the engine may hand the directives in any order
+                raise BaculaRefused(f"{path} exists and is not the declared {f.kind} {f.name}: make it what `dcops "
+                                    "cloud bacula-files` writes (or remove it) and run again; only a file with the "
+                                    "declared directives is adopted")
+            # the file is left alone (its owner and mode are the director's): the director is asked to run it
+            self._test()
+            self._reload()
+            self._verify(f, present=True)
         return CreateResult(f"{f.kind}/{f.name}", _outs(props))
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
@@ -156,7 +177,7 @@ class BaculaProvider(ResourceProvider):
         path = self._path(f)
         if not path.exists():
             return ReadResult("", {})
-        return ReadResult(id_, {**_outs(props), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+        return ReadResult(id_, {**_outs(props), "sha256": _content_digest(path.read_text(encoding="utf-8"))})
 
     def delete(self, _id: str, props: dict) -> None:
         f = _fragment(props)
@@ -239,7 +260,14 @@ def _fragment(props: dict) -> Fragment:
 
 def _digest(props: dict) -> str:
     text = render_fragment(props["kind"], props["name"], props.get("directives") or {}, props.get("comment") or "")
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _content_digest(text)
+
+
+def _content_digest(text: str) -> str:
+    """What a fragment says, not how its lines are ordered (model.bacula.canonical): the engine hands the
+    directives in its own order, so the file written and the declaration compared later may differ in order
+    only — that is no change (a hand edit of a value, or an added or removed directive, is one)."""
+    return hashlib.sha256(repr(canonical(text)).encode("utf-8")).hexdigest()
 
 
 def _outs(props: dict) -> dict:

@@ -232,11 +232,12 @@ def check_instances_protected(plan: dict, inv: Inventory) -> list[Finding]:
 def check_floating_ips(plan: dict, inv: Inventory) -> list[Finding]:
     vms = {v.name: v for v in inv.vms}
     ports = {r["name"]: r for r in _of(plan, T_PORT)}
-    lbs = {r["name"] for r in _of(plan, T_LB)}
+    lbs = {r["name"]: r for r in _of(plan, T_LB)}
     out = []
     for r in _of(plan, T_FIP):
         port = _ref_name(r["inputs"].get("portId"))
-        if port and port.endswith("-vip") and port.removesuffix("-vip") in lbs:
+        if port and port.endswith("-vip") and (lb := lbs.get(port.removesuffix("-vip"))) is not None:
+            out += _vip_floating_ip(r, lb, inv)
             continue
         owner = (ports.get(port) or {}).get("parent", "") or ""
         vm = vms.get(owner.split("::", 1)[-1]) if owner.startswith(SERVER + "::") else None
@@ -249,6 +250,49 @@ def check_floating_ips(plan: dict, inv: Inventory) -> list[Finding]:
         elif (system := inv.system(vm.system)).publish != "direct":
             out.append(Finding("error", "floating-ip-public-dmz", r["name"],
                                f"{vm.name} is published through the WAF (pool-{system.name}): a floating IP bypasses it"))
+    return out
+
+
+def _system_tag(r: dict) -> str | None:
+    return next((t.split("=", 1)[1] for t in r["inputs"].get("tags") or () if t.startswith("system=")), None)
+
+
+def _vip_floating_ip(fip: dict, lb: dict, inv: Inventory) -> list[Finding]:
+    """A load balancer's VIP with a floating IP publishes its system around the WAF, exactly as a VM's own
+    floating IP would: only a public system declared `publish: direct` (with its publish_reason) may have it."""
+    name = _system_tag(lb)
+    system = next((s for s in inv.systems if s.name == name), None)
+    if system is None:
+        return [Finding("error", "floating-ip-public-dmz", fip["name"],
+                        f"on {lb['name']}'s VIP, whose system {name!r} is not in the inventory")]
+    if not system.public:
+        return [Finding("error", "floating-ip-public-dmz", fip["name"],
+                        f"on {lb['name']}'s VIP: system {system.name} is not public")]
+    if system.publish != "direct":
+        return [Finding("error", "floating-ip-public-dmz", fip["name"],
+                        f"{lb['name']}'s VIP is {system.name}'s, published through the WAF (pool-{system.name}): "
+                        "a floating IP on the VIP bypasses it (declare `publish: direct` with a reason, or drop it)")]
+    return []
+
+
+def check_floating_ip_publication(plan: dict, inv: Inventory) -> list[Finding]:
+    """check_floating_ips for one resource as CrossGuard sees it (a real preview's port IDs are UUIDs or unknown,
+    so the port cannot be followed): every floating IP names its system (tag system=…), and that system is public
+    and declared `publish: direct` — any other floating IP, on a VM or a load balancer's VIP, is a path around
+    the WAF."""
+    systems = {s.name: s for s in inv.systems}
+    out = []
+    for r in _of(plan, T_FIP):
+        name = _system_tag(r)
+        system = systems.get(name)
+        if system is None:
+            why = "names no system (tag system=…)" if name is None else f"names system {name!r}, not in the inventory"
+            out.append(Finding("error", "floating-ip-public-dmz", r["name"], why))
+        elif not system.public or system.publish != "direct":
+            how = "not public" if not system.public else f"published through the WAF (pool-{system.name})"
+            out.append(Finding("error", "floating-ip-public-dmz", r["name"],
+                               f"system {system.name} is {how}: a floating IP bypasses the WAF (declare "
+                               "`publish: direct` with a reason on the system, or drop it)"))
     return out
 
 

@@ -137,7 +137,8 @@ def _plan_and_listings(stack: str, listing_dir: Path):
     except ListingInvalid as e:
         _fail(str(e), verb="cloud")
     try:
-        return make_plan(stack).plan, listings
+        run = make_plan(stack)
+        return run.plan, listings, run.inventory
     except StackConfigInvalid as e:
         _fail(str(e), verb="cloud")
 
@@ -158,13 +159,15 @@ def import_cmd(
     import json as _json
 
     from .adopt import import_file, match, report
+    from .exposure import undeclared_floating_ips
     from .offline import PROJECT
     from .plan import write_atomic
 
-    plan, listings = _plan_and_listings(stack, listing_dir)
+    plan, listings, inv = _plan_and_listings(stack, listing_dir)
     adoption = match(plan, listings)
     doc = import_file(plan, adoption, project=PROJECT)
     rep = report(adoption)
+    rep["undeclared_floating_ips"] = undeclared_floating_ips(plan, listings, adoption, inv)
     try:
         write_atomic(output, _json.dumps(doc, indent=1, sort_keys=True) + "\n")
         if report_file:
@@ -181,6 +184,9 @@ def import_cmd(
               f" -> {output}", highlight=False)
     for n in rep["notes"]:
         out.print(f"note: {n}", highlight=False, markup=False)
+    for f in rep["undeclared_floating_ips"]:
+        out.print(f"undeclared floating IP {f['address']} ({f['id']}) on {f['on']} {f['fixed_ip']}: {f['why']}; "
+                  "release it, do not import it", highlight=False, markup=False)
     for r in rep["cloud_only"]:
         out.print(f"in the cloud, not in the inventory: {r['listing']} {r['name']} {r['id']}", highlight=False,
                   markup=False)
@@ -199,14 +205,15 @@ def drift_cmd(
     json_file: Optional[Path] = typer.Option(None, "--json", help="Write the drift as JSON ('-' = stdout)."),
 ) -> None:
     """Compare the running cloud with the offline plan (flavor, AZ, addresses, security groups, volume size
-    and type). Exit 1 on any drift."""
+    and type, and floating IPs the plan does not declare on its VMs' ports and VIPs). Exit 1 on any drift."""
     import json as _json
 
     from .adopt import drift, match
+    from .exposure import as_drift, undeclared_floating_ips
 
-    plan, listings = _plan_and_listings(stack, listing_dir)
+    plan, listings, inv = _plan_and_listings(stack, listing_dir)
     adoption = match(plan, listings)
-    rows = drift(plan, listings, adoption)
+    rows = drift(plan, listings, adoption) + as_drift(undeclared_floating_ips(plan, listings, adoption, inv))
     doc = {"stack": stack, "drift": rows, "missing": [{"type": t, "name": n} for t, n in adoption.inventory_only
                                                       if t.rsplit(":", 1)[-1] in ("Instance", "Port", "Volume")]}
     text = _json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
@@ -227,6 +234,44 @@ def drift_cmd(
         out.print(t)
     if rows or doc["missing"]:
         _fail(f"drift: {len(rows)} difference(s), {len(doc['missing'])} missing", verb="cloud")
+
+
+@cloud.command("bacula-files")
+def bacula_files_cmd(
+    out_dir: Path = typer.Option(..., "--out", help="Folder for the fragments (one file each, mode 600)."),
+    stack: str = typer.Option("prod", "--stack", "-s"),
+) -> None:
+    """The Bacula director's conf.d fragments exactly as the stack declares them: the files a running director
+    moves its definitions into before the first `DCOPS_BACULA_ADOPT=1 pulumi up` adopts them (docs/backup.md).
+    Passwords from DCOPS_BACULA_FD_PASSWORD and DCOPS_BACULA_SD_PASSWORD (the stack's secrets' values)."""
+    import os
+
+    from ..model.bacula import render_fragment
+    from .backup import declared_fragments
+    from .offline import StackConfigInvalid
+    from .runner import STACKS, make_plan
+
+    if stack not in STACKS:
+        _fail(f"unknown stack {stack!r} (choose {', '.join(STACKS)})", 2, verb="cloud")
+    env = {k: os.environ.get(f"DCOPS_BACULA_{k}_PASSWORD") for k in ("FD", "SD")}
+    missing = [f"DCOPS_BACULA_{k}_PASSWORD" for k, v in env.items() if not v]
+    if missing:
+        _fail(f"set {', '.join(missing)} to the stack's dcops:baculaFdPassword / dcops:baculaSdPassword "
+              "(never in git)", 2, verb="cloud")
+    try:
+        run = make_plan(stack)
+    except StackConfigInvalid as e:
+        _fail(str(e), verb="cloud")
+    if run.settings.bacula is None:
+        _fail(f"stack {stack} declares no Bacula director (dcops:bacula)", verb="cloud")
+    frags = declared_fragments(run.inventory, run.settings.bacula, env["FD"], env["SD"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for f in frags:
+        tmp = out_dir / f".{f.file}.tmp"
+        tmp.write_text(render_fragment(f.kind, f.name, f.directives, f.comment), encoding="utf-8")
+        tmp.chmod(0o600)
+        tmp.replace(out_dir / f.file)
+    out.print(f"{len(frags)} fragments -> {out_dir} (for {run.settings.bacula.conf_d})", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -67,6 +67,10 @@ POLICIES = {
     "management-only-from-mgmt": (
         "management ports are reachable only from the management zone",
         lambda plan: checks.check_management_sources(plan, *_site())),
+    "floating-ips-published-directly": (
+        "a floating IP (on a VM's port or a load balancer's VIP) only for a public system declared "
+        "`publish: direct` with a reason: any other is a path around the WAF",
+        lambda plan: checks.check_floating_ip_publication(plan, _site()[0])),
     "vm-ports-have-security-groups": (
         "every VM port has a security group and port security",
         lambda plan: checks.check_ports_have_security_groups(plan)),

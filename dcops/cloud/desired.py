@@ -391,16 +391,6 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
                 unreplicated[v.system].append(v.name)
         vm_specs.append(VmSpec(v, sysm, inv.boot_gb(v), az, vm_group.get(v.name), vm_sgs, fip, meta, power, restore))
 
-    if st.scope == "dr" and st.dr_mode == "active":
-        dmz = {z.name for z in inv.zones if z.kind.value == "dmz"}
-        for name in systems:
-            sysm = inv.system(name)
-            if sysm.public and sysm.publish == "waf" and any(v.system == name and v.zone in dmz for v in vms):
-                notes.append(Note("warning", "dr-waf-published", name,
-                                  f"published through the WAF (pool-{name}): DR active gives its VMs no floating IP "
-                                  "(one would bypass the WAF); its public names move to a WAF/link-balancer VIP in "
-                                  "front of the DR copies, which neither the inventory nor this program has"))
-
     for system, names in sorted(unreplicated.items()):
         notes.append(Note("info", "dr-rebuilt-not-restored", system,
                           f"{len(names)} DR VM(s) on backup policies that do not replicate to DR ({', '.join(names)}): "
@@ -414,6 +404,8 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
     for s in vm_specs:
         by_tenant[s.vm.tenant].append(s)
     lbs = _load_balancers(inv, policy, st, vms)
+    if st.scope == "dr" and st.dr_mode == "active":
+        notes += _dr_waf_targets(inv, systems, vms, lbs)
     fip_vms = {s.vm.name for s in vm_specs if s.floating_ip}
     for lb in lbs:
         exposed = [m for m, _ in lb.members if m in fip_vms]
@@ -511,6 +503,25 @@ def desired(inv: Inventory, policy: CloudPolicy, st: StackSettings) -> Desired:
     )
 
 
+def _dr_waf_targets(inv: Inventory, systems, vms: list[Vm], lbs) -> list[Note]:
+    """DR active publishes a WAF-published system through no floating IP (on a VM or a load balancer's VIP, one
+    would bypass the WAF): what its WAF pool / link-balancer target has to point at instead is said per system —
+    its DR load balancers' VIPs, else its DR DMZ VMs."""
+    dmz = {z.name for z in inv.zones if z.kind.value == "dmz"}
+    out = []
+    for name in systems:
+        sysm = inv.system(name)
+        web = sorted(f"{v.name} {v.ip}" for v in vms if v.system == name and v.zone in dmz)
+        if not (sysm.public and sysm.publish == "waf" and web):
+            continue
+        vips = sorted(f"{lb.name} VIP {lb.vip}" for lb in lbs if lb.system == name and lb.zone in dmz)
+        out.append(Note("warning", "dr-waf-published", name,
+                        f"published through the WAF (pool-{name}): DR active gives it no floating IP (one would "
+                        f"bypass the WAF); at failover its WAF pool / link-balancer target moves to "
+                        f"{', '.join(vips or web)} at DR, behind a WAF neither the inventory nor this program has"))
+    return out
+
+
 def _load_balancers(inv: Inventory, policy: CloudPolicy, st: StackSettings, vms: list[Vm]) -> tuple[LoadBalancerSpec, ...]:
     out = []
     for lb in policy.load_balancers:
@@ -523,6 +534,8 @@ def _load_balancers(inv: Inventory, policy: CloudPolicy, st: StackSettings, vms:
             members=tuple((m.name, str(m.ip)) for m in members),
             listeners=tuple((li.protocol, li.port) for li in lb.listeners),
             health=lb.health.model_dump(),
-            floating_ip=bool(st.publishes and zone.kind.value == "dmz" and inv.system(members[0].system).public),
+            # a VIP's floating IP is a public path around the WAF, as a VM's would be: only for `publish: direct`
+            floating_ip=bool(st.publishes and zone.kind.value == "dmz" and inv.system(members[0].system).public
+                             and inv.system(members[0].system).publish == "direct"),
         ))
     return tuple(out)

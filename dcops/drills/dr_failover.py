@@ -2,8 +2,10 @@
 measure RTO and RPO, verify the data behind the public address, and switch back.
 
 What moves comes from the DR stack's plan in active mode (`-o dr_plan=FILE`: `dcops plan --stack dr --json FILE`
-with `dcops:drMode active`, docs/cloud.md "DR failover"): the system's instances power on, its floating IPs
-(load-balancer VIP and public DMZ VMs) are published from the DR site's public segment, and each DR volume
+with `dcops:drMode active`, docs/cloud.md "DR failover"): the system's instances power on, it is published at
+DR through its floating IPs (a `publish: direct` system) or, behind the WAF, its DR load balancer's VIP (the
+WAF-published ones: no floating IP, which would bypass the WAF; in the lab the DR public address stands for
+the target the link balancer / WAF moves to), and each DR volume
 names the production volume and backup policy it is restored from (`restore_from` / `restore_via`). Public
 DNS is not in the program (docs/cloud.md); the province publishes its services on the link balancer, so the
 drill moves the link balancer's target for the service's published address, and the address users reach
@@ -120,9 +122,14 @@ def switch_from_plan(plan: dict, vm: str, system: str) -> dict:
     data = [v for v in vols if v["role"] != "boot" and v["restore_from"]]
     if not data:
         raise DrillRefused(f"the DR plan declares no data path for {vm} (no DR volume with restore_from)")
-    if not fips:
-        raise DrillRefused(f"the DR plan publishes nothing for {system} at DR (no floating IP): nothing to switch")
-    published = next((f for f in fips if f.startswith("lb-")), fips[0])
+    # a WAF-published system has no floating IP at DR (it would bypass the WAF): the link balancer / WAF target
+    # moves to its DR load balancer's VIP (the plan's dr-waf-published note names it)
+    vips = sorted(r["name"] for r in res if r.get("kind") == "loadbalancer.LoadBalancer"
+                  and f"system={system}" in ((r.get("inputs") or {}).get("tags") or []))
+    if not fips and not vips:
+        raise DrillRefused(f"the DR plan publishes nothing for {system} at DR (no floating IP, no load balancer "
+                           "VIP): nothing to switch")
+    published = next((f for f in fips if f.startswith("lb-")), fips[0] if fips else f"{vips[0]} VIP")
     return {"system": system, "instances": len(inst), "power_state": "active", "floating_ips": fips,
             "published_via": published, "data_path": data}
 

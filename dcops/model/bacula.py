@@ -146,6 +146,26 @@ def render_fragment(kind: str, name: str, directives: dict[str, Any], comment: s
     return "\n".join([*head, f"{kind} {{", f"  Name = {name}", *_block(directives, "  "), "}"]) + "\n"
 
 
+def canonical(text_: str) -> tuple:
+    """A fragment's content regardless of directive order, which Bacula ignores within a resource and which the
+    Pulumi engine does not keep (a directive map crosses gRPC as a protobuf Struct): each block's lines and
+    sub-blocks as a sorted tuple; comments and blank lines dropped. Two renderings of the same resource in any
+    order are equal; any changed, added or removed directive is not."""
+    stack: list[list] = [[]]
+    for raw in text_.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("{"):
+            stack.append([line])
+        elif line == "}" and len(stack) > 1:
+            head, *body = stack.pop()
+            stack[-1].append((head, tuple(sorted(body, key=repr))))
+        else:
+            stack[-1].append(line)
+    return tuple(sorted((x if isinstance(x, tuple) else (x,) for block in stack for x in block), key=repr))
+
+
 def text(f: Fragment) -> str:
     return render_fragment(f.kind, f.name, f.directives, f.comment)
 

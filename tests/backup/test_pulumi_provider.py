@@ -135,6 +135,47 @@ def test_delete_removes_the_fragment_and_the_director_forgets_it(director, provi
     provider.delete("Job/restore", _props(restore))  # gone already: nothing to do
 
 
+@pytest.mark.slow
+@needs_bacula
+def test_a_running_directors_own_identical_fragment_is_adopted_and_any_other_refused(director, provider, declared,
+                                                                                     monkeypatch):
+    """The first `pulumi up` against a director that already runs the declared resources (dynamic-provider resources
+    cannot be `pulumi import`ed, pulumi/pulumi#16175): without DCOPS_BACULA_ADOPT=1 the file is refused; with it a
+    file exactly as declared is adopted — same bytes, the director tested, reloaded and still showing it — and a
+    file that differs is refused, left as it was."""
+    frags, _ = declared
+    fs = next(f for f in frags if (f.kind, f.name) == ("FileSet", "portal-db-01-data"))
+    path = director.d.conf_d / fs.file
+    before, st = path.read_bytes(), path.stat()
+    with pytest.raises(BaculaRefused, match=r"already has FileSet portal-db-01-data \(another stack's or a hand-made "
+                                            r"file: remove it, or adopt a running director's files once with "
+                                            r"DCOPS_BACULA_ADOPT=1"):
+        provider.create(_props(fs))
+    monkeypatch.setenv("DCOPS_BACULA_ADOPT", "1")
+    assert provider.create(_props(fs)).id == "FileSet/portal-db-01-data"
+    assert path.read_bytes() == before and "not found" not in _show(director, "fileset=portal-db-01-data")
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == (st.st_ino, st.st_mtime_ns)  # not even rewritten
+    # the engine hands the directives in its own order (a protobuf Struct): the same directives reordered adopt
+    client = next(f for f in frags if f.kind == "Client")
+    client_before = (director.d.conf_d / client.file).read_bytes()
+    shuffled = {**_props(client), "directives": dict(reversed(list(client.directives.items())))}
+    assert render_fragment("Client", client.name, shuffled["directives"]).encode() != client_before
+    assert provider.create(shuffled).id == f"Client/{client.name}"
+    assert (director.d.conf_d / client.file).read_bytes() == client_before
+    hand = before.replace(b"}", b"  Ignore FileSet Changes = yes\n}", 1)
+    assert hand != before
+    path.write_bytes(hand)
+    try:
+        with pytest.raises(BaculaRefused) as e:
+            provider.create(_props(fs))
+        assert str(e.value) == (f"{path} exists and is not the declared FileSet portal-db-01-data: make it what "
+                                "`dcops cloud bacula-files` writes (or remove it) and run again; only a file with "
+                                "the declared directives is adopted")
+        assert path.read_bytes() == hand
+    finally:
+        path.write_bytes(before)
+
+
 def test_check_refuses_what_bacula_could_not_parse_before_any_file_is_written():
     ok = {"kind": "Pool", "name": "p1", "directives": {"Pool Type": "Backup"}}
     assert check_props(ok) == []
@@ -254,6 +295,10 @@ def test_refresh_sees_a_fragment_removed_or_edited_on_the_director(tmp_path):
     (tmp_path / "pool-p1.conf").write_text(render_fragment("Pool", "p1", props["directives"]))
     state = p.read("Pool/p1", props)
     assert state.id == "Pool/p1" and p.diff("Pool/p1", state.outs, props).changes is False
+    # the engine hands the directives in its own order: a file that differs from the declaration in order only
+    two = {**props, "directives": {"Pool Type": "Backup", "Recycle": "no"}}
+    (tmp_path / "pool-p1.conf").write_text(render_fragment("Pool", "p1", {"Recycle": "no", "Pool Type": "Backup"}))
+    assert p.diff("Pool/p1", p.read("Pool/p1", two).outs, two).changes is False
     (tmp_path / "pool-p1.conf").write_text("Pool {\n  Name = p1\n  Pool Type = Backup\n  Recycle = no\n}\n")
     edited = p.read("Pool/p1", props).outs
     r = p.diff("Pool/p1", edited, props)

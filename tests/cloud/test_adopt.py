@@ -157,3 +157,81 @@ def test_hostile_listings_fail_with_the_file_and_write_nothing(prod, tmp_path):
     assert r.exit_code == 1 and "ports.json: missing (openstack port list --long -f json)" in r.output
     r = runner.invoke(app, ["cloud", "import", "--from", str(tmp_path / "nowhere")])
     assert r.exit_code == 1 and "not a folder" in r.output and r.output.startswith("dcops cloud:")
+
+
+def test_the_running_clouds_floating_ips_around_the_waf_are_named(prod, direct, tmp_path, monkeypatch):
+    """The cloud as the program built it until VIPs were checked (portal's load balancer with a floating IP, du-lich's
+    web VMs with theirs: the `direct` plan's listings), read against the shipped plan, which declares none: each is
+    named by what it sits on and why, import refuses (exit 1) and drift reports it (exit 1); floating IPs on
+    addresses the program does not own stay plain cloud-only rows."""
+    from dcops.cloud.exposure import undeclared_floating_ips
+
+    was = from_plan(direct.plan)
+    was["floating_ips"].append({"ID": uid("fip", "elsewhere"), "Floating IP Address": "203.0.113.99",
+                                "Fixed IP Address": "10.99.0.5", "Port": uid("port", "elsewhere")})
+    a = match(prod.plan, was)
+    found = undeclared_floating_ips(prod.plan, was, a, prod.inventory)
+    du_lich = [v for v in prod.inventory.vms if v.system == "du-lich" and v.zone == "dmz"]
+    fips = {r["ID"]: r for r in was["floating_ips"]}
+    assert [(f["on"], f["fixed_ip"], f["system"], f["address"]) for f in found] == sorted(
+        [("lb-portal VIP", "10.20.10.200", "portal", fips[uid("fip", "lb-portal-fip")]["Floating IP Address"])]
+        + [(f"{v.name}-port", str(v.ip), "du-lich", fips[uid("fip", f"{v.name}-fip")]["Floating IP Address"])
+           for v in du_lich])
+    assert du_lich and {f["why"] for f in found} == {
+        "portal is published through the WAF (pool-portal): this floating IP is a path around it",
+        "du-lich is published through the WAF (pool-du-lich): this floating IP is a path around it"}
+    assert uid("fip", "elsewhere") not in {f["id"] for f in found}
+    assert {i for lst, _, i in a.cloud_only if lst == "floating_ips"} == set(fips)  # none is imported
+    # and clean listings of the shipped plan have none
+    clean = from_plan(prod.plan)
+    assert undeclared_floating_ips(prod.plan, clean, match(prod.plan, clean), prod.inventory) == []
+
+    monkeypatch.setattr("dcops.cloud.runner.make_plan", lambda stack, **kw: prod)
+    d = write(was, tmp_path / "was")
+    r = runner.invoke(app, ["cloud", "drift", "--from", str(d), "--json", "-"])
+    assert "dcops cloud: drift: 3 difference(s), 0 missing" in r.output  # on stderr; the JSON on stdout
+    rows = [x for x in json.loads(r.output[r.output.index("{\n"):])["drift"] if x["field"] == "floating_ip"]
+    assert r.exit_code == 1 and [x["resource"] for x in rows] == [f["on"] for f in found]
+    assert rows[0]["declared"] is None and "path around it" in rows[0]["running"]
+    r = runner.invoke(app, ["cloud", "import", "--from", str(d), "-o", str(tmp_path / "i.json")])
+    assert r.exit_code == 1
+    assert (f"undeclared floating IP {found[0]['address']} ({found[0]['id']}) on {found[0]['on']} "
+            f"{found[0]['fixed_ip']}: {found[0]['why']}; release it, do not import it") in r.output
+
+
+def test_bacula_files_are_the_fragments_the_program_declares(prod, tmp_path, monkeypatch):
+    """`dcops cloud bacula-files` writes, for the running director to move its definitions into, exactly the file
+    the provider would write for each Bacula resource the prod program registers (the first `pulumi up` adopts
+    identical files: dynamic-provider resources cannot be `pulumi import`ed)."""
+    import ast
+
+    from dcops.model.bacula import canonical, render_fragment
+
+    monkeypatch.setattr("dcops.cloud.runner.make_plan", lambda stack, **kw: prod)
+    monkeypatch.delenv("DCOPS_BACULA_FD_PASSWORD", raising=False)
+    monkeypatch.setenv("DCOPS_BACULA_SD_PASSWORD", "sd-pw")
+    r = runner.invoke(app, ["cloud", "bacula-files", "--out", str(tmp_path / "f")])
+    assert r.exit_code == 2 and "set DCOPS_BACULA_FD_PASSWORD to the stack's" in r.output
+    assert not (tmp_path / "f").exists()
+    monkeypatch.setenv("DCOPS_BACULA_FD_PASSWORD", "fd-pw")
+    r = runner.invoke(app, ["cloud", "bacula-files", "--out", str(tmp_path / "f")])
+    assert r.exit_code == 0, r.output
+    want = {}
+    for rec in prod.recorded:
+        if not rec.type.startswith("pulumi-python:dynamic/bacula:"):
+            continue
+        d = rec.inputs["directives"]
+        d = ast.literal_eval(d) if isinstance(d, str) else dict(d)
+        if d.get("Password") == "[secret]":  # the stack secrets, as the operator exports them
+            d["Password"] = {"Client": "fd-pw", "Storage": "sd-pw"}[rec.inputs["kind"]]
+        want[f"{rec.inputs['kind'].lower()}-{rec.inputs['name']}.conf"] = render_fragment(
+            rec.inputs["kind"], rec.inputs["name"], d, rec.inputs.get("comment") or "")
+    got = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "f").iterdir()}
+    # the recorded inputs come back in the mock's key order; the provider compares as Bacula reads (any order)
+    assert len(got) == len(want) > 100
+    assert {n: canonical(t) for n, t in got.items()} == {n: canonical(t) for n, t in want.items()}
+    job = next(n for n in got if n.startswith("job-"))
+    assert canonical(got[job]) != canonical(got[job].replace("FileSet = ", "FileSet = x", 1))  # a changed value
+    assert canonical(got[job]) != canonical(got[job].replace("}", "  Priority = 5\n}", 1))  # an added directive
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "f").iterdir()} == {0o600}
+    assert f"{len(want)} fragments -> " in r.output

@@ -106,7 +106,8 @@ def _expected_id(plan: dict, r: dict) -> str:
     }[t]()
 
 
-def test_import_document_for_the_child_types(prod):
+def test_import_document_for_the_child_types(direct):
+    prod = direct  # the router and its interface exist only when something has a floating IP
     plan = prod.plan
     doc = import_file(plan, match(plan, _cloud(plan)), project=PROJECT)
     got = [e for e in doc["resources"] if e["type"] in CHILD_TYPES]
@@ -222,8 +223,9 @@ def _shape(ident: str) -> tuple:
                                                           r"[0-9a-f]{12}", p) else "name" for p in ident.split("/"))
 
 
-def test_import_ids_have_the_shape_the_provider_documents(prod):
+def test_import_ids_have_the_shape_the_provider_documents(direct):
     """Each child type's ID has the shape of the example in pulumi_openstack's own "## Import" section."""
+    prod = direct  # the router and its interface exist only when something has a floating IP
     import importlib
     import inspect
     import re

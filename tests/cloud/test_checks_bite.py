@@ -87,9 +87,18 @@ def test_volume_size_or_type_drift_is_reported(prod, inv):
     assert ("volume-attached", "yte-db-01-data", "not attached to yte-db-01") in found
 
 
+def _vip_fip(lb: str, system: str) -> dict:
+    """The floating IP PublicService gives a load balancer's VIP (components.py), as the plan records it."""
+    return {"type": "openstack:networking/floatingIp:FloatingIp", "kind": "networking.FloatingIp", "custom": True,
+            "name": f"{lb}-fip", "parent": f"dcops:cloud:PublicService::{lb}", "provider": "tenant-vp-ubnd",
+            "tenant": "vp-ubnd", "inputs": {"description": f"{lb} VIP", "pool": "public",
+                                            "portId": f"<networking/port:{lb}-vip>",
+                                            "tags": ["managed_by=dcops", f"system={system}"]}}
+
+
 def test_floating_ip_on_a_private_vm_is_reported(prod, inv):
     plan = copy.deepcopy(prod.plan)
-    fip = copy.deepcopy(next(r for r in of(plan, "networking.FloatingIp") if r["name"] == "lb-portal-fip"))
+    fip = _vip_fip("lb-portal", "portal")
     fip["name"], fip["inputs"]["portId"] = "qlns-db-01-fip", "<networking/port:qlns-db-01-port>"
     plan["resources"].append(fip)
     found = checks.check_floating_ips(plan, inv)
@@ -109,6 +118,29 @@ def test_floating_ip_around_the_waf_is_reported(prod, inv, direct):
     assert [(f.check, f.subject, f.message) for f in found] == [
         ("floating-ip-public-dmz", "du-lich-web-01-fip",
          "du-lich-web-01 is published through the WAF (pool-du-lich): a floating IP bypasses it")]
+
+
+def test_a_load_balancer_vip_floating_ip_around_the_waf_is_reported(prod, inv):
+    """portal, dvc and mail are published through the WAF: their Octavia VIPs get no floating IP (one was a public
+    path around the WAF), and a plan that has one anyway is a finding naming the WAF pool it bypasses."""
+    assert of(prod.plan, "networking.FloatingIp") == []
+    assert {lb["name"] for lb in of(prod.plan, "loadbalancer.LoadBalancer")} == {"lb-portal", "lb-dvc", "lb-mail"}
+    plan = copy.deepcopy(prod.plan)
+    plan["resources"] += [_vip_fip("lb-portal", "portal"), _vip_fip("lb-mail", "mail")]
+    assert [(f.check, f.subject, f.message) for f in checks.check_floating_ips(plan, inv)] == [
+        ("floating-ip-public-dmz", "lb-portal-fip", "lb-portal's VIP is portal's, published through the WAF "
+         "(pool-portal): a floating IP on the VIP bypasses it (declare `publish: direct` with a reason, or drop it)"),
+        ("floating-ip-public-dmz", "lb-mail-fip", "lb-mail's VIP is mail's, published through the WAF "
+         "(pool-mail): a floating IP on the VIP bypasses it (declare `publish: direct` with a reason, or drop it)")]
+
+
+def test_a_load_balancer_of_a_system_published_directly_keeps_its_floating_ip(direct, inv):
+    """`publish: direct` with a reason on the system gives its VIP the floating IP back, and the check accepts it."""
+    assert direct.plan["findings"] == []
+    assert {r["name"] for r in of(direct.plan, "networking.FloatingIp") if r["name"].startswith("lb-")} == {
+        "lb-portal-fip"}
+    assert checks.check_floating_ips(direct.plan, published_directly(inv)) == []
+    assert [r["name"] for r in of(direct.plan, "networking.Router")] == ["rt-dmz-public"]
 
 
 def test_quotas_beyond_the_san_are_reported(prod, inv):

@@ -40,7 +40,7 @@ def test_the_shipped_plan_passes_every_policy(prod):
 
 
 def seeded_bad_resources(prod_plan: dict) -> list[dict]:
-    """Seven resources, each broken the way the first real `pulumi up` would have been refused."""
+    """Nine resources, each broken the way the first real `pulumi up` would have been refused."""
     plan = copy.deepcopy(prod_plan)
     port = next(r for r in of(plan, "networking.Port") if r["name"] == "yte-db-01-port")
     port["provider"] = "tenant-so-yt"          # the tenant pins the address: Neutron 403
@@ -58,7 +58,16 @@ def seeded_bad_resources(prod_plan: dict) -> list[dict]:
                               if r["inputs"].get("remoteIpPrefix") == "0.0.0.0/0"))
     rule["name"] = "sg-dmz-ssh-from-anywhere"
     rule["inputs"].update(portRangeMin=22, portRangeMax=22, protocol="tcp")
-    return [port, orphan, nosg, inst, boot, data, rule]
+    # the load balancer's VIP of a WAF-published system with its own public address (the way lb-portal was
+    # shipped until the WAF check covered VIPs), and a floating IP that names no system
+    vip_fip = {"type": "openstack:networking/floatingIp:FloatingIp", "kind": "networking.FloatingIp",
+               "name": "lb-portal-fip", "custom": True, "parent": "dcops:cloud:PublicService::lb-portal",
+               "provider": "tenant-vp-ubnd", "tenant": "vp-ubnd",
+               "inputs": {"description": "lb-portal VIP", "pool": "public", "portId": "<networking/port:lb-portal-vip>",
+                          "tags": ["managed_by=dcops", "system=portal"]}}
+    untagged = copy.deepcopy(vip_fip)
+    untagged["name"], untagged["inputs"]["tags"] = "hand-made-fip", ["managed_by=dcops"]
+    return [port, orphan, nosg, inst, boot, data, rule, vip_fip, untagged]
 
 
 #: policy -> the seeded resources it must name
@@ -66,6 +75,7 @@ SEEDED_SUBJECTS = {
     "fixed-ip-ports-by-admin": ["yte-app-02-port", "yte-db-01-port"],
     "replacement-safety": ["yte-db-01", "yte-db-01-boot", "yte-db-01-data"],
     "vm-ports-have-security-groups": ["yte-app-03-port"],
+    "floating-ips-published-directly": ["hand-made-fip", "lb-portal-fip"],
     "no-internet-admin-or-db": ["sg-dmz-ssh-from-anywhere"],
     "management-only-from-mgmt": ["sg-dmz-ssh-from-anywhere"],
 }
@@ -85,3 +95,18 @@ def test_the_pack_wraps_every_policy():
     assert any(isinstance(n, ast.ImportFrom) and n.module == "pulumi_policy" for n in tree.body)
     assert "POLICIES.items()" in src and "EnforcementLevel.MANDATORY" in src
     assert (PROJECT_ROOT / "infra" / "policy" / "PulumiPolicy.yaml").is_file()
+
+
+def test_a_floating_ip_of_a_system_published_directly_passes(direct, monkeypatch, inv):
+    """The same policy accepts the floating IPs of a system the inventory publishes directly, with a reason."""
+    from dcops.cloud import crossguard
+
+    from .conftest import published_directly
+    fips = of(direct.plan, "networking.FloatingIp")
+    system = {r["name"]: "portal" if r["name"] == "lb-portal-fip" else "du-lich" for r in fips}
+    assert fips and all(f"system={system[r['name']]}" in r["inputs"]["tags"] for r in fips)
+    assert {p: v for p, v in _violations(fips).items()} == {"floating-ips-published-directly": [
+        f"{r['name']}: system {system[r['name']]} is published through the WAF (pool-{system[r['name']]}): a floating "
+        "IP bypasses the WAF (declare `publish: direct` with a reason on the system, or drop it)" for r in fips]}
+    monkeypatch.setattr(crossguard, "_site", lambda: (published_directly(inv), None))
+    assert [m for r in fips for m in validate("floating-ips-published-directly", _args(r))] == []

@@ -41,32 +41,47 @@ def test_standby_holds_restore_targets_and_publishes_nothing(dr, prod, inv):
     assert all("powerState" not in i["inputs"] for i in of(prod.plan, "compute.Instance"))
 
 
-def test_active_runs_and_publishes_from_the_dr_public_segment(active, dr, inv):
+def test_active_runs_and_publishes_through_the_waf_only(active, dr, inv):
     assert active.plan["findings"] == []
     assert {i["inputs"]["powerState"] for i in of(active.plan, "compute.Instance")} == {"active"}
-    fips = {r["name"] for r in of(active.plan, "networking.FloatingIp")}
-    # every public DR system is published through the WAF: no VM of it gets a floating IP at DR either
-    # (one would bypass the WAF); the plan says where their public path has to come from instead
-    assert {f for f in fips if not f.startswith("lb-")} == set()
+    # every public DR system is published through the WAF: no floating IP at DR either, on a VM or on a load
+    # balancer's VIP (either would bypass the WAF); the plan says per system where its public path moves to
+    assert of(active.plan, "networking.FloatingIp") == [] and of(active.plan, "networking.Router") == []
     waf_dr = {s for s in dr.plan["systems"] if inv.system(s).public and inv.system(s).publish == "waf"
               and any(v.system == s and v.zone == "dmz" for v in inv.vms)}
-    assert {n["subject"] for n in active.plan["notes"] if n["code"] == "dr-waf-published"} == waf_dr and waf_dr
+    notes = {n["subject"]: n["message"] for n in active.plan["notes"] if n["code"] == "dr-waf-published"}
+    assert set(notes) == waf_dr and waf_dr
     assert not any(n["code"] == "dr-waf-published" for n in dr.plan["notes"])  # standby publishes nothing
-    assert {f for f in fips if f.startswith("lb-")} == {"lb-portal-fip", "lb-dvc-fip", "lb-mail-fip"}
-    ext = next(r for r in of(active.plan, "networking.Subnet") if r["name"] == "subnet-public")
+    lbs = {r["name"]: r["inputs"]["vipAddress"] for r in of(active.plan, "loadbalancer.LoadBalancer")}
+    assert lbs == {"lb-portal": "10.20.10.200", "lb-dvc": "10.20.10.201", "lb-mail": "10.20.10.202"}
+    assert notes["portal"] == ("published through the WAF (pool-portal): DR active gives it no floating IP (one would "
+                               "bypass the WAF); at failover its WAF pool / link-balancer target moves to lb-portal "
+                               "VIP 10.20.10.200 at DR, behind a WAF neither the inventory nor this program has")
+    for system, message in notes.items():  # a system without a load balancer: its DR DMZ VMs
+        if not any(lb.removeprefix("lb-") == system for lb in lbs):
+            web = sorted(f"{v.name} {v.ip}" for v in inv.vms if v.system == system and v.zone == "dmz")
+            assert f"moves to {', '.join(web)} at DR" in message
+
+
+def test_a_direct_system_is_published_from_the_dr_public_segment(inv):
+    """A system declared `publish: direct` (with a reason) gets its VIP's floating IP at DR, from drPublic."""
+    from .conftest import published_directly
+    plan = make_plan("dr", inv=published_directly(inv, "portal", vips=()), overrides=ACTIVE).plan
+    assert plan["findings"] == []
+    assert {r["name"] for r in of(plan, "networking.FloatingIp")} == {
+        "lb-portal-fip", *(f"{v.name}-fip" for v in inv.vms if v.system == "portal" and v.zone == "dmz")}
+    ext = next(r for r in of(plan, "networking.Subnet") if r["name"] == "subnet-public")
     assert (ext["inputs"]["cidr"], ext["inputs"]["gatewayIp"]) == ("198.51.100.0/26", "198.51.100.1")
 
 
 def test_the_switch_replaces_and_deletes_nothing(active, dr):
     d = plandiff.diff(dr.plan, active.plan)
-    assert d["removed"] == [] and plandiff.blast_errors(d) == 0
+    assert d["removed"] == [] and d["added"] == [] and plandiff.blast_errors(d) == 0
     assert {c["action"] for c in d["changed"]} == {"update"}
-    # servers power on; the tenants' floating-IP quotas open for exactly the published services
-    assert {ch["path"] for c in d["changed"] for ch in c["changes"]} == {"powerState", "floatingip"}
-    back = plandiff.diff(active.plan, dr.plan)  # failback: the public edge goes, nothing else
-    assert {r["kind"] for r in back["removed"] if r["custom"]} <= {
-        "networking.FloatingIp", "networking.Router", "networking.RouterInterface", "networking.Port",
-        "networking.Network", "networking.Subnet"}
+    # servers power on; nothing else changes (no floating IP: every public DR system is WAF-published)
+    assert {ch["path"] for c in d["changed"] for ch in c["changes"]} == {"powerState"}
+    back = plandiff.diff(active.plan, dr.plan)  # failback: the servers power off, nothing is removed
+    assert back["removed"] == [] and {ch["path"] for c in back["changed"] for ch in c["changes"]} == {"powerState"}
 
 
 def test_switch_settings_are_validated(inv):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import of
 from .neutron_oracle import ADMIN_PROJECT, evaluate, make_enforcer
 
 TENANT = {"roles": ["member", "reader"], "project_id": "p-tenant", "user_id": "u"}
@@ -29,7 +30,15 @@ def test_oracle_matches_neutrons_documented_behaviour(new_defaults):
 @pytest.mark.parametrize("new_defaults", [True, False], ids=["new-defaults", "legacy-defaults"])
 def test_every_port_create_in_the_prod_plan_is_accepted(prod, new_defaults):
     refusals, n = evaluate(prod.plan, new_defaults=new_defaults)
-    assert n == len(prod.inventory.vms) + 1  # + the router's DMZ port
+    # no floating IP in the shipped prod plan (every public system is WAF-published): no router, no router port
+    assert n == len(prod.inventory.vms) and of(prod.plan, "networking.Router") == []
+    assert refusals == []
+
+
+@pytest.mark.parametrize("new_defaults", [True, False], ids=["new-defaults", "legacy-defaults"])
+def test_the_routers_port_is_accepted_when_a_service_is_published_directly(direct, new_defaults):
+    refusals, n = evaluate(direct.plan, new_defaults=new_defaults)
+    assert n == len(direct.inventory.vms) + 1  # + the router's DMZ port
     assert refusals == []
 
 

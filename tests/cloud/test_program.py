@@ -31,19 +31,25 @@ def test_counts_per_type_match_the_inventory(prod, inv):
     assert n["identity.Project"] == n["identity.RoleAssignment"] == len(tenants) == count("tenants")
     assert n["compute.QuotaSetV2"] == n["blockstorage.QuoteSetV3"] == n["networking.QuotaV2"] == len(tenants)
     assert n["provider.openstack"] == len(tenants) + 1  # admin + one scoped to each project
-    assert n["networking.Network"] == n["networking.Subnet"] == len(cloud_zones) + 1  # + external
+    # floating IPs only for systems published directly (publish: direct), on their DMZ VMs or their LB VIPs;
+    # the external network and the router exist only when one does (the shipped site: none, all via the WAF)
+    direct = {s.name for s in inv.systems if s.public and s.publish == "direct"}
+    direct_lbs = [lb for lb in lbs if inv.vm(next(v.name for v in inv.vms if v.ha_group == lb.ha_group)).system
+                  in direct]
+    edge = int(bool(public_dmz or direct_lbs))
+    assert (edge, n["networking.Router"], n["networking.RouterInterface"]) == (0, 0, 0)
+    assert n["networking.Network"] == n["networking.Subnet"] == len(cloud_zones) + edge
     assert n["compute.Instance"] == len(inv.vms) == count("vms")
-    assert n["networking.Port"] == len(inv.vms) + 1  # + the router's DMZ port
+    assert n["networking.Port"] == len(inv.vms) + edge  # + the router's DMZ port
     assert n["blockstorage.Volume"] == len(inv.vms) + sum(len(v.volumes) for v in inv.vms)
     assert n["compute.VolumeAttach"] == sum(len(v.volumes) for v in inv.vms) == volumes()
-    assert n["networking.FloatingIp"] == len(public_dmz) + len(lbs) == count("vms", public=True) + len(lbs)
+    assert n["networking.FloatingIp"] == len(public_dmz) + len(direct_lbs) == count("vms", public=True) + len(direct_lbs)
     assert n["compute.ServerGroup"] == len(ha_groups) + len(implicit)
     assert n["compute.Flavor"] == len(inv.flavors)
     assert n["blockstorage.VolumeTypeV3"] == n["blockstorage.QosV3"] == len(inv.storage.san.pools)
     assert n["loadbalancer.LoadBalancer"] == len(lbs)
     assert n["loadbalancer.Listener"] == n["loadbalancer.Pool"] == n["loadbalancer.Members"] \
         == sum(len(lb.listeners) for lb in lbs)
-    assert n["networking.Router"] == n["networking.RouterInterface"] == 1
     assert plan["summary"]["resources"] == sum(n.values())
 
 

@@ -33,7 +33,8 @@ def test_replace_table_matches_the_installed_provider():
     assert (vol["imageId"], vol["size"], vol["volumeType"]) == ("replace", "update", "update")
 
 
-def test_every_unique_holder_is_replaced_delete_first_and_the_check_bites(prod):
+def test_every_unique_holder_is_replaced_delete_first_and_the_check_bites(direct):
+    prod = direct  # the router and its interface exist only when something has a floating IP
     plan = prod.plan
     for typ in DELETE_FIRST:
         rs = [r for r in plan["resources"] if r["type"] == typ]

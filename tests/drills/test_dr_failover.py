@@ -133,3 +133,18 @@ def test_the_switch_comes_from_the_active_plan_and_bad_plans_are_refused(inv, tm
         dr_failover.targets(inv, {"targets": [VM, "mail-ldap-01"]})
     r, _ = run_drill(get("dr-failover"), inv, execute=True, report_dir=tmp_path / "rec", options={"targets": [VM]})
     assert r.verdict == "fail" and r.reason.startswith("dr-failover runs in a lab")
+
+
+def test_the_shipped_active_plan_moves_a_waf_published_system_to_its_dr_vip(inv):
+    """portal is published through the WAF: the DR active plan gives it no floating IP (it would bypass the WAF),
+    so what the drill moves is the link balancer's target to lb-portal's VIP at DR; a plan with neither is refused."""
+    from dcops.cloud.runner import make_plan
+
+    plan = make_plan("dr", inv=inv, overrides={
+        "dcops:drMode": "active", "dcops:drPublic": '{"cidr": "198.51.100.0/26", "gateway": "198.51.100.1"}'}).plan
+    sw = dr_failover.switch_from_plan(plan, VM, "portal")
+    assert (sw["floating_ips"], sw["published_via"], sw["instances"]) == ([], "lb-portal VIP", 18)
+    assert [d["restore_from"] for d in sw["data_path"]] == [f"prod:{VM}-data"]
+    bare = {**plan, "resources": [r for r in plan["resources"] if r["kind"] != "loadbalancer.LoadBalancer"]}
+    with pytest.raises(DrillRefused, match="publishes nothing for portal at DR \\(no floating IP, no load balancer VIP"):
+        dr_failover.switch_from_plan(bare, VM, "portal")
