@@ -265,39 +265,54 @@ VM = shutil.which("victoria-metrics")
 @pytest.mark.slow
 @pytest.mark.skipif(not (PROMETHEUS and VM), reason="Debian's prometheus / victoria-metrics not installed")
 def test_two_sites_remote_write_to_one_victoria_metrics_and_one_query_sees_both(tmp_path):
+    """The production site (a stand-in exporter page, UPS on battery) and the shipped DR site with nothing stood in
+    for: simulated agents of inventory-dr's devices → `dcops monitor --inventory inventory-dr` → the DR site's
+    Prometheus from the generated kg-dr/ files; both remote-write to one VictoriaMetrics."""
+    from dcops import paths
+    from dcops.monitor.scaleout import multi_site_bundle
     exporter = _serve(_Exporter(("127.0.0.1", 0), _ExporterHandler))
     exporter.text = _exposition(on_battery=True, crac_up=True, line_down=False)
-    vm_port = _free_port()
+    vm_port, dr_metrics, targets = _free_port(), _free_port(), tmp_path / "dr-targets.json"
     procs = []
     try:
+        procs.append(subprocess.Popen([os.sys.executable, "-m", "dcops.monitor", "snmp", "sim", "--inventory",
+                                       str(paths.DR_INVENTORY), "--targets-out", str(targets)],
+                                      stdout=subprocess.DEVNULL, stderr=open(tmp_path / "sim.log", "w")))
         procs.append(subprocess.Popen([VM, f"-httpListenAddr=127.0.0.1:{vm_port}",
                                        f"-storageDataPath={tmp_path / 'vm'}", "-retentionPeriod=1d",
                                        # points become visible to queries after 30 s by default: 1 s is enough
                                        # here, the test forces a flush before each query
                                        "-search.latencyOffset=1s", "-search.disableCache"],
                                       stdout=subprocess.DEVNULL, stderr=open(tmp_path / "vm.log", "w")))
+        _wait(lambda: targets.exists() and targets.stat().st_size > 0, 60, "the DR site's simulated agents")
+        procs.append(subprocess.Popen(
+            [os.sys.executable, "-m", "dcops.monitor", "monitor", "--inventory", str(paths.DR_INVENTORY), "--sim",
+             str(targets), "--db", str(tmp_path / "dr.db"), "--interval", "1", "--trap-port", "0",
+             "--metrics-port", str(dr_metrics)], stdout=subprocess.DEVNULL, stderr=open(tmp_path / "dr.log", "w")))
         vm = f"http://127.0.0.1:{vm_port}"
         _wait(lambda: _ok(f"{vm}/health"), 60, "VictoriaMetrics")
-        rules = load_rules()
+        invs = [load_inventory(), load_inventory(paths.DR_INVENTORY, dr_ok=True)]
+        b = multi_site_bundle(invs, load_rules(), exporters={"kg-dc": [f"127.0.0.1:{exporter.server_port}"],
+                                                             "kg-dr": [f"127.0.0.1:{dr_metrics}"]},
+                              alertmanagers=[], scrape_interval="1s", evaluation_interval="1s",
+                              remote_write=[f"{vm}/api/v1/write"])
+        write(b, tmp_path / "stack")
         for site in ("kg-dc", "kg-dr"):  # the production room and the DR site, each its own Prometheus
-            b = bundle(load_inventory(), rules, exporters=[f"127.0.0.1:{exporter.server_port}"], alertmanagers=[],
-                       scrape_interval="1s", evaluation_interval="1s", remote_write=[f"{vm}/api/v1/write"],
-                       site=site)
-            write(b, tmp_path / site)
             port = _free_port()
             procs.append(subprocess.Popen(
-                [PROMETHEUS, f"--config.file={tmp_path / site / 'prometheus.yml'}",
+                [PROMETHEUS, f"--config.file={tmp_path / 'stack' / site / 'prometheus.yml'}",
                  f"--storage.tsdb.path={tmp_path / site / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
                 stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"{site}.log", "w")))
 
-        def sites():
+        def ups_series():
             httpx.get(f"{vm}/internal/force_flush", timeout=5)
-            r = httpx.get(f"{vm}/api/v1/query", params={"query": 'dcops_ups_output_source{ups_output_source="battery"}'},
-                          timeout=5).json()
-            found = {s["metric"].get("site") for s in r["data"]["result"] if s["value"][1] == "1"}
-            return found if found == {"kg-dc", "kg-dr"} else None
+            r = httpx.get(f"{vm}/api/v1/query", params={"query": "dcops_ups_output_source == 1"}, timeout=5).json()
+            found = {tuple(s["metric"].get(k) for k in ("site", "device", "ups_output_source", "kind", "level"))
+                     for s in r["data"]["result"]}
+            return found if {f[0] for f in found} == {"kg-dc", "kg-dr"} else None
 
-        assert _wait(sites, 90, "both sites' UPS series in VictoriaMetrics") == {"kg-dc", "kg-dr"}
+        assert _wait(ups_series, 90, "both sites' UPS series in VictoriaMetrics") == {
+            ("kg-dc", "kg-ups-01", "battery", "ups", "3"), ("kg-dr", "kg-dr-ups-01", "normal", "ups", "3")}
     finally:
         _stop_all(procs)
         exporter.shutdown()
