@@ -14,11 +14,12 @@ import subprocess
 import pytest
 import yaml
 
-from dcops.monitor.alerts import AlertEngine, active_alerts, load_rules
+from dcops.monitor.alerts import AlertEngine, load_rules
 from dcops.monitor.export import alert_name, prometheus_rules
 from dcops.monitor.poller import ANSWERED_STATES, DevicePoll
 from dcops.monitor.profiles import Sample
 from dcops.monitor.store import Store
+from tests.monitor.test_prometheus_agreement import firing_now
 
 PROMTOOL = shutil.which("promtool")
 pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="Debian's prometheus (promtool) is not installed")
@@ -92,13 +93,7 @@ def embedded(rules, scs, steps, tmp_path):
                  else Sample(sc["metric"], dict(sc["labels"]), float(v), "gauge", ""))
             polls.append(DevicePoll(sc["device"], "p", clock[0], True, samples=[s]))
         eng.evaluate(polls)
-        now = set()
-        for a in active_alerts(eng.store):
-            rule = by_rule[a["rule"]]
-            name = alert_name(rule, a["device"] if a["device"] in rule.overrides else "")
-            labels = {"device": a["device"], **a["labels"], "severity": a["severity"], "source": "dcops"}
-            now.add((name, json.dumps(labels, sort_keys=True)))
-        firing.append(now)
+        firing.append(firing_now(eng, by_rule))
     return firing
 
 
