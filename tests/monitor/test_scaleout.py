@@ -3,6 +3,7 @@ and Debian's Prometheus and Alertmanager, started here on 127.0.0.1, turn a UPS 
 grouped notification with the Vietnamese summary, inhibit the dependent alerts and honour a silence."""
 import json
 import os
+import secrets
 import shutil
 import socket
 import stat
@@ -384,11 +385,12 @@ def test_snmpsim_to_dcops_exporter_to_prometheus_to_alertmanager(tmp_path):
         assert posts("DcopsDeviceUnreachable") == [], [(a["labels"]["device"], a["startsAt"], a["status"]) for p in posts("DcopsDeviceUnreachable") for a in p["alerts"]] + [alert["startsAt"]]
 
         # the NOC page on Alertmanager: a maintenance window on the UPS is a silence there …
-        web = start_dashboard(tmp_path / "m.db", users={"admin": ("admin", "admin-pass-123")},
+        pw = secrets.token_urlsafe(12)  # made here, never written down
+        web = start_dashboard(tmp_path / "m.db", users={"admin": ("admin", pw)},
                               extra=["--alertmanager", am_url, "--site", "kg-dc"])
         page = httpx.Client(base_url=web.url, follow_redirects=True, timeout=10)
         csrf = page.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
-        page.post("/login", data={"username": "admin", "password": "admin-pass-123", "next": "/", "csrf": csrf})
+        page.post("/login", data={"username": "admin", "password": pw, "next": "/", "csrf": csrf})
         csrf = page.get("/silences").text.split('name="csrf" value="')[1].split('"')[0]
         r = page.post("/silences", data={"csrf": csrf, "target": "device:kg-ups-01", "starts": "",
                                          "ends": str(int(time.time() + 3600)), "reason": "thay ắc quy UPS"},
