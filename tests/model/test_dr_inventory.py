@@ -91,3 +91,13 @@ def test_a_production_ups_still_needs_its_ratings(tmp_path):
     assert text.count("    battery_runtime_min: 15\n") == 1
     f.write_text(text.replace("    battery_runtime_min: 15\n", ""), encoding="utf-8")
     assert _messages(prod) == [("facility.yaml", 14, "a UPS needs capacity_kva and battery_runtime_min")]
+
+
+def test_a_dr_sites_noc_page_reads_the_dr_inventory(tmp_path, monkeypatch):
+    """`DCOPS_INVENTORY=inventory-dr dcops dashboard --alertmanager URL`: the page's site is kg-dr (its matchers
+    and the alerts it shows on a central Alertmanager), not "" as a refused inventory would leave it."""
+    import dcops
+    from dcops.monitor.store import Store
+    from dcops.monitor.web.alertsource import make_source
+    monkeypatch.setattr(dcops, "DEFAULT_INVENTORY", DR)
+    assert make_source(Store(tmp_path / "m.db"), "http://127.0.0.1:9").site == "kg-dr"
