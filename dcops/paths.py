@@ -47,13 +47,23 @@ def playbooks() -> Path:
     return _folder("playbooks")
 
 
-def profiles() -> Path:
-    """SNMP device profiles (one YAML per model)."""
-    return monitors() / "profiles"
+def profiles(monitors_dir: Path | None = None) -> Path:
+    """SNMP device profiles (one YAML per model), of the environment's monitors/ or of `monitors_dir`."""
+    return Path(monitors_dir or monitors()) / "profiles"
 
 
-def alerts_file() -> Path:
-    return monitors() / "alerts.yaml"
+def alerts_file(monitors_dir: Path | None = None) -> Path:
+    return Path(monitors_dir or monitors()) / "alerts.yaml"
+
+
+def states_file(monitors_dir: Path | None = None) -> Path:
+    """The state vocabulary enum metrics map into (profiles) and alert rules name."""
+    return Path(monitors_dir or monitors()) / "states.yaml"
+
+
+def definitions(policy_dir: Path | None = None) -> Path:
+    """Named address and service objects of the security policy."""
+    return Path(policy_dir or policy()) / "definitions"
 
 
 def platforms() -> Path:
@@ -72,6 +82,8 @@ PLAYBOOKS = playbooks()
 PROFILES = MONITORS / "profiles"
 ALERTS_FILE = MONITORS / "alerts.yaml"
 STATES_FILE = MONITORS / "states.yaml"
+LABELS_FILE = MONITORS / "labels.yaml"
+PLAUSIBLE_FILE = MONITORS / "plausible.yaml"
 SIM_DIR = MONITORS / "sim"
 PLATFORMS = NETWORK_CONFIGS / "platforms"
 POLICY = NETWORK_CONFIGS / "policy"

@@ -199,6 +199,10 @@ driver:
 data:
   mgmt_interface: fxp0
   mgmt_vrf: true
+# what the Ansible roles run there (all.vars.dcops_platforms.junos-srx): the backup role reads the
+# running configuration with it; no `apply`, so the firewall-restore drill refuses the platform
+ansible:
+  show: [cli, -c, show configuration]
 """
 
 SRX_TEMPLATE = """\

@@ -76,14 +76,19 @@ def test_plan_has_the_tenants_vms(extended: DataCopy) -> None:
 
 
 def test_render_uses_the_new_platform(extended: DataCopy) -> None:
-    out = extended.root / "rendered"
+    # the recipe's review step: the golden files of the copy refreshed from the new platform
+    out = extended.network_configs / "golden"
     r = _dcops(extended, "net", "render", "--out", str(out), "--json")
     assert r.returncode == 0, r.stderr
     for fw in ("kg-fw-03", "kg-fw-04"):
         text = (out / f"{fw}.conf").read_text(encoding="utf-8")
         assert f"host-name {fw};" in text and "Juniper Networks SRX4100" in text
         assert "from-zone app to-zone db" in text and "security-zone app { interfaces { xe-0/0/0.0; } }" in text
-    assert not list(out.glob("kg-fw-03.xml"))  # no PAN-OS leftovers
+    # the PAN-OS files of the moved pair are left over: --check names them (before, it said every file matched)
+    r = _dcops(extended, "net", "render", "--check", "--json")
+    assert r.returncode == 1
+    assert json.loads(r.stdout) == {"stale": [], "orphans": ["kg-fw-03.xml", "kg-fw-04.xml"]}
+    assert "golden files no device renders any more: kg-fw-03.xml, kg-fw-04.xml" in r.stderr + r.stdout
     # the address-book renamer, from the platform's data (syntax regex, its own patterns): every object
     # is named after the inventory (or its address), every set member follows, aerleon's names are gone
     text = (out / "kg-fw-03.conf").read_text(encoding="utf-8")

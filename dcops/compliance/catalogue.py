@@ -14,7 +14,7 @@ from typing import Callable
 
 import yaml
 
-from .. import PROJECT_ROOT
+from .. import paths
 from ..model import InformationSystem, Inventory
 from .assess import messages, render_message
 from .evidence import COLLECTORS, Context, Evidence, firewall_policy
@@ -34,7 +34,7 @@ class CatalogueContext(Context):
     """evidence.Context plus where the network code keeps running-config backups and the intent."""
 
     backups_dir: Path = Path("backups")
-    golden_dir: Path = PROJECT_ROOT / "network_configs" / "golden"
+    golden_dir: Path = paths.GOLDEN
 
 
 def _normalised(text: str) -> list[str]:
@@ -56,7 +56,7 @@ def firewall_running(ctx: Context, system: InformationSystem, control: dict) -> 
     if intent.status == "fail" or intent.message != "policy_intent_only":
         return intent
     backups = Path(getattr(ctx, "backups_dir", Path("backups")))
-    golden = Path(getattr(ctx, "golden_dir", PROJECT_ROOT / "network_configs" / "golden"))
+    golden = Path(getattr(ctx, "golden_dir", paths.GOLDEN))
     firewalls = sorted(d.name for d in ctx.inventory.network_devices if d.kind.value == "firewall" and d.platform)
     if not firewalls:
         return Evidence("missing", "no_firewalls")

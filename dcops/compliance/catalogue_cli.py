@@ -10,7 +10,7 @@ from rich.table import Table
 
 from dcops.console import Console
 
-from .. import DEFAULT_INVENTORY, PROJECT_ROOT
+from .. import DEFAULT_INVENTORY, paths
 from .assess import messages
 from .catalogue import CatalogueContext, CatalogueError, CatalogueView, evaluate, load
 from .cli import checked_inputs
@@ -51,12 +51,12 @@ def catalogue_cmd(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD); default today."),
     drills: Path = typer.Option(Path("reports/drills"), "--drills", help="Drill records from `dcops drill run`."),
     dr_plan: Path = typer.Option(Path("reports/plan-dr.json"), "--dr-plan", help="`dcops plan --stack dr --json` output."),
-    policy: Path = typer.Option(PROJECT_ROOT / "network_configs" / "policy", "--policy",
+    policy: Path = typer.Option(paths.POLICY, "--policy",
                                 show_default="network_configs/policy"),
-    monitors: Path = typer.Option(PROJECT_ROOT / "monitors", "--monitors", show_default="monitors/"),
+    monitors: Path = typer.Option(paths.MONITORS, "--monitors", show_default="monitors/"),
     backups: Path = typer.Option(Path("backups"), "--backups",
                                  help="Running-config backups from `dcops net backup` (BACKUPS/<device>/...)."),
-    golden: Path = typer.Option(PROJECT_ROOT / "network_configs" / "golden", "--intended",
+    golden: Path = typer.Option(paths.GOLDEN, "--intended",
                                 show_default="network_configs/golden", help="Intended (rendered) device configs."),
     allowed_signers: Optional[Path] = typer.Option(None, "--allowed-signers", envvar="DCOPS_ALLOWED_SIGNERS",
                                                    help="ssh-keygen allowed-signers file for drill records."),

@@ -17,6 +17,7 @@ from typing import Any, Callable, Literal
 
 import yaml
 
+from .. import paths
 from ..model import Inventory, InformationSystem
 
 Status = Literal["pass", "fail", "missing"]
@@ -110,8 +111,8 @@ class Context:
 
     @cached_property
     def monitoring(self) -> dict:
-        profiles = {p.stem for p in (self.monitors_dir / "profiles").glob("*.yaml")}
-        rules_path = self.monitors_dir / "alerts.yaml"
+        profiles = {p.stem for p in paths.profiles(self.monitors_dir).glob("*.yaml")}
+        rules_path = paths.alerts_file(self.monitors_dir)
         rules = []
         if rules_path.is_file():
             doc = yaml.safe_load(rules_path.read_text(encoding="utf-8")) or {}

@@ -117,12 +117,10 @@ def build_lab(dl, inv: Inventory, names: list[str], options: dict) -> None:
 
 def supported_platforms() -> list[str]:
     """The platforms the playbook can restore: those whose platform.yaml says how to apply a configuration
-    (its `ansible:` section, which the Ansible inventory hands the role) and those restored through the
-    vendor's API from the controller (the role's `drill_fw_restore_api`), not a list kept here."""
+    on the device (`ansible.apply`) or that the vendor's API restores from the controller (`ansible.api`);
+    the Ansible inventory hands that section to the role, so neither keeps a list of platforms."""
     from dcops.model.ansible_inventory import platform_knowledge
-    data = _yaml(PROJECT_ROOT / "playbooks/roles/drill_fw_restore/defaults/main.yml")
-    return sorted({*(name for name, spec in platform_knowledge().items() if "apply" in spec),
-                   *data.get("drill_fw_restore_api", ())})
+    return sorted(name for name, spec in platform_knowledge().items() if "apply" in spec or spec.get("api"))
 
 
 def run(ctx: DrillContext) -> None:

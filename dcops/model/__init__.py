@@ -58,7 +58,10 @@ def validate(path: Path | str | None = None, *, profiles_dir: Path | None = None
             devices = set()                     # the production inventory's validation checks
         # the rules that go with these profiles: monitors/alerts.yaml beside monitors/profiles/
         rules = Path(alerts_file) if alerts_file else Path(profiles_dir).parent / ALERTS_FILE.name
-        problems += contracts.check_alert_rules(rules, Path(profiles_dir), devices)
+        used = {d.name: d.snmp.profile for d in (*loaded.inventory.facility, *loaded.inventory.network_devices)
+                if getattr(d, "snmp", None) is not None and d.snmp.profile}
+        problems += contracts.check_alert_rules(rules, Path(profiles_dir), devices, device_profiles=used)
+    problems += contracts.check_platform_ansible(Path(platforms_dir))
     problems = sorted(problems)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from .. import paths
 from .errors import Loc, Problem
 
 #: Series the poller adds for every device, whatever its profile (dcops/monitor/poller.py): reachability, data
@@ -79,17 +80,25 @@ def _profile_states(path: Path, doc, words: dict[str, set[str]], states_file: Pa
 
 
 def check_alert_rules(alerts_file: Path, profiles_dir: Path, device_names: set[str],
-                      states_file: Path | None = None) -> list[Problem]:
+                      states_file: Path | None = None, device_profiles: dict[str, str] | None = None) -> list[Problem]:
+    """Rules ↔ profiles ↔ vocabulary ↔ devices. With `device_profiles` (device -> SNMP profile, from the
+    inventory), a rule's metric must come from a profile some device of the rule's kind uses when the site
+    has devices of that kind (the kind of the profiles that feed it: ups, cooling …), and a single-condition state rule must be able to fire on every device whose
+    profile produces its metric: a new model mapping its on-battery code to a valid but other word
+    ("other") would otherwise silently drop that UPS from the on-battery alert. Rules with `any:` combine
+    conditions across MIBs that report different things and are not held to the second check."""
     if not alerts_file.is_file():
         return []
-    states_file = states_file or alerts_file.with_name("states.yaml")
+    states_file = states_file or paths.states_file(alerts_file.parent)
     words = {str(k): {str(w) for w in v} for k, v in ((_load(states_file) or {}).items()
                                                       if states_file.is_file() else ())}
     problems: list[Problem] = []
     vocabulary: dict[str, dict[str, set[str]]] = {}  # metric -> profile -> states
+    docs: dict[str, tuple[Path, object]] = {}  # profile -> (file, document), for the line of a metric
     for f in sorted(profiles_dir.glob("*.yaml")):
         doc = _load(f) or {}
         problems += _profile_states(f, doc, words, states_file)
+        docs[str(doc.get("name", f.stem))] = (f, doc)
         for metric, states in produced_metrics(doc).items():
             vocabulary.setdefault(metric, {})[str(doc.get("name", f.stem))] = set(states)
     for metric, states in SYNTHETIC.items():
@@ -120,6 +129,9 @@ def check_alert_rules(alerts_file: Path, profiles_dir: Path, device_names: set[s
                 continue
             if rule.get("profiles"):
                 producers = {p: s for p, s in producers.items() if p in rule["profiles"]}
+            if device_profiles is not None:
+                problems += _deployed(rule, c, producers, device_profiles, docs, single=not rule.get("any"),
+                                      err=err, vocabulary=words.get(str(metric)))
             named = [*(c.get("state_in") or []), *(c.get("state_not_in") or [])]
             known = set().union(*producers.values()) if producers else set()
             known |= words.get(str(metric), set()) if named and not rule.get("profiles") else set()
@@ -129,3 +141,83 @@ def check_alert_rules(alerts_file: Path, profiles_dir: Path, device_names: set[s
                         f"'{w}' is not a state of {metric} in any profile that produces it "
                         f"({', '.join(sorted(known)) or 'it has no states'})")
     return problems
+
+
+#: The `ansible:` section of a platform.yaml, as the roles read it from the inventory's dcops_platforms
+#: (playbooks/roles/netdev_backup, drill_fw_restore): argv lists run on the device, or the vendor's API.
+ANSIBLE_KEYS = {"show": "argv", "validate": "argv", "apply": "argv", "preamble": "text", "api": "flag",
+                "config_path": "path"}
+
+
+def check_platform_ansible(platforms_dir: Path) -> list[Problem]:
+    """A platform's `ansible:` section may only hold what the roles read, each of the right type: a misspelt
+    `shwo:` would otherwise leave the platform without backups until the playbook refuses it."""
+    problems: list[Problem] = []
+    for spec in sorted(Path(platforms_dir).glob("*/platform.yaml")):
+        doc = _load(spec) or {}
+        section = doc.get("ansible") if isinstance(doc, dict) else None
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            problems.append(Problem(Loc(str(spec), _line(doc, "ansible")),
+                                    f"ansible: must be a mapping of {', '.join(sorted(ANSIBLE_KEYS))}"))
+            continue
+        if "apply" in section and "config_path" not in section:
+            problems.append(Problem(Loc(str(spec), _line(section, "apply")),
+                                    "ansible.apply: say where the device keeps its boot-time configuration "
+                                    "(ansible.config_path): the restore drill writes the restored one there"))
+        for key, value in section.items():
+            kind = ANSIBLE_KEYS.get(str(key))
+            ok = {"argv": lambda v: isinstance(v, list) and bool(v) and all(isinstance(a, str) for a in v),
+                  "text": lambda v: isinstance(v, str), "flag": lambda v: isinstance(v, bool),
+                  "path": lambda v: isinstance(v, str) and v.startswith("/"),
+                  None: lambda v: False}[kind](value)
+            if kind is None:
+                msg = f"ansible.{key}: unknown key (known: {', '.join(sorted(ANSIBLE_KEYS))})"
+            elif not ok:
+                msg = f"ansible.{key}: must be " + {"argv": "a non-empty list of strings (an argv)",
+                                                    "text": "a string", "flag": "true or false",
+                                                    "path": "an absolute path on the device"}[kind]
+            else:
+                continue
+            problems.append(Problem(Loc(str(spec), _line(section, key)), msg))
+    return problems
+
+
+def _deployed(rule, cond, producers: dict[str, set[str]], device_profiles: dict[str, str],
+              docs: dict[str, tuple[Path, object]], *, single: bool, err,
+              vocabulary: set[str] | None = None) -> list[Problem]:
+    """The device half of the rule contract (see check_alert_rules)."""
+    metric, name = cond.get("metric"), rule.get("name", "?")
+    scope = set(rule.get("devices") or []) or set(device_profiles)
+    used = {p for d, p in device_profiles.items() if d in scope}
+    if set(producers) & {"(every device)", "textfile"}:
+        return []
+
+    def kind(profile: str):
+        return (docs[profile][1] or {}).get("kind") if profile in docs else None
+
+    # the rule's kind: that of the profiles feeding it. A site without a device of that kind (no Stulz, no
+    # UPS) is no error; devices of that kind none of which can feed the rule are.
+    kinds = {kind(p) for p in producers} - {None}
+    if kinds & {kind(p) for p in used} and not set(producers) & used:
+        err(cond, "metric", f"metric '{metric}' comes only from profiles no device uses "
+                            f"({', '.join(sorted(producers))}): the rule never fires on the "
+                            f"{'/'.join(sorted(kinds))} devices of the inventory")
+        return []
+    # a word no profile produces is already an error at the rule
+    wanted = {str(w) for w in cond.get("state_in") or []} & set().union(*producers.values())
+    if not single or not wanted:
+        return []
+    out = []
+    # a profile with a word outside the vocabulary is already an error at that word (_profile_states)
+    for profile in sorted(p for p in used if p in producers and not producers[p] & wanted
+                          and (vocabulary is None or producers[p] <= vocabulary)):
+        f, doc = docs[profile]
+        node = next((m for m in doc.get("metrics") or [] if str(m.get("name")) == metric), None)
+        devices = sorted(d for d, p in device_profiles.items() if p == profile and d in scope)
+        out.append(Problem(Loc(str(f), _line(node, "states") or _line(node) if node is not None else 0),
+                           f"{metric} never takes {', '.join(sorted(wanted))} in profile {profile}: rule "
+                           f"'{name}' never fires on {', '.join(devices)} (map the vendor's code to that "
+                           f"word, or name the profiles the rule covers in its profiles:)"))
+    return out

@@ -12,10 +12,9 @@ import os
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import MONITORS_DIR
+from dcops.paths import LABELS_FILE  # stated once in dcops/paths.py
 
 LANGS = ("vi", "en")
-LABELS_FILE = MONITORS_DIR / "labels.yaml"
 
 
 @functools.lru_cache(maxsize=4)

@@ -14,7 +14,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
 
-from . import MONITORS_DIR, PROFILES_DIR
+from dcops import paths
+
+from . import PROFILES_DIR
 from .snmp.ber import ABSENT
 
 OID_RE = r"^[0-2](\.\d+)+$"
@@ -249,7 +251,7 @@ def _plausible(path: Path) -> tuple[dict[str, tuple[float, float]], dict[str, tu
     return unit, metric
 
 
-PLAUSIBLE_FILE = MONITORS_DIR / "plausible.yaml"
+PLAUSIBLE_FILE = paths.PLAUSIBLE_FILE
 _RANGES: dict[int, tuple["Metric", tuple[float, float]]] = {}  # by id(metric): the hot path of every reading
 
 

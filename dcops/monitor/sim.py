@@ -22,9 +22,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import MONITORS_DIR
+from dcops.paths import SIM_DIR as RECORDINGS_DIR  # stated once in dcops/paths.py
 
-RECORDINGS_DIR = MONITORS_DIR / "sim"
 SIM_USER = "dcops-noc"
 SIM_AUTH_KEY = "sim-auth-key-not-secret"
 SIM_PRIV_KEY = "sim-priv-key-not-secret"

@@ -99,11 +99,20 @@ def render_cmd(out_dir: Path = typer.Option(Path("out/network"), "--out", help="
                 g = GOLDEN_DIR / name
                 if not g.is_file() or g.read_text(encoding="utf-8") != text:
                     stale.append(name)
+        # a device moved to another platform (or removed) leaves files no render writes: the compliance
+        # report and reviewers would still read them as the intent
+        rendered_names = {name for r in rendered for name in r.files}
+        orphans = [] if device or lab or not GOLDEN_DIR.is_dir() else sorted(
+            g.name for g in GOLDEN_DIR.iterdir() if g.is_file() and not g.name.startswith(".")
+            and g.name not in rendered_names)
         if as_json:
-            print(json.dumps({"stale": stale}, ensure_ascii=False))
+            print(json.dumps({"stale": stale, "orphans": orphans}, ensure_ascii=False))
         if stale:
             fail(f"rendered configs differ from golden files: {', '.join(stale)} "
                  f"(review, then `dcops net render --out {GOLDEN_DIR}`)")
+        if orphans:
+            fail(f"golden files no device renders any more: {', '.join(orphans)} (a device moved to another "
+                 f"platform or was removed: delete them from {GOLDEN_DIR})")
         if not as_json:
             out.print(f"{sum(len(r.files) for r in rendered)} files match the golden files")
         return

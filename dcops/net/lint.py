@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from netaddr import IPNetwork, IPSet
 
+from dcops import paths
 from dcops.model import Inventory, ZoneKind
 
 from aerleon.lib.aclgenerator import Term as AclTerm
@@ -74,7 +75,7 @@ def lint(inv: Inventory, folder=POLICY_DIR) -> list[Finding]:
             file, line, msg = _split(p)
             out.append(Finding(file, line, "error", msg))
         return out
-    defs = objects.load(inv, folder / "definitions")
+    defs = objects.load(inv, paths.definitions(folder))
     out.extend(Finding(f, ln, "error", msg) for f, ln, msg in defs.problems)
     zones = {z.name: z for z in inv.zones}
     zone_sets = _zone_sets(inv)

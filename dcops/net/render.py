@@ -22,6 +22,7 @@ from aerleon import api as aerleon_api
 from aerleon.lib import naming
 from ruamel.yaml import YAML
 
+from dcops import paths
 from dcops.model import Inventory, NetworkDevice, ZoneKind
 
 from . import addrnames, appliances, objects, platforms
@@ -65,7 +66,7 @@ class RenderContext:
     @classmethod
     def build(cls, inv: Inventory, policy_dir: Path = POLICY_DIR, topology: Topology | None = None) -> "RenderContext":
         pol = policy_mod.load(policy_dir)
-        defs = objects.load(inv, policy_dir / "definitions")
+        defs = objects.load(inv, paths.definitions(policy_dir))
         common = YAML(typ="safe").load((NETWORK_CONFIGS / "common.yaml").read_text(encoding="utf-8"))
         return cls(inv, pol, defs, common, topology or Topology(inv))
 

@@ -86,3 +86,46 @@ def test_validate_cli_reports_the_contract_error_and_exits_1(tmp_path, mon):
             "print('\\n'.join(map(str, r.errors))); sys.exit(1 if r.errors else 0)")
     proc = subprocess.run([sys.executable, "-c", code, str(a)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "'on_battery' is not a state of ups_output_source" in proc.stdout
+
+
+def test_a_new_model_mapping_the_on_battery_code_to_another_word_fails_at_its_line(tmp_path):
+    """The vocabulary holds ('other' is a word of ups_output_source), yet the on-battery alert would never fire
+    on the new UPS: a single-condition state rule must be able to fire on every device whose profile feeds it."""
+    from tests.extension import add_ups_model, copy_data
+    data = copy_data(tmp_path, folders=("inventory", "monitors"))
+    device = add_ups_model(data)
+    p = data.monitors / "profiles" / "eaton-xups.yaml"
+    assert validate(data.inventory, profiles_dir=p.parent, alerts_file=data.monitors / "alerts.yaml").errors == []
+    p.write_text(p.read_text(encoding="utf-8").replace("5: battery", "5: other"), encoding="utf-8")
+    r = validate(data.inventory, profiles_dir=p.parent, alerts_file=data.monitors / "alerts.yaml")
+    assert [(e.loc.file, e.loc.line, e.message) for e in r.errors] == [
+        (str(p), _line_of(p, "states: {1: other"),
+         f"ups_output_source never takes battery in profile eaton-xups: rule 'ups_on_battery' never fires on "
+         f"{device} (map the vendor's code to that word, or name the profiles the rule covers in its profiles:)")]
+
+
+def test_a_rule_only_undeployed_models_feed_fails_at_its_line(mon, tmp_path):
+    """stulz-cooling is in the profile library but no device of the inventory uses it."""
+    a = mon / "alerts.yaml"
+    a.write_text(a.read_text(encoding="utf-8").replace("\nrules:\n", (
+        "\nrules:\n  - name: stulz_only\n    metric: cooling_humidity_ratio\n    profiles: [stulz-cooling]\n"
+        "    above: 0.8\n    summary_vi: x\n    summary_en: x\n\n"), 1), encoding="utf-8")
+    assert _errors(mon) == [(str(a), _line_of(a, "metric: cooling_humidity_ratio"),
+                             "rule 'stulz_only': metric 'cooling_humidity_ratio' comes only from profiles no device "
+                             "uses (stulz-cooling): the rule never fires on the cooling devices of the inventory")]
+
+
+def test_a_site_without_devices_of_a_rules_kind_is_no_error(tmp_path):
+    """The rule library covers kinds a site may not have: without any cooling unit, the cooling rules are
+    vacuous, not errors (only devices of the rule's kind that cannot feed it are)."""
+    from ruamel.yaml import YAML
+    from tests.extension import copy_data
+    data = copy_data(tmp_path, folders=("inventory", "monitors"))
+    f = data.inventory / "facility.yaml"
+    yaml = YAML()
+    doc = yaml.load(f.read_text(encoding="utf-8"))
+    doc["facility"] = [d for d in doc["facility"] if d["kind"] != "cooling"]
+    with f.open("w", encoding="utf-8") as out:
+        yaml.dump(doc, out)
+    r = validate(data.inventory, profiles_dir=data.monitors / "profiles", alerts_file=data.monitors / "alerts.yaml")
+    assert [(e.loc.file, e.loc.line, e.message) for e in r.errors] == []

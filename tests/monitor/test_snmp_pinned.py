@@ -1129,3 +1129,89 @@ def test_msg_max_size_is_read_within_msg_global_data():
     glob = b"\x30\x06\x02\x01\x01\x02\x02\xff"                # msgGlobalData ends inside msgMaxSize
     raw = T(ber.T_SEQ, b"\x02\x01\x03" + glob + b"\xe3" + b"\x04\x01\x07\x02\x01\x03")
     assert _refused_v3(raw) == "length 2 beyond the enclosing data (1 bytes left)"
+
+
+def test_an_unauthenticated_refusal_in_the_default_context_is_the_diagnosis_not_proof_of_the_keys():
+    """The context's requests go unanswered and the default context draws an unauthenticated Report: nothing
+    proves the keys right, so the diagnosis names what the agent said rather than blaming the context."""
+    import asyncio
+
+    from .hostile import FakeAgent, discovery_report
+
+    def handler(req):
+        m = usm.parse_message(req)
+        if not m.flags & 0x01:
+            return [discovery_report(req)]
+        handler.n += 1
+        if handler.n == 1:                       # the request in context 'ctx' goes unanswered
+            return []
+        pdu = ber.encode_pdu(ber.REPORT, m.msg_id, ["1.3.6.1.6.3.15.1.1.5.0"], values=[(ber.T_COUNTER32, 1)])
+        return [v3_message(m.msg_id, 0, ENGINE, 5, 1000, b"", scoped_pdu(ENGINE, pdu))]
+    handler.n = 0
+
+    with FakeAgent(handler) as agent:
+        s = usm.V3FastSession("127.0.0.1", agent.port, Credentials("3", user="noc", auth_key=AUTH_PW,
+                                                                     priv_key=PRIV_PW, context="ctx"),
+                              timeout=0.2, retries=0)
+        with pytest.raises(SnmpTimeout) as e:
+            asyncio.run(asyncio.wait_for(s.get([SYS_UPTIME]), 10))
+    where = f"127.0.0.1:{agent.port}"
+    assert str(e.value) == (f"no response from {where} in SNMPv3 context 'ctx'; in the default context: {where}: "
+                            "SNMPv3 authentication failed: wrong auth key or auth protocol for user 'noc' "
+                            "(usmStatsWrongDigests, unauthenticated report)")
+
+
+def _rebooting_agent(answers_boots):
+    """An agent that knows the keys, at engine boots `answers_boots()` (read per datagram, so a test can reset
+    the counter between requests), answering discovery and GETs alike from that boot."""
+    from .hostile import discovery_report
+
+    def handler(req):
+        boots = answers_boots()
+        if not usm.parse_message(req).flags & 0x01:
+            return [discovery_report(req, boots=boots, etime=10)]
+        return authentic_responder(AUTH_PW, PRIV_PW, boots=boots, etime=10)(req)
+    return handler
+
+
+def test_an_agent_whose_boots_counter_was_reset_is_discovered_again_within_the_request():
+    """snmpd lost its persistent store and counts boots from 1 under the same engine ID: its authentic answers
+    are outside the window the session knows (RFC 3414 §3.2 step 7b) and are never adopted as they are; the
+    session discovers the engine afresh and the same request then succeeds."""
+    import asyncio
+
+    from .hostile import FakeAgent
+    boots = {"now": 7}
+    with FakeAgent(_rebooting_agent(lambda: boots["now"])) as agent:
+        s = usm.V3FastSession("127.0.0.1", agent.port, Credentials("3", user="noc", auth_key=AUTH_PW,
+                                                                     priv_key=PRIV_PW), timeout=0.2, retries=0)
+
+        async def run():
+            first = await s.get([SYS_NAME])
+            boots["now"] = 1
+            return first, await s.get([SYS_NAME])
+        first, second = asyncio.run(asyncio.wait_for(run(), 10))
+    assert first == second == {SYS_UPTIME: 100, SYS_NAME: b"REAL"}
+    assert (s.boots, s.requests, s.discarded) == (1, 5, 1)   # discovery, GET; GET (discarded), discovery, GET
+
+
+def test_a_replayed_answer_from_an_earlier_boot_is_never_adopted():
+    """Discovery keeps saying boots 7 and every authentic answer says boots 1 (a replay of old answers): one
+    fresh discovery, one more request, then the request fails as rejected and the session stays at boots 7."""
+    import asyncio
+
+    from dcops.monitor.snmp.errors import SnmpRejected
+
+    from .hostile import FakeAgent, discovery_report
+
+    def handler(req):
+        if not usm.parse_message(req).flags & 0x01:
+            return [discovery_report(req, boots=7, etime=10)]
+        return authentic_responder(AUTH_PW, PRIV_PW, boots=1, etime=10)(req)
+
+    with FakeAgent(handler) as agent:
+        s = usm.V3FastSession("127.0.0.1", agent.port, Credentials("3", user="noc", auth_key=AUTH_PW,
+                                                                     priv_key=PRIV_PW), timeout=0.2, retries=0)
+        with pytest.raises(SnmpRejected, match=r"outside the time window \(boots 1, time 10; engine at boots 7"):
+            asyncio.run(asyncio.wait_for(s.get([SYS_NAME]), 10))
+    assert (s.boots, s.requests) == (7, 4)   # discovery, GET, discovery again, GET: then the error

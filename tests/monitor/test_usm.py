@@ -237,3 +237,57 @@ def test_same_values_through_pysnmp_engine(snmpd, monkeypatch):
                 if s.type != "counter" and not s.metric.startswith("snmp_")}
     assert static(ours) == static(theirs)
     assert ours.info == theirs.info
+
+
+def test_net_snmp_restarted_with_its_boots_counter_reset_is_polled_again_at_once(tmp_path):
+    """snmpd keeps engineBoots in its persistent store; restored from an old copy (or rewritten) it counts again
+    from a lower boot under the same engine ID. Its authentic answers are then outside the window the session
+    holds, so the session discovers the engine again and the next poll succeeds (before: rejected for good)."""
+    if not shutil.which("snmpd"):
+        pytest.skip("net-snmp snmpd not installed")
+    conf, store, port = tmp_path / "snmpd.conf", tmp_path / "store", free_port()
+    store.mkdir()
+    (store / "snmpd.conf").touch()    # read back at start (-C skips the default places, the store included)
+    conf.write_text('createUser noc SHA-256 "noc-auth-pass" AES "noc-priv-pass"\nrouser noc priv\n'
+                    "sysName snmpd-peer\n")
+
+    def start(boots_before: int | None) -> subprocess.Popen:
+        persistent = store / "snmpd.conf"
+        if boots_before is not None:    # snmpd adds one at start-up
+            kept = [ln for ln in persistent.read_text().splitlines() if not ln.startswith("engineBoots")]
+            persistent.write_text("\n".join(kept + [f"engineBoots {boots_before}"]) + "\n")
+        return subprocess.Popen(["snmpd", "-f", "-C", "-c", f"{conf},{store / 'snmpd.conf'}", "-Lf", str(tmp_path / "log"),
+                                 f"udp:127.0.0.1:{port}"], env=dict(os.environ, SNMP_PERSISTENT_DIR=str(store)),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def stop(p: subprocess.Popen) -> None:
+        p.send_signal(signal.SIGTERM)
+        p.wait(5)
+
+    session = V3FastSession("127.0.0.1", port, _creds(), timeout=0.5, retries=0)
+
+    async def get_when_up():
+        for _ in range(40):
+            try:
+                return await session.get([SYSNAME])
+            except SnmpTimeout:
+                await asyncio.sleep(0.1)
+        raise AssertionError("snmpd did not answer")
+
+    p = start(None)
+    try:
+        _wait(port, _creds())
+    finally:
+        stop(p)             # the store now holds the engine ID and engineBoots 1
+    p = start(20)
+    try:
+        assert asyncio.run(get_when_up()) == {SYSNAME: b"snmpd-peer"}
+        engine, first_boots = session.engine_id, session.boots
+    finally:
+        stop(p)
+    p = start(0)
+    try:
+        assert asyncio.run(get_when_up()) == {SYSNAME: b"snmpd-peer"}
+    finally:
+        stop(p)
+    assert (first_boots, session.boots, session.engine_id) == (21, 1, engine)

@@ -3,6 +3,7 @@
 Alto through their APIs — against the emulators of tests/net/emulators (documentation links there)."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -13,10 +14,15 @@ from pathlib import Path
 import pytest
 
 from dcops import PROJECT_ROOT
+from dcops.model.ansible_inventory import platform_knowledge
 
 from .emulators import Server
 from .emulators import fortios as fe
 from .emulators import panos as pe
+
+#: what the one inventory gives every role (all.vars.dcops_platforms, from each platform.yaml `ansible:`),
+#: for the static inventories below: the roles keep no per-platform list of their own
+PLATFORM_VARS = f"  vars:\n    dcops_platforms: {json.dumps(platform_knowledge())}\n"
 
 
 def _ops(*args, env):
@@ -108,7 +114,7 @@ def test_netdev_backup_playbook_backs_up_both_firewalls_through_their_apis(fgt, 
     """The playbook on the controller: FortiOS via REST, PAN-OS via the XML API; a second run stores nothing new."""
     inv = tmp_path / "hosts.yml"
     inv.write_text(
-        "all:\n  hosts:\n"
+        f"all:\n{PLATFORM_VARS}  hosts:\n"
         f"    kg-fw-01: {{dcops_platform: fortios, dcops_api_host: 127.0.0.1, dcops_api_port: {fgt.port}, "
         "dcops_api_https: false, ansible_connection: local}\n"
         f"    kg-fw-03: {{dcops_platform: panos, dcops_api_host: 127.0.0.1, dcops_api_port: {pan.port}, "
@@ -136,7 +142,7 @@ def test_netdev_backup_playbook_backs_up_both_firewalls_through_their_apis(fgt, 
 
 def _drill(fgt, tmp_path, backup: Path):
     inv = tmp_path / "hosts.yml"
-    inv.write_text("all:\n  hosts:\n"
+    inv.write_text(f"all:\n{PLATFORM_VARS}  hosts:\n"
                    f"    kg-fw-01: {{dcops_platform: fortios, dcops_api_host: 127.0.0.1, dcops_api_port: {fgt.port}, "
                    f"dcops_api_https: false, dcops_api_state_dir: '{tmp_path / 'state'}', ansible_connection: local}}\n")
     # the role's API steps alone, as `dcops drill run` runs this playbook (it takes the backup first and writes

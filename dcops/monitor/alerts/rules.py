@@ -8,10 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
 
-from .. import MONITORS_DIR
+from dcops import paths
 from ..profiles import Sample
 
-ALERTS_FILE = MONITORS_DIR / "alerts.yaml"
+ALERTS_FILE = paths.ALERTS_FILE
 _DUR = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 
 

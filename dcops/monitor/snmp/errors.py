@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 
 class SnmpError(Exception):
-    pass
+    #: the error came from an answer that proved it was sent with our keys (an HMAC that verified)
+    authentic = False
 
 
 class SnmpTimeout(SnmpError):
@@ -29,6 +30,8 @@ class Discard(Exception):
 
 
 class PduError(SnmpError):
+    authentic = True  # only read from a Response that passed every check
+
     def __init__(self, status: int, index: int, msg: str) -> None:
         super().__init__(msg)
         self.status = status

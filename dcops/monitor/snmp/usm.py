@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - older cryptography
     from cryptography.hazmat.primitives.ciphers.modes import CFB
 
 from . import ber
-from .errors import Discard, SnmpError, SnmpTimeout, pdu_error
+from .errors import Discard, SnmpError, SnmpRejected, SnmpTimeout, pdu_error
 from .transport import dispatcher, exchange
 from .verbs import PduVerbs
 
@@ -279,6 +279,7 @@ class V3FastSession(PduVerbs):
         self.latest_time = 0  # latestReceivedEngineTime (RFC 3414 §2.3)
         self.time_base = 0.0  # local monotonic time when the engine's time was 0
         self._rediscover = False
+        self._boots_back = False  # an authentic answer came from an earlier boot (see _authentic)
         self._salt = int.from_bytes(os.urandom(8), "big")
         self._akey = self._pkey = b""
         self._mac: _Hmac | None = None
@@ -391,6 +392,12 @@ class V3FastSession(PduVerbs):
         if m.boots > self.boots or (m.boots == self.boots and m.time > self.latest_time):
             self.boots, self.latest_time = m.boots, m.time
             self.time_base = time.monotonic() - m.time
+        if m.boots < self.boots and m.boots != MAX_BOOTS:
+            # An authentic answer from an earlier boot: a replay, or an agent whose boots counter was reset
+            # (its persistent store lost) under the same engine ID. Never adopt it (RFC 3414 §3.2 step 7b);
+            # discover the engine afresh instead, where a replay gains nothing: the requests then carry the
+            # discovered clock, and the real agent's authentic answer or time-window report sets it.
+            self._boots_back = True
         if self.boots == MAX_BOOTS or m.boots < self.boots or \
                 (m.boots == self.boots and m.time < self.latest_time - TIME_WINDOW):
             raise Discard(f"outside the time window (boots {m.boots}, time {m.time}; "
@@ -463,6 +470,12 @@ class V3FastSession(PduVerbs):
                 res = await exchange(self.addr, msg, msg_id,
                                      lambda raw, i=msg_id: self._accept_wrapped(i, context, raw),
                                      self.timeout, self.retries, self)
+            except SnmpRejected:
+                if not self._boots_back or attempt:
+                    raise
+                self._boots_back = False  # the agent restarted counting boots: discover it and ask once more
+                self._set_engine(*await self._discover())
+                continue
             except SnmpTimeout:
                 if not diagnose:
                     raise
@@ -480,7 +493,9 @@ class V3FastSession(PduVerbs):
             if name == "usmStatsUnknownEngineIDs" and not res.authenticated:
                 self._rediscover = True  # discover again next time; never adopt the report's engine
             tail = "" if res.authenticated else ", unauthenticated report"
-            raise SnmpError(f"{self.where}: SNMPv3 {self._fmt(text)} ({name}{tail})")
+            err = SnmpError(f"{self.where}: SNMPv3 {self._fmt(text)} ({name}{tail})")
+            err.authentic = res.authenticated
+            raise err
         raise SnmpError(f"{self.where}: SNMPv3 request outside the agent's time window after a resync "
                         "(usmStatsNotInTimeWindows)")
 
@@ -498,7 +513,10 @@ class V3FastSession(PduVerbs):
                 ok = True
             except SnmpTimeout:
                 ok = False
-            except SnmpError:
+            except SnmpError as e:
+                if not e.authentic:  # refused unauthenticated (unknown user, wrong digest, ...): that is why
+                    return (f"no response from {self.where} in SNMPv3 context "
+                            f"{self.context.decode(errors='replace')!r}; in the default context: {e}")
                 ok = True  # an authentic error answer: the keys are right
             if ok:
                 return (f"no response from {self.where} in SNMPv3 context {self.context.decode(errors='replace')!r}: "
