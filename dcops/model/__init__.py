@@ -60,7 +60,8 @@ def validate(path: Path | str | None = None, *, profiles_dir: Path | None = None
         rules = Path(alerts_file) if alerts_file else Path(profiles_dir).parent / ALERTS_FILE.name
         used = {d.name: d.snmp.profile for d in (*loaded.inventory.facility, *loaded.inventory.network_devices)
                 if getattr(d, "snmp", None) is not None and d.snmp.profile}
-        problems += contracts.check_alert_rules(rules, Path(profiles_dir), devices, device_profiles=used)
+        problems += contracts.check_alert_rules(rules, Path(profiles_dir), devices, device_profiles=used,
+                                                shared=loaded.inventory.site.role == "dr")
     problems += contracts.check_platform_ansible(Path(platforms_dir))
     problems = sorted(problems)
     errors = [p for p in problems if p.severity == "error"]
