@@ -91,6 +91,8 @@ DEFINITIONS = POLICY / "definitions"
 GOLDEN = NETWORK_CONFIGS / "golden"
 NETWORK_LAB_FILE = NETWORK_CONFIGS / "lab.yaml"
 CLOUD_POLICY = PROJECT_ROOT / "infra" / "cloud_policy.yaml"
+#: the DR site's inventory (site.role: dr): its monitored devices, read by monitoring only (docs/scaleout.md)
+DR_INVENTORY = PROJECT_ROOT / "inventory-dr"
 
 
 def as_env() -> dict[str, str]:

@@ -29,10 +29,10 @@ def checked_inputs(inventory: Path, lang: str, as_of: str | None):
         err.print(f"--as-of: '{as_of}' is not a date (YYYY-MM-DD)")
         raise typer.Exit(2)
     result = validate(inventory)
-    if not result.ok:
-        for e in result.errors:
+    if refused := result.refusals():
+        for e in refused:
             err.print(str(e), markup=False, highlight=False)
-        err.print(f"inventory invalid: {len(result.errors)} error(s)")
+        err.print(f"inventory invalid: {len(refused)} error(s)")
         raise typer.Exit(1)
     return day, result
 

@@ -206,10 +206,10 @@ class Demo:
     def _validate(self):
         from dcops.model import validate
         r = validate(self.o.inventory)
-        if not r.ok:
-            for e in r.errors[:20]:
+        if refused := r.refusals():
+            for e in refused[:20]:
                 self.console.print(str(e), markup=False, highlight=False)
-            raise DemoFailed(f"inventory {self.o.inventory} is invalid: {len(r.errors)} error(s)")
+            raise DemoFailed(f"inventory {self.o.inventory} is invalid: {len(refused)} error(s)")
         return r.inventory
 
     def _summary_line(self) -> str:

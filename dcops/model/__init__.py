@@ -35,6 +35,13 @@ class Validation:
     def ok(self) -> bool:
         return not self.errors and self.inventory is not None
 
+    def refusals(self, *, dr_ok: bool = False) -> list[Problem]:
+        """The errors a consumer stops on: the inventory's, or — for a valid DR site's inventory (site.role: dr,
+        its monitored devices only) read by anything but monitoring — that it is not a production inventory."""
+        if self.ok and self.inventory.site.role == "dr" and not dr_ok:
+            return [dr_only_problem(self)]
+        return self.errors
+
 
 def validate(path: Path | str | None = None, *, profiles_dir: Path | None = None,
              platforms_dir: Path | None = None, alerts_file: Path | None = None) -> Validation:
@@ -47,11 +54,14 @@ def validate(path: Path | str | None = None, *, profiles_dir: Path | None = None
     problems = loaded.problems + checks.run(loaded, Path(profiles_dir), Path(platforms_dir))
     if loaded.inventory is not None:
         devices = {d.name for d in (*loaded.inventory.facility, *loaded.inventory.network_devices)}
+        if loaded.inventory.site.role == "dr":  # the shared rules name the production site's devices, which
+            devices = set()                     # the production inventory's validation checks
         # the rules that go with these profiles: monitors/alerts.yaml beside monitors/profiles/
         rules = Path(alerts_file) if alerts_file else Path(profiles_dir).parent / ALERTS_FILE.name
         used = {d.name: d.snmp.profile for d in (*loaded.inventory.facility, *loaded.inventory.network_devices)
                 if getattr(d, "snmp", None) is not None and d.snmp.profile}
-        problems += contracts.check_alert_rules(rules, Path(profiles_dir), devices, device_profiles=used)
+        problems += contracts.check_alert_rules(rules, Path(profiles_dir), devices, device_profiles=used,
+                                                shared=loaded.inventory.site.role == "dr")
     problems += contracts.check_platform_ansible(Path(platforms_dir))
     problems = sorted(problems)
     errors = [p for p in problems if p.severity == "error"]
@@ -62,12 +72,22 @@ def validate(path: Path | str | None = None, *, profiles_dir: Path | None = None
     return Validation(inventory, loaded.sources, errors, warnings, partial)
 
 
-def load_inventory(path: Path | str | None = None, **dirs) -> Inventory:
-    """The validated inventory, or InventoryInvalid listing every error as file:line: message."""
+def load_inventory(path: Path | str | None = None, *, dr_ok: bool = False, **dirs) -> Inventory:
+    """The validated inventory, or InventoryInvalid listing every error as file:line: message.
+
+    A DR site's inventory (site.role: dr: its monitored devices only) is refused unless the caller monitors
+    (`dr_ok`): a consumer that plans, sizes or deploys needs the production inventory it stands in for."""
     result = validate(path, **dirs)
-    if not result.ok:
-        raise InventoryInvalid(result.errors)
+    if refused := result.refusals(dr_ok=dr_ok):
+        raise InventoryInvalid(refused)
     return result.inventory
+
+
+def dr_only_problem(result: Validation) -> Problem:
+    site = result.inventory.site
+    return Problem(result.sources.section_loc.get("site", Loc("inventory", 0)),
+                   f"site {site.code} is a DR site's inventory (role: dr, its monitored devices only): only "
+                   f"monitoring reads it; give the production inventory of {site.primary} here")
 
 
 __all__ = ["Inventory", "InventoryInvalid", "Loc", "Problem", "Validation", "load_inventory", "validate"]

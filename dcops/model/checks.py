@@ -51,8 +51,8 @@ def run(loaded: Loaded, profiles_dir: Path, platforms_dir: Path) -> list[Problem
     _addressing(inv, c)
     _rules(inv, c)
     _public_agrees(inv, c)
-    if not any(p.severity == "error" for p in loaded.problems + c.problems):
-        _capacity(inv, c)
+    if inv.storage is not None and not any(p.severity == "error" for p in loaded.problems + c.problems):
+        _capacity(inv, c)  # a DR site's inventory has no hosts or storage of its own to size
     return c.problems
 
 
@@ -76,6 +76,8 @@ def _unique_names(inv: Inventory, c: _Collector) -> None:
                         f"duplicate hostname '{item.name}' (also in {prev})")
             else:
                 seen_host[item.name] = section
+    if inv.storage is None:
+        return
     for i, pol in enumerate(inv.storage.backup_policies):
         if [p.name for p in inv.storage.backup_policies].index(pol.name) != i:
             c.error(c.at("storage", None, "backup_policies", i, "name"), f"duplicate backup policy '{pol.name}'")
@@ -88,8 +90,9 @@ def _references(inv: Inventory, c: _Collector, profiles_dir: Path, platforms_dir
     names = lambda items: {i.name for i in items}  # noqa: E731
     tenants, systems, zones = names(inv.tenants), names(inv.systems), names(inv.zones)
     flavors, images, groups = names(inv.flavors), names(inv.images), names(inv.ha_groups)
-    aggregates, pools = names(inv.aggregates), names(inv.storage.san.pools)
-    policies = names(inv.storage.backup_policies)
+    storage = inv.storage
+    aggregates, pools = names(inv.aggregates), names(storage.san.pools) if storage else set()
+    policies = names(storage.backup_policies) if storage else set()
     devices = names(inv.network_devices)
     fabrics = zones | {"san", "bmc"}
 
@@ -224,9 +227,17 @@ def _rules(inv: Inventory, c: _Collector) -> None:
         if line.peer not in line.address.network:
             c.error(c.at("leased_lines", i, "peer"), f"peer {line.peer} is outside {line.address.network}")
     ups = [f for f in inv.facility if f.kind is FacilityKind.ups]
+    for i, f in enumerate(inv.facility):
+        if f.kind is FacilityKind.ups and (f.capacity_kva is None or f.battery_runtime_min is None):
+            if inv.site.role == "dr":  # no power plan runs against it here; the ratings are still facts to get
+                c.warn(c.at("facility", i), f"UPS {f.name}: capacity_kva and battery_runtime_min not known yet")
+            else:  # they size the UPS power-loss drill's shutdown plan
+                c.error(c.at("facility", i), "a UPS needs capacity_kva and battery_runtime_min")
     if not ups:
         c.warn(c.sources.section_loc.get("facility", Loc(str(c.sources.section_loc.get("site", Loc("inventory", 0)).file), 0)),
                "no UPS in the facility inventory")
+    if inv.storage is None:
+        return
     total_pools = sum(p.capacity_tb for p in inv.storage.san.pools)
     if total_pools > inv.storage.san.usable_tb + 1e-9:
         c.error(c.at("storage", None, "san", "pools"),

@@ -25,20 +25,25 @@ out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 
-def load_or_exit(path: Path) -> Inventory:
-    """For every verb that needs the model: print all errors as file:line and exit 1."""
+def load_or_exit(path: Path, *, dr_ok: bool = False) -> Inventory:
+    """For every verb that needs the model: print all errors as file:line and exit 1. A DR site's inventory
+    (its monitored devices only) is refused unless `dr_ok`."""
     result = validate(path)
     for w in result.warnings:
         err.print(str(w), style="yellow", markup=False, highlight=False)
-    if not result.ok:
-        for e in result.errors:
+    errors = result.refusals(dr_ok=dr_ok)
+    if errors:
+        for e in errors:
             err.print(str(e), markup=False, highlight=False)
-        err.print(f"inventory invalid: {len(result.errors)} error(s)", style="bold red")
+        err.print(f"inventory invalid: {len(errors)} error(s)", style="bold red")
         raise typer.Exit(1)
     return result.inventory
 
 
 def summary(inv: Inventory) -> dict:
+    if inv.site.role == "dr":  # the DR site's monitored devices; its cloud is the production inventory's DR stack
+        return {"site": inv.site.name, "code": inv.site.code, "role": "dr", "primary": inv.site.primary,
+                "zones": len(inv.zones), **_devices(inv)}
     flavors = {f.name: f for f in inv.flavors}
     return {
         "site": inv.site.name,
@@ -54,11 +59,15 @@ def summary(inv: Inventory) -> dict:
         "san_usable_tb": inv.storage.san.usable_tb,
         "tape_tb": inv.storage.tape.capacity_tb,
         "backup_policies": len(inv.storage.backup_policies),
-        "network_devices": dict(sorted(Counter(d.kind.value for d in inv.network_devices).items())),
-        "facility": dict(sorted(Counter(f.kind.value for f in inv.facility).items())),
-        "leased_lines": [f"{l.provider} {l.bandwidth_mbps} Mbps" for l in inv.leased_lines],
+        **_devices(inv),
         "ups_shutdown": _ups_summary(power.shipped_plan(inv)),
     }
+
+
+def _devices(inv: Inventory) -> dict:
+    return {"network_devices": dict(sorted(Counter(d.kind.value for d in inv.network_devices).items())),
+            "facility": dict(sorted(Counter(f.kind.value for f in inv.facility).items())),
+            "leased_lines": [f"{l.provider} {l.bandwidth_mbps} Mbps" for l in inv.leased_lines]}
 
 
 def _ups_summary(p: "power.PowerPlan | None") -> dict | None:
@@ -78,11 +87,18 @@ def _validate(inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
             doc["summary"] = summary(result.inventory)
         print(json.dumps(doc, ensure_ascii=False, indent=2))
         raise typer.Exit(0 if result.ok else 1)
-    inv = load_or_exit(inventory)
+    inv = load_or_exit(inventory, dr_ok=True)
     s = summary(inv)
     t = Table(title=f"{s['site']} — inventory OK", show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column()
+    if s.get("role") == "dr":
+        t.add_row("DR site of", f"{s['primary']} (cloud, storage and systems: its DR stack, Pulumi.dr.yaml)")
+        t.add_row("Network devices", ", ".join(f"{k} {v}" for k, v in s["network_devices"].items()) or "-")
+        t.add_row("Leased lines", ", ".join(s["leased_lines"]) or "-")
+        t.add_row("Facility", ", ".join(f"{k} {v}" for k, v in s["facility"].items()) or "-")
+        out.print(t)
+        return
     t.add_row("Physical hosts", f"{s['hosts']}  (" + ", ".join(f"{k} {v}" for k, v in s["hosts_by_role"].items()) + ")")
     t.add_row("VMs", f"{s['vms']}  ({s['vcpus']} vCPU, {s['ram_gb']:,} GB RAM)")
     t.add_row("Tenants / systems", f"{s['tenants']} / {s['systems']}")
@@ -104,7 +120,8 @@ def _capacity(inventory: Path = InventoryOpt, as_json: bool = JsonOpt,
               chart: Optional[Path] = typer.Option(None, "--chart", help="Write a chart (.png or .svg).")) -> None:
     """Demand against the compute hosts (with N+1), the SAN, the tape library and the UPS battery (shutdown plan)."""
     result = validate(inventory)
-    inv = result.capacity_view or load_or_exit(inventory)
+    view = result.capacity_view
+    inv = view if view is not None and view.site.role != "dr" else load_or_exit(inventory)
     report = capacity.compute(inv)
     if chart is not None:
         write_chart(report, chart)

@@ -80,13 +80,16 @@ def _profile_states(path: Path, doc, words: dict[str, set[str]], states_file: Pa
 
 
 def check_alert_rules(alerts_file: Path, profiles_dir: Path, device_names: set[str],
-                      states_file: Path | None = None, device_profiles: dict[str, str] | None = None) -> list[Problem]:
+                      states_file: Path | None = None, device_profiles: dict[str, str] | None = None,
+                      shared: bool = False) -> list[Problem]:
     """Rules ↔ profiles ↔ vocabulary ↔ devices. With `device_profiles` (device -> SNMP profile, from the
     inventory), a rule's metric must come from a profile some device of the rule's kind uses when the site
     has devices of that kind (the kind of the profiles that feed it: ups, cooling …), and a single-condition state rule must be able to fire on every device whose
     profile produces its metric: a new model mapping its on-battery code to a valid but other word
     ("other") would otherwise silently drop that UPS from the on-battery alert. Rules with `any:` combine
-    conditions across MIBs that report different things and are not held to the second check."""
+    conditions across MIBs that report different things and are not held to the second check. `shared`: the
+    site shares the rules with the production site it stands in for (a DR site's inventory), where a condition
+    no device of this site feeds may well fire; only the second check applies."""
     if not alerts_file.is_file():
         return []
     states_file = states_file or paths.states_file(alerts_file.parent)
@@ -131,7 +134,7 @@ def check_alert_rules(alerts_file: Path, profiles_dir: Path, device_names: set[s
                 producers = {p: s for p, s in producers.items() if p in rule["profiles"]}
             if device_profiles is not None:
                 problems += _deployed(rule, c, producers, device_profiles, docs, single=not rule.get("any"),
-                                      err=err, vocabulary=words.get(str(metric)))
+                                      err=err, vocabulary=words.get(str(metric)), shared=shared)
             named = [*(c.get("state_in") or []), *(c.get("state_not_in") or [])]
             known = set().union(*producers.values()) if producers else set()
             known |= words.get(str(metric), set()) if named and not rule.get("profiles") else set()
@@ -186,7 +189,7 @@ def check_platform_ansible(platforms_dir: Path) -> list[Problem]:
 
 def _deployed(rule, cond, producers: dict[str, set[str]], device_profiles: dict[str, str],
               docs: dict[str, tuple[Path, object]], *, single: bool, err,
-              vocabulary: set[str] | None = None) -> list[Problem]:
+              vocabulary: set[str] | None = None, shared: bool = False) -> list[Problem]:
     """The device half of the rule contract (see check_alert_rules)."""
     metric, name = cond.get("metric"), rule.get("name", "?")
     scope = set(rule.get("devices") or []) or set(device_profiles)
@@ -200,7 +203,7 @@ def _deployed(rule, cond, producers: dict[str, set[str]], device_profiles: dict[
     # the rule's kind: that of the profiles feeding it. A site without a device of that kind (no Stulz, no
     # UPS) is no error; devices of that kind none of which can feed the rule are.
     kinds = {kind(p) for p in producers} - {None}
-    if kinds & {kind(p) for p in used} and not set(producers) & used:
+    if not shared and kinds & {kind(p) for p in used} and not set(producers) & used:
         err(cond, "metric", f"metric '{metric}' comes only from profiles no device uses "
                             f"({', '.join(sorted(producers))}): the rule never fires on the "
                             f"{'/'.join(sorted(kinds))} devices of the inventory")

@@ -38,6 +38,9 @@ LIST_SECTIONS: dict[str, type] = {
 }
 MAP_SECTIONS: dict[str, type] = {"site": schema.Site, "storage": schema.Storage}
 REQUIRED = ("site", "storage", "aggregates", "hosts", "flavors", "images", "tenants", "systems", "zones")
+#: a DR site's inventory (site.role: dr) holds its monitored devices and their addressing; its cloud, storage and
+#: systems are the production inventory's (the DR stack, Pulumi.dr.yaml), never a second copy that could drift
+DR_SECTIONS = ("site", "zones", "network_devices", "facility", "leased_lines")
 
 _ADAPTERS = {k: TypeAdapter(v) for k, v in {**LIST_SECTIONS, **MAP_SECTIONS}.items()}
 
@@ -282,7 +285,22 @@ def load_raw(root: Path) -> Loaded:
                 known = ", ".join(sorted({*LIST_SECTIONS, *MAP_SECTIONS}))
                 problems.append(Problem(loc, f"unknown section '{key}' (known: {known})"))
 
-    for key in REQUIRED:
+    site = merged.get("site") if isinstance(merged.get("site"), dict) else {}
+    dr = site.get("role") == "dr"
+    if dr:
+        for key in merged:
+            if key not in DR_SECTIONS:
+                problems.append(Problem(sources.section_loc.get(key) or sources.at_merged(key, 0),
+                                        f"section '{key}' does not belong in a DR site's inventory (site.role: dr): "
+                                        "the DR site's cloud, storage and systems are the production inventory's DR "
+                                        f"stack (Pulumi.dr.yaml); keep here only {', '.join(DR_SECTIONS)}"))
+        if not site.get("primary"):
+            problems.append(Problem(sources.section_loc["site"], "a DR site (role: dr) names the production site it "
+                                                                 "stands in for: primary: <its site.code>"))
+    elif site.get("primary") is not None:
+        problems.append(Problem(sources.section_loc["site"], "primary: names the production site of a DR site; "
+                                                             "set role: dr or remove it"))
+    for key in ("site",) if dr else REQUIRED:
         # a section may sit in a file that did not parse; that file's error says enough
         if not unreadable and key not in merged and key not in sources.section_loc:
             problems.append(Problem(Loc(str(root), 0), f"missing required section '{key}'"))
@@ -314,8 +332,8 @@ def load_raw(root: Path) -> Loaded:
         built[key] = tuple(good)
 
     inventory = None
-    if all(k in built for k in ("site", "storage")):
+    if "site" in built and ("storage" in built or built["site"].role == "dr"):
         inventory = schema.Inventory.model_construct(
-            **{k: built.get(k, ()) for k in LIST_SECTIONS}, site=built["site"], storage=built["storage"]
+            **{k: built.get(k, ()) for k in LIST_SECTIONS}, site=built["site"], storage=built.get("storage")
         )
     return Loaded(inventory, sources, problems, frozenset(broken), root)

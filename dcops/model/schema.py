@@ -65,6 +65,11 @@ class Site(Strict):
     syslog_servers: tuple[str, ...] = ()
     dns_servers: tuple[str, ...] = ()
     capacity: Capacity = Capacity()
+    #: "dr": the DR site's inventory (its own folder, e.g. inventory-dr/): the monitored rooms' devices only —
+    #: its cloud is the DR stack of the production inventory (Pulumi.dr.yaml), so no hosts, VMs or storage here.
+    role: Literal["production", "dr"] = "production"
+    #: the production site a DR site stands in for (its site.code); required with role "dr"
+    primary: Name | None = None
 
 
 # ---------------------------------------------------------------- compute
@@ -374,8 +379,6 @@ class FacilityDevice(Strict):
     def _snmp_needs_address(self) -> "FacilityDevice":
         if self.snmp is not None and self.mgmt_ip is None:
             raise ValueError("a device polled over SNMP needs mgmt_ip")
-        if self.kind is FacilityKind.ups and (self.capacity_kva is None or self.battery_runtime_min is None):
-            raise ValueError("a UPS needs capacity_kva and battery_runtime_min")
         return self
 
 
@@ -460,7 +463,8 @@ class Inventory(Strict):
     tenants: tuple[Tenant, ...]
     systems: tuple[InformationSystem, ...]
     ha_groups: tuple[HaGroup, ...] = ()
-    storage: Storage
+    #: None only for a DR site's inventory (site.role "dr"), which describes its monitored devices only
+    storage: Storage | None
     zones: tuple[Zone, ...]
     leased_lines: tuple[LeasedLine, ...] = ()
     network_devices: tuple[NetworkDevice, ...] = ()

@@ -27,7 +27,7 @@ def _inventory(path: Optional[Path]):
     import dcops
     from dcops.model import load_inventory
     try:
-        return load_inventory(path or dcops.DEFAULT_INVENTORY)
+        return load_inventory(path or dcops.DEFAULT_INVENTORY, dr_ok=True)  # a DR site runs its own monitor
     except Exception as e:  # noqa: BLE001 - InventoryInvalid and friends: one line
         _fail(f"inventory: {str(e).splitlines()[0]}", 2)
 
@@ -386,7 +386,7 @@ def prometheus_cmd(
     try:
         for path in inventory or [None]:
             try:
-                invs.append(load_inventory(path) if path else load_inventory())
+                invs.append(load_inventory(path, dr_ok=True) if path else load_inventory())
             except InventoryInvalid as e:
                 _fail(f"inventory {path or 'inventory/'} invalid: {len(e.problems)} error(s) (run dcops validate)", 2)
         rs = load_rules(rules)
@@ -395,8 +395,11 @@ def prometheus_cmd(
     if len(invs) == 1:
         if federate or any("=" in x for x in exporter):
             _fail("SITE=HOST:PORT addresses and --federate need several --inventory folders", 2)
-        b = bundle(invs[0], rs, exporters=exporter, alertmanagers=alertmanager, scrape_interval=scrape_interval,
-                   evaluation_interval=evaluation_interval, remote_write=remote_write, site=site)
+        try:
+            b = bundle(invs[0], rs, exporters=exporter, alertmanagers=alertmanager, scrape_interval=scrape_interval,
+                       evaluation_interval=evaluation_interval, remote_write=remote_write, site=site)
+        except ValueError as e:  # a DR site's inventory alone
+            _fail(str(e), 2)
     else:
         if site:
             _fail("--site names the one site of one inventory; with several, each inventory's site.code is used", 2)

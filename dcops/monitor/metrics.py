@@ -36,10 +36,14 @@ def _fmt(v: float) -> str:
 
 
 def render(store, active_alerts: list[dict] | None = None) -> str:
-    meta: dict[str, tuple[str, str, dict]] = {}
+    meta: dict[str, tuple[str, str, list]] = {}
     for prof in load_profiles().values():
         for m in prof.metrics:
-            meta.setdefault(m.name, (m.type, m.help or m.name.replace("_", " "), m.states))
+            typ, help_, words = meta.setdefault(m.name, (m.type, m.help or m.name.replace("_", " "), []))
+            # an enum's series: every state word any profile maps it to, once each — two profiles share a metric
+            # with different codes (apc-ups maps several codes to "other"; UPS-MIB has "none"), and a repeated
+            # series is a duplicate sample Prometheus drops, a missing one a state that reads all 0
+            words += [w for w in dict.fromkeys(w for _code, w in sorted((m.states or {}).items())) if w not in words]
     families: dict[str, list[str]] = {}
     types: dict[str, tuple[str, str]] = {}
 
@@ -67,9 +71,9 @@ def render(store, active_alerts: list[dict] | None = None) -> str:
                 {"device": d["name"], **{k: v[:200] for k, v in sorted(info.items())}}, 1)
     for row in store.latest(current=True):
         name, labels = row["metric"], {"device": row["device"], **row["labels"]}
-        typ, help_, states = meta.get(name, ("gauge", name.replace("_", " "), {}))
+        typ, help_, words = meta.get(name, ("gauge", name.replace("_", " "), []))
         if typ == "enum":
-            for code, st in sorted(states.items()):
+            for st in words:
                 add(name, "stateset", help_, {**labels, name: st}, 1 if row["state"] == st else 0)
             continue
         if typ == "counter":

@@ -43,13 +43,26 @@ SHARED_SYSTEM = "shared"
 HIGH_LEVELS = (3, 4, 5)
 
 
-def device_labels(inv) -> dict[str, dict[str, str]]:
+def site_systems(inv, invs=()) -> tuple:
+    """The information systems a site runs: its inventory's own, or for a DR site (site.role: dr) the systems
+    of its production site that must run at DR (`dr_required`) — the DR inventory holds no copy of them."""
+    if inv.site.role != "dr":
+        return inv.systems
+    primary = next((i for i in invs if i.site.code == inv.site.primary and i.site.role != "dr"), None)
+    if primary is None:
+        raise ValueError(f"site {inv.site.code} is the DR site of {inv.site.primary}: its systems (and so its "
+                         f"devices' security level) are {inv.site.primary}'s; give that inventory too (--inventory)")
+    return tuple(s for s in primary.systems if s.dr_required)
+
+
+def device_labels(inv, systems=None) -> dict[str, dict[str, str]]:
     """Per monitored device: `kind`, `system` and `level` (its Decree 85 security level).
 
     A device dedicated to one system (`system:` in the inventory) carries that system and its level; a
     device every system of the site depends on carries `system="shared"` and the highest level among the
-    site's systems — a UPS failing takes the level-3 systems down with the others."""
-    levels = {s.name: s.security_level for s in inv.systems}
+    site's systems — a UPS failing takes the level-3 systems down with the others. `systems`: the site's
+    systems when they are not the inventory's own (a DR site's, see `site_systems`)."""
+    levels = {s.name: s.security_level for s in (inv.systems if systems is None else systems)}
     top = max(levels.values(), default=1)
     out = {}
     for d in (*inv.facility, *inv.network_devices):
@@ -61,13 +74,13 @@ def device_labels(inv) -> dict[str, dict[str, str]]:
 
 
 def prometheus_config(inv, *, exporters: list[str], alertmanagers: list[str], scrape_interval: str = "15s",
-                      evaluation_interval: str = "15s", remote_write: list[str] = (), site: str | None = None
-                      ) -> dict:
+                      evaluation_interval: str = "15s", remote_write: list[str] = (), site: str | None = None,
+                      systems=None) -> dict:
     """One site's Prometheus. With `remote_write` (a central VictoriaMetrics' /api/v1/write) every series
     leaves the site carrying `site`, so one query spans the province — or 63 of them."""
     site = site or inv.site.code
     relabel = []
-    for dev, labels in sorted(device_labels(inv).items()):
+    for dev, labels in sorted(device_labels(inv, systems).items()):
         for key, value in sorted(labels.items()):
             relabel.append({"source_labels": ["device"], "regex": dev, "target_label": key, "replacement": value})
     return {
@@ -161,14 +174,17 @@ def _dump(doc: dict) -> str:
 
 def bundle(inv, rules: RuleSet, *, exporters: list[str], alertmanagers: list[str],
            scrape_interval: str = "15s", evaluation_interval: str = "15s", remote_write: list[str] = (),
-           site: str | None = None) -> Bundle:
+           site: str | None = None, systems=None) -> Bundle:
+    """One site's files. A DR site's inventory needs `systems` (see `site_systems`): ValueError without."""
+    if systems is None:
+        systems = site_systems(inv)
     warnings: list[str] = []
     am, secret = alertmanager_config(rules, warnings)
     b = Bundle({
         "prometheus.yml": _dump(prometheus_config(inv, exporters=exporters, alertmanagers=alertmanagers,
                                                   scrape_interval=scrape_interval,
                                                   evaluation_interval=evaluation_interval,
-                                                  remote_write=remote_write, site=site)),
+                                                  remote_write=remote_write, site=site, systems=systems)),
         RULES_FILE: _dump(prometheus_rules(rules)),
         "alertmanager.yml": _dump(am),
     }, warnings)
@@ -219,7 +235,7 @@ def multi_site_bundle(invs: list, rules: RuleSet, *, exporters: dict[str, list[s
     for inv in invs:
         b = bundle(inv, rules, exporters=exporters[inv.site.code], alertmanagers=alertmanagers,
                    scrape_interval=scrape_interval, evaluation_interval=evaluation_interval,
-                   remote_write=remote_write)
+                   remote_write=remote_write, systems=site_systems(inv, invs))
         code = inv.site.code
         files[f"{code}/prometheus.yml"] = b.files["prometheus.yml"]
         files[f"{code}/{RULES_FILE}"] = b.files[RULES_FILE]

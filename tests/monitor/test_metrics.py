@@ -46,3 +46,17 @@ def test_malformed_rejected_and_never_polled_are_states_of_their_own(tmp_path):
     cur = {s.labels["device"]: s.labels["device_state"] for s in fams["dcops_device_state"].samples if s.value == 1}
     assert cur == {"kg-env-09": "never_polled", "kg-ups-03": "malformed", "kg-ups-04": "rejected"}
     assert "dcops_snmp_discarded_answers" in fams
+
+
+def test_an_enum_shared_by_two_profiles_is_one_series_per_state_word_and_knows_every_word(tmp_path):
+    """ups_output_source: apc-ups maps several codes to "other" and "bypass", the UPS-MIB (ups-rfc1628) has
+    "none". Each word once (Prometheus drops a repeated series as a duplicate sample) and "none" is a state."""
+    st = Store(tmp_path / "m.db")
+    st.write_poll(DevicePoll("kg-dr-ups-01", "ups-rfc1628", time.time(), True, samples=[
+        Sample("ups_output_source", {}, 2, "enum", "", state="none")]))
+    lines = [x for x in metrics.render(st).splitlines() if x.startswith("dcops_ups_output_source{")]
+    assert len(lines) == len(set(lines))
+    fams = {f.name: f for f in text_string_to_metric_families(metrics.render(st))}
+    src = {s.labels["ups_output_source"]: s.value for s in fams["dcops_ups_output_source"].samples}
+    assert len(lines) == 7
+    assert src == {"other": 0, "normal": 0, "battery": 0, "booster": 0, "bypass": 0, "reducer": 0, "none": 1}

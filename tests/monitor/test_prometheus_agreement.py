@@ -94,14 +94,19 @@ def embedded_firing(rows, tmp_path) -> list[set]:
             else:
                 p.samples.append(Sample(metric, dict(labels), float(v), "gauge", ""))
         eng.evaluate(list(polls.values()))
-        firing = set()
-        for a in active_alerts(eng.store):
-            rule = by_rule[a["rule"]]
-            name = alert_name(rule, a["device"] if a["device"] in rule.overrides else "")
-            labels = {"device": a["device"], **a["labels"], "severity": a["severity"], "source": "dcops"}
-            firing.add((name, json.dumps(labels, sort_keys=True)))
-        out.append(firing)
+        out.append(firing_now(eng, by_rule))
     return out
+
+
+def firing_now(eng, by_rule) -> set:
+    """What the engine has firing, as Prometheus names and labels its alerts: {(alertname, labels json)}."""
+    firing = set()
+    for a in active_alerts(eng.store):
+        rule = by_rule[a["rule"]]
+        name = alert_name(rule, a["device"] if a["device"] in rule.overrides else "")
+        labels = {"device": a["device"], **a["labels"], "severity": a["severity"], "source": "dcops"}
+        firing.add((name, json.dumps(labels, sort_keys=True)))
+    return firing
 
 
 def promtool_test(rows, firing, rules_file) -> dict:

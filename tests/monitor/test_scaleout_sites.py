@@ -1,10 +1,12 @@
-"""Several sites from several inventory folders (the production room and the DR site): one Prometheus
-configuration per site, one central Alertmanager configuration and a federating central Prometheus — checked
-by promtool/amtool and run for real: two site Prometheus servers, one Alertmanager, one central view."""
+"""Several sites from several inventory folders (the production room, inventory/, and the DR site, the shipped
+inventory-dr/): one Prometheus configuration per site, one central Alertmanager configuration and a federating
+central Prometheus — checked by promtool/amtool and run for real: the site Prometheus servers (production as an
+HA pair), one Alertmanager that deduplicates the pair's alerts into one notification, one central view."""
 import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -12,14 +14,15 @@ import pytest
 import yaml
 
 import dcops
+from dcops import paths
 from dcops.monitor.launch import free_tcp_port
 
 PROMTOOL, AMTOOL = shutil.which("promtool"), shutil.which("amtool")
 PROMETHEUS, ALERTMANAGER = shutil.which("prometheus"), shutil.which("prometheus-alertmanager")
 
 
-def _dr_inventory(tmp_path, code="kg-dr"):
-    """The shipped inventory as the DR site's: only the site code differs (device names may repeat)."""
+def _prod_copy(tmp_path, code):
+    """The shipped production inventory under another site code."""
     inv = tmp_path / f"inventory-{code}"
     shutil.copytree(dcops.DEFAULT_INVENTORY, inv)
     site = inv / "site.yaml"
@@ -32,7 +35,7 @@ def _dr_inventory(tmp_path, code="kg-dr"):
 def _generate(tmp_path, *extra):
     out = tmp_path / "out"
     p = subprocess.run([sys.executable, "-m", "dcops.cli", "monitor", "prometheus", "--out", str(out), "--json",
-                        "--inventory", str(dcops.DEFAULT_INVENTORY), "--inventory", str(_dr_inventory(tmp_path)),
+                        "--inventory", str(dcops.DEFAULT_INVENTORY), "--inventory", str(paths.DR_INVENTORY),
                         *extra], capture_output=True, text=True, timeout=120)
     return p, out
 
@@ -63,6 +66,21 @@ def test_two_inventories_give_a_folder_per_site_and_a_central_one_that_the_engin
         "federate-kg-dc": ([{"targets": ["10.1.0.21:9090"], "labels": {"site": "kg-dc"}}], "/federate"),
         "federate-kg-dr": ([{"targets": ["10.99.0.21:9090"], "labels": {"site": "kg-dr"}}], "/federate")}
     assert "rule_files" not in central and "alerting" not in central  # the sites page; the centre only looks
+    # the DR site's devices are the shipped inventory-dr's, at the level of the systems that must run at DR
+    dr = yaml.safe_load((out / "kg-dr" / "prometheus.yml").read_text())["scrape_configs"][0]["metric_relabel_configs"]
+    assert {(r["regex"], r["target_label"], r["replacement"]) for r in dr} == {
+        (d, k, v) for d, kind in (("kg-dr-ups-01", "ups"), ("kg-dr-env-01", "sensor"))
+        for k, v in (("kind", kind), ("system", "shared"), ("level", "3"))}
+    assert yaml.safe_load((out / "kg-dr" / "rules" / "dcops-alerts.yml").read_text()) == \
+        yaml.safe_load((out / "kg-dc" / "rules" / "dcops-alerts.yml").read_text())
+
+
+def test_the_dr_inventory_alone_is_refused_it_borrows_its_systems_from_production(tmp_path):
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "dcops.cli", "monitor", "prometheus", "--out", str(out),
+                        "--inventory", str(paths.DR_INVENTORY)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "site kg-dr is the DR site of kg-dc" in p.stderr, p.stderr
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("extra,message", [
@@ -81,22 +99,44 @@ def test_two_inventories_of_the_same_site_are_refused(tmp_path):
     out = tmp_path / "out"
     p = subprocess.run([sys.executable, "-m", "dcops.cli", "monitor", "prometheus", "--out", str(out),
                         "--inventory", str(dcops.DEFAULT_INVENTORY), "--inventory",
-                        str(_dr_inventory(tmp_path, "kg-dc"))], capture_output=True, text=True, timeout=120)
+                        str(_prod_copy(tmp_path, "kg-dc"))], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "the same site 'kg-dc'" in p.stderr, p.stderr
     assert not out.exists()
 
 
+def _dr_exposition(on_battery: bool) -> str:
+    """The DR site's exporter page: the shipped inventory-dr's SNMP devices."""
+    src = "\n".join(f'dcops_ups_output_source{{device="kg-dr-ups-01",ups_output_source="{w}"}} '
+                    f'{int((w == "battery") == on_battery)}' for w in ("normal", "battery"))
+    return ("# TYPE dcops_ups_output_source gauge\n" + src + "\n# TYPE dcops_device_up gauge\n"
+            'dcops_device_up{device="kg-dr-ups-01",profile="ups-rfc1628",kind="ups"} 1\n'
+            'dcops_device_up{device="kg-dr-env-01",profile="apc-netbotz",kind="sensor"} 1\n')
+
+
+def _sent(prom_url: str) -> float:
+    """What a Prometheus says it sent to Alertmanager (its own /metrics)."""
+    text = httpx.get(f"{prom_url}/metrics", timeout=5).text
+    return sum(float(x.rsplit(" ", 1)[1]) for x in text.splitlines()
+               if x.startswith("prometheus_notifications_sent_total{"))
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not (PROMETHEUS and ALERTMANAGER), reason="prometheus / prometheus-alertmanager not installed")
-def test_two_site_prometheus_one_alertmanager_and_a_federated_central_view(tmp_path):
+def test_two_sites_an_ha_pair_one_alertmanager_that_deduplicates_and_a_federated_central_view(tmp_path):
+    """Production (an HA pair: two Prometheus servers with the same generated configuration) and the shipped DR
+    site, one central Alertmanager, one federating central Prometheus. Both production servers send the UPS alert;
+    the central Alertmanager holds it once and the webhook receives exactly one notification."""
     from dcops.monitor.stack import start_alertmanager, start_prometheus
-    from tests.monitor.test_scaleout import _Exporter, _ExporterHandler, _exposition, _serve, _wait
+    from tests.monitor.test_scaleout import (_Exporter, _ExporterHandler, _exposition, _Receiver, _ReceiverHandler,
+                                             _rules_file, _serve, _wait)
     pages = {"kg-dc": _serve(_Exporter(("127.0.0.1", 0), _ExporterHandler)),
              "kg-dr": _serve(_Exporter(("127.0.0.1", 0), _ExporterHandler))}
     pages["kg-dc"].text = _exposition(on_battery=True, crac_up=True, line_down=False)  # mains failure at prod only
-    pages["kg-dr"].text = _exposition(on_battery=False, crac_up=True, line_down=False)
+    pages["kg-dr"].text = _dr_exposition(on_battery=False)
+    receiver = _serve(_Receiver(("127.0.0.1", 0), _ReceiverHandler))
     ports = {s: free_tcp_port() for s in ("kg-dc", "kg-dr", "am")}
-    p, out = _generate(tmp_path, "--scrape-interval", "1s", "--evaluation-interval", "1s",
+    rules = _rules_file(tmp_path, webhook_url=f"http://127.0.0.1:{receiver.server_port}/alerts")
+    p, out = _generate(tmp_path, "--scrape-interval", "1s", "--evaluation-interval", "1s", "--rules", str(rules),
                        "--alertmanager", f"127.0.0.1:{ports['am']}",
                        *[x for s in ("kg-dc", "kg-dr") for x in ("--exporter", f"{s}=127.0.0.1:{pages[s].server_port}",
                                                                  "--federate", f"{s}=127.0.0.1:{ports[s]}")])
@@ -104,12 +144,18 @@ def test_two_site_prometheus_one_alertmanager_and_a_federated_central_view(tmp_p
     central_cfg = yaml.safe_load((out / "central" / "prometheus.yml").read_text())
     central_cfg["global"]["scrape_interval"] = "1s"  # test-sized
     (out / "central" / "prometheus.yml").write_text(yaml.safe_dump(central_cfg))
+    am_cfg = yaml.safe_load((out / "central" / "alertmanager.yml").read_text())
+    for route in (am_cfg["route"], *am_cfg["route"]["routes"]):  # test-sized timers, same routes
+        route.update(group_wait="2s", group_interval="2s", repeat_interval="1h")
+    (out / "central" / "alertmanager.yml").write_text(yaml.safe_dump(am_cfg))
     handles = []
     try:
         am = start_alertmanager(out / "central" / "alertmanager.yml", tmp_path / "am", port=ports["am"])
         handles.append(am)
         for s in ("kg-dc", "kg-dr"):
             handles.append(start_prometheus(out / s / "prometheus.yml", tmp_path / s, port=ports[s]))
+        replica = start_prometheus(out / "kg-dc" / "prometheus.yml", tmp_path / "kg-dc-b")  # the HA pair's second
+        handles.append(replica)
         central = start_prometheus(out / "central" / "prometheus.yml", tmp_path / "central")
         handles.append(central)
 
@@ -122,21 +168,32 @@ def test_two_site_prometheus_one_alertmanager_and_a_federated_central_view(tmp_p
             return got if set(got) == {"kg-dc", "kg-dr"} else None
 
         assert _wait(both_sites, 90, "both sites in the central view") == {"kg-dc": "2", "kg-dr": "2"}
-        on_batt = query('dcops_ups_output_source{ups_output_source="battery"} == 1')
-        assert {(r["metric"]["site"], r["metric"]["device"]) for r in on_batt} == {("kg-dc", "kg-ups-01")}
+        ups = query("dcops_ups_output_source == 1")
+        assert {(r["metric"]["site"], r["metric"]["device"], r["metric"]["ups_output_source"], r["metric"]["level"])
+                for r in ups} == {("kg-dc", "kg-ups-01", "battery", "3"), ("kg-dr", "kg-dr-ups-01", "normal", "3")}
         firing = _wait(lambda: query('ALERTS{alertname="DcopsUpsOnBattery", alertstate="firing"}'), 60,
                        "the federated ALERTS series")
         assert {r["metric"]["site"] for r in firing} == {"kg-dc"}
-
-        def at_am():
-            got = [a for a in httpx.get(f"{am.url}/api/v2/alerts", timeout=5).json()
-                   if a["labels"]["alertname"] == "DcopsUpsOnBattery"]
-            return got or None
-
-        (alert,) = _wait(at_am, 60, "the UPS alert at the central Alertmanager")
-        assert alert["labels"]["site"] == "kg-dc" and alert["labels"]["device"] == "kg-ups-01"
+        # both production servers have sent the alert to the central Alertmanager …
+        primary_url = f"http://127.0.0.1:{ports['kg-dc']}"
+        _wait(lambda: _sent(primary_url) > 0 and _sent(replica.url) > 0, 60, "both servers of the pair sending")
+        posts = _wait(lambda: [p for p in receiver.posts if p["groupLabels"].get("alertname") == "DcopsUpsOnBattery"],
+                      60, "the UPS notification")
+        time.sleep(3)  # another group interval
+        # … which holds it once and notifies once
+        alerts = [a for a in httpx.get(f"{am.url}/api/v2/alerts", timeout=5).json()
+                  if a["labels"]["alertname"] == "DcopsUpsOnBattery"]
+        assert [(a["labels"]["site"], a["labels"]["device"]) for a in alerts] == [("kg-dc", "kg-ups-01")]
+        posts = [p for p in receiver.posts if p["groupLabels"].get("alertname") == "DcopsUpsOnBattery"]
+        assert len(posts) == 1, posts
+        (alert,) = posts[0]["alerts"]
+        assert alert["labels"]["site"] == "kg-dc" and alert["annotations"]["summary_vi"] == \
+            "UPS kg-ups-01 đang chạy bằng ắc quy"
+        received = sum(float(x.rsplit(" ", 1)[1]) for x in httpx.get(f"{am.url}/metrics", timeout=5).text.splitlines()
+                       if x.startswith("alertmanager_alerts_received_total{") and 'status="firing"' in x)
+        assert received >= 2  # two copies came in (one per server of the pair): one alert, one notification
     finally:
         for h in reversed(handles):
             h.stop()
-        for srv in pages.values():
+        for srv in (*pages.values(), receiver):
             srv.shutdown()

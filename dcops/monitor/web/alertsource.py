@@ -313,7 +313,7 @@ def make_source(store, alertmanager: str | None, *, site: str | None = None, **k
         try:
             import dcops
             from dcops.model import load_inventory
-            site = load_inventory(dcops.DEFAULT_INVENTORY).site.code
+            site = load_inventory(dcops.DEFAULT_INVENTORY, dr_ok=True).site.code  # a DR site's page: kg-dr
         except Exception:  # noqa: BLE001 - a page without the inventory still works, matched on device
             site = ""
     return AlertmanagerSource(alertmanager, store, site=site, only_site=only_site, **kw)

@@ -32,7 +32,7 @@ def lines_from_inventory() -> list[LineInfo]:
     try:
         import dcops
         from dcops.model import load_inventory
-        inv = load_inventory(dcops.DEFAULT_INVENTORY)
+        inv = load_inventory(dcops.DEFAULT_INVENTORY, dr_ok=True)  # a DR site's NOC page reads its own
     except Exception:  # noqa: BLE001 - the page still works from stored labels
         return []
     return [LineInfo(ll.name, ll.provider, ll.bandwidth_mbps, ll.device, ll.interface) for ll in inv.leased_lines]
