@@ -234,11 +234,13 @@ def test_alert_rules_fire_exactly_when_they_should_and_a_wrong_expectation_fails
     items = [Sample("last_success_timestamp_seconds", lab, 600), Sample("rpo_seconds", lab, 86400),
              Sample("last_dr_copy_timestamp_seconds", lab, 600 - 2 * 86400), Sample("last_job_ok", lab, 1),
              Sample("library_used_bytes", {"library": "tape-01"}, 90), Sample("library_capacity_bytes",
-                                                                            {"library": "tape-01"}, 100)]
+                                                                            {"library": "tape-01"}, 100),
+             Sample("schedule_missed", lab, 1)]
     stale = [{"labels": lab, "severity": "warning"}]
     full = [{"labels": {"library": "tape-01"}, "severity": "warning"}]
     ok = _promtool_test(tmp_path, items, 0, [(4000, "BackupDrCopyStale", stale), (4000, "TapeLibraryNearlyFull", full),
-                                             (4000, "BackupJobFailed", []), (4000, "BackupRpoMissed", [])])
+                                             (4000, "BackupJobFailed", []), (4000, "BackupRpoMissed", []),
+                                             (60, "BackupScheduleMissed", [{"labels": lab, "severity": "critical"}])])
     assert ok.returncode == 0, ok.stdout + ok.stderr
     wrong = _promtool_test(tmp_path, items, 0, [(4000, "BackupRpoMissed", [{"labels": lab, "severity": "critical"}])])
     assert wrong.returncode == 1 and "BackupRpoMissed" in wrong.stdout + wrong.stderr
