@@ -202,26 +202,19 @@ def capacity_cmd(catalogue: Path = typer.Option(..., "--catalogue", help="The di
                  as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Tape usage as planned (policies × retention) and as measured (catalogue); exit 1 when the measured growth
     fills a library before retention recycles its volumes."""
-    from .capacity import report
+    from .capacity import describe, measured
     inv = _inventory(inventory)
     if window_days <= 0:
         _fail("--window-days must be positive", 2)
-    if not catalogue.exists():
-        _fail(f"no catalogue at {catalogue}")
-    with sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True) as con:
-        con.row_factory = sqlite3.Row
-        rep = report(inv, con, window_days=window_days)
+    try:
+        rep = measured(inv, catalogue, window_days)
+    except FileNotFoundError as e:
+        _fail(str(e))
     if as_json:
         print(json.dumps(rep, ensure_ascii=False, indent=2))
     else:
         for r in rep["libraries"]:
-            planned = f"planned {r['planned_bytes'] / 1e12:,.1f} TB of {r['declared_capacity_bytes'] / 1e12:,.0f} TB; " \
-                if r["planned_bytes"] is not None else ""
-            out.print(f"{r['library']}: {planned}measured {r['measured_used_bytes']:,} of {r['measured_capacity_bytes']:,} "
-                      f"B on {r['volumes']} cartridge(s), +{r['written_bytes_per_day']:,} B/day, full in "
-                      f"{r['days_to_full'] if r['days_to_full'] is not None else '—'} day(s)"
-                      + ("  EXHAUSTS BEFORE RETENTION RECYCLES" if r["exhausts_before_recycling"] else ""),
-                      highlight=False)
+            out.print(describe(r), highlight=False)
     if any(r["exhausts_before_recycling"] for r in rep["libraries"]):
         raise typer.Exit(1)
 
@@ -244,4 +237,8 @@ def rules_cmd(out_file: Optional[Path] = typer.Option(None, "--out", help="Write
 
 
 def register(root: typer.Typer) -> None:
+    from dcops.model import cli as model_cli
+
+    from .capacity import describe, measured
     root.add_typer(app, name="backup")
+    model_cli.TAPE_MEASURED = (measured, describe)  # `dcops capacity --catalogue` reads the catalogue through it

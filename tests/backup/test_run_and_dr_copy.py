@@ -195,6 +195,31 @@ def _capacity(lab, jobs):
     assert fast.exit_code == 1
     main = {x["library"]: x for x in json.loads(fast.stdout)["libraries"]}["tape-01"]
     assert main["exhausts_before_recycling"] is True and main["days_to_full"] < 60
+    # `dcops capacity` itself: the inventory's rows, then the same libraries measured, and the same verdict
+    top = CliRunner().invoke(app, ["capacity", "--catalogue", db, "--window-days", "0.01", "--json"])
+    assert top.exit_code == 1, top.output
+    doc = json.loads(top.stdout)
+    assert doc["tape"]["name"] == "Tape (retention sets)" and doc["tape"]["supply"] == 60
+    assert [x["library"] for x in doc["tape_measured"]["libraries"]] == ["tape-01", "tape-01-dr"]
+    assert doc["tape_measured"]["libraries"][0]["exhausts_before_recycling"] is True
+    assert doc["tape_measured"]["libraries"][0]["planned_bytes"] == main["planned_bytes"]
+    text = CliRunner().invoke(app, ["capacity", "--catalogue", db, "--window-days", "0.01"])
+    assert text.exit_code == 1
+    line = next(ln for ln in text.stdout.splitlines() if ln.strip().startswith("tape-01: planned"))
+    assert line.endswith("EXHAUSTS BEFORE RETENTION RECYCLES") and "of 60 TB; measured " in line, line
+    assert "a tape library fills at the measured growth before retention recycles" in text.output
+    calm = CliRunner().invoke(app, ["capacity", "--catalogue", db, "--json"])
+    assert calm.exit_code == 0 and not any(x["exhausts_before_recycling"]
+                                           for x in json.loads(calm.stdout)["tape_measured"]["libraries"])
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--catalogue", "/nonexistent/bacula.db"], 1, "no catalogue at /nonexistent/bacula.db"),
+    (["--catalogue", "/nonexistent/bacula.db", "--window-days", "0"], 2, "--window-days must be positive"),
+])
+def test_dcops_capacity_refuses_a_catalogue_it_cannot_read(args, code, message):
+    res = CliRunner().invoke(app, ["capacity", *args])
+    assert res.exit_code == code and message in res.output, res.output
 
 
 def _rule_file(tmp_path):

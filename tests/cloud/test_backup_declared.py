@@ -91,7 +91,7 @@ def test_bad_director_settings_are_refused(obj, message):
         BaculaSettings.from_obj(obj)
 
 
-def test_plan_diff_shows_backup_resources_added_and_changed(prod, inv):
+def test_plan_diff_shows_backup_resources_added_and_changed(prod, inv, tmp_path):
     moved = next(v for v in inv.vms if v.backup_policy == "snap-daily-7d")
     policies = tuple(p.model_copy(update={"retention_days": 90}) if p.name == "tape-monthly-60d" else p
                      for p in inv.storage.backup_policies)
@@ -99,7 +99,8 @@ def test_plan_diff_shows_backup_resources_added_and_changed(prod, inv):
         "storage": inv.storage.model_copy(update={"backup_policies": policies}),
         "vms": tuple(v.model_copy(update={"backup_policy": "tape-daily-30d"}) if v.name == moved.name else v
                      for v in inv.vms)})
-    d = plandiff.diff(prod.plan, make_plan("prod", inv=changed_inv).plan)
+    changed = make_plan("prod", inv=changed_inv).plan
+    d = plandiff.diff(prod.plan, changed)
     added = {(r["kind"], r["name"]) for r in d["added"] if r["kind"].startswith("bacula.")}
     assert added == {("bacula.Client", f"{moved.name}-fd"), ("bacula.FileSet", f"{moved.name}-data"),
                      ("bacula.Job", moved.name)}
@@ -118,3 +119,15 @@ def test_plan_diff_shows_backup_resources_added_and_changed(prod, inv):
     text = plandiff.render_text(d)
     assert f"+ {'bacula.Job':<28} {moved.name}" in text
     assert "      directives.Volume Retention: 60 days -> 90 days  (update)" in text
+    # the same through `dcops plan --diff` on the saved offline plans, as a pull request's check runs it
+    from typer.testing import CliRunner
+
+    from dcops.cli import app
+    from dcops.cloud.plan import dumps
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(dumps(prod.plan), encoding="utf-8")
+    new.write_text(dumps(changed), encoding="utf-8")
+    r = CliRunner().invoke(app, ["plan", "--diff", str(old), "--new", str(new)])
+    assert r.exit_code == 0, r.output
+    assert f"+ {'bacula.Job':<28} {moved.name}" in r.stdout
+    assert "      directives.Volume Retention: 60 days -> 90 days  (update)" in r.stdout
