@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..model.bacula import magazine_of
 from .catalogue import GOOD
 
 _ERR = re.compile(r"(Error:.*|Fatal error:.*|Block checksum mismatch.*|Results=.*|Termination:\s+\*\*\*.*)")
@@ -92,7 +93,8 @@ def absent_volumes(lab, client: str) -> list[str]:
         if lib not in seen:
             seen[lib] = library_volumes(lab, lib)
         if v["volume"] not in seen[lib]:
-            out.append(f"volume {v['volume']} (JobId {v['job_id']}, slot {v['slot']} in the catalogue) is not in "
+            where = f"slot {v['slot']}" + (f", magazine {magazine_of(lab.tape, v['slot'])}" if v["slot"] else "")
+            out.append(f"volume {v['volume']} (JobId {v['job_id']}, {where} in the catalogue) is not in "
                        f"the library {lib}: its autochanger does not report it")
     return out
 

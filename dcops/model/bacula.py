@@ -160,6 +160,12 @@ def copy_jobs(policies) -> list[str]:
     return out
 
 
+def magazine_of(tape, slot: int) -> int:
+    """The magazine a slot is in (1-based; the magazines split the slots in order, equally: `dcops validate`
+    refuses slots that do not split)."""
+    return (slot - 1) // (tape.slots // tape.magazines) + 1
+
+
 def dr_storage(tape) -> tuple[str, str]:
     """(name, media type) of the DR site's library: its own media type, so the director never mounts a DR
     cartridge in the main library."""
@@ -291,7 +297,8 @@ def fragments(inv, clients: list[Client], site: Site) -> list[Fragment]:
             "Maximum Concurrent Jobs": drives, **(site.tls or {})}, comment=comment))
 
     storage(tape.name, tape.media_type, tape.drives,
-            f"The tape library ({tape.model}): one autochanger, {tape.drives} drive(s), {tape.slots} slot(s).")
+            f"The tape library ({tape.model}): one autochanger, {tape.drives} drive(s), {tape.slots} slot(s) in "
+            f"{tape.magazines} magazine(s).")
     if dr:
         storage(dr_name, dr_media, 1, f"The DR site's library ({tape.slots} slots): copies of the policies that "
                                       "replicate to DR.")

@@ -237,6 +237,10 @@ def _rules(inv: Inventory, c: _Collector) -> None:
 def _backup_policies(inv: Inventory, c: _Collector) -> None:
     """A tape policy must be one Bacula's scheduler runs as declared (dcops.model.bacula): a calendar it has
     words for, and a retention that keeps the last full until the next one is written."""
+    tape = inv.storage.tape
+    if tape.slots % tape.magazines:
+        c.error(c.at("storage", None, "tape", "magazines"),
+                f"tape library {tape.name}: {tape.slots} slots do not fill {tape.magazines} magazines of equal size")
     for i, pol in enumerate(inv.storage.backup_policies):
         for field, message in bacula.policy_problems(pol):
             c.error(c.at("storage", None, "backup_policies", i, field), message)

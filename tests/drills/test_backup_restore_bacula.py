@@ -111,8 +111,9 @@ def test_drill_restores_through_bacula_and_a_corrupted_volume_fails_touching_not
         before = tree_digest(dl.host_dir("portal-db-01"))
         r3, paths3 = run_drill(drill, inv, execute=True, lab=dl, report_dir=report_dir,
                                options={"targets": ["portal-db-01"], "use_existing_backup": True})
-        want = (f"volume {vol['v']} (JobId {newest}, slot {vol['s']} in the catalogue) is not in the library "
-                f"{bl.tape.name}: its autochanger does not report it")
+        magazine = 1 if vol["s"] <= 5 else 2  # storage.yaml: 10 slots in 2 magazines
+        want = (f"volume {vol['v']} (JobId {newest}, slot {vol['s']}, magazine {magazine} in the catalogue) is not "
+                f"in the library {bl.tape.name}: its autochanger does not report it")
         assert (r3.verdict, r3.reason) == ("fail", f"{bacula_restore.STEP_RESTORE} on portal-db-01: restore failed: "
                                                    f"{want} (0 file(s) checked)")
         assert tree_digest(dl.host_dir("portal-db-01")) == before

@@ -257,6 +257,12 @@ def case_backup_target_bacula_has_no_pool_for(ws: Workspace):
 
 
 @_case
+def case_tape_slots_that_do_not_fill_the_magazines(ws: Workspace):
+    line = ws.edit("storage.yaml", "    magazines: 2\n", "    magazines: 3\n")
+    return "storage.yaml", line, "tape library tape-01: 10 slots do not fill 3 magazines of equal size"
+
+
+@_case
 def case_not_utf8(ws: Workspace):
     path = ws.file("organisation.yaml")
     text = path.read_text(encoding="utf-8")
