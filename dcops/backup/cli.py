@@ -106,6 +106,42 @@ def status_cmd(catalogue: Path = typer.Option(..., "--catalogue", help="The dire
         raise typer.Exit(1)
 
 
+@app.command("list")
+def list_cmd(catalogue: Path = typer.Option(..., "--catalogue", help="The director's SQLite catalogue."),
+             client: list[str] = typer.Option([], "--client", "-c", help="Only this VM's jobs (repeatable)."),
+             last: int = typer.Option(20, "--last", help="The newest N jobs (0: all)."),
+             inventory: Path = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i"),
+             as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """The catalogue's backup and DR copy jobs, newest last: JobId, job, level, status, end, bytes, files, pool
+    (Bacula's `list jobs`, read from the catalogue without a console)."""
+    from .catalogue import jobs
+    inv = _inventory(inventory)
+    known = {c.name for c in clients_of(inv)}
+    unknown = [c for c in client if c not in known]
+    if unknown:
+        _fail(f"not a VM on a tape backup policy: {', '.join(unknown)}", 2)
+    if last < 0:
+        _fail("--last must be 0 or more", 2)
+    if not catalogue.exists():
+        _fail(f"no catalogue at {catalogue}")
+    with sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True) as con:
+        con.row_factory = sqlite3.Row
+        rows = [j for j in jobs(con, types=("B", "C")) if not client or j.job in client
+                or (j.client or "").removesuffix("-fd") in client]
+    rows = rows[-last:] if last else rows
+    if as_json:
+        print(json.dumps([{"job_id": j.job_id, "job": j.job, "client": j.client, "type": j.type, "level": j.level,
+                           "status": j.status, "good": j.good, "ended": j.ended.isoformat() if j.ended else None,
+                           "bytes": j.bytes, "files": j.files, "pool": j.pool} for j in rows],
+                         ensure_ascii=False, indent=2))
+        return
+    for j in rows:
+        kind = "copy" if j.type == "C" else j.level
+        out.print(f"{j.job_id:>6} {'ok  ' if j.good else 'FAIL'} {j.job:<26} {kind:<12} "
+                  f"{j.ended.isoformat(' ', 'seconds') if j.ended else '—':<25} {j.bytes:>14,} B {j.files:>7} files  "
+                  f"{j.pool or ''}", highlight=False)
+
+
 @app.command("run")
 def run_cmd(client: list[str] = typer.Option([], "--client", "-c", help="VM to back up (repeatable; default: every "
                                                                        "VM on a tape policy)."),

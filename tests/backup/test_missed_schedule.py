@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from dcops.backup.catalogue import local_tz
-from dcops.backup.lab import available, create_catalogue
+from dcops.backup.lab import available
 from dcops.backup.metrics import configured_jobs, exposition, samples
 from dcops.backup.config import clients_of
 from dcops.model import load_inventory
@@ -21,11 +21,9 @@ TZ = local_tz()
 DAY = dt.date(2026, 11, 24)  # a Tuesday: tape-daily-30d runs every night at 23:05
 
 
-@pytest.fixture(scope="module")
-def schema(tmp_path_factory):
-    db = tmp_path_factory.mktemp("schema") / "bacula.db"
-    create_catalogue(db)  # ~1 s: made once, copied per catalogue
-    return db
+@pytest.fixture
+def schema(empty_catalogue):
+    return empty_catalogue
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +33,10 @@ def configured():
     return configured_jobs([c])
 
 
-def _catalogue(schema, tmp_path, *runs):
+def _catalogue(make, folder, *runs):
     """runs: (SchedTime, StartTime or None, JobStatus) of portal-db-01's backup jobs."""
-    import shutil
-    import sqlite3
-    tmp_path.mkdir(exist_ok=True)
-    db = tmp_path / "bacula.db"
-    shutil.copy(schema, db)
-    with sqlite3.connect(db) as con:
+    _, con = make(folder)
+    with con:
         con.execute("INSERT INTO Client (ClientId, Name, Uname) VALUES (1, 'portal-db-01-fd', '9.6.7')")
         for n, (sched, start, status) in enumerate(runs, 1):
             con.execute("INSERT INTO Job (JobId, Job, Name, Type, Level, ClientId, JobStatus, SchedTime, StartTime, "
@@ -50,8 +44,6 @@ def _catalogue(schema, tmp_path, *runs):
                         (n, f"portal-db-01.{n}", status, f"{sched:%Y-%m-%d %H:%M:%S}",
                          f"{start:%Y-%m-%d %H:%M:%S}" if start else 0,
                          f"{start + dt.timedelta(minutes=3):%Y-%m-%d %H:%M:%S}" if start else 0))
-    con = sqlite3.connect(db)
-    con.row_factory = sqlite3.Row
     return con
 
 
