@@ -154,6 +154,17 @@ def _metrics_and_alerts(tmp_path, lab, jobs):
         used = con.execute("SELECT SUM(VolBytes) FROM Media JOIN Storage USING (StorageId) "
                            "WHERE Storage.Name = 'tape-01'").fetchone()[0]
     assert got[("dcops_backup_library_used_bytes", "tape-01", None)] == used > 2 * 600_000
+    # Bacula's own SchedTime/StartTime rows: every job started (the failed one too), so no schedule is missed
+    # now; two nights later with no job since, every job's schedule is
+    import datetime as dt
+
+    from dcops.backup.catalogue import local_tz, started
+    names = {c.name for c in lab.clients}
+    with lab.catalogue() as con:
+        assert set(started(con)) == names
+        later = samples(con, configured_jobs(lab.clients), now=dt.datetime.now(local_tz()) + dt.timedelta(days=2))
+    assert {j: got[("dcops_backup_schedule_missed", j, None)] for j in names} == {j: 0 for j in names}
+    assert {s.labels["job"]: s.value for s in later if s.name == "schedule_missed"} == {j: 1 for j in names}
     stamps = [s.value for s in items if s.name == "last_success_timestamp_seconds"]
     copies = [s.value for s in items if s.name == "last_dr_copy_timestamp_seconds"]
     assert len(stamps) == 2 and len(copies) == 2
