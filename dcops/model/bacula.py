@@ -149,15 +149,16 @@ def last_due(runs: list[Run], before: dt.datetime) -> dt.datetime | None:
     return None
 
 
+def levels(p) -> list[str]:
+    """The policy's pools by level, each `<policy>-<level>`: full; incremental when the schedule runs them
+    daily; differential always (the schedule runs none, but `dcops backup run --level differential` may, and
+    its job must not land among the fulls)."""
+    return ["full", *(["inc"] if p.incremental_daily else []), "diff"]
+
+
 def copy_jobs(policies) -> list[str]:
     """Names of the DR copy jobs for these policies (one per source pool of a replicated tape policy)."""
-    out = []
-    for p in policies:
-        if p.target == "tape" and p.replicate_to_dr:
-            out.append(f"{p.name}-full-copy-dr")
-            if p.incremental_daily:
-                out.append(f"{p.name}-inc-copy-dr")
-    return out
+    return [f"{p.name}-{lv}-copy-dr" for p in policies if p.target == "tape" and p.replicate_to_dr for lv in levels(p)]
 
 
 def magazine_of(tape, slot: int) -> int:
@@ -324,12 +325,14 @@ def fragments(inv, clients: list[Client], site: Site) -> list[Fragment]:
                      f"RPO {p.rpo_hours:g} h.")
         if p.incremental_daily:
             pool(f"{p.name}-inc", tape.name, p, nxt)
+        pool(f"{p.name}-diff", tape.name, p, nxt, comment="Differentials (run by hand: the schedule has none).")
         out.append(Fragment("Schedule", p.name, {"Run": schedules[p.name]}))
-        pools = [f"{p.name}-full"] + ([f"{p.name}-inc"] if p.incremental_daily else [])
+        pools = [f"{p.name}-{lv}" for lv in levels(p)]
         out.append(Fragment("JobDefs", p.name, {
             "Type": "Backup", "Level": "Incremental", "Schedule": p.name, "Storage": tape.name,
             "Messages": "Standard", "Pool": f"{p.name}-full", "Full Backup Pool": f"{p.name}-full",
-            "Incremental Backup Pool": f"{p.name}-inc" if p.incremental_daily else None, "Priority": 10,
+            "Incremental Backup Pool": f"{p.name}-inc" if p.incremental_daily else None,
+            "Differential Backup Pool": f"{p.name}-diff", "Priority": 10,
             "Write Bootstrap": f"{site.workdir}/dir/%c.bsr"},
             refs=(("Schedule", p.name), ("Storage", tape.name), *(("Pool", x) for x in pools))))
     for c in clients:
@@ -348,7 +351,7 @@ def fragments(inv, clients: list[Client], site: Site) -> list[Fragment]:
             continue
         # a copy job per source pool copies every job not yet copied (PoolUncopiedJobs): a night that fails
         # is caught up the next
-        for src in (["full", "inc"] if p.incremental_daily else ["full"]):
+        for src in levels(p):
             out.append(Fragment("Job", f"{p.name}-{src}-copy-dr", {
                 "Type": "Copy", "Level": "Full", "Selection Type": "PoolUncopiedJobs", "Pool": f"{p.name}-{src}",
                 "Next Pool": f"{p.name}-dr", "Schedule": DR_SCHEDULE, "Client": own_fd, "FileSet": own_set,

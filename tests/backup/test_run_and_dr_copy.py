@@ -37,8 +37,10 @@ def test_dry_run_lists_the_jobs_and_runs_nothing(inv):
         {"job": "mail-mbox-01", "client": "mail-mbox-01-fd", "level": "as scheduled", "kind": "backup"},
         {"job": "tape-daily-30d-full-copy-dr", "client": "", "level": "", "kind": "dr-copy"},
         {"job": "tape-daily-30d-inc-copy-dr", "client": "", "level": "", "kind": "dr-copy"},
+        {"job": "tape-daily-30d-diff-copy-dr", "client": "", "level": "", "kind": "dr-copy"},
         {"job": "tape-monthly-60d-full-copy-dr", "client": "", "level": "", "kind": "dr-copy"},
-        {"job": "tape-monthly-60d-inc-copy-dr", "client": "", "level": "", "kind": "dr-copy"}]}
+        {"job": "tape-monthly-60d-inc-copy-dr", "client": "", "level": "", "kind": "dr-copy"},
+        {"job": "tape-monthly-60d-diff-copy-dr", "client": "", "level": "", "kind": "dr-copy"}]}
 
 
 @pytest.mark.parametrize("args, message", [
@@ -54,12 +56,13 @@ def test_bad_input_is_refused_before_anything_runs(args, message):
 def test_the_dr_copy_is_declared_for_replicated_policies_only(inv, tmp_path):
     conf = render(inv, Deployment(tmp_path, dr_dir=tmp_path / "dr"), clients_of(inv))
     d, sd = conf["bacula-dir.conf"], conf["bacula-sd.conf"]
-    assert d.count("  Type = Copy\n") == 4 and d.count("Selection Type = PoolUncopiedJobs") == 4
+    assert d.count("  Type = Copy\n") == 6 and d.count("Selection Type = PoolUncopiedJobs") == 6
     assert "Next Pool = tape-daily-30d-dr" in d and "Media Type = LTO-8-DR" in d
     assert f'Changer Device = "{tmp_path / "dr"}/changer.conf"' in sd and "Media Type = LTO-8-DR" in sd
     replicated = [p for p in inv.storage.backup_policies if p.replicate_to_dr]
     assert copy_jobs(replicated) == ["tape-daily-30d-full-copy-dr", "tape-daily-30d-inc-copy-dr",
-                                     "tape-monthly-60d-full-copy-dr", "tape-monthly-60d-inc-copy-dr"]
+                                     "tape-daily-30d-diff-copy-dr", "tape-monthly-60d-full-copy-dr",
+                                     "tape-monthly-60d-inc-copy-dr", "tape-monthly-60d-diff-copy-dr"]
 
 
 @pytest.mark.slow
@@ -83,8 +86,9 @@ def test_run_survives_a_dead_client_then_the_dr_copy_restores_when_the_main_libr
         assert proc.returncode == 1, proc.stderr
         jobs = {j["job"]: j for j in json.loads(proc.stdout)["jobs"]}
         assert list(jobs) == ["portal-db-01", "qlvb-db-01", "mail-mbox-01", "tape-daily-30d-full-copy-dr",
-                              "tape-daily-30d-inc-copy-dr", "tape-monthly-60d-full-copy-dr",
-                              "tape-monthly-60d-inc-copy-dr"]
+                              "tape-daily-30d-inc-copy-dr", "tape-daily-30d-diff-copy-dr",
+                              "tape-monthly-60d-full-copy-dr", "tape-monthly-60d-inc-copy-dr",
+                              "tape-monthly-60d-diff-copy-dr"]
         for vm in ("portal-db-01", "mail-mbox-01"):
             j = jobs[vm]
             assert (j["ok"], j["status"], j["level"], j["files"]) == (True, "T", "full", 4), j
