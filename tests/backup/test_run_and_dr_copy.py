@@ -110,13 +110,18 @@ def test_run_survives_a_dead_client_then_the_dr_copy_restores_when_the_main_libr
         assert {r["v"][:2] for r in dr_vols} == {"DR"}
         _metrics_and_alerts(tmp_path, lab, jobs)
         _capacity(lab, jobs)
-        # the next night: only the new job is copied, never one already copied (PoolUncopiedJobs)
-        again = subprocess.run(cmd[:cmd.index("-c")] + ["-c", "portal-db-01", "--level", "full"],
+        # the next night, a file changed and a differential run by hand: it lands in the policy's differential
+        # pool, and only the new job is copied, never one already copied (PoolUncopiedJobs)
+        changed = paths["portal-db-01"] / "portal-db-01-1.dat"
+        changed.write_bytes(os.urandom(300_000))
+        again = subprocess.run(cmd[:cmd.index("-c")] + ["-c", "portal-db-01", "--level", "differential"],
                                capture_output=True, text=True, timeout=600)
         assert again.returncode == 0, again.stdout
         with lab.catalogue() as con:
-            assert sorted(c.client for c in catalogue.jobs(con, types=("C",))) == [
-                "mail-mbox-01-fd", "portal-db-01-fd", "portal-db-01-fd"]
+            diff = catalogue.jobs(con, client="portal-db-01-fd")[-1]
+            assert (diff.level, diff.pool, diff.good) == ("differential", "tape-daily-30d-diff", True)
+            assert sorted((c.client, c.level) for c in catalogue.jobs(con, types=("C",))) == [
+                ("mail-mbox-01-fd", "full"), ("portal-db-01-fd", "differential"), ("portal-db-01-fd", "full")]
 
         # the main site's library is lost: the original jobs go, its cartridges are unreadable
         with lab.catalogue() as con:
@@ -125,10 +130,11 @@ def test_run_survives_a_dead_client_then_the_dr_copy_restores_when_the_main_libr
         for slot in (lab.workdir / "tape").glob("slot*"):
             slot.write_bytes(b"\0" * slot.stat().st_size)
         with lab.catalogue() as con:  # Bacula promotes the copy to the backup of record
-            assert [(j.type, j.pool) for j in catalogue.jobs(con, client="portal-db-01-fd")] == [
-                ("B", "tape-daily-30d-dr"), ("B", "tape-daily-30d-dr")]
-        res = restore_verified(lab, "portal-db-01-fd", tmp_path / "from-dr")
+            assert [(j.type, j.level, j.pool) for j in catalogue.jobs(con, client="portal-db-01-fd")] == [
+                ("B", "full", "tape-daily-30d-dr"), ("B", "differential", "tape-daily-30d-dr")]
+        res = restore_verified(lab, "portal-db-01-fd", tmp_path / "from-dr")  # the full, then the differential
         assert res.ok is True and res.files_checked == 3, res.reason
+        assert (tmp_path / "from-dr" / str(changed).lstrip("/")).read_bytes() == changed.read_bytes()
 
 
 def _metrics_and_alerts(tmp_path, lab, jobs):
