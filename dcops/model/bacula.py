@@ -33,9 +33,10 @@ class PolicyNotExpressible(ValueError):
 class Run:
     """One `Run =` line of a schedule, as data: the text Bacula reads and the days it matches.
 
-    Days as Bacula's scheduler (src/dird/scheduler.c) sees them, in the director's local time: `weekdays`
-    0 = Monday … 6 = Sunday; `weeks_of_month` 1 = "1st" (day 1–7 of the month) … 5 = "5th" (29–31);
-    `weeks_of_year` Bacula's w00–w53 (`bacula_week`)."""
+    Days as Bacula's scheduler sees them (src/dird/scheduler.c find_runs: wom = (mday - 1) / 7, woy =
+    tm_woy), in the director's local time: `weekdays` 0 = Monday … 6 = Sunday; `weeks_of_month` 1 = "1st"
+    (day 1–7 of the month) … 5 = "5th" (29–31); `weeks_of_year` Bacula's w00–w53 (`bacula_week`). The
+    running director agrees (tests/backup/test_pulumi_provider.py, its `status dir`)."""
     level: str
     weekdays: frozenset[int]
     at: str
