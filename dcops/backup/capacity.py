@@ -58,3 +58,24 @@ def report(inv, con: sqlite3.Connection, *, window_days: float = 7.0, now: dt.da
             "declared_capacity_bytes": round(tape.capacity_tb * 1e12) if name == tape.name else None,
         })
     return {"libraries": rows, "at": now.isoformat()}
+
+
+def describe(r: dict) -> str:
+    """One library's line: planned (inventory) beside measured (catalogue), and the warning."""
+    planned = (f"planned {r['planned_bytes'] / 1e12:,.1f} TB of {r['declared_capacity_bytes'] / 1e12:,.0f} TB; "
+               if r["planned_bytes"] is not None else "")
+    full = r["days_to_full"] if r["days_to_full"] is not None else "—"
+    return (f"{r['library']}: {planned}measured {r['measured_used_bytes']:,} of {r['measured_capacity_bytes']:,} B on "
+            f"{r['volumes']} cartridge(s), +{r['written_bytes_per_day']:,} B/day, full in {full} day(s)"
+            + ("  EXHAUSTS BEFORE RETENTION RECYCLES" if r["exhausts_before_recycling"] else ""))
+
+
+def measured(inv, catalogue, window_days: float = 7.0) -> dict:
+    """`report` from the director's SQLite catalogue file (read-only); FileNotFoundError when it is not there."""
+    from pathlib import Path
+    path = Path(catalogue)
+    if not path.is_file():
+        raise FileNotFoundError(f"no catalogue at {path}")
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        con.row_factory = sqlite3.Row
+        return report(inv, con, window_days=window_days)

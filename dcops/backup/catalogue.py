@@ -102,6 +102,24 @@ def jobs(con: sqlite3.Connection, *, client: str | None = None, types: tuple[str
     return out
 
 
+def started(con: sqlite3.Connection) -> dict[str, list[dt.datetime]]:
+    """Job name -> when each of its backup runs was scheduled or started, whatever became of it: the
+    scheduler's runs carry their due time (SchedTime), a run by hand its start."""
+    tz = local_tz()
+    out: dict[str, list[dt.datetime]] = {}
+    for r in con.execute("SELECT Name AS job, SchedTime AS sched, StartTime AS start FROM Job WHERE Type = 'B' "
+                         "ORDER BY JobId"):
+        times = []
+        for v in (r["sched"], r["start"]):
+            try:
+                times.append(_when(str(v), tz))
+            except ValueError:  # never set (NULL, or 0000-00-00 00:00:00)
+                pass
+        if times:
+            out.setdefault(r["job"], []).append(min(times))
+    return out
+
+
 def last_good_before(con: sqlite3.Connection, client: str, before: dt.datetime,
                      exclude: set[int] = frozenset()) -> Job | None:
     """The newest good backup of `client` that had ended before `before` (a drill's start): what a loss at

@@ -106,6 +106,42 @@ def status_cmd(catalogue: Path = typer.Option(..., "--catalogue", help="The dire
         raise typer.Exit(1)
 
 
+@app.command("list")
+def list_cmd(catalogue: Path = typer.Option(..., "--catalogue", help="The director's SQLite catalogue."),
+             client: list[str] = typer.Option([], "--client", "-c", help="Only this VM's jobs (repeatable)."),
+             last: int = typer.Option(20, "--last", help="The newest N jobs (0: all)."),
+             inventory: Path = typer.Option(DEFAULT_INVENTORY, "--inventory", "-i"),
+             as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """The catalogue's backup and DR copy jobs, newest last: JobId, job, level, status, end, bytes, files, pool
+    (Bacula's `list jobs`, read from the catalogue without a console)."""
+    from .catalogue import jobs
+    inv = _inventory(inventory)
+    known = {c.name for c in clients_of(inv)}
+    unknown = [c for c in client if c not in known]
+    if unknown:
+        _fail(f"not a VM on a tape backup policy: {', '.join(unknown)}", 2)
+    if last < 0:
+        _fail("--last must be 0 or more", 2)
+    if not catalogue.exists():
+        _fail(f"no catalogue at {catalogue}")
+    with sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True) as con:
+        con.row_factory = sqlite3.Row
+        rows = [j for j in jobs(con, types=("B", "C")) if not client or j.job in client
+                or (j.client or "").removesuffix("-fd") in client]
+    rows = rows[-last:] if last else rows
+    if as_json:
+        print(json.dumps([{"job_id": j.job_id, "job": j.job, "client": j.client, "type": j.type, "level": j.level,
+                           "status": j.status, "good": j.good, "ended": j.ended.isoformat() if j.ended else None,
+                           "bytes": j.bytes, "files": j.files, "pool": j.pool} for j in rows],
+                         ensure_ascii=False, indent=2))
+        return
+    for j in rows:
+        kind = "copy" if j.type == "C" else j.level
+        out.print(f"{j.job_id:>6} {'ok  ' if j.good else 'FAIL'} {j.job:<26} {kind:<12} "
+                  f"{j.ended.isoformat(' ', 'seconds') if j.ended else '—':<25} {j.bytes:>14,} B {j.files:>7} files  "
+                  f"{j.pool or ''}", highlight=False)
+
+
 @app.command("run")
 def run_cmd(client: list[str] = typer.Option([], "--client", "-c", help="VM to back up (repeatable; default: every "
                                                                        "VM on a tape policy)."),
@@ -202,26 +238,19 @@ def capacity_cmd(catalogue: Path = typer.Option(..., "--catalogue", help="The di
                  as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Tape usage as planned (policies × retention) and as measured (catalogue); exit 1 when the measured growth
     fills a library before retention recycles its volumes."""
-    from .capacity import report
+    from .capacity import describe, measured
     inv = _inventory(inventory)
     if window_days <= 0:
         _fail("--window-days must be positive", 2)
-    if not catalogue.exists():
-        _fail(f"no catalogue at {catalogue}")
-    with sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True) as con:
-        con.row_factory = sqlite3.Row
-        rep = report(inv, con, window_days=window_days)
+    try:
+        rep = measured(inv, catalogue, window_days)
+    except FileNotFoundError as e:
+        _fail(str(e))
     if as_json:
         print(json.dumps(rep, ensure_ascii=False, indent=2))
     else:
         for r in rep["libraries"]:
-            planned = f"planned {r['planned_bytes'] / 1e12:,.1f} TB of {r['declared_capacity_bytes'] / 1e12:,.0f} TB; " \
-                if r["planned_bytes"] is not None else ""
-            out.print(f"{r['library']}: {planned}measured {r['measured_used_bytes']:,} of {r['measured_capacity_bytes']:,} "
-                      f"B on {r['volumes']} cartridge(s), +{r['written_bytes_per_day']:,} B/day, full in "
-                      f"{r['days_to_full'] if r['days_to_full'] is not None else '—'} day(s)"
-                      + ("  EXHAUSTS BEFORE RETENTION RECYCLES" if r["exhausts_before_recycling"] else ""),
-                      highlight=False)
+            out.print(describe(r), highlight=False)
     if any(r["exhausts_before_recycling"] for r in rep["libraries"]):
         raise typer.Exit(1)
 
@@ -244,4 +273,8 @@ def rules_cmd(out_file: Optional[Path] = typer.Option(None, "--out", help="Write
 
 
 def register(root: typer.Typer) -> None:
+    from dcops.model import cli as model_cli
+
+    from .capacity import describe, measured
     root.add_typer(app, name="backup")
+    model_cli.TAPE_MEASURED = (measured, describe)  # `dcops capacity --catalogue` reads the catalogue through it

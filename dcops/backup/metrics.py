@@ -1,18 +1,22 @@
 """Backup health as Prometheus metrics, read from the Bacula catalogue (never typed figures): the last good
 backup and DR copy per job, whether the newest run failed, failures in the last day, and every cartridge's
 bytes and capacity per library. Written as a node_exporter textfile (or served beside /metrics) so the
-Prometheus scale-out scrapes it, and `rules()` are the alerts that go with it (job failed, RPO missed,
-never backed up, DR copy stale, library nearly full)."""
+Prometheus scale-out scrapes it, and `rules()` are the alerts that go with it (job failed, a scheduled
+run that started no job, RPO missed, never backed up, DR copy stale, library nearly full)."""
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
 from dataclasses import dataclass
 
-from .catalogue import GOOD, jobs, local_tz
+from ..model.bacula import last_due, schedule
+from .catalogue import GOOD, jobs, local_tz, started
 
 PREFIX = "dcops_backup_"
 FAILED_WINDOW_S = 24 * 3600
+#: a scheduled run counts as missed when no job of it has started this long after its time (jobs queue behind
+#: the library's drives: the night's jobs have all started well within the hour)
+MISSED_GRACE_S = 3600
 LIBRARY_FULL_RATIO = 0.85
 
 
@@ -32,6 +36,10 @@ FAMILIES = {  # name -> (type, help)
     "last_job_ok": ("gauge", "1 when the newest run of the job ended well (T/W), 0 when it failed"),
     "failed_jobs_24h": ("gauge", "Runs of the job that failed in the last 24 hours"),
     "last_dr_copy_timestamp_seconds": ("gauge", "End time of the newest good copy of the job at the DR library"),
+    "schedule_last_due_timestamp_seconds": ("gauge", "When the job's schedule last had to start it, an hour ago or "
+                                                     "more (Unix time)"),
+    "schedule_missed": ("gauge", "1 when no job started at the schedule's last due run (director down, job "
+                                 "disabled, a schedule that never fires), 0 when one did"),
     "volume_bytes": ("gauge", "Bytes on the cartridge (catalogue VolBytes)"),
     "volume_capacity_bytes": ("gauge", "What the cartridge may hold (catalogue MaxVolBytes)"),
     "library_used_bytes": ("gauge", "Bytes on all cartridges of the library"),
@@ -46,6 +54,7 @@ def samples(con: sqlite3.Connection, configured: list[dict], now: dt.datetime | 
     out: list[Sample] = []
     backups = jobs(con, types=("B",))
     copies = jobs(con, types=("C",))
+    starts = started(con)
     for c in configured:
         lab = {"job": c["job"], "client": c["client"], "policy": c["policy"]}
         mine = [j for j in backups if j.job == c["job"]]
@@ -61,6 +70,7 @@ def samples(con: sqlite3.Connection, configured: list[dict], now: dt.datetime | 
             out.append(Sample("last_job_ok", lab, 1 if finished[-1].status in GOOD else 0))
         out.append(Sample("failed_jobs_24h", lab, sum(
             1 for j in finished if j.status not in GOOD and (now - j.ended).total_seconds() <= FAILED_WINDOW_S)))
+        out += _schedule(c, lab, starts.get(c["job"], []), now)
         if c.get("replicate_to_dr"):
             dr = [j for j in copies if j.job == c["job"] and j.good and j.ended]
             if dr:
@@ -85,6 +95,24 @@ def samples(con: sqlite3.Connection, configured: list[dict], now: dt.datetime | 
         out += [Sample("library_used_bytes", {"library": library}, agg["used"]),
                 Sample("library_capacity_bytes", {"library": library}, agg["cap"])]
         out += [Sample("library_volumes", {"library": library, "status": s}, n) for s, n in sorted(agg["status"].items())]
+    return out
+
+
+def _schedule(c: dict, lab: dict, starts: list[dt.datetime], now: dt.datetime) -> list[Sample]:
+    """The schedule's newest due run (an hour ago or more) and whether a job of it started then. A job that has
+    never run has nothing to compare (`never_succeeded` says so); a due run before its first job is not
+    counted (the job did not exist yet)."""
+    runs = c.get("runs")
+    if not runs:
+        return []
+    due = last_due(runs, now - dt.timedelta(seconds=MISSED_GRACE_S))
+    if due is None:
+        return []
+    out = [Sample("schedule_last_due_timestamp_seconds", lab, due.timestamp())]
+    if starts:
+        counted = due > min(starts)
+        ran = any(t >= due for t in starts)
+        out.append(Sample("schedule_missed", lab, 1 if counted and not ran else 0))
     return out
 
 
@@ -120,6 +148,8 @@ def rules(for_: str = "10m") -> dict:
          "expr": f"time() - {p}last_success_timestamp_seconds > on(job, client, policy) {p}rpo_seconds",
          "for": for_, "labels": {"severity": "critical"},
          "annotations": {"summary": "{{ $labels.job }}: bản sao lưu tốt gần nhất đã quá RPO của chính sách"}},
+        {"alert": "BackupScheduleMissed", "expr": f"{p}schedule_missed == 1", "labels": {"severity": "critical"},
+         "annotations": {"summary": "{{ $labels.job }}: lịch sao lưu đã đến giờ nhưng không có công việc nào chạy"}},
         {"alert": "BackupNeverSucceeded", "expr": f"{p}never_succeeded == 1", "for": for_,
          "labels": {"severity": "warning"},
          "annotations": {"summary": "{{ $labels.job }} chưa từng được sao lưu thành công"}},
@@ -137,4 +167,5 @@ def rules(for_: str = "10m") -> dict:
 
 def configured_jobs(clients) -> list[dict]:
     return [{"job": c.name, "client": f"{c.name}-fd", "policy": c.policy.name, "rpo_s": c.policy.rpo_hours * 3600,
-             "replicate_to_dr": bool(c.policy.replicate_to_dr)} for c in clients]
+             "replicate_to_dr": bool(c.policy.replicate_to_dr),
+             "runs": schedule(c.policy.full_every_days, c.policy.incremental_daily)} for c in clients]

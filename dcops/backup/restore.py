@@ -10,9 +10,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..model.bacula import magazine_of
 from .catalogue import GOOD
 
-_ERR = re.compile(r"(Error:.*|Fatal error:.*|Block checksum mismatch.*|Termination:\s+\*\*\*.*)")
+_ERR = re.compile(r"(Error:.*|Fatal error:.*|Block checksum mismatch.*|Results=.*|Termination:\s+\*\*\*.*)")
+#: a row of bconsole's `status slots` table: | slot | volume | status | media type | pool |
+_SLOT = re.compile(r"^\|\s*(\d+)\s*\|\s*\*?([^|\s]*)\s*\|", re.M)
 
 
 @dataclass
@@ -55,7 +58,53 @@ def expected_files(con, client: str) -> dict[str, str]:
     return {r["path"]: r["digest"] for r in rows}
 
 
+def volumes_needed(con, client: str) -> list[dict]:
+    """The cartridges a restore of the client's current data reads (`select current`: the newest good full and
+    the good jobs after it), with the slot and library the catalogue places each in."""
+    good = f"Job.Type = 'B' AND Job.JobStatus IN ({','.join('?' * len(GOOD))})"
+    full = con.execute(f"SELECT MAX(JobId) FROM Job JOIN Client USING (ClientId) WHERE Client.Name = ? AND {good} "
+                       "AND Job.Level = 'F'", (client, *GOOD)).fetchone()[0]
+    if full is None:
+        return []
+    return [dict(r) for r in con.execute(
+        "SELECT DISTINCT Media.VolumeName AS volume, Media.Slot AS slot, Storage.Name AS library, "
+        "MIN(Job.JobId) AS job_id FROM JobMedia JOIN Media USING (MediaId) JOIN Job USING (JobId) "
+        "JOIN Client USING (ClientId) LEFT JOIN Storage ON Storage.StorageId = Media.StorageId "
+        f"WHERE Client.Name = ? AND {good} AND Job.JobId >= ? GROUP BY Media.VolumeName ORDER BY Media.VolumeName",
+        (client, *GOOD, full)).fetchall()]
+
+
+def library_volumes(lab, library: str) -> dict[str, int]:
+    """volume -> slot, as the library's autochanger reports them now (bconsole `status slots`: the storage
+    daemon asks the changer for its barcodes), not as the catalogue remembers."""
+    out = lab.bconsole(f"status slots storage={library} drive=0")
+    return {m.group(2): int(m.group(1)) for m in _SLOT.finditer(out) if m.group(2)}
+
+
+def absent_volumes(lab, client: str) -> list[str]:
+    """Why the restore cannot read what it needs: each cartridge the catalogue names that its library does not
+    hold; [] when every one is there."""
+    with lab.catalogue() as con:
+        needed = volumes_needed(con, client)
+    seen: dict[str, dict[str, int]] = {}
+    out = []
+    for v in needed:
+        lib = v["library"] or "?"
+        if lib not in seen:
+            seen[lib] = library_volumes(lab, lib)
+        if v["volume"] not in seen[lib]:
+            where = f"slot {v['slot']}" + (f", magazine {magazine_of(lab.tape, v['slot'])}" if v["slot"] else "")
+            out.append(f"volume {v['volume']} (JobId {v['job_id']}, {where} in the catalogue) is not in "
+                       f"the library {lib}: its autochanger does not report it")
+    return out
+
+
 def restore_verified(lab, client: str, staging: Path) -> RestoreResult:
+    """Restore the client's current data into `staging` and verify it; a cartridge the restore needs that is
+    not in its library fails here, before any restore job runs and before `staging` is made."""
+    absent = absent_volumes(lab, client)
+    if absent:
+        return RestoreResult(False, None, staging, 0.0, errors=absent)
     staging.mkdir(parents=True, exist_ok=True)
     t = time.monotonic()
     out = lab.bconsole(f"restore client={client} where={staging} select current all done yes\nwait\nmessages")

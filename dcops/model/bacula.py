@@ -7,6 +7,7 @@ bacula-dir.conf, and the Pulumi program (`dcops.cloud.backup`) declares each as 
 writes it into the director's conf.d. One generator, two consumers that never import each other."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -28,45 +29,143 @@ class PolicyNotExpressible(ValueError):
     """A backup policy Bacula's scheduler cannot run as declared."""
 
 
-def schedule_runs(full_every_days: int, incremental_daily: bool, at: str = "23:05") -> list[str]:
-    """Bacula `Run =` lines for a full every N days (+ daily incrementals).
+@dataclass(frozen=True)
+class Run:
+    """One `Run =` line of a schedule, as data: the text Bacula reads and the days it matches.
 
-    Bacula schedules by calendar, not by interval: 1 day = daily, 7 = weekly, 14 = the even ISO weeks
-    (Bacula 9.6 has no "every other week": w00,w02,…,w52, so the year turn gives one 7- or 21-day cycle),
-    28–31 = monthly. Any other interval would silently drift, so it is refused."""
-    even = ",".join(f"w{n:02d}" for n in range(0, 54, 2))
-    odd = ",".join(f"w{n:02d}" for n in range(1, 54, 2))
+    Days as Bacula's scheduler sees them (src/dird/scheduler.c find_runs: wom = (mday - 1) / 7, woy =
+    tm_woy), in the director's local time: `weekdays` 0 = Monday … 6 = Sunday; `weeks_of_month` 1 = "1st"
+    (day 1–7 of the month) … 5 = "5th" (29–31); `weeks_of_year` Bacula's w00–w53 (`bacula_week`). The
+    running director agrees (tests/backup/test_pulumi_provider.py, its `status dir`)."""
+    level: str
+    weekdays: frozenset[int]
+    at: str
+    weeks_of_month: frozenset[int] | None = None
+    weeks_of_year: frozenset[int] | None = None
+
+    @property
+    def text(self) -> str:
+        if self.level == "Full" and self.weekdays == EVERY_DAY and not self.weeks_of_month and not self.weeks_of_year:
+            return f"Level={self.level} daily at {self.at}"
+        parts = []
+        if self.weeks_of_year is not None:
+            parts.append(",".join(f"w{n:02d}" for n in sorted(self.weeks_of_year)))
+        if self.weeks_of_month is not None:
+            lo, hi = min(self.weeks_of_month), max(self.weeks_of_month)
+            parts.append(_ORD[lo] if lo == hi else f"{_ORD[lo]}-{_ORD[hi]}")
+        if self.weekdays == frozenset({6}):
+            parts.append("sun")
+        elif self.weekdays == frozenset(range(6)):
+            parts.append("mon-sat")
+        else:
+            raise AssertionError(f"no Bacula words for weekdays {sorted(self.weekdays)}")
+        return f"Level={self.level} {' '.join(parts)} at {self.at}"
+
+    def matches(self, day: dt.date) -> bool:
+        return (day.weekday() in self.weekdays
+                and (self.weeks_of_month is None or (day.day - 1) // 7 + 1 in self.weeks_of_month)
+                and (self.weeks_of_year is None or bacula_week(day) in self.weeks_of_year))
+
+
+EVERY_DAY = frozenset(range(7))
+_ORD = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 5: "5th"}
+_EVEN, _ODD = frozenset(range(0, 54, 2)), frozenset(range(1, 54, 2))
+
+
+def bacula_week(day: dt.date) -> int:
+    """Bacula's week of the year (src/lib/btime.c tm_woy): week 1 holds the year's first Thursday, days before
+    it are week 0 and the year's last days stay in week 52/53 (never week 1 of the next year, unlike ISO)."""
+    jan4 = dt.date(day.year, 1, 4)
+    first_monday = jan4 - dt.timedelta(days=jan4.weekday())
+    woy = (day - first_monday).days
+    return 0 if woy < 0 else 1 + woy // 7
+
+
+def schedule(full_every_days: int, incremental_daily: bool, at: str = "23:05") -> list[Run]:
+    """The runs of a full every N days (+ daily incrementals).
+
+    Bacula schedules by calendar, not by interval: 1 day = daily, 7 = weekly, 14 = the even weeks of the year
+    (Bacula 9.6 has no "every other week": w00,w02,…,w52, so the year turn gives one 7-day cycle),
+    28–31 = monthly (the 1st Sunday). Any other interval would silently drift, so it is refused."""
+    sun, week = frozenset({6}), frozenset(range(6))
     if full_every_days == 1:
-        return [f"Level=Full daily at {at}"]
+        return [Run("Full", EVERY_DAY, at)]
     if full_every_days == 7:
-        full, inc_days = f"Level=Full sun at {at}", "mon-sat"
+        runs = [Run("Full", sun, at)]
+        inc = [Run("Incremental", week, at)]
     elif full_every_days == 14:
-        full, inc_days = f"Level=Full {even} sun at {at}", None
+        runs = [Run("Full", sun, at, weeks_of_year=_EVEN)]
+        inc = [Run("Incremental", sun, at, weeks_of_year=_ODD), Run("Incremental", week, at)]
     elif 28 <= full_every_days <= 31:
-        full, inc_days = f"Level=Full 1st sun at {at}", None
+        runs = [Run("Full", sun, at, weeks_of_month=frozenset({1}))]
+        inc = [Run("Incremental", sun, at, weeks_of_month=frozenset({2, 3, 4, 5})), Run("Incremental", week, at)]
     else:
         raise PolicyNotExpressible(f"a full every {full_every_days} days has no Bacula schedule "
                                    "(use 1, 7, 14 or a month: 28–31)")
-    runs = [full]
-    if incremental_daily:
-        if inc_days:
-            runs.append(f"Level=Incremental {inc_days} at {at}")
-        elif full_every_days == 14:
-            runs += [f"Level=Incremental {odd} sun at {at}", f"Level=Incremental mon-sat at {at}"]
-        else:
-            runs += [f"Level=Incremental 2nd-5th sun at {at}", f"Level=Incremental mon-sat at {at}"]
-    return runs
+    return runs + (inc if incremental_daily else [])
+
+
+def schedule_runs(full_every_days: int, incremental_daily: bool, at: str = "23:05") -> list[str]:
+    """Bacula `Run =` lines for a full every N days (+ daily incrementals): `schedule`'s text."""
+    return [r.text for r in schedule(full_every_days, incremental_daily, at)]
+
+
+def longest_full_gap_days(full_every_days: int) -> int:
+    """The longest gap between two fulls the calendar gives: a fortnight never more than 14 days (the year turn
+    makes one 7-day cycle: the new year's first Sunday is w00 or follows a w52), a month 35 (one 1st Sunday to
+    the next). tests/backup walks 11 years of days through `Run.matches` to hold this."""
+    schedule(full_every_days, False)  # refuses what has no schedule
+    return {1: 1, 7: 7, 14: 14}.get(full_every_days, 35)
+
+
+def policy_problems(p) -> list[tuple[str, str]]:
+    """(field, message) for every reason Bacula cannot run a tape policy as declared; [] when it can (and for a
+    policy that does not go to tape). `dcops validate` reports each at its line; the generator refuses the
+    first."""
+    if p.target != "tape":
+        return []
+    try:
+        gap = longest_full_gap_days(p.full_every_days)
+    except PolicyNotExpressible as e:
+        return [("full_every_days", f"backup policy {p.name}: {e}")]
+    if p.retention_days < gap:
+        return [("retention_days", f"backup policy {p.name}: retention {p.retention_days} days is shorter than "
+                                   f"the {gap} days its schedule can leave between two fulls (full every "
+                                   f"{p.full_every_days} days): Bacula would recycle the last full before the "
+                                   "next one is written")]
+    return []
+
+
+def last_due(runs: list[Run], before: dt.datetime) -> dt.datetime | None:
+    """The newest time at or before `before` (aware, the director's local time) when one of `runs` starts a
+    job; None when none did in the last 60 days."""
+    day = before.date()
+    for _ in range(61):
+        for r in runs:
+            h, m = (int(x) for x in r.at.split(":"))
+            t = dt.datetime.combine(day, dt.time(h, m), tzinfo=before.tzinfo)
+            if t <= before and r.matches(day):
+                return t
+        day -= dt.timedelta(days=1)
+    return None
+
+
+def levels(p) -> list[str]:
+    """The policy's pools by level, each `<policy>-<level>`: full; incremental when the schedule runs them
+    daily; differential always (the schedule runs none, but `dcops backup run --level differential` may, and
+    its job must not land among the fulls)."""
+    return ["full", *(["inc"] if p.incremental_daily else []), "diff"]
 
 
 def copy_jobs(policies) -> list[str]:
     """Names of the DR copy jobs for these policies (one per source pool of a replicated tape policy)."""
-    out = []
-    for p in policies:
-        if p.target == "tape" and p.replicate_to_dr:
-            out.append(f"{p.name}-full-copy-dr")
-            if p.incremental_daily:
-                out.append(f"{p.name}-inc-copy-dr")
-    return out
+    return [f"{p.name}-{lv}-copy-dr" for p in policies if p.target == "tape" and p.replicate_to_dr for lv in levels(p)]
+
+
+def magazine_of(tape, slot: int) -> int:
+    """The magazine a slot is in (1-based; the magazines split the slots in order, equally: `dcops validate`
+    refuses slots that do not split)."""
+    return (slot - 1) // (tape.slots // tape.magazines) + 1
 
 
 def dr_storage(tape) -> tuple[str, str]:
@@ -206,10 +305,9 @@ def fragments(inv, clients: list[Client], site: Site) -> list[Fragment]:
     policies = [p for p in inv.storage.backup_policies if p.target == "tape" and p.name in used]
     schedules = {}
     for p in policies:
-        try:
-            schedules[p.name] = schedule_runs(p.full_every_days, p.incremental_daily)
-        except PolicyNotExpressible as e:
-            raise PolicyNotExpressible(f"backup policy {p.name}: {e}") from None
+        for _, problem in policy_problems(p)[:1]:
+            raise PolicyNotExpressible(problem)
+        schedules[p.name] = schedule_runs(p.full_every_days, p.incremental_daily)
     dr = any(p.replicate_to_dr for p in policies)
     dr_name, dr_media = dr_storage(tape)
     out: list[Fragment] = []
@@ -221,7 +319,8 @@ def fragments(inv, clients: list[Client], site: Site) -> list[Fragment]:
             "Maximum Concurrent Jobs": drives, **(site.tls or {})}, comment=comment))
 
     storage(tape.name, tape.media_type, tape.drives,
-            f"The tape library ({tape.model}): one autochanger, {tape.drives} drive(s), {tape.slots} slot(s).")
+            f"The tape library ({tape.model}): one autochanger, {tape.drives} drive(s), {tape.slots} slot(s) in "
+            f"{tape.magazines} magazine(s).")
     if dr:
         storage(dr_name, dr_media, 1, f"The DR site's library ({tape.slots} slots): copies of the policies that "
                                       "replicate to DR.")
@@ -247,12 +346,14 @@ def fragments(inv, clients: list[Client], site: Site) -> list[Fragment]:
                      f"RPO {p.rpo_hours:g} h.")
         if p.incremental_daily:
             pool(f"{p.name}-inc", tape.name, p, nxt)
+        pool(f"{p.name}-diff", tape.name, p, nxt, comment="Differentials (run by hand: the schedule has none).")
         out.append(Fragment("Schedule", p.name, {"Run": schedules[p.name]}))
-        pools = [f"{p.name}-full"] + ([f"{p.name}-inc"] if p.incremental_daily else [])
+        pools = [f"{p.name}-{lv}" for lv in levels(p)]
         out.append(Fragment("JobDefs", p.name, {
             "Type": "Backup", "Level": "Incremental", "Schedule": p.name, "Storage": tape.name,
             "Messages": "Standard", "Pool": f"{p.name}-full", "Full Backup Pool": f"{p.name}-full",
-            "Incremental Backup Pool": f"{p.name}-inc" if p.incremental_daily else None, "Priority": 10,
+            "Incremental Backup Pool": f"{p.name}-inc" if p.incremental_daily else None,
+            "Differential Backup Pool": f"{p.name}-diff", "Priority": 10,
             "Write Bootstrap": f"{site.workdir}/dir/%c.bsr"},
             refs=(("Schedule", p.name), ("Storage", tape.name), *(("Pool", x) for x in pools))))
     for c in clients:
@@ -271,7 +372,7 @@ def fragments(inv, clients: list[Client], site: Site) -> list[Fragment]:
             continue
         # a copy job per source pool copies every job not yet copied (PoolUncopiedJobs): a night that fails
         # is caught up the next
-        for src in (["full", "inc"] if p.incremental_daily else ["full"]):
+        for src in levels(p):
             out.append(Fragment("Job", f"{p.name}-{src}-copy-dr", {
                 "Type": "Copy", "Level": "Full", "Selection Type": "PoolUncopiedJobs", "Pool": f"{p.name}-{src}",
                 "Next Pool": f"{p.name}-dr", "Schedule": DR_SCHEDULE, "Client": own_fd, "FileSet": own_set,

@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import capacity, power
+from . import bacula, capacity, power
 from .errors import Loc, Problem
 from .loader import Loaded
 from .schema import FacilityKind, Inventory, ZoneKind
@@ -51,6 +51,8 @@ def run(loaded: Loaded, profiles_dir: Path, platforms_dir: Path) -> list[Problem
     _addressing(inv, c)
     _rules(inv, c)
     _public_agrees(inv, c)
+    if inv.storage is not None:  # a DR site's inventory has no storage of its own
+        _backup_policies(inv, c)
     if inv.storage is not None and not any(p.severity == "error" for p in loaded.problems + c.problems):
         _capacity(inv, c)  # a DR site's inventory has no hosts or storage of its own to size
     return c.problems
@@ -242,6 +244,18 @@ def _rules(inv: Inventory, c: _Collector) -> None:
     if total_pools > inv.storage.san.usable_tb + 1e-9:
         c.error(c.at("storage", None, "san", "pools"),
                 f"SAN pools add up to {total_pools:g} TB, more than the {inv.storage.san.usable_tb:g} TB usable")
+
+
+def _backup_policies(inv: Inventory, c: _Collector) -> None:
+    """A tape policy must be one Bacula's scheduler runs as declared (dcops.model.bacula): a calendar it has
+    words for, and a retention that keeps the last full until the next one is written."""
+    tape = inv.storage.tape
+    if tape.slots % tape.magazines:
+        c.error(c.at("storage", None, "tape", "magazines"),
+                f"tape library {tape.name}: {tape.slots} slots do not fill {tape.magazines} magazines of equal size")
+    for i, pol in enumerate(inv.storage.backup_policies):
+        for field, message in bacula.policy_problems(pol):
+            c.error(c.at("storage", None, "backup_policies", i, field), message)
 
 
 def _public_agrees(inv: Inventory, c: _Collector) -> None:

@@ -24,6 +24,10 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON instead of a table.")
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
+#: (measured(inv, catalogue, window_days) -> report, describe(library row) -> str), set by the backup consumer
+#: when it registers (dcops.backup.cli): the model never imports a consumer
+TAPE_MEASURED: tuple | None = None
+
 
 def load_or_exit(path: Path, *, dr_ok: bool = False) -> Inventory:
     """For every verb that needs the model: print all errors as file:line and exit 1. A DR site's inventory
@@ -117,17 +121,27 @@ def _validate(inventory: Path = InventoryOpt, as_json: bool = JsonOpt) -> None:
 
 
 def _capacity(inventory: Path = InventoryOpt, as_json: bool = JsonOpt,
-              chart: Optional[Path] = typer.Option(None, "--chart", help="Write a chart (.png or .svg).")) -> None:
-    """Demand against the compute hosts (with N+1), the SAN, the tape library and the UPS battery (shutdown plan)."""
+              chart: Optional[Path] = typer.Option(None, "--chart", help="Write a chart (.png or .svg)."),
+              catalogue: Optional[Path] = typer.Option(
+                  None, "--catalogue", help="The Bacula director's SQLite catalogue: tape usage as measured beside "
+                                            "planned, and a warning (exit 1) when the measured growth fills a "
+                                            "library before retention recycles its cartridges."),
+              window_days: float = typer.Option(7.0, "--window-days", help="Tape growth measured over this many "
+                                                                         "days (with --catalogue).")) -> None:
+    """Demand against the compute hosts (with N+1), the SAN, the tape library and the UPS battery (shutdown plan);
+    with --catalogue, the tape library as the backup catalogue measures it too."""
     result = validate(inventory)
     view = result.capacity_view
     inv = view if view is not None and view.site.role != "dr" else load_or_exit(inventory)
     report = capacity.compute(inv)
+    tape = _tape_measured(inv, catalogue, window_days)
+    exhausts = bool(tape and any(r["exhausts_before_recycling"] for r in tape["libraries"]))
     if chart is not None:
         write_chart(report, chart)
     if as_json:
-        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-        raise typer.Exit(0 if result.ok else 1)
+        print(json.dumps({**report.as_dict(), **({"tape_measured": tape} if tape else {})}, ensure_ascii=False,
+                         indent=2))
+        raise typer.Exit(0 if result.ok and not exhausts else 1)
     t = Table(title=f"Capacity — {report.compute_hosts} compute hosts, N+1 drops {report.largest_host}",
               title_justify="left")
     for col, just in (("Resource", "left"), ("Demand", "right"), ("Supply", "right"), ("Used", "right"),
@@ -139,12 +153,36 @@ def _capacity(inventory: Path = InventoryOpt, as_json: bool = JsonOpt,
             "[yellow]not N+1[/]" if r.fits else "[red]NO[/]")
         t.add_row(r.name, f"{r.demand:,.1f} {r.unit}", f"{r.supply:,.1f} {r.unit}", f"{r.used_pct:.0f} %", n1, ok)
     out.print(t)
+    if tape:
+        out.print(f"Tape as measured by the backup catalogue (growth over {window_days:g} days):", highlight=False)
+        for r in tape["libraries"]:
+            out.print(f"  {TAPE_MEASURED[1](r)}", style="bold red" if r["exhausts_before_recycling"] else None,
+                      highlight=False)
     if chart is not None:
         out.print(f"chart written to {chart}")
     for e in result.errors:
         err.print(str(e), markup=False, highlight=False)
-    if not result.ok:
+    if exhausts:
+        err.print("a tape library fills at the measured growth before retention recycles its cartridges",
+                  style="bold red")
+    if not result.ok or exhausts:
         raise typer.Exit(1)
+
+
+def _tape_measured(inv, catalogue: Optional[Path], window_days: float) -> dict | None:
+    if catalogue is None:
+        return None
+    if window_days <= 0:
+        err.print("--window-days must be positive")
+        raise typer.Exit(2)
+    if TAPE_MEASURED is None:
+        err.print("--catalogue needs the backup verbs (dcops.backup), which are not installed")
+        raise typer.Exit(2)
+    try:
+        return TAPE_MEASURED[0](inv, catalogue, window_days)
+    except FileNotFoundError as e:
+        err.print(str(e), markup=False, highlight=False)
+        raise typer.Exit(1) from None
 
 
 def write_chart(report: capacity.Report, path: Path) -> None:

@@ -25,7 +25,8 @@ SYNTHETIC = {"device_up": (), "snmp_implausible_values": (), "snmp_profile_readi
 #: without their dcops_ prefix (tests/monitor ties this list to dcops.backup.metrics.FAMILIES)
 TEXTFILE = {f"backup_{m}": () for m in (
     "last_success_timestamp_seconds", "last_success_bytes", "last_success_files", "rpo_seconds", "never_succeeded",
-    "last_job_ok", "failed_jobs_24h", "last_dr_copy_timestamp_seconds", "volume_bytes", "volume_capacity_bytes",
+    "last_job_ok", "failed_jobs_24h", "last_dr_copy_timestamp_seconds", "schedule_last_due_timestamp_seconds",
+    "schedule_missed", "volume_bytes", "volume_capacity_bytes",
     "library_used_bytes", "library_capacity_bytes", "library_volumes")}
 
 

@@ -195,6 +195,8 @@ class Tape(Strict):
     #: the library as the backup software sees it (Bacula autochanger: drives, slots, media type, barcodes)
     drives: PositiveInt = 1
     slots: PositiveInt = 10
+    #: the slots come in this many removable magazines of equal size (magazine 1 = the first slots)
+    magazines: PositiveInt = 1
     media_type: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")] = "LTO-8"
     cartridge_tb: PositiveFloat = 12.0  # native capacity of one cartridge (LTO-8: 12 TB)
     barcode_prefix: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,4}$")] = "KG"

@@ -36,6 +36,28 @@ def test_schedules_bacula_can_run_and_those_it_cannot():
         schedule_runs(10, True)
 
 
+def test_the_calendar_behind_the_run_lines_and_the_longest_gap_between_fulls():
+    from dcops.model.bacula import bacula_week, last_due, longest_full_gap_days, schedule
+    # Bacula's week of the year (btime.c tm_woy): ISO weeks, except days before week 1 are w00 and the year's
+    # last days stay in the old year
+    assert [bacula_week(dt.date(*d)) for d in ((2026, 1, 1), (2027, 1, 3), (2027, 1, 4), (2026, 12, 31),
+                                               (2026, 6, 15))] == [1, 0, 1, 53, 25]
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=n) for n in range(11 * 366)]
+    gaps = {}
+    for every in (1, 7, 14, 30):
+        fulls = [d for d in days if any(r.matches(d) for r in schedule(every, False) if r.level == "Full")]
+        gaps[every] = max((b - a).days for a, b in zip(fulls, fulls[1:]))
+        assert all(any(r.matches(d) for r in schedule(every, True)) for d in days)  # a job every night
+        assert all(sum(r.matches(d) for r in schedule(every, True)) == 1 for d in days)  # never two
+    assert gaps == {n: longest_full_gap_days(n) for n in gaps} == {1: 1, 7: 7, 14: 14, 30: 35}
+    tz = dt.timezone(dt.timedelta(hours=7))
+    monthly = schedule(30, False)  # the 1st Sunday of the month
+    assert last_due(monthly, dt.datetime(2026, 12, 1, 9, 0, tzinfo=tz)) == dt.datetime(2026, 11, 1, 23, 5, tzinfo=tz)
+    assert last_due(monthly, dt.datetime(2026, 11, 1, 23, 5, tzinfo=tz)) == dt.datetime(2026, 11, 1, 23, 5, tzinfo=tz)
+    assert last_due(schedule(14, True), dt.datetime(2026, 12, 1, 23, 4, tzinfo=tz)) == dt.datetime(
+        2026, 11, 30, 23, 5, tzinfo=tz)
+
+
 def test_every_tape_vm_is_a_client_with_a_job_and_snapshot_vms_are_not(inv):
     clients = clients_of(inv)
     tape_vms = [v.name for v in inv.vms if v.backup_policy and inv.backup_policy(v.backup_policy).target == "tape"]

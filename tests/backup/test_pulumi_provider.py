@@ -82,6 +82,31 @@ def test_create_writes_each_fragment_and_the_running_director_shows_the_job(inv,
 
 @pytest.mark.slow
 @needs_bacula
+def test_the_director_runs_the_schedule_on_the_days_the_model_says(inv, director, declared):
+    """Bacula's own scheduler (`status dir`: the next run of each Run line) against `Run.matches`, the calendar
+    the missed-schedule metric walks: same days, same levels (the fortnight's even weeks included)."""
+    import datetime as dt
+    import re
+
+    from dcops.model.bacula import schedule
+    policy = inv.backup_policy(inv.vm("portal-db-01").backup_policy)
+    out = director.bconsole("status dir days=45")
+    now = dt.datetime.now()
+    got = set()
+    for m in re.finditer(r"^(Full|Incremental|Differential)\s+Backup\s+\d+\s+(\d\d-\w{3}-\d\d \d\d:\d\d)\s+"
+                         r"portal-db-01\s", out, re.M):
+        got.add((m.group(1), dt.datetime.strptime(m.group(2), "%d-%b-%y %H:%M")))
+    want = set()
+    for run in schedule(policy.full_every_days, policy.incremental_daily):
+        h, mi = (int(x) for x in run.at.split(":"))
+        want.add(next((run.level, t) for d in range(60)
+                      for t in [dt.datetime.combine(now.date() + dt.timedelta(days=d), dt.time(h, mi))]
+                      if t > now and run.matches(t.date())))
+    assert got == want, out
+
+
+@pytest.mark.slow
+@needs_bacula
 def test_update_changes_what_the_director_runs(director, provider, declared):
     frags, _ = declared
     pool = next(f for f in frags if (f.kind, f.name) == ("Pool", "tape-daily-30d-full"))

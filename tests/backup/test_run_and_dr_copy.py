@@ -37,8 +37,10 @@ def test_dry_run_lists_the_jobs_and_runs_nothing(inv):
         {"job": "mail-mbox-01", "client": "mail-mbox-01-fd", "level": "as scheduled", "kind": "backup"},
         {"job": "tape-daily-30d-full-copy-dr", "client": "", "level": "", "kind": "dr-copy"},
         {"job": "tape-daily-30d-inc-copy-dr", "client": "", "level": "", "kind": "dr-copy"},
+        {"job": "tape-daily-30d-diff-copy-dr", "client": "", "level": "", "kind": "dr-copy"},
         {"job": "tape-monthly-60d-full-copy-dr", "client": "", "level": "", "kind": "dr-copy"},
-        {"job": "tape-monthly-60d-inc-copy-dr", "client": "", "level": "", "kind": "dr-copy"}]}
+        {"job": "tape-monthly-60d-inc-copy-dr", "client": "", "level": "", "kind": "dr-copy"},
+        {"job": "tape-monthly-60d-diff-copy-dr", "client": "", "level": "", "kind": "dr-copy"}]}
 
 
 @pytest.mark.parametrize("args, message", [
@@ -54,12 +56,13 @@ def test_bad_input_is_refused_before_anything_runs(args, message):
 def test_the_dr_copy_is_declared_for_replicated_policies_only(inv, tmp_path):
     conf = render(inv, Deployment(tmp_path, dr_dir=tmp_path / "dr"), clients_of(inv))
     d, sd = conf["bacula-dir.conf"], conf["bacula-sd.conf"]
-    assert d.count("  Type = Copy\n") == 4 and d.count("Selection Type = PoolUncopiedJobs") == 4
+    assert d.count("  Type = Copy\n") == 6 and d.count("Selection Type = PoolUncopiedJobs") == 6
     assert "Next Pool = tape-daily-30d-dr" in d and "Media Type = LTO-8-DR" in d
     assert f'Changer Device = "{tmp_path / "dr"}/changer.conf"' in sd and "Media Type = LTO-8-DR" in sd
     replicated = [p for p in inv.storage.backup_policies if p.replicate_to_dr]
     assert copy_jobs(replicated) == ["tape-daily-30d-full-copy-dr", "tape-daily-30d-inc-copy-dr",
-                                     "tape-monthly-60d-full-copy-dr", "tape-monthly-60d-inc-copy-dr"]
+                                     "tape-daily-30d-diff-copy-dr", "tape-monthly-60d-full-copy-dr",
+                                     "tape-monthly-60d-inc-copy-dr", "tape-monthly-60d-diff-copy-dr"]
 
 
 @pytest.mark.slow
@@ -83,8 +86,9 @@ def test_run_survives_a_dead_client_then_the_dr_copy_restores_when_the_main_libr
         assert proc.returncode == 1, proc.stderr
         jobs = {j["job"]: j for j in json.loads(proc.stdout)["jobs"]}
         assert list(jobs) == ["portal-db-01", "qlvb-db-01", "mail-mbox-01", "tape-daily-30d-full-copy-dr",
-                              "tape-daily-30d-inc-copy-dr", "tape-monthly-60d-full-copy-dr",
-                              "tape-monthly-60d-inc-copy-dr"]
+                              "tape-daily-30d-inc-copy-dr", "tape-daily-30d-diff-copy-dr",
+                              "tape-monthly-60d-full-copy-dr", "tape-monthly-60d-inc-copy-dr",
+                              "tape-monthly-60d-diff-copy-dr"]
         for vm in ("portal-db-01", "mail-mbox-01"):
             j = jobs[vm]
             assert (j["ok"], j["status"], j["level"], j["files"]) == (True, "T", "full", 4), j
@@ -106,13 +110,18 @@ def test_run_survives_a_dead_client_then_the_dr_copy_restores_when_the_main_libr
         assert {r["v"][:2] for r in dr_vols} == {"DR"}
         _metrics_and_alerts(tmp_path, lab, jobs)
         _capacity(lab, jobs)
-        # the next night: only the new job is copied, never one already copied (PoolUncopiedJobs)
-        again = subprocess.run(cmd[:cmd.index("-c")] + ["-c", "portal-db-01", "--level", "full"],
+        # the next night, a file changed and a differential run by hand: it lands in the policy's differential
+        # pool, and only the new job is copied, never one already copied (PoolUncopiedJobs)
+        changed = paths["portal-db-01"] / "portal-db-01-1.dat"
+        changed.write_bytes(os.urandom(300_000))
+        again = subprocess.run(cmd[:cmd.index("-c")] + ["-c", "portal-db-01", "--level", "differential"],
                                capture_output=True, text=True, timeout=600)
         assert again.returncode == 0, again.stdout
         with lab.catalogue() as con:
-            assert sorted(c.client for c in catalogue.jobs(con, types=("C",))) == [
-                "mail-mbox-01-fd", "portal-db-01-fd", "portal-db-01-fd"]
+            diff = catalogue.jobs(con, client="portal-db-01-fd")[-1]
+            assert (diff.level, diff.pool, diff.good) == ("differential", "tape-daily-30d-diff", True)
+            assert sorted((c.client, c.level) for c in catalogue.jobs(con, types=("C",))) == [
+                ("mail-mbox-01-fd", "full"), ("portal-db-01-fd", "differential"), ("portal-db-01-fd", "full")]
 
         # the main site's library is lost: the original jobs go, its cartridges are unreadable
         with lab.catalogue() as con:
@@ -121,10 +130,11 @@ def test_run_survives_a_dead_client_then_the_dr_copy_restores_when_the_main_libr
         for slot in (lab.workdir / "tape").glob("slot*"):
             slot.write_bytes(b"\0" * slot.stat().st_size)
         with lab.catalogue() as con:  # Bacula promotes the copy to the backup of record
-            assert [(j.type, j.pool) for j in catalogue.jobs(con, client="portal-db-01-fd")] == [
-                ("B", "tape-daily-30d-dr"), ("B", "tape-daily-30d-dr")]
-        res = restore_verified(lab, "portal-db-01-fd", tmp_path / "from-dr")
+            assert [(j.type, j.level, j.pool) for j in catalogue.jobs(con, client="portal-db-01-fd")] == [
+                ("B", "full", "tape-daily-30d-dr"), ("B", "differential", "tape-daily-30d-dr")]
+        res = restore_verified(lab, "portal-db-01-fd", tmp_path / "from-dr")  # the full, then the differential
         assert res.ok is True and res.files_checked == 3, res.reason
+        assert (tmp_path / "from-dr" / str(changed).lstrip("/")).read_bytes() == changed.read_bytes()
 
 
 def _metrics_and_alerts(tmp_path, lab, jobs):
@@ -154,6 +164,17 @@ def _metrics_and_alerts(tmp_path, lab, jobs):
         used = con.execute("SELECT SUM(VolBytes) FROM Media JOIN Storage USING (StorageId) "
                            "WHERE Storage.Name = 'tape-01'").fetchone()[0]
     assert got[("dcops_backup_library_used_bytes", "tape-01", None)] == used > 2 * 600_000
+    # Bacula's own SchedTime/StartTime rows: every job started (the failed one too), so no schedule is missed
+    # now; two nights later with no job since, every job's schedule is
+    import datetime as dt
+
+    from dcops.backup.catalogue import local_tz, started
+    names = {c.name for c in lab.clients}
+    with lab.catalogue() as con:
+        assert set(started(con)) == names
+        later = samples(con, configured_jobs(lab.clients), now=dt.datetime.now(local_tz()) + dt.timedelta(days=2))
+    assert {j: got[("dcops_backup_schedule_missed", j, None)] for j in names} == {j: 0 for j in names}
+    assert {s.labels["job"]: s.value for s in later if s.name == "schedule_missed"} == {j: 1 for j in names}
     stamps = [s.value for s in items if s.name == "last_success_timestamp_seconds"]
     copies = [s.value for s in items if s.name == "last_dr_copy_timestamp_seconds"]
     assert len(stamps) == 2 and len(copies) == 2
@@ -195,6 +216,31 @@ def _capacity(lab, jobs):
     assert fast.exit_code == 1
     main = {x["library"]: x for x in json.loads(fast.stdout)["libraries"]}["tape-01"]
     assert main["exhausts_before_recycling"] is True and main["days_to_full"] < 60
+    # `dcops capacity` itself: the inventory's rows, then the same libraries measured, and the same verdict
+    top = CliRunner().invoke(app, ["capacity", "--catalogue", db, "--window-days", "0.01", "--json"])
+    assert top.exit_code == 1, top.output
+    doc = json.loads(top.stdout)
+    assert doc["tape"]["name"] == "Tape (retention sets)" and doc["tape"]["supply"] == 60
+    assert [x["library"] for x in doc["tape_measured"]["libraries"]] == ["tape-01", "tape-01-dr"]
+    assert doc["tape_measured"]["libraries"][0]["exhausts_before_recycling"] is True
+    assert doc["tape_measured"]["libraries"][0]["planned_bytes"] == main["planned_bytes"]
+    text = CliRunner().invoke(app, ["capacity", "--catalogue", db, "--window-days", "0.01"])
+    assert text.exit_code == 1
+    line = next(ln for ln in text.stdout.splitlines() if ln.strip().startswith("tape-01: planned"))
+    assert line.endswith("EXHAUSTS BEFORE RETENTION RECYCLES") and "of 60 TB; measured " in line, line
+    assert "a tape library fills at the measured growth before retention recycles" in text.output
+    calm = CliRunner().invoke(app, ["capacity", "--catalogue", db, "--json"])
+    assert calm.exit_code == 0 and not any(x["exhausts_before_recycling"]
+                                           for x in json.loads(calm.stdout)["tape_measured"]["libraries"])
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--catalogue", "/nonexistent/bacula.db"], 1, "no catalogue at /nonexistent/bacula.db"),
+    (["--catalogue", "/nonexistent/bacula.db", "--window-days", "0"], 2, "--window-days must be positive"),
+])
+def test_dcops_capacity_refuses_a_catalogue_it_cannot_read(args, code, message):
+    res = CliRunner().invoke(app, ["capacity", *args])
+    assert res.exit_code == code and message in res.output, res.output
 
 
 def _rule_file(tmp_path):
@@ -234,11 +280,13 @@ def test_alert_rules_fire_exactly_when_they_should_and_a_wrong_expectation_fails
     items = [Sample("last_success_timestamp_seconds", lab, 600), Sample("rpo_seconds", lab, 86400),
              Sample("last_dr_copy_timestamp_seconds", lab, 600 - 2 * 86400), Sample("last_job_ok", lab, 1),
              Sample("library_used_bytes", {"library": "tape-01"}, 90), Sample("library_capacity_bytes",
-                                                                            {"library": "tape-01"}, 100)]
+                                                                            {"library": "tape-01"}, 100),
+             Sample("schedule_missed", lab, 1)]
     stale = [{"labels": lab, "severity": "warning"}]
     full = [{"labels": {"library": "tape-01"}, "severity": "warning"}]
     ok = _promtool_test(tmp_path, items, 0, [(4000, "BackupDrCopyStale", stale), (4000, "TapeLibraryNearlyFull", full),
-                                             (4000, "BackupJobFailed", []), (4000, "BackupRpoMissed", [])])
+                                             (4000, "BackupJobFailed", []), (4000, "BackupRpoMissed", []),
+                                             (60, "BackupScheduleMissed", [{"labels": lab, "severity": "critical"}])])
     assert ok.returncode == 0, ok.stdout + ok.stderr
     wrong = _promtool_test(tmp_path, items, 0, [(4000, "BackupRpoMissed", [{"labels": lab, "severity": "critical"}])])
     assert wrong.returncode == 1 and "BackupRpoMissed" in wrong.stdout + wrong.stderr

@@ -31,11 +31,11 @@ def test_one_bacula_resource_per_policy_and_per_tape_vm(prod, inv):
         "bacula.Client": len(vms),
         "bacula.FileSet": len(vms),
         # a job per VM, a DR copy job per source pool of a replicated policy, the restore job
-        "bacula.Job": len(vms) + sum(1 + p.incremental_daily for p in replicated) + 1,
+        "bacula.Job": len(vms) + sum(2 + p.incremental_daily for p in replicated) + 1,
         "bacula.JobDefs": len(used),
         "bacula.Schedule": len(used) + 1,  # + the DR copy schedule
-        # Scratch + per policy: full, incremental (if daily), DR copies (if replicated)
-        "bacula.Pool": 1 + sum(1 + p.incremental_daily + p.replicate_to_dr for p in used),
+        # Scratch + per policy: full, incremental (if daily), differential, DR copies (if replicated)
+        "bacula.Pool": 1 + sum(2 + p.incremental_daily + p.replicate_to_dr for p in used),
         "bacula.Storage": 2,  # the tape library and the DR site's
     }
     assert {r["name"] for r in of(prod.plan, "bacula.Client")} == {f"{v.name}-fd" for v in vms}
@@ -65,6 +65,12 @@ def test_declarations_carry_the_inventory_and_keep_passwords_secret(prod, inv):
     pools = {n: i["directives"] for (k, n), i in by.items() if k == "bacula.Pool"}
     assert pools["tape-monthly-60d-full"]["Volume Retention"] == "60 days"
     assert pools["tape-monthly-60d-full"]["Next Pool"] == "tape-monthly-60d-dr"
+    # a job's level picks its pool: a differential run by hand never lands among the fulls
+    jobdefs = by[("bacula.JobDefs", "tape-monthly-60d")]["directives"]
+    assert {k: jobdefs[k] for k in ("Full Backup Pool", "Incremental Backup Pool", "Differential Backup Pool")} == {
+        "Full Backup Pool": "tape-monthly-60d-full", "Incremental Backup Pool": "tape-monthly-60d-inc",
+        "Differential Backup Pool": "tape-monthly-60d-diff"}
+    assert pools["tape-monthly-60d-diff"]["Volume Retention"] == "60 days"
 
 
 def test_each_resource_waits_for_the_resources_it_names(prod):
@@ -72,7 +78,7 @@ def test_each_resource_waits_for_the_resources_it_names(prod):
     assert {f"{DYN}Client::portal-db-01-fd", f"{DYN}FileSet::portal-db-01-data",
             f"{DYN}JobDefs::tape-daily-30d"} <= deps["portal-db-01"]
     assert {f"{DYN}Schedule::tape-daily-30d", f"{DYN}Storage::tape-01", f"{DYN}Pool::tape-daily-30d-full",
-            f"{DYN}Pool::tape-daily-30d-inc"} <= deps["tape-daily-30d"]
+            f"{DYN}Pool::tape-daily-30d-inc", f"{DYN}Pool::tape-daily-30d-diff"} <= deps["tape-daily-30d"]
     assert {f"{DYN}Storage::tape-01-dr", f"{DYN}Pool::Scratch"} <= deps["tape-daily-30d-dr"]
 
 
@@ -91,7 +97,7 @@ def test_bad_director_settings_are_refused(obj, message):
         BaculaSettings.from_obj(obj)
 
 
-def test_plan_diff_shows_backup_resources_added_and_changed(prod, inv):
+def test_plan_diff_shows_backup_resources_added_and_changed(prod, inv, tmp_path):
     moved = next(v for v in inv.vms if v.backup_policy == "snap-daily-7d")
     policies = tuple(p.model_copy(update={"retention_days": 90}) if p.name == "tape-monthly-60d" else p
                      for p in inv.storage.backup_policies)
@@ -99,22 +105,35 @@ def test_plan_diff_shows_backup_resources_added_and_changed(prod, inv):
         "storage": inv.storage.model_copy(update={"backup_policies": policies}),
         "vms": tuple(v.model_copy(update={"backup_policy": "tape-daily-30d"}) if v.name == moved.name else v
                      for v in inv.vms)})
-    d = plandiff.diff(prod.plan, make_plan("prod", inv=changed_inv).plan)
+    changed = make_plan("prod", inv=changed_inv).plan
+    d = plandiff.diff(prod.plan, changed)
     added = {(r["kind"], r["name"]) for r in d["added"] if r["kind"].startswith("bacula.")}
     assert added == {("bacula.Client", f"{moved.name}-fd"), ("bacula.FileSet", f"{moved.name}-data"),
                      ("bacula.Job", moved.name)}
     bacula = {c["name"]: c for c in d["changed"] if c["kind"].startswith("bacula.")}
     monthly = [v.name for v in inv.vms if v.backup_policy == "tape-monthly-60d"]
-    assert set(bacula) == {"tape-monthly-60d-full", "tape-monthly-60d-inc", "tape-monthly-60d-dr",
-                           *(f"{v}-fd" for v in monthly)}
+    assert set(bacula) == {"tape-monthly-60d-full", "tape-monthly-60d-inc", "tape-monthly-60d-diff",
+                           "tape-monthly-60d-dr", *(f"{v}-fd" for v in monthly)}
     policy_line = "Policy tape-monthly-60d: full every 30 day(s), incremental daily, kept {} days, RPO 24 h."
     assert bacula["tape-monthly-60d-full"]["changes"] == [
         {"path": "comment", "old": policy_line.format(60), "new": policy_line.format(90), "action": "update"},
         {"path": "directives.Volume Retention", "old": "60 days", "new": "90 days", "action": "update"}]
-    assert bacula["tape-monthly-60d-inc"]["changes"] == [
+    assert bacula["tape-monthly-60d-inc"]["changes"] == bacula["tape-monthly-60d-diff"]["changes"] == [
         {"path": "directives.Volume Retention", "old": "60 days", "new": "90 days", "action": "update"}]
     assert {c["action"] for c in bacula.values()} == {"update"}
     assert not [r for r in d["removed"] if r["kind"].startswith("bacula.")]
     text = plandiff.render_text(d)
     assert f"+ {'bacula.Job':<28} {moved.name}" in text
     assert "      directives.Volume Retention: 60 days -> 90 days  (update)" in text
+    # the same through `dcops plan --diff` on the saved offline plans, as a pull request's check runs it
+    from typer.testing import CliRunner
+
+    from dcops.cli import app
+    from dcops.cloud.plan import dumps
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(dumps(prod.plan), encoding="utf-8")
+    new.write_text(dumps(changed), encoding="utf-8")
+    r = CliRunner().invoke(app, ["plan", "--diff", str(old), "--new", str(new)])
+    assert r.exit_code == 0, r.output
+    assert f"+ {'bacula.Job':<28} {moved.name}" in r.stdout
+    assert "      directives.Volume Retention: 60 days -> 90 days  (update)" in r.stdout

@@ -1,8 +1,9 @@
 """The backup-restore drill through real Bacula (Debian's 9.6 director, storage daemon with the disk-based
 virtual autochanger, file daemon on 127.0.0.1) in a namespace lab: RPO from the catalogue's job that ran
 before the drill, RTO from the real restore, every file checked against the catalogue's SHA-1; then a
-cartridge with flipped bytes in the drill's job fails the drill with Bacula's words and nothing on the target
-changes. A lab run stays a rehearsal for compliance."""
+cartridge missing from the library, then one with flipped bytes in the drill's job, fail the drill clearly
+(the library's own slot list; Bacula's words) and nothing on the target changes. A lab run stays a rehearsal
+for compliance."""
 import json
 import os
 import subprocess
@@ -94,6 +95,37 @@ def test_drill_restores_through_bacula_and_a_corrupted_volume_fails_touching_not
         portal = next(x for x in json.loads(res.stdout)["systems"] if x["name"] == "portal")
         ctl = next(c for c in portal["controls"] if c["id"] == "backup-restore-drill")
         assert ctl["status"] == "missing" and "phòng thí nghiệm" in ctl["message"], ctl
+
+        # the cartridge the restore needs leaves the library (taken out, never returned from the vault): the
+        # autochanger no longer reports its barcode and its slot is empty; the drill says so and touches nothing
+        with bl.catalogue() as con:
+            newest = max(j.job_id for j in bacula_restore.catalogue.jobs(con, client="portal-db-01-fd"))
+            vol = con.execute("SELECT Media.VolumeName AS v, Media.Slot AS s FROM JobMedia JOIN Media USING (MediaId) "
+                              "WHERE JobId = ?", (newest,)).fetchone()
+            restores = con.execute("SELECT COUNT(*) FROM Job WHERE Type = 'R'").fetchone()[0]
+        tape = bl.workdir / "tape"
+        barcodes = (tape / "barcodes").read_text()
+        (tape / "barcodes").write_text("".join(ln + "\n" for ln in barcodes.splitlines()
+                                               if not ln.startswith(f"{vol['s']}:")))
+        (tape / f"slot{vol['s']}").rename(tmp_path / "out-of-the-library")
+        before = tree_digest(dl.host_dir("portal-db-01"))
+        r3, paths3 = run_drill(drill, inv, execute=True, lab=dl, report_dir=report_dir,
+                               options={"targets": ["portal-db-01"], "use_existing_backup": True})
+        magazine = 1 if vol["s"] <= 5 else 2  # storage.yaml: 10 slots in 2 magazines
+        want = (f"volume {vol['v']} (JobId {newest}, slot {vol['s']}, magazine {magazine} in the catalogue) is not "
+                f"in the library {bl.tape.name}: its autochanger does not report it")
+        assert (r3.verdict, r3.reason) == ("fail", f"{bacula_restore.STEP_RESTORE} on portal-db-01: restore failed: "
+                                                   f"{want} (0 file(s) checked)")
+        assert tree_digest(dl.host_dir("portal-db-01")) == before
+        assert [(x.name, x.status) for x in r3.steps] == [(bacula_restore.STEP_RESTORE, "fail")]
+        assert r3.measurements == [] and r3.systems[0]["verified"] is False
+        assert r3.end_state[0]["state"].startswith(f"untouched at {data} (the restore failed verification")
+        assert not (bl.workdir / "restore" / r3.id).exists()
+        with bl.catalogue() as con:  # no restore job was started
+            assert con.execute("SELECT COUNT(*) FROM Job WHERE Type = 'R'").fetchone()[0] == restores
+        assert want in paths3["md"].read_text()
+        (tmp_path / "out-of-the-library").rename(tape / f"slot{vol['s']}")  # back in its slot
+        (tape / "barcodes").write_text(barcodes)
 
         # the cartridge holding the drill's job goes bad: the next drill restores that job
         with bl.catalogue() as con:

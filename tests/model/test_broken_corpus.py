@@ -234,6 +234,35 @@ def case_tape_too_small(ws: Workspace):
 
 
 @_case
+def case_tape_policy_without_a_bacula_schedule(ws: Workspace):
+    line = ws.edit("storage.yaml", "      full_every_days: 14\n", "      full_every_days: 10\n")
+    return "storage.yaml", line, ("backup policy tape-daily-30d: a full every 10 days has no Bacula schedule "
+                                  "(use 1, 7, 14 or a month: 28–31)")
+
+
+@_case
+def case_tape_retention_shorter_than_the_schedule(ws: Workspace):
+    """A month between fulls (1st Sunday to 1st Sunday: up to 35 days) kept 30 days: the last full is recycled
+    before the next one exists."""
+    line = ws.edit("storage.yaml", "      retention_days: 60\n", "      retention_days: 30\n")
+    return "storage.yaml", line, ("backup policy tape-monthly-60d: retention 30 days is shorter than the 35 days "
+                                  "its schedule can leave between two fulls (full every 30 days): Bacula would "
+                                  "recycle the last full before the next one is written")
+
+
+@_case
+def case_backup_target_bacula_has_no_pool_for(ws: Workspace):
+    line = ws.edit("storage.yaml", "      target: tape\n", "      target: tape-dr\n")
+    return "storage.yaml", line, "backup_policies.0.target: Input should be 'tape' or 'san-snapshot'"
+
+
+@_case
+def case_tape_slots_that_do_not_fill_the_magazines(ws: Workspace):
+    line = ws.edit("storage.yaml", "    magazines: 2\n", "    magazines: 3\n")
+    return "storage.yaml", line, "tape library tape-01: 10 slots do not fill 3 magazines of equal size"
+
+
+@_case
 def case_not_utf8(ws: Workspace):
     path = ws.file("organisation.yaml")
     text = path.read_text(encoding="utf-8")
