@@ -240,6 +240,7 @@ def drift_cmd(
 def bacula_files_cmd(
     out_dir: Path = typer.Option(..., "--out", help="Folder for the fragments (one file each, mode 600)."),
     stack: str = typer.Option("prod", "--stack", "-s"),
+    as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON (no password in it)."),
 ) -> None:
     """The Bacula director's conf.d fragments exactly as the stack declares them: the files a running director
     moves its definitions into before the first `DCOPS_BACULA_ADOPT=1 pulumi up` adopts them (docs/backup.md).
@@ -271,6 +272,12 @@ def bacula_files_cmd(
         tmp.write_text(render_fragment(f.kind, f.name, f.directives, f.comment), encoding="utf-8")
         tmp.chmod(0o600)
         tmp.replace(out_dir / f.file)
+    if as_json:
+        import json
+        print(json.dumps({"stack": stack, "out": str(out_dir), "conf_d": str(run.settings.bacula.conf_d),
+                          "fragments": [{"file": f.file, "kind": f.kind, "name": f.name} for f in frags]},
+                         ensure_ascii=False, indent=2))
+        return
     out.print(f"{len(frags)} fragments -> {out_dir} (for {run.settings.bacula.conf_d})", highlight=False)
 
 

@@ -235,3 +235,7 @@ def test_bacula_files_are_the_fragments_the_program_declares(prod, tmp_path, mon
     assert canonical(got[job]) != canonical(got[job].replace("}", "  Priority = 5\n}", 1))  # an added directive
     assert {p.stat().st_mode & 0o777 for p in (tmp_path / "f").iterdir()} == {0o600}
     assert f"{len(want)} fragments -> " in r.output
+    r = runner.invoke(app, ["cloud", "bacula-files", "--out", str(tmp_path / "j"), "--json"])
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 0 and sorted(f["file"] for f in doc["fragments"]) == sorted(got)
+    assert "fd-pw" not in r.stdout and "sd-pw" not in r.stdout
