@@ -40,6 +40,50 @@ def _secret_ref(v: str | None) -> str | None:
 
 # ---------------------------------------------------------------- site
 
+EMAIL = re.compile(r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$")
+
+
+class SiteNotify(Strict):
+    """Who this site's alerts go to on the scale-out stack's Alertmanager, when not monitors/alerts.yaml's
+    `notify:` recipients. A field given replaces that channel's recipients for this site (and turns the channel on
+    here; `[]` turns it off here); a field left out keeps alerts.yaml's. The transport — SMTP relay, sender, the
+    bot token's reference, the Telegram API base — stays alerts.yaml's: nothing secret is written here."""
+    email_to: tuple[str, ...] | None = None
+    telegram_chat_ids: tuple[str, ...] | None = None
+    webhook_url: str | None = None
+
+    @field_validator("email_to")
+    @classmethod
+    def _emails(cls, v):
+        bad = [a for a in v or () if not EMAIL.match(a)]
+        if bad:
+            raise ValueError(f"not an e-mail address: {', '.join(bad)}")
+        return v
+
+    @field_validator("telegram_chat_ids", mode="before")
+    @classmethod
+    def _chats(cls, v):
+        # Telegram chat ids are integers (groups negative); Alertmanager 0.25 takes them as integers
+        bad = [str(c) for c in v or () if not re.fullmatch(r"-?[0-9]{1,20}", str(c))]
+        if bad:
+            raise ValueError(f"a Telegram chat id is an integer (a group's is negative): {', '.join(bad)}")
+        return tuple(str(c) for c in v) if v is not None else v
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _url(cls, v):
+        if v is None:
+            return v
+        from urllib.parse import urlsplit
+        u = urlsplit(v)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        if u.username is not None or u.password is not None:
+            raise ValueError("must not carry credentials (user:password@): a secret is never written "
+                             "in the inventory")
+        return v
+
+
 class Overcommit(Strict):
     cpu: Ratio = 4.0
     ram: Ratio = 1.0
@@ -70,6 +114,8 @@ class Site(Strict):
     role: Literal["production", "dr"] = "production"
     #: the production site a DR site stands in for (its site.code); required with role "dr"
     primary: Name | None = None
+    #: this site's alert recipients on the scale-out Alertmanager (default: monitors/alerts.yaml `notify:`)
+    notify: SiteNotify | None = None
 
 
 # ---------------------------------------------------------------- compute

@@ -1,6 +1,7 @@
 """The scale-out stack's configuration, generated from the same inventory and monitors/ as the embedded
 monitor: prometheus.yml (scrape of the dcops exporter, labels), rules/dcops-alerts.yml (the embedded
-engine's rules, see export.py) and alertmanager.yml (routes by severity, grouping, inhibition, receivers).
+engine's rules, see export.py) and alertmanager.yml (routes by site, then severity and security level;
+grouping, inhibition, receivers per site).
 
 Nothing here holds a secret in git: receivers' secrets are resolved from the references in alerts.yaml
 when the bundle is generated (into a folder outside the repository, files mode 0600), and a receiver
@@ -98,46 +99,94 @@ def prometheus_config(inv, *, exporters: list[str], alertmanagers: list[str], sc
     }
 
 
-def _receivers(rules: RuleSet, warnings: list[str]) -> tuple[list[dict], bool]:
-    n = rules.notify
-    email, webhook, has_secret = [], [], False
-    if n.email.enabled:
-        cfg = {"to": ", ".join(n.email.to), "from": n.email.sender,
-               "smarthost": f"{n.email.smtp_host}:{n.email.smtp_port}", "require_tls": n.email.starttls,
-               "send_resolved": True}
-        try:
-            password = resolve_secret(n.email.password_ref)
-        except SecretError as e:
-            warnings.append(f"e-mail receiver left out: {e}")
-        else:
-            if n.email.username:
-                cfg.update(auth_username=n.email.username, auth_password=password)
-                has_secret = True
-            email.append(cfg)
-    if n.webhook.enabled:
-        webhook.append({"url": n.webhook.url, "send_resolved": True})
-    telegram = []
-    tg = n.telegram
-    if tg.enabled and tg.chat_ids:
-        try:
-            token = resolve_secret(tg.token_ref)
-        except SecretError as e:
-            warnings.append(f"Telegram receiver left out: {e}")
-        else:
-            for chat in tg.chat_ids:  # Alertmanager 0.25: one telegram_config per chat, chat_id an integer
-                telegram.append({"bot_token": token, "chat_id": int(chat), "api_url": tg.api_base,
-                                 "message": '{{ range .Alerts }}{{ .Annotations.summary_vi }}\n{{ end }}',
-                                 "parse_mode": "", "send_resolved": True})
-            has_secret = True
-    base = {k: v for k, v in (("email_configs", email), ("webhook_configs", webhook),
+class _Transports:
+    """alerts.yaml's `notify:` transports (SMTP relay and sender, the Telegram bot), each secret resolved once
+    however many sites use it; one whose secret is not set is left out with one warning."""
+
+    def __init__(self, n, warnings: list[str]):
+        self.n, self.warnings, self.has_secret = n, warnings, False
+        self._email: dict | None | bool = False  # False: not resolved yet
+        self._token: str | None | bool = False
+
+    def email(self) -> dict | None:
+        """The e-mail config without `to`."""
+        if self._email is False:
+            n = self.n.email
+            cfg = {"from": n.sender, "smarthost": f"{n.smtp_host}:{n.smtp_port}", "require_tls": n.starttls,
+                   "send_resolved": True}
+            try:
+                password = resolve_secret(n.password_ref)
+            except SecretError as e:
+                self.warnings.append(f"e-mail receiver left out: {e}")
+                cfg = None
+            else:
+                if n.username:
+                    cfg.update(auth_username=n.username, auth_password=password)
+                    self.has_secret = True
+            self._email = cfg
+        return self._email
+
+    def telegram_token(self) -> str | None:
+        if self._token is False:
+            try:
+                self._token = resolve_secret(self.n.telegram.token_ref)
+            except SecretError as e:
+                self.warnings.append(f"Telegram receiver left out: {e}")
+                self._token = None
+            else:
+                if self._token is None:
+                    self.warnings.append("Telegram receiver left out: notify.telegram.token_ref is not set")
+                self.has_secret = self._token is not None or self.has_secret
+        return self._token
+
+
+def _recipients(site_value, enabled: bool, default) -> tuple:
+    """A site's recipients of one channel: its own when its site.yaml names them, else alerts.yaml's."""
+    if site_value is not None:
+        return tuple(site_value)
+    return tuple(default) if enabled else ()
+
+
+def _configs(t: _Transports, override=None) -> dict:
+    """The *_configs of one receiver: alerts.yaml's recipients, or those a site's `notify:` (site.yaml) gives."""
+    n = t.n
+    email_to = _recipients(getattr(override, "email_to", None), n.email.enabled, n.email.to)
+    chats = _recipients(getattr(override, "telegram_chat_ids", None), n.telegram.enabled, n.telegram.chat_ids)
+    url = getattr(override, "webhook_url", None) or (n.webhook.url if n.webhook.enabled else None)
+    email, webhook, telegram = [], [], []
+    if email_to and (cfg := t.email()) is not None:
+        email.append({"to": ", ".join(email_to), **cfg})
+    if url:
+        webhook.append({"url": url, "send_resolved": True})
+    if chats and (token := t.telegram_token()) is not None:
+        for chat in chats:  # Alertmanager 0.25: one telegram_config per chat, chat_id an integer
+            telegram.append({"bot_token": token, "chat_id": int(chat), "api_url": n.telegram.api_base,
+                             "message": '{{ range .Alerts }}{{ .Annotations.summary_vi }}\n{{ end }}',
+                             "parse_mode": "", "send_resolved": True})
+    return {k: v for k, v in (("email_configs", email), ("webhook_configs", webhook),
                               ("telegram_configs", telegram)) if v}
-    if not base:
-        warnings.append("no receiver is enabled in monitors/alerts.yaml notify: alerts are routed nowhere")
-    return [{"name": "noc", **base}, {"name": "noc-critical", **base}, {"name": "noc-critical-high-level", **base}
-            ], has_secret
 
 
-def alertmanager_config(rules: RuleSet, warnings: list[str] | None = None) -> tuple[dict, bool]:
+#: the three receivers of a site (and of the catch-all), from the mildest: the severity/level routes below
+RECEIVERS = ("noc", "noc-critical", "noc-critical-high-level")
+
+
+def _severity_routes(prefix: str) -> list[dict]:
+    return [
+        # Decree 85 level 3 and above: the same people, reminded twice as often until it is handled
+        {"matchers": ['severity="critical"', f'level=~"{"|".join(map(str, HIGH_LEVELS))}"'],
+         "receiver": f"{prefix}noc-critical-high-level", "group_wait": "10s", "group_interval": "1m",
+         "repeat_interval": "30m"},
+        {"matchers": ['severity="critical"'], "receiver": f"{prefix}noc-critical",
+         "group_wait": "10s", "group_interval": "1m", "repeat_interval": "1h"},
+    ]
+
+
+def alertmanager_config(rules: RuleSet, warnings: list[str] | None = None, sites=()) -> tuple[dict, bool]:
+    """Routes by site, then by severity and Decree 85 level. `sites`: (site code, its site.yaml `notify:` or
+    None) — each site gets its own route and receivers `<code>-noc`, `<code>-noc-critical`,
+    `<code>-noc-critical-high-level` (its own recipients, or alerts.yaml's); an alert without a known `site`
+    takes the catch-all `noc`, `noc-critical`, `noc-critical-high-level` (alerts.yaml's recipients)."""
     warnings = [] if warnings is None else warnings
     by_name = {r.name: r for r in rules.rules}
     inhibit = []
@@ -148,24 +197,31 @@ def alertmanager_config(rules: RuleSet, warnings: list[str] | None = None) -> tu
                             "equal": list(equal)})
         else:
             warnings.append(f"inhibition {src} → {dst} left out: no such rule")
-    receivers, has_secret = _receivers(rules, warnings)
+    t = _Transports(rules.notify, warnings)
+    default = _configs(t)
+    if not default:
+        warnings.append("no receiver is enabled in monitors/alerts.yaml notify: alerts are routed nowhere")
+    receivers = [{"name": r, **default} for r in RECEIVERS]
+    site_routes = []
+    for code, override in sites:
+        own = default if override is None else _configs(t, override)
+        if override is not None and not own:
+            warnings.append(f"site {code}: no receiver is left by its notify: in site.yaml: its alerts are "
+                            "routed nowhere")
+        receivers += [{"name": f"{code}-{r}", **own} for r in RECEIVERS]
+        site_routes.append({"matchers": [f'site="{code}"'], "receiver": f"{code}-noc",
+                            "routes": _severity_routes(f"{code}-")})
     return {
         "route": {
             "receiver": "noc",
             "group_by": ["site", "alertname"],
             "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h",
-            "routes": [
-                # Decree 85 level 3 and above: the same people, reminded twice as often until it is handled
-                {"matchers": ['severity="critical"', f'level=~"{"|".join(map(str, HIGH_LEVELS))}"'],
-                 "receiver": "noc-critical-high-level", "group_wait": "10s", "group_interval": "1m",
-                 "repeat_interval": "30m"},
-                {"matchers": ['severity="critical"'], "receiver": "noc-critical",
-                 "group_wait": "10s", "group_interval": "1m", "repeat_interval": "1h"},
-            ],
+            # a known site's alerts stop at its route; the severity routes after them take a series without one
+            "routes": [*site_routes, *_severity_routes("")],
         },
         "inhibit_rules": inhibit,
         "receivers": receivers,
-    }, has_secret
+    }, t.has_secret
 
 
 def _dump(doc: dict) -> str:
@@ -174,22 +230,24 @@ def _dump(doc: dict) -> str:
 
 def bundle(inv, rules: RuleSet, *, exporters: list[str], alertmanagers: list[str],
            scrape_interval: str = "15s", evaluation_interval: str = "15s", remote_write: list[str] = (),
-           site: str | None = None, systems=None) -> Bundle:
-    """One site's files. A DR site's inventory needs `systems` (see `site_systems`): ValueError without."""
+           site: str | None = None, systems=None, with_alertmanager: bool = True) -> Bundle:
+    """One site's files. A DR site's inventory needs `systems` (see `site_systems`): ValueError without.
+    `with_alertmanager=False`: its Prometheus and rules only (several sites share one, `multi_site_bundle`)."""
     if systems is None:
         systems = site_systems(inv)
     warnings: list[str] = []
-    am, secret = alertmanager_config(rules, warnings)
     b = Bundle({
         "prometheus.yml": _dump(prometheus_config(inv, exporters=exporters, alertmanagers=alertmanagers,
                                                   scrape_interval=scrape_interval,
                                                   evaluation_interval=evaluation_interval,
                                                   remote_write=remote_write, site=site, systems=systems)),
         RULES_FILE: _dump(prometheus_rules(rules)),
-        "alertmanager.yml": _dump(am),
     }, warnings)
-    if secret:
-        b.secret_files.add("alertmanager.yml")
+    if with_alertmanager:
+        am, secret = alertmanager_config(rules, warnings, sites=[(site or inv.site.code, inv.site.notify)])
+        b.files["alertmanager.yml"] = _dump(am)
+        if secret:
+            b.secret_files.add("alertmanager.yml")
     return b
 
 
@@ -235,15 +293,16 @@ def multi_site_bundle(invs: list, rules: RuleSet, *, exporters: dict[str, list[s
     for inv in invs:
         b = bundle(inv, rules, exporters=exporters[inv.site.code], alertmanagers=alertmanagers,
                    scrape_interval=scrape_interval, evaluation_interval=evaluation_interval,
-                   remote_write=remote_write, systems=site_systems(inv, invs))
+                   remote_write=remote_write, systems=site_systems(inv, invs), with_alertmanager=False)
         code = inv.site.code
         files[f"{code}/prometheus.yml"] = b.files["prometheus.yml"]
         files[f"{code}/{RULES_FILE}"] = b.files[RULES_FILE]
-        if "central/alertmanager.yml" not in files:  # the same rules and receivers for every site: one copy
-            files["central/alertmanager.yml"] = b.files["alertmanager.yml"]
-            if b.secret_files:
-                secret.add("central/alertmanager.yml")
-            warnings += b.warnings
+        warnings += b.warnings
+    # one Alertmanager for every site: a route and receivers per site (its site.yaml notify:, or alerts.yaml's)
+    am, has_secret = alertmanager_config(rules, warnings, sites=[(inv.site.code, inv.site.notify) for inv in invs])
+    files["central/alertmanager.yml"] = _dump(am)
+    if has_secret:
+        secret.add("central/alertmanager.yml")
     if federate:
         files["central/prometheus.yml"] = _dump(federation_config(federate))
     elif not remote_write:

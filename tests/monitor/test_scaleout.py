@@ -27,13 +27,15 @@ PROMTOOL, AMTOOL = shutil.which("promtool"), shutil.which("amtool")
 PROMETHEUS, ALERTMANAGER = shutil.which("prometheus"), shutil.which("prometheus-alertmanager")
 
 
-def _rules_file(tmp_path, *, webhook_url=None, email=None, fast=False, unreachable_for="0s"):
+def _rules_file(tmp_path, *, webhook_url=None, email=None, telegram=None, fast=False, unreachable_for="0s"):
     y = YAML(typ="safe")  # YAML 1.2, as load_rules reads it: `off` stays a state word
     doc = y.load((MONITORS_DIR / "alerts.yaml").read_text(encoding="utf-8"))
     if webhook_url:
         doc["notify"]["webhook"].update(enabled=True, url=webhook_url)
     if email:
         doc["notify"]["email"].update(enabled=True, **email)
+    if telegram:
+        doc["notify"]["telegram"].update(enabled=True, **telegram)
     if fast:  # the shipped rules with test-sized hold times
         for r in doc["rules"]:
             if r["name"] in ("device_unreachable", "leased_line_down", "leased_line_utilisation_high"):
@@ -169,6 +171,13 @@ def _stop_all(procs):
             p.wait()
 
 
+def _test_timers(route: dict) -> None:
+    """Test-sized timers on a route and every route under it (the site routes and their severity routes)."""
+    route.update(group_wait="2s", group_interval="2s", repeat_interval="1h")
+    for child in route.get("routes", ()):
+        _test_timers(child)
+
+
 def _start_engines(tmp_path, exporter_addr, receiver_port, procs, unreachable_for="0s"):
     """Debian's Alertmanager and Prometheus on 127.0.0.1 from the generated bundle (test-sized timers)."""
     prom_port, am_port = _free_port(), _free_port()
@@ -177,8 +186,7 @@ def _start_engines(tmp_path, exporter_addr, receiver_port, procs, unreachable_fo
     b = bundle(load_inventory(), rules, exporters=[exporter_addr],
                alertmanagers=[f"127.0.0.1:{am_port}"], scrape_interval="1s", evaluation_interval="1s")
     am = yaml.safe_load(b.files["alertmanager.yml"])  # test-sized timers, the same routes and inhibitions
-    for route in (am["route"], *am["route"]["routes"]):
-        route.update(group_wait="2s", group_interval="2s", repeat_interval="1h")
+    _test_timers(am["route"])
     b.files["alertmanager.yml"] = yaml.safe_dump(am)
     out = tmp_path / "stack"
     write(b, out)
@@ -424,7 +432,7 @@ def test_telegram_receiver_from_alerts_yaml_passes_amtool(tmp_path, monkeypatch)
     assert b.warnings == [] and "alertmanager.yml" in b.secret_files
     write(b, tmp_path / "out")
     am = yaml.safe_load((tmp_path / "out" / "alertmanager.yml").read_text())
-    (tg,) = am["receivers"][1]["telegram_configs"]
+    (tg,) = next(r for r in am["receivers"] if r["name"] == "kg-dc-noc-critical")["telegram_configs"]
     assert tg["chat_id"] == -1001234567890 and tg["bot_token"] == "123456:test-token-from-env"
     proc = subprocess.run([AMTOOL, "check-config", "alertmanager.yml"], cwd=tmp_path / "out", capture_output=True,
                           text=True, timeout=60)

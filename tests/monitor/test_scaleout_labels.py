@@ -1,6 +1,6 @@
 """`system`, `level` (Decree 85) and `site` on every series and alert of the scale-out stack, checked by the
-engines: promtool accepts the relabelling, amtool's routing tree sends a level-3 critical alert to the stricter
-route, and a real Prometheus scraping an exporter page stores every series with the three labels and hands
+engines: promtool accepts the relabelling, amtool's routing tree sends a level-3 critical alert to the site's
+stricter route, and a real Prometheus scraping an exporter page stores every series with the three labels and hands
 Alertmanager alerts that carry them."""
 import json
 import shutil
@@ -76,10 +76,14 @@ def test_relabelling_passes_promtool_and_routing_by_level_passes_amtool(tmp_path
         return r.stdout.strip()
 
     assert route("alertname=DcopsUpsOnBattery", "severity=critical", "site=kg-dc", "system=shared",
-                 "level=3") == "noc-critical-high-level"
+                 "level=3") == "kg-dc-noc-critical-high-level"
     assert route("alertname=DcopsLeasedLineDown", "severity=critical", "site=kg-dc", "system=gis",
-                 "level=2") == "noc-critical"
-    assert route("alertname=DcopsUpsLoadHigh", "severity=warning", "site=kg-dc", "level=3") == "noc"
+                 "level=2") == "kg-dc-noc-critical"
+    assert route("alertname=DcopsUpsLoadHigh", "severity=warning", "site=kg-dc", "level=3") == "kg-dc-noc"
+    # a series without the site's label (another site's, or none): the catch-all, same severity/level split
+    assert route("alertname=DcopsUpsOnBattery", "severity=critical", "site=elsewhere",
+                 "level=3") == "noc-critical-high-level"
+    assert route("alertname=DcopsUpsLoadHigh", "severity=warning", "level=3") == "noc"
 
 
 PROMETHEUS = shutil.which("prometheus")
@@ -129,7 +133,7 @@ def test_prometheus_stores_every_series_with_site_system_level_and_alerts_carry_
         assert {k: alert["labels"][k] for k in ("site", "system", "level", "device", "kind", "severity")} == {
             "site": "kg-dc", "system": "shared", "level": "3", "device": "kg-ups-01", "kind": "ups",
             "severity": "critical"}
-        assert [r["name"] for r in alert["receivers"]] == ["noc-critical-high-level"]
+        assert [r["name"] for r in alert["receivers"]] == ["kg-dc-noc-critical-high-level"]
     finally:
         for h in reversed(handles):
             h.stop()

@@ -32,12 +32,32 @@ def _prod_copy(tmp_path, code):
     return inv
 
 
-def _generate(tmp_path, *extra):
+def _dr_copy(tmp_path, notify: str):
+    """The shipped inventory-dr with a `notify:` block (YAML lines under `site:`) appended to its site.yaml."""
+    inv = tmp_path / "inventory-dr"
+    shutil.copytree(paths.DR_INVENTORY, inv)
+    site = inv / "site.yaml"
+    text = site.read_text(encoding="utf-8")
+    assert text.endswith("  timezone: Asia/Ho_Chi_Minh\n")
+    site.write_text(text + "  notify:\n" + "".join(f"    {line}\n" for line in notify.splitlines()),
+                    encoding="utf-8")
+    return inv
+
+
+def _generate(tmp_path, *extra, dr=paths.DR_INVENTORY):
     out = tmp_path / "out"
     p = subprocess.run([sys.executable, "-m", "dcops.cli", "monitor", "prometheus", "--out", str(out), "--json",
-                        "--inventory", str(dcops.DEFAULT_INVENTORY), "--inventory", str(paths.DR_INVENTORY),
+                        "--inventory", str(dcops.DEFAULT_INVENTORY), "--inventory", str(dr),
                         *extra], capture_output=True, text=True, timeout=120)
     return p, out
+
+
+def _route(folder, *labels) -> str:
+    """The receiver Debian's amtool routes an alert with these labels to."""
+    r = subprocess.run([AMTOOL, "config", "routes", "test", "--config.file=alertmanager.yml", *labels],
+                       cwd=folder, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout.strip()
 
 
 @pytest.mark.skipif(not (PROMTOOL and AMTOOL), reason="Debian's prometheus / prometheus-alertmanager not installed")
@@ -73,6 +93,86 @@ def test_two_inventories_give_a_folder_per_site_and_a_central_one_that_the_engin
         for k, v in (("kind", kind), ("system", "shared"), ("level", "3"))}
     assert yaml.safe_load((out / "kg-dr" / "rules" / "dcops-alerts.yml").read_text()) == \
         yaml.safe_load((out / "kg-dc" / "rules" / "dcops-alerts.yml").read_text())
+    # the central Alertmanager routes by site first, then by severity and level; a series without a known site
+    # takes the catch-all
+    am = yaml.safe_load((out / "central" / "alertmanager.yml").read_text())
+    assert [r["name"] for r in am["receivers"]] == [f"{p}noc{s}" for p in ("", "kg-dc-", "kg-dr-")
+                                                    for s in ("", "-critical", "-critical-high-level")]
+    central = out / "central"
+    assert _route(central, "alertname=DcopsUpsOnBattery", "site=kg-dr", "severity=critical", "level=3",
+                  "device=kg-dr-ups-01") == "kg-dr-noc-critical-high-level"
+    assert _route(central, "alertname=DcopsUpsOnBattery", "site=kg-dr", "severity=critical",
+                  "level=2") == "kg-dr-noc-critical"
+    assert _route(central, "alertname=DcopsUpsLoadHigh", "site=kg-dr", "severity=warning", "level=3") == "kg-dr-noc"
+    assert _route(central, "alertname=DcopsUpsLoadHigh", "site=kg-dc", "severity=warning", "level=3") == "kg-dc-noc"
+    assert _route(central, "alertname=DcopsUpsOnBattery", "site=kg-dc", "severity=critical",
+                  "level=3") == "kg-dc-noc-critical-high-level"
+    assert _route(central, "alertname=DcopsUpsOnBattery", "site=kg-xx", "severity=critical",
+                  "level=3") == "noc-critical-high-level"
+    assert _route(central, "alertname=DcopsUpsLoadHigh", "severity=warning") == "noc"
+
+
+DR_NOTIFY = """email_to: [noc-dr@example.vn, truc-dr@example.vn]
+telegram_chat_ids: [-1009876543210]
+webhook_url: http://10.99.0.30:9095/alerts"""
+
+
+def test_a_site_notify_block_replaces_exactly_its_recipients(tmp_path, monkeypatch):
+    """kg-dr's site.yaml names its own recipients: its three receivers are alerts.yaml's with the e-mail
+    addresses, the chat ids and the webhook URL replaced — SMTP relay, sender, login, bot token, API base and
+    message unchanged; kg-dc (no block) and the catch-all keep alerts.yaml's recipients."""
+    from dcops.model import load_inventory
+    from dcops.monitor.alerts import load_rules
+    from dcops.monitor.scaleout import multi_site_bundle
+    from tests.monitor.test_scaleout import _rules_file
+    rules_path = _rules_file(tmp_path, webhook_url="http://10.1.0.30:9095/alerts",
+                             email={"username": "noc", "password_ref": "env:DCOPS_TEST_SMTP_PASSWORD",
+                                    "to": ["noc@kiengiang.gov.vn"]}, telegram={"chat_ids": ["-1001234567890"]})
+    monkeypatch.setenv("DCOPS_TEST_SMTP_PASSWORD", "smtp-pass-from-env")
+    monkeypatch.setenv("DCOPS_TELEGRAM_TOKEN", "123456:token-from-env")
+    prod = load_inventory()
+    invs = [prod, load_inventory(_dr_copy(tmp_path, DR_NOTIFY), dr_ok=True)]
+    b = multi_site_bundle(invs, load_rules(rules_path), exporters={"kg-dc": ["127.0.0.1:9118"],
+                          "kg-dr": ["127.0.0.1:9119"]}, alertmanagers=[], remote_write=["http://127.0.0.1:8428/w"])
+    assert b.warnings == [] and b.secret_files == {"central/alertmanager.yml"}
+    receivers = {r.pop("name"): r for r in yaml.safe_load(b.files["central/alertmanager.yml"])["receivers"]}
+    default = receivers["noc"]
+    assert default["email_configs"][0]["to"] == "noc@kiengiang.gov.vn"
+    assert [t["chat_id"] for t in default["telegram_configs"]] == [-1001234567890]
+    assert default["webhook_configs"] == [{"url": "http://10.1.0.30:9095/alerts", "send_resolved": True}]
+    (tg,) = default["telegram_configs"]
+    dr = {**default, "email_configs": [{**default["email_configs"][0], "to": "noc-dr@example.vn, truc-dr@example.vn"}],
+          "telegram_configs": [{**tg, "chat_id": -1009876543210}],
+          "webhook_configs": [{"url": "http://10.99.0.30:9095/alerts", "send_resolved": True}]}
+    assert receivers == {**{n: default for n in ("noc", "noc-critical", "noc-critical-high-level", "kg-dc-noc",
+                                                 "kg-dc-noc-critical", "kg-dc-noc-critical-high-level")},
+                         **{n: dr for n in ("kg-dr-noc", "kg-dr-noc-critical", "kg-dr-noc-critical-high-level")}}
+    # an empty list turns that channel off at the site only; nothing left at all is said, not silently routed nowhere
+    off = [prod, load_inventory(_dr_copy(tmp_path / "off", "email_to: []\ntelegram_chat_ids: []"),
+                                            dr_ok=True)]
+    b = multi_site_bundle(off, load_rules(rules_path), exporters={"kg-dc": [], "kg-dr": []}, alertmanagers=[],
+                          remote_write=["http://127.0.0.1:8428/w"])
+    receivers = {r.pop("name"): r for r in yaml.safe_load(b.files["central/alertmanager.yml"])["receivers"]}
+    assert receivers["kg-dr-noc"] == {"webhook_configs": default["webhook_configs"]} and receivers["noc"] == default
+    assert b.warnings == []
+
+
+def test_a_bad_site_notify_block_is_an_error_at_its_line(tmp_path):
+    from dcops.model import InventoryInvalid, load_inventory
+    inv = _dr_copy(tmp_path, "email_to: [noc-dr@example.vn, trực ban]\ntelegram_chat_ids: [-100123, '@noc_dr']\n"
+                             "webhook_url: https://noc:s3cret@10.99.0.30/alerts\npassword: x")
+    with pytest.raises(InventoryInvalid) as e:
+        load_inventory(inv, dr_ok=True)
+    lines = (inv / "site.yaml").read_text(encoding="utf-8").splitlines()
+    at = {k: lines.index(next(x for x in lines if x.startswith(f"    {k}:"))) + 1
+          for k in ("email_to", "telegram_chat_ids", "webhook_url", "password")}
+    assert [(p.loc.file, p.loc.line, p.message) for p in e.value.problems] == [
+        (str(inv / "site.yaml"), at["email_to"], "notify.email_to: not an e-mail address: trực ban"),
+        (str(inv / "site.yaml"), at["telegram_chat_ids"],
+         "notify.telegram_chat_ids: a Telegram chat id is an integer (a group's is negative): @noc_dr"),
+        (str(inv / "site.yaml"), at["webhook_url"], "notify.webhook_url: must not carry credentials "
+         "(user:password@): a secret is never written in the inventory"),
+        (str(inv / "site.yaml"), at["password"], "unknown key 'password'")]
 
 
 def test_the_dr_inventory_alone_is_refused_it_borrows_its_systems_from_production(tmp_path):
@@ -124,29 +224,32 @@ def _sent(prom_url: str) -> float:
 @pytest.mark.skipif(not (PROMETHEUS and ALERTMANAGER), reason="prometheus / prometheus-alertmanager not installed")
 def test_two_sites_an_ha_pair_one_alertmanager_that_deduplicates_and_a_federated_central_view(tmp_path):
     """Production (an HA pair: two Prometheus servers with the same generated configuration) and the shipped DR
-    site, one central Alertmanager, one federating central Prometheus. Both production servers send the UPS alert;
-    the central Alertmanager holds it once and the webhook receives exactly one notification."""
+    site (its site.yaml naming its own webhook), one central Alertmanager, one federating central Prometheus.
+    Mains fail at both sites. Both production servers send the production UPS alert; the central Alertmanager
+    holds it once and production's webhook receives exactly one notification — and the DR site's alert goes
+    to the DR site's webhook only."""
     from dcops.monitor.stack import start_alertmanager, start_prometheus
     from tests.monitor.test_scaleout import (_Exporter, _ExporterHandler, _exposition, _Receiver, _ReceiverHandler,
-                                             _rules_file, _serve, _wait)
+                                             _rules_file, _serve, _test_timers, _wait)
     pages = {"kg-dc": _serve(_Exporter(("127.0.0.1", 0), _ExporterHandler)),
              "kg-dr": _serve(_Exporter(("127.0.0.1", 0), _ExporterHandler))}
-    pages["kg-dc"].text = _exposition(on_battery=True, crac_up=True, line_down=False)  # mains failure at prod only
-    pages["kg-dr"].text = _dr_exposition(on_battery=False)
-    receiver = _serve(_Receiver(("127.0.0.1", 0), _ReceiverHandler))
+    pages["kg-dc"].text = _exposition(on_battery=True, crac_up=True, line_down=False)
+    pages["kg-dr"].text = _dr_exposition(on_battery=True)
+    receiver = _serve(_Receiver(("127.0.0.1", 0), _ReceiverHandler))  # alerts.yaml's webhook (production's)
+    dr_receiver = _serve(_Receiver(("127.0.0.1", 0), _ReceiverHandler))  # inventory-dr's site.notify webhook
     ports = {s: free_tcp_port() for s in ("kg-dc", "kg-dr", "am")}
     rules = _rules_file(tmp_path, webhook_url=f"http://127.0.0.1:{receiver.server_port}/alerts")
+    dr = _dr_copy(tmp_path, f"webhook_url: http://127.0.0.1:{dr_receiver.server_port}/alerts")
     p, out = _generate(tmp_path, "--scrape-interval", "1s", "--evaluation-interval", "1s", "--rules", str(rules),
                        "--alertmanager", f"127.0.0.1:{ports['am']}",
                        *[x for s in ("kg-dc", "kg-dr") for x in ("--exporter", f"{s}=127.0.0.1:{pages[s].server_port}",
-                                                                 "--federate", f"{s}=127.0.0.1:{ports[s]}")])
+                                                                 "--federate", f"{s}=127.0.0.1:{ports[s]}")], dr=dr)
     assert p.returncode == 0, p.stderr
     central_cfg = yaml.safe_load((out / "central" / "prometheus.yml").read_text())
     central_cfg["global"]["scrape_interval"] = "1s"  # test-sized
     (out / "central" / "prometheus.yml").write_text(yaml.safe_dump(central_cfg))
     am_cfg = yaml.safe_load((out / "central" / "alertmanager.yml").read_text())
-    for route in (am_cfg["route"], *am_cfg["route"]["routes"]):  # test-sized timers, same routes
-        route.update(group_wait="2s", group_interval="2s", repeat_interval="1h")
+    _test_timers(am_cfg["route"])  # test-sized timers, same routes
     (out / "central" / "alertmanager.yml").write_text(yaml.safe_dump(am_cfg))
     handles = []
     try:
@@ -170,30 +273,38 @@ def test_two_sites_an_ha_pair_one_alertmanager_that_deduplicates_and_a_federated
         assert _wait(both_sites, 90, "both sites in the central view") == {"kg-dc": "2", "kg-dr": "2"}
         ups = query("dcops_ups_output_source == 1")
         assert {(r["metric"]["site"], r["metric"]["device"], r["metric"]["ups_output_source"], r["metric"]["level"])
-                for r in ups} == {("kg-dc", "kg-ups-01", "battery", "3"), ("kg-dr", "kg-dr-ups-01", "normal", "3")}
-        firing = _wait(lambda: query('ALERTS{alertname="DcopsUpsOnBattery", alertstate="firing"}'), 60,
-                       "the federated ALERTS series")
-        assert {r["metric"]["site"] for r in firing} == {"kg-dc"}
+                for r in ups} == {("kg-dc", "kg-ups-01", "battery", "3"), ("kg-dr", "kg-dr-ups-01", "battery", "3")}
+        firing = _wait(lambda: (lambda f: f if len(f) == 2 else None)(
+            query('ALERTS{alertname="DcopsUpsOnBattery", alertstate="firing"}')), 60, "the federated ALERTS series")
+        assert sorted(r["metric"]["site"] for r in firing) == ["kg-dc", "kg-dr"]
         # both production servers have sent the alert to the central Alertmanager …
         primary_url = f"http://127.0.0.1:{ports['kg-dc']}"
         _wait(lambda: _sent(primary_url) > 0 and _sent(replica.url) > 0, 60, "both servers of the pair sending")
-        posts = _wait(lambda: [p for p in receiver.posts if p["groupLabels"].get("alertname") == "DcopsUpsOnBattery"],
-                      60, "the UPS notification")
+        battery = {"prod": lambda: [p for p in receiver.posts if p["groupLabels"].get("alertname") ==
+                                    "DcopsUpsOnBattery"],
+                   "dr": lambda: [p for p in dr_receiver.posts if p["groupLabels"].get("alertname") ==
+                                  "DcopsUpsOnBattery"]}
+        _wait(lambda: battery["prod"]() and battery["dr"](), 60, "the UPS notifications of both sites")
         time.sleep(3)  # another group interval
         # … which holds it once and notifies once
         alerts = [a for a in httpx.get(f"{am.url}/api/v2/alerts", timeout=5).json()
                   if a["labels"]["alertname"] == "DcopsUpsOnBattery"]
-        assert [(a["labels"]["site"], a["labels"]["device"]) for a in alerts] == [("kg-dc", "kg-ups-01")]
-        posts = [p for p in receiver.posts if p["groupLabels"].get("alertname") == "DcopsUpsOnBattery"]
-        assert len(posts) == 1, posts
-        (alert,) = posts[0]["alerts"]
-        assert alert["labels"]["site"] == "kg-dc" and alert["annotations"]["summary_vi"] == \
-            "UPS kg-ups-01 đang chạy bằng ắc quy"
+        assert sorted((a["labels"]["site"], a["labels"]["device"]) for a in alerts) == [
+            ("kg-dc", "kg-ups-01"), ("kg-dr", "kg-dr-ups-01")]
+        # each site's alert reaches its own recipients only: production's webhook (alerts.yaml) gets kg-dc's,
+        # the DR site's (its site.yaml notify:) gets kg-dr's, each through its site's level-3 critical receiver
+        for who, site, device, name in (("prod", "kg-dc", "kg-ups-01", "kg-dc-noc-critical-high-level"),
+                                        ("dr", "kg-dr", "kg-dr-ups-01", "kg-dr-noc-critical-high-level")):
+            posts = battery[who]()
+            assert [p["receiver"] for p in posts] == [name], posts
+            (alert,) = posts[0]["alerts"]
+            assert alert["labels"]["site"] == site and alert["annotations"]["summary_vi"] == \
+                f"UPS {device} đang chạy bằng ắc quy"
         received = sum(float(x.rsplit(" ", 1)[1]) for x in httpx.get(f"{am.url}/metrics", timeout=5).text.splitlines()
                        if x.startswith("alertmanager_alerts_received_total{") and 'status="firing"' in x)
         assert received >= 2  # two copies came in (one per server of the pair): one alert, one notification
     finally:
         for h in reversed(handles):
             h.stop()
-        for srv in (*pages.values(), receiver):
+        for srv in (*pages.values(), receiver, dr_receiver):
             srv.shutdown()
