@@ -803,23 +803,30 @@ def test_a_report_at_security_level_priv_without_auth_is_discarded_not_read():
 def test_an_agent_that_drops_every_authenticated_request_in_a_context_is_diagnosed_once():
     """net-snmp drops what it cannot decrypt: with a context, the diagnosis asks once more in the default
     context, itself without a diagnosis (no recursion), and names the keys."""
-    import asyncio
-
-    from .hostile import FakeAgent, discovery_report
+    from .hostile import discovery_report
 
     def handler(req):
         return [] if usm.parse_message(req).flags & 0x01 else [discovery_report(req)]
 
+    error, agent = _get_in_context_ctx(handler)
+    assert error == (f"no response from 127.0.0.1:{agent.port} to authenticated requests, though it "
+                     "answers discovery: wrong privacy key or privacy protocol (AES) for user 'noc' "
+                     "(the agent drops what it cannot decrypt), or no access for the user")
+    assert agent.requests == 4     # discovery, the request, discovery again, the default-context request
+
+
+def _get_in_context_ctx(handler):
+    """(the SnmpTimeout's text, the agent) of one GET in context 'ctx' from the fake agent `handler`."""
+    import asyncio
+
+    from .hostile import FakeAgent
     with FakeAgent(handler) as agent:
         s = usm.V3FastSession("127.0.0.1", agent.port, Credentials("3", user="noc", auth_key=AUTH_PW,
                                                                      priv_key=PRIV_PW, context="ctx"),
                               timeout=0.2, retries=0)
         with pytest.raises(SnmpTimeout) as e:
             asyncio.run(asyncio.wait_for(s.get([SYS_UPTIME]), 10))
-        assert str(e.value) == (f"no response from 127.0.0.1:{agent.port} to authenticated requests, though it "
-                                "answers discovery: wrong privacy key or privacy protocol (AES) for user 'noc' "
-                                "(the agent drops what it cannot decrypt), or no access for the user")
-        assert agent.requests == 4     # discovery, the request, discovery again, the default-context request
+    return str(e.value), agent
 
 
 # ---------------------------------------------------------------- SNMPv3 requests against agents that know the keys
@@ -1134,9 +1141,7 @@ def test_msg_max_size_is_read_within_msg_global_data():
 def test_an_unauthenticated_refusal_in_the_default_context_is_the_diagnosis_not_proof_of_the_keys():
     """The context's requests go unanswered and the default context draws an unauthenticated Report: nothing
     proves the keys right, so the diagnosis names what the agent said rather than blaming the context."""
-    import asyncio
-
-    from .hostile import FakeAgent, discovery_report
+    from .hostile import discovery_report
 
     def handler(req):
         m = usm.parse_message(req)
@@ -1149,14 +1154,9 @@ def test_an_unauthenticated_refusal_in_the_default_context_is_the_diagnosis_not_
         return [v3_message(m.msg_id, 0, ENGINE, 5, 1000, b"", scoped_pdu(ENGINE, pdu))]
     handler.n = 0
 
-    with FakeAgent(handler) as agent:
-        s = usm.V3FastSession("127.0.0.1", agent.port, Credentials("3", user="noc", auth_key=AUTH_PW,
-                                                                     priv_key=PRIV_PW, context="ctx"),
-                              timeout=0.2, retries=0)
-        with pytest.raises(SnmpTimeout) as e:
-            asyncio.run(asyncio.wait_for(s.get([SYS_UPTIME]), 10))
+    error, agent = _get_in_context_ctx(handler)
     where = f"127.0.0.1:{agent.port}"
-    assert str(e.value) == (f"no response from {where} in SNMPv3 context 'ctx'; in the default context: {where}: "
+    assert error == (f"no response from {where} in SNMPv3 context 'ctx'; in the default context: {where}: "
                             "SNMPv3 authentication failed: wrong auth key or auth protocol for user 'noc' "
                             "(usmStatsWrongDigests, unauthenticated report)")
 
