@@ -1215,3 +1215,37 @@ def test_a_replayed_answer_from_an_earlier_boot_is_never_adopted():
         with pytest.raises(SnmpRejected, match=r"outside the time window \(boots 1, time 10; engine at boots 7"):
             asyncio.run(asyncio.wait_for(s.get([SYS_NAME]), 10))
     assert (s.boots, s.requests) == (7, 4)   # discovery, GET, discovery again, GET: then the error
+
+
+def test_an_unauthenticated_refusal_of_another_kind_does_not_ask_for_discovery():
+    """Only an unknown-engine report sends the session back to discovery: a forged or genuine unauthenticated
+    wrong-digest report is an error, and the next request goes out with the engine already known."""
+    import asyncio
+
+    from .hostile import FakeAgent, discovery_report
+
+    def handler(req):
+        m = usm.parse_message(req)
+        if not m.flags & 0x01:
+            return [discovery_report(req)]
+        pdu = ber.encode_pdu(ber.REPORT, m.msg_id, ["1.3.6.1.6.3.15.1.1.5.0"], values=[(ber.T_COUNTER32, 1)])
+        return [v3_message(m.msg_id, 0, ENGINE, 5, 1000, b"", scoped_pdu(ENGINE, pdu))]
+
+    with FakeAgent(handler) as agent:
+        s = usm.V3FastSession("127.0.0.1", agent.port, Credentials("3", user="noc", auth_key=AUTH_PW,
+                                                                     priv_key=PRIV_PW), timeout=0.3, retries=0)
+        for _ in range(2):
+            with pytest.raises(SnmpError, match=r"\(usmStatsWrongDigests, unauthenticated report\)$"):
+                asyncio.run(s.get([SYS_NAME]))
+        assert (s._rediscover, agent.requests) == (False, 3)   # discovery, request, request
+
+
+def test_an_answer_for_a_context_name_that_is_not_utf8_is_discarded_with_the_bytes_replaced():
+    """The context name is bytes from the wire: a name that is not UTF-8 is shown with U+FFFD, never a crash."""
+    def answer(i, _m):
+        return (ber.encode_pdu(ber.RESPONSE, i, [SYS_NAME], values=[b"REAL"]), ENGINE, 5, 1000, b"\xffops")
+    s = _session()
+    handler = authentic_responder(AUTH_PW, PRIV_PW, answer=answer)
+    req = s._build(9, ber.encode_pdu(ber.GET, 9, [SYS_NAME]), b"")
+    with pytest.raises(Discard, match=f"^answer for context '\ufffdops' of engine {ENGINE.hex()}$"):
+        s._accept(9, b"", handler(req)[0])
