@@ -164,7 +164,7 @@ def test_lock_ten_concurrent_pushes_one_wins(locked_peer):
         results = list(pool.map(push, range(n)))
     winners = [i for i, r in enumerate(results) if r == "confirmed"]
     assert len(winners) == 1
-    assert all("device busy: locked by op" in r for i, r in enumerate(results) if i != winners[0])
+    assert all("device busy: locked by op" in r for i, r in enumerate(results) if i != winners[0]), results
     assert sessions[0].get_config()["running"] == f"hostname cand-{winners[0]}\n"
     assert sessions[0].device_lock.info() == {}
     for d in sessions:
